@@ -1,0 +1,123 @@
+package bot
+
+import (
+	"context"
+	"time"
+)
+
+// Capabilities says what a channel can do; data, not optional interfaces.
+type Capabilities struct {
+	Files   bool // can send documents
+	Edits   bool // can update a posted message
+	MaxText int  // longest text it sends in one message, in bytes; 0 means no limit
+}
+
+// Inbound is one message from a platform, already mapped to bot types.
+type Inbound struct {
+	Platform Platform
+	Chat     ChatID
+	ID       MessageID // the platform's message id; used to drop redeliveries
+	// Sender is the identity the platform names the sender by.
+	Sender Identity
+	// AltSenders are other identities of the same person the platform
+	// revealed (a WhatsApp phone number next to a LID); they join one subject.
+	AltSenders []Identity
+	// SenderName is the platform display name; personal data, stored sealed.
+	SenderName string
+	// Tenant is the sender's Entra tenant (Teams only).
+	Tenant string
+	// Role is what the channel established about the sender (Teams staff or
+	// admin from tenant and admin list); customers on WhatsApp are RoleCustomer.
+	Role Role
+	// Group is true for a chat with more than two people. Customers' data
+	// rights commands are honoured only in 1:1 chats.
+	Group  bool
+	Kind   MessageKind
+	Text   string // never logged
+	SentAt time.Time
+}
+
+// Sink accepts events from a channel. Each method returns nil once the event
+// is durably stored (or deliberately dropped); channels may acknowledge the
+// platform on nil and must let it redeliver on an error.
+type Sink interface {
+	// Deliver takes one inbound message.
+	Deliver(ctx context.Context, in Inbound) error
+	// Receipt takes delivery or read receipts for sent messages.
+	Receipt(ctx context.Context, r Receipt) error
+	// Decide takes a staff decision from a card. It never sends twice: a
+	// repeated or retried decision returns AlreadyDecided.
+	Decide(ctx context.Context, d Decision) (DecisionResult, error)
+	// Revoke is called when a sender deleted a message for everyone; the
+	// stored copy is deleted and staff are told.
+	Revoke(ctx context.Context, platform Platform, chat ChatID, sender Identity, id MessageID) error
+}
+
+// Channel is one connected chat platform.
+type Channel interface {
+	Platform() Platform
+	Capabilities() Capabilities
+	// Run connects and feeds sink until ctx is done or the connection fails
+	// for good. It reconnects by itself after transient failures.
+	Run(ctx context.Context, sink Sink) error
+	// Send sends one message and returns the platform's id for it. Errors
+	// wrapping ErrUnsupported are not retried.
+	Send(ctx context.Context, msg Outbound) (MessageID, error)
+}
+
+// Outbound is one message to send.
+type Outbound struct {
+	Chat    ChatID
+	ReplyTo MessageID // optional
+	Text    string
+	File    *File
+}
+
+// Forgetter is implemented by channels that keep data of their own about a
+// person (whatsmeow's contact and session tables, Teams cards). Erasure calls
+// it after our rows are gone.
+type Forgetter interface {
+	Forget(ctx context.Context, subject SubjectID, ids []Identity) error
+}
+
+// Card is what staff see about one draft. The staff notifier renders it.
+type Card struct {
+	DraftID int64
+	Subject SubjectID
+	// Customer is how the customer is shown: their name, or a masked number.
+	Customer string
+	// Message is the customer's message text (or its placeholder).
+	Message string
+	Draft   string
+	Status  DraftStatus
+	// Result is the drafter's structured output (intent, quote, flags).
+	Result *DraftResult
+	// Note explains an absent or blocked draft ("AI off at the customer's
+	// request", "no LLM configured: reply by hand", "drafting failed").
+	Note string
+	// DecidedBy and DecidedAt show who settled the draft.
+	DecidedBy string
+	DecidedAt time.Time
+	// SendStatus tracks the reply after approval.
+	SendStatus MessageStatus
+	// Removed is set when the card is blanked at the customer's request.
+	Removed bool
+}
+
+// CardRef locates a posted card so it can be updated or deleted.
+type CardRef struct {
+	Conversation string // the platform conversation (opaque)
+	ActivityID   string // the posted message's id
+}
+
+// Notifier posts draft cards to staff and keeps them current.
+type Notifier interface {
+	// PostCard posts a new card to the staff conversation.
+	PostCard(ctx context.Context, c Card) (CardRef, error)
+	// UpdateCard replaces a posted card. Returns ErrUnsupported if the
+	// platform cannot edit; the router then leaves the card as it is.
+	UpdateCard(ctx context.Context, ref CardRef, c Card) error
+	// Alert tells the admins something operational (a lost connection).
+	// It must not carry personal data.
+	Alert(ctx context.Context, text string) error
+}

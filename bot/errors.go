@@ -1,0 +1,35 @@
+package bot
+
+import "errors"
+
+// Sentinel errors shared across packages.
+var (
+	// ErrNotFound is returned when a row, subject or draft does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrUnsupported is returned when a channel cannot do what was asked.
+	ErrUnsupported = errors.New("unsupported")
+	// ErrUnknownCommand is returned by Commands for a slash command it does not know.
+	ErrUnknownCommand = errors.New("unknown command")
+	// ErrTooLarge is returned for input over a size limit.
+	ErrTooLarge = errors.New("too large")
+	// ErrForbidden is returned when the requester may not do what was asked.
+	ErrForbidden = errors.New("forbidden")
+)
+
+// UserError separates what a person sees from what operators see: the bot
+// replies with Safe and logs Err. Neither may hold message text, names or
+// phone numbers.
+type UserError struct {
+	Code string // short machine code, "forbidden", "too-large"
+	Safe string // shown to the user
+	Err  error  // logged
+}
+
+func (e *UserError) Error() string {
+	if e.Err == nil {
+		return e.Code
+	}
+	return e.Code + ": " + e.Err.Error()
+}
+
+func (e *UserError) Unwrap() error { return e.Err }

@@ -1,0 +1,151 @@
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// IdentityKind says which namespace an identity's value lives in.
+type IdentityKind string
+
+// Identity kinds.
+const (
+	IDPhone  IdentityKind = "whatsapp"     // a phone number in E.164, "+447700900123"
+	IDLID    IdentityKind = "whatsapp-lid" // a WhatsApp LID user, "123456789@lid"
+	IDTeams  IdentityKind = "teams"        // an Entra (AAD) object id
+	IDTenant IdentityKind = "tenant"       // an Entra tenant id (not a person; an admin target)
+)
+
+// Identity is one way a person is known on a platform. Values are personal
+// data: never log them; the store keeps only a keyed blind index.
+type Identity struct {
+	Kind  IdentityKind
+	Value string
+}
+
+// String renders "kind:value". It holds personal data: never log it.
+func (i Identity) String() string { return string(i.Kind) + ":" + i.Value }
+
+// IsZero reports whether the identity is empty.
+func (i Identity) IsZero() bool { return i.Kind == "" && i.Value == "" }
+
+// ErrBadIdentity is returned for identifiers that cannot be parsed.
+var ErrBadIdentity = errors.New("bad identifier")
+
+// ParseIdentity parses what an admin types after /forget or /export: a phone
+// number in any common format ("+44 7700 900123", "07700 900123",
+// "0044…"), "teams:<aadObjectId>", "whatsapp-lid:<n>@lid" or
+// "tenant:<tenantId>". Phone numbers without a country code take
+// defaultCC (digits, e.g. "44"). The result is normalised, so equal people
+// give equal identities.
+func ParseIdentity(s, defaultCC string) (Identity, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Identity{}, fmt.Errorf("%w: empty", ErrBadIdentity)
+	}
+	if kind, val, ok := strings.Cut(s, ":"); ok {
+		val = strings.TrimSpace(val)
+		switch IdentityKind(strings.ToLower(strings.TrimSpace(kind))) {
+		case IDTeams:
+			return normID(IDTeams, val)
+		case IDTenant:
+			return normID(IDTenant, val)
+		case IDLID:
+			return NormalizeLID(val)
+		case IDPhone, "tel", "phone":
+			p, err := NormalizePhone(val, defaultCC)
+			return Identity{Kind: IDPhone, Value: p}, err
+		default:
+			return Identity{}, fmt.Errorf("%w: unknown kind (want a phone number, teams:, tenant: or whatsapp-lid:)", ErrBadIdentity)
+		}
+	}
+	p, err := NormalizePhone(s, defaultCC)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Kind: IDPhone, Value: p}, nil
+}
+
+// normID validates a GUID-like or opaque id: printable, no spaces, bounded.
+func normID(kind IdentityKind, v string) (Identity, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if v == "" || len(v) > 128 {
+		return Identity{}, fmt.Errorf("%w: %s id must be 1 to 128 characters", ErrBadIdentity, kind)
+	}
+	for _, r := range v {
+		if r <= ' ' || r > '~' {
+			return Identity{}, fmt.Errorf("%w: %s id has a character that is not allowed", ErrBadIdentity, kind)
+		}
+	}
+	return Identity{Kind: kind, Value: v}, nil
+}
+
+// NormalizeLID accepts "123456789@lid" or "123456789" (optionally with a
+// ":device" suffix, which is dropped) and returns the canonical LID identity.
+func NormalizeLID(v string) (Identity, error) {
+	v = strings.TrimSpace(strings.ToLower(v))
+	v = strings.TrimSuffix(v, "@lid")
+	if i := strings.IndexAny(v, ":."); i >= 0 {
+		v = v[:i]
+	}
+	if v == "" || len(v) > 32 || strings.Trim(v, "0123456789") != "" {
+		return Identity{}, fmt.Errorf("%w: a LID is digits followed by @lid", ErrBadIdentity)
+	}
+	return Identity{Kind: IDLID, Value: v + "@lid"}, nil
+}
+
+// NormalizePhone turns a phone number in a common human format into E.164
+// ("+447700900123"). It accepts spaces, dots, dashes, parentheses, a leading
+// "+" or "00", and a national number with a trunk "0" (which takes defaultCC).
+// It does not check numbering plans beyond length (8 to 15 digits).
+func NormalizePhone(s, defaultCC string) (string, error) {
+	s = strings.TrimSpace(s)
+	var b strings.Builder
+	plus := false
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' && i == 0:
+			plus = true
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' || r == '\u00a0':
+		default:
+			return "", fmt.Errorf("%w: a phone number holds only digits, spaces, + - . ( )", ErrBadIdentity)
+		}
+	}
+	d := b.String()
+	switch {
+	case plus:
+	case strings.HasPrefix(d, "00"):
+		d = d[2:]
+	case strings.HasPrefix(d, "0"):
+		if defaultCC == "" || strings.Trim(defaultCC, "0123456789") != "" {
+			return "", fmt.Errorf("%w: national number without a default country code", ErrBadIdentity)
+		}
+		d = defaultCC + d[1:]
+	}
+	// "+44 (0)7700 900123": drop a trunk zero written after the country code.
+	if strings.HasPrefix(d, "440") {
+		d = "44" + d[3:]
+	}
+	if len(d) < 8 || len(d) > 15 || d[0] == '0' {
+		return "", fmt.Errorf("%w: a phone number has 8 to 15 digits with its country code", ErrBadIdentity)
+	}
+	return "+" + d, nil
+}
+
+// MaskPhone shows a phone number the way staff cards do: country code and
+// last four digits, "+44 7••• ••0123". Other strings come back as "•••".
+func MaskPhone(e164 string) string {
+	if len(e164) < 9 || e164[0] != '+' {
+		return "•••"
+	}
+	d := e164[1:]
+	cc := 2
+	if d[0] == '1' || d[0] == '7' {
+		cc = 1
+	}
+	rest := d[cc:]
+	return "+" + d[:cc] + " " + rest[:1] + "••• ••" + rest[len(rest)-4:]
+}

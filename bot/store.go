@@ -1,0 +1,128 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrDecided is returned when a draft was already settled by staff.
+var ErrDecided = errors.New("draft already decided")
+
+// SubjectInput is what a channel knows about a sender.
+type SubjectInput struct {
+	// Identities of the one person; at least one. All are linked to the
+	// subject returned.
+	Identities []Identity
+	Name       string // display name; empty keeps the stored one
+	Role       Role   // minimum role; a stored higher role is kept
+	Tenant     string
+}
+
+// DraftView is a draft with everything its card needs.
+type DraftView struct {
+	Draft    Draft
+	Message  Message // the inbound message it answers (text decrypted)
+	Customer Subject // name decrypted
+	// Phone is the customer's E.164 number if known, for a masked label.
+	Phone string
+	Card  *CardRef // nil until posted
+	// Decision is the settling decision, if any.
+	Decision *Decision
+	// SendStatus is the reply's status once queued.
+	SendStatus MessageStatus
+}
+
+// Store is the persistence the router needs. Implementations seal message,
+// draft and name text with the subject's key; every method may be called
+// from several goroutines.
+type Store interface {
+	// ResolveSubject finds the subject known by any of the identities, or
+	// creates one, and links every identity to it.
+	ResolveSubject(ctx context.Context, in SubjectInput) (Subject, error)
+	// FindSubject returns ErrNotFound if the subject does not exist.
+	FindSubject(ctx context.Context, id SubjectID) (Subject, error)
+	// SaveInbound stores an inbound message. dup is true (and id the
+	// existing row) if the same platform message id was stored before.
+	SaveInbound(ctx context.Context, m Message) (id int64, dup bool, err error)
+	// History returns up to limit messages of the subject in chat stored
+	// before the message with row id before, oldest first.
+	History(ctx context.Context, subject SubjectID, chat ChatID, before int64, limit int) ([]Message, error)
+	// Undrafted returns stored inbound customer messages that have no draft
+	// yet, oldest first: work to resume after a restart.
+	Undrafted(ctx context.Context, limit int) ([]Message, error)
+	// CreateDraft stores a draft and returns its id.
+	CreateDraft(ctx context.Context, d Draft) (int64, error)
+	// ReviseDraft replaces the text and result of a draft that is still
+	// pending or failed (regenerate, retry). Returns ErrDecided otherwise.
+	ReviseDraft(ctx context.Context, id int64, status DraftStatus, text string, res *DraftResult) error
+	// LoadDraft returns ErrNotFound if the draft does not exist.
+	LoadDraft(ctx context.Context, id int64) (DraftView, error)
+	// Uncarded returns ids of drafts whose card was never posted.
+	Uncarded(ctx context.Context, limit int) ([]int64, error)
+	// SaveCard records where a draft's card was posted, naming its subject.
+	SaveCard(ctx context.Context, draftID int64, ref CardRef) error
+	// Decide settles a pending draft in one transaction: the decision row,
+	// the draft's new status and, for approve and edit, an outbox row with
+	// the reply. The first decision wins: a later one returns ErrDecided and
+	// changes nothing. Approve of a draft with empty text or flags, and Edit
+	// with empty text, return ErrForbidden.
+	Decide(ctx context.Context, d Decision) error
+	// DueOutbox returns pending outbox items whose next attempt is due.
+	DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
+	// MarkSent records a successful send: the outbox row, an outbound
+	// message row, and the draft's status become sent.
+	MarkSent(ctx context.Context, outboxID int64, platformID MessageID, at time.Time) error
+	// MarkRetry schedules another attempt; lastErr must not hold message text.
+	MarkRetry(ctx context.Context, outboxID int64, next time.Time, lastErr string) error
+	// MarkFailed gives up on an outbox item.
+	MarkFailed(ctx context.Context, outboxID int64, lastErr string) error
+	// ApplyReceipt raises the status of the named sent messages (never
+	// lowers it) and returns the ids of the drafts whose reply changed.
+	ApplyReceipt(ctx context.Context, r Receipt) ([]int64, error)
+	// RevokeMessage deletes the stored copy of an inbound message the sender
+	// deleted for everyone, and returns the ids of drafts that answered it.
+	RevokeMessage(ctx context.Context, platform Platform, chat ChatID, id MessageID) ([]int64, error)
+}
+
+// CommandRequest is a slash command (or, for Intercept, plain text) from a
+// known subject.
+type CommandRequest struct {
+	Command  Command
+	Text     string // the whole text as typed; personal data
+	Subject  Subject
+	Sender   Identity
+	Platform Platform
+	Chat     ChatID
+	Group    bool
+	At       time.Time
+}
+
+// Commands is the privacy service: it acts on data-rights and admin
+// commands. Authorization is its job, where the action happens.
+type Commands interface {
+	// Handle runs a slash command. It returns ErrUnknownCommand for a
+	// command it does not know; the router then answers with help.
+	Handle(ctx context.Context, req CommandRequest) (Reply, error)
+	// Intercept sees plain text before drafting, so a pending confirmation
+	// ("YES") is consumed. handled=false passes the message on.
+	Intercept(ctx context.Context, req CommandRequest) (reply Reply, handled bool, err error)
+}
+
+// Metrics counts what the router does. Implementations must not block.
+type Metrics interface {
+	Inbound(p Platform)
+	Drafted(status DraftStatus)
+	Decided(kind DecisionKind, outcome Outcome)
+	Sent(p Platform, err error)
+	Failure(stage string)
+}
+
+// NopMetrics counts nothing.
+type NopMetrics struct{}
+
+func (NopMetrics) Inbound(Platform)              {}
+func (NopMetrics) Drafted(DraftStatus)           {}
+func (NopMetrics) Decided(DecisionKind, Outcome) {}
+func (NopMetrics) Sent(Platform, error)          {}
+func (NopMetrics) Failure(string)                {}

@@ -1,0 +1,274 @@
+package bot
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
+
+// Platform names a chat platform.
+type Platform string
+
+// The platforms Switchboard speaks.
+const (
+	WhatsApp Platform = "whatsapp"
+	Teams    Platform = "teams"
+)
+
+// SubjectID identifies one person (customer or staff), whatever identities
+// they used. It is random, carries no personal data, and is what logs name.
+type SubjectID string
+
+// NewSubjectID returns a fresh random subject id ("s_" + 24 hex digits).
+func NewSubjectID() SubjectID {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("bot: crypto/rand failed: " + err.Error())
+	}
+	return SubjectID("s_" + hex.EncodeToString(b[:]))
+}
+
+// Role is what a subject may do.
+type Role string
+
+// Roles. A customer acts only on themself; staff decide drafts; admins also
+// act on other subjects' data.
+const (
+	RoleCustomer Role = "customer"
+	RoleStaff    Role = "staff"
+	RoleAdmin    Role = "admin"
+)
+
+// Subject is one person.
+type Subject struct {
+	ID SubjectID
+	// Name is the display name (WhatsApp push name, Teams name). Personal
+	// data: stored encrypted, never logged. Empty if unknown.
+	Name string
+	Role Role
+	// Tenant is the Microsoft Entra tenant a Teams subject came from; empty
+	// for WhatsApp customers.
+	Tenant string
+	// AIRestricted is true when the subject objected (/stop): their messages
+	// are never sent to the LLM.
+	AIRestricted bool
+	CreatedAt    time.Time
+}
+
+// ChatID is a platform conversation, opaque outside its channel adapter.
+type ChatID string
+
+// MessageID is a platform's id for one message (a WhatsApp message id, a
+// Teams activity id).
+type MessageID string
+
+// Direction says which way a message went.
+type Direction string
+
+// Directions.
+const (
+	In  Direction = "in"
+	Out Direction = "out"
+)
+
+// MessageKind says what a message carries. Only text is stored as text;
+// other kinds are recorded as metadata with a placeholder for staff.
+type MessageKind string
+
+// Message kinds.
+const (
+	KindText     MessageKind = "text"
+	KindImage    MessageKind = "image"
+	KindVoice    MessageKind = "voice"
+	KindVideo    MessageKind = "video"
+	KindDocument MessageKind = "document"
+	KindLocation MessageKind = "location"
+	KindContact  MessageKind = "contact"
+	KindSticker  MessageKind = "sticker"
+	KindOther    MessageKind = "other"
+)
+
+// Placeholder is what staff see for a message that carries no text.
+func (k MessageKind) Placeholder() string {
+	switch k {
+	case KindText, "":
+		return ""
+	case KindVoice:
+		return "[voice note]"
+	default:
+		return "[" + string(k) + "]"
+	}
+}
+
+// MessageStatus is where a message is on its way.
+type MessageStatus string
+
+// Message statuses, in the order an outbound message passes them.
+const (
+	StatusReceived  MessageStatus = "received" // inbound, stored
+	StatusPending   MessageStatus = "pending"  // outbound, queued in the outbox
+	StatusSent      MessageStatus = "sent"     // accepted by the platform
+	StatusDelivered MessageStatus = "delivered"
+	StatusRead      MessageStatus = "read"
+	StatusFailed    MessageStatus = "failed" // gave up after retries
+)
+
+// Rank orders outbound statuses so a late "delivered" never overwrites "read".
+func (s MessageStatus) Rank() int {
+	switch s {
+	case StatusPending:
+		return 1
+	case StatusSent:
+		return 2
+	case StatusDelivered:
+		return 3
+	case StatusRead:
+		return 4
+	case StatusFailed:
+		return 5
+	default:
+		return 0
+	}
+}
+
+// Message is one stored message. Text is plaintext in memory only; the store
+// keeps it sealed with the subject's key.
+type Message struct {
+	ID         int64 // store row id; 0 before it is stored
+	Subject    SubjectID
+	Platform   Platform
+	Chat       ChatID
+	PlatformID MessageID
+	Dir        Direction
+	Kind       MessageKind
+	Text       string
+	SentAt     time.Time // as the platform stamped it
+	StoredAt   time.Time
+	Status     MessageStatus
+}
+
+// DraftStatus is a draft's place in review.
+type DraftStatus string
+
+// Draft statuses.
+const (
+	DraftPending  DraftStatus = "pending"  // waiting for staff
+	DraftApproved DraftStatus = "approved" // approved as drafted, queued to send
+	DraftEdited   DraftStatus = "edited"   // approved with staff's text, queued to send
+	DraftRejected DraftStatus = "rejected"
+	DraftFailed   DraftStatus = "failed" // the drafter failed; staff may retry or answer by hand
+	DraftSent     DraftStatus = "sent"   // the reply left through the channel
+)
+
+// Decided reports whether staff already settled the draft.
+func (s DraftStatus) Decided() bool {
+	switch s {
+	case DraftApproved, DraftEdited, DraftRejected, DraftSent:
+		return true
+	}
+	return false
+}
+
+// Draft is a proposed reply to one inbound message.
+type Draft struct {
+	ID        int64
+	Subject   SubjectID // the customer the reply is for
+	MessageID int64     // the inbound message row it answers
+	Platform  Platform
+	Chat      ChatID
+	Text      string // sealed at rest
+	Status    DraftStatus
+	// Result is what the drafter said besides the text (intent, quote,
+	// reasons); nil for a manual draft.
+	Result    *DraftResult
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// DecisionKind is what staff chose on a card.
+type DecisionKind string
+
+// Decision kinds.
+const (
+	Approve    DecisionKind = "approve"
+	Edit       DecisionKind = "edit"
+	Reject     DecisionKind = "reject"
+	Regenerate DecisionKind = "regenerate" // draft again, with an optional instruction
+	Retry      DecisionKind = "retry"      // draft again after a failure
+)
+
+// Decision is one staff click on a draft card.
+type Decision struct {
+	DraftID int64
+	Kind    DecisionKind
+	// Text is the staff's reply for Edit.
+	Text string
+	// Instruction is the staff's hint for Regenerate ("shorter").
+	Instruction string
+	// By is the deciding staff member's identity (teams:<aadObjectId>).
+	By     Identity
+	Tenant string
+	// ByName is the staff member's display name, shown on the card.
+	ByName string
+	// ActionID is the platform's id for the click (a Teams activity id), so a
+	// retried delivery of the same click is recognised.
+	ActionID string
+	At       time.Time
+}
+
+// Outcome is how a decision was taken.
+type Outcome string
+
+// Decision outcomes.
+const (
+	Applied        Outcome = "applied"         // this decision settled the draft
+	AlreadyDecided Outcome = "already-decided" // an earlier decision won; nothing was done
+	Refused        Outcome = "refused"         // the person may not decide, or the edit is invalid
+)
+
+// DecisionResult answers a decision.
+type DecisionResult struct {
+	Outcome Outcome
+	// Message is a short text for the person who clicked.
+	Message string
+	// Card is the draft's card as it stands after the decision.
+	Card Card
+}
+
+// Receipt reports delivery or read status of sent messages.
+type Receipt struct {
+	Platform Platform
+	Chat     ChatID
+	IDs      []MessageID
+	Status   MessageStatus // StatusDelivered or StatusRead
+	At       time.Time
+}
+
+// File is a document to send (an /export).
+type File struct {
+	Name string
+	MIME string
+	Data []byte
+}
+
+// Reply is the bot's answer in the chat a command came from.
+type Reply struct {
+	Text string
+	File *File
+}
+
+// OutboxItem is one queued reply. Rows survive restarts, so an approved reply
+// is sent exactly once even if the process stops between approval and send.
+type OutboxItem struct {
+	ID          int64
+	DraftID     int64 // 0 for replies not tied to a draft (command answers)
+	Subject     SubjectID
+	Platform    Platform
+	Chat        ChatID
+	Text        string // sealed at rest
+	Status      MessageStatus
+	Attempts    int
+	NextAttempt time.Time
+	PlatformID  MessageID // set once sent
+	LastError   string    // operator-facing; never holds message text
+}
