@@ -23,11 +23,11 @@ const (
 // Delimiters of untrusted blocks. Customer text cannot contain "<<<" or
 // ">>>": neutralise turns them into look-alikes.
 const (
-	blockEnd         = "<<<END>>>"
-	blockCustomer    = "CUSTOMER_MESSAGE"
-	blockBusiness    = "BUSINESS_REPLY"
-	blockPrevious    = "PREVIOUS_DRAFT"
-	quoteMarker      = "[QUOTE]"
+	blockEnd      = "<<<END>>>"
+	blockCustomer = "CUSTOMER_MESSAGE"
+	blockBusiness = "BUSINESS_REPLY"
+	blockPrevious = "PREVIOUS_DRAFT"
+	quoteMarker   = "[QUOTE]"
 )
 
 // rules are the fixed instructions. Leak detection looks for these lines in
