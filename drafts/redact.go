@@ -78,7 +78,7 @@ type span struct {
 // ("[PHONE_1]" → "(PHONE_1)") so a customer cannot forge one.
 func (r *redactor) redact(s string, rd *redaction) string {
 	if strings.IndexByte(s, '[') >= 0 {
-		s = r.placeholder.ReplaceAllString(s, "($1_$2)")
+		s = r.placeholder.ReplaceAllString(s, "(${1}_${2})")
 	}
 	if !strings.ContainsAny(s, "0123456789@") {
 		return s
