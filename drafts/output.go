@@ -383,7 +383,9 @@ func (d *Drafter) judgeOutput(out modelOutput, p *Profile, pr *prompt) bot.Draft
 		res.Flags = appendFlag(res.Flags, FlagModelSuspected)
 	}
 
-	restored, invented := d.redactor.restore(reply, pr.red)
+	// Card numbers are dropped from the model's own text; restored details
+	// are the customer's and were never cards (cards claim text first).
+	restored, invented := d.redactor.restore(d.redactor.dropCards(reply), pr.red)
 	if invented > 0 {
 		res.Flags = appendFlag(res.Flags, FlagInventedContact)
 	}

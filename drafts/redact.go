@@ -170,6 +170,20 @@ func (r *redactor) restore(s string, rd *redaction) (out string, invented int) {
 	return out, invented
 }
 
+// dropCards replaces card numbers (Luhn-valid digit runs) with cardRemoved:
+// a draft never carries one, whatever the model wrote.
+func (r *redactor) dropCards(s string) string {
+	if countDigits(s) < 13 {
+		return s
+	}
+	return r.re[piiCard].ReplaceAllStringFunc(s, func(m string) string {
+		if luhn(m) {
+			return cardRemoved
+		}
+		return m
+	})
+}
+
 // restoreAll is restore including card numbers; tests use it to check the
 // round trip.
 func (r *redactor) restoreAll(s string, rd *redaction) string {
