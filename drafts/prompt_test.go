@@ -262,13 +262,22 @@ func BenchmarkBuildPrompt(b *testing.B) {
 		hist = append(hist, bot.Message{Dir: dir, Kind: bot.KindText, SentAt: testNow.Add(-time.Duration(10-i) * time.Hour),
 			Text: "Hi, about the boiler at SW1A 1AA: it's making a banging noise again since Tuesday, could someone come round? Thanks"})
 	}
-	req := request("Can you quote for a service and two radiator valves? I'm at "+custPostcode+", call "+custPhone+" or "+custEmail+".", hist...)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		pr := d.buildPrompt(p, req, testNow)
-		if pr.user == "" {
-			b.Fatal("empty prompt")
-		}
+	text := "Can you quote for a service and two radiator valves? I'm at " + custPostcode + ", call " + custPhone + " or " + custEmail + "."
+	for _, bc := range []struct {
+		name string
+		req  bot.DraftRequest
+	}{
+		{"message-only", request(text)},
+		{"history-10", request(text, hist...)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				pr := d.buildPrompt(p, bc.req, testNow)
+				if pr.user == "" {
+					b.Fatal("empty prompt")
+				}
+			}
+		})
 	}
 }

@@ -92,8 +92,13 @@ func (r *redactor) redact(s string, rd *redaction) string {
 		}
 		spans = append(spans, span{start, end, k})
 	}
+	digits := countDigits(s)
 	for k := piiKind(0); k < numPIIKinds; k++ {
-		if k == piiEmail && strings.IndexByte(s, '@') < 0 {
+		switch {
+		case k == piiEmail && strings.IndexByte(s, '@') < 0,
+			k == piiCard && digits < 13,
+			k == piiPhone && digits < 9,
+			k == piiPostcode && digits < 2:
 			continue
 		}
 		for _, m := range r.re[k].FindAllStringIndex(s, -1) {

@@ -1,13 +1,16 @@
 package drafts
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	openai "github.com/sashabaranov/go-openai"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -78,6 +81,21 @@ func TestAddStoreFalse(t *testing.T) {
 func TestSafeErrorHidesBodies(t *testing.T) {
 	assert.Equal(t, "timeout", errKind(errors.Join(errors.New("x"), errTimeout{})))
 	assert.Equal(t, "transport", errKind(errors.New("dial tcp: refused")))
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{&openai.APIError{HTTPStatusCode: 429, Message: "ECHO-SECRET"}, "llm request failed: http status 429 after 3 attempts"},
+		{&openai.RequestError{HTTPStatusCode: 502, Body: []byte("ECHO-SECRET"), Err: errors.New("ECHO-SECRET")}, "llm request failed: http status 502 after 3 attempts"},
+		{fmt.Errorf("post: %w", context.DeadlineExceeded), "llm request failed: context deadline exceeded after 3 attempts"},
+		{errors.New("ECHO-SECRET dial"), "llm request failed: transport failure after 3 attempts"},
+		{&json.SyntaxError{}, "malformed model output: the response is not chat completion JSON"},
+	}
+	for _, tc := range cases {
+		got := safeError(tc.err, 3)
+		assert.Equal(t, tc.want, got.Error())
+		assert.NotContains(t, got.Error(), "ECHO-SECRET")
+	}
 }
 
 type errTimeout struct{}
