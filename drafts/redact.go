@@ -48,9 +48,11 @@ func newRedactor() *redactor {
 	// Card: 13 to 19 digits, single spaces or dashes between; Luhn decides.
 	r.re[piiCard] = regexp.MustCompile(`\d(?:[ -]?\d){12,18}`)
 	r.re[piiEmail] = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`)
-	// Phone: starts with + or 0 (international or UK national); 9 to 15
-	// digits are checked after matching.
-	r.re[piiPhone] = regexp.MustCompile(`(?:\+|\b0)[0-9][0-9 ().\-]{6,22}[0-9]`)
+	// Phone: starts with + or 0 (international or UK national) and has 9 to
+	// 15 digits, or is any other run of 10 to 15 digits ("44 7700 900123");
+	// digit counts are checked after matching. Over-redaction is harmless:
+	// placeholders are restored.
+	r.re[piiPhone] = regexp.MustCompile(`(?:\+|\b0)[0-9][0-9 ().\-]{6,22}[0-9]|\b[1-9][0-9 ().\-]{8,22}[0-9]`)
 	r.re[piiPostcode] = regexp.MustCompile(`(?i)\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}\b`)
 	r.placeholder = regexp.MustCompile(`\[(CARD|EMAIL|PHONE|POSTCODE)_([0-9]{1,6})\]`)
 	return r
@@ -110,7 +112,11 @@ func (r *redactor) redact(s string, rd *redaction) string {
 					continue
 				}
 			case piiPhone:
-				if n := countDigits(match); n < 9 || n > 15 {
+				minDigits := 9
+				if match[0] != '+' && match[0] != '0' {
+					minDigits = 10
+				}
+				if n := countDigits(match); n < minDigits || n > 15 {
 					continue
 				}
 				if end < len(s) && isDigit(s[end]) {
