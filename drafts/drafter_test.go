@@ -528,3 +528,21 @@ func TestEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestDraftHistoryLimit(t *testing.T) {
+	h := newHarness(t, func(n int, req openai.ChatCompletionRequest, w http.ResponseWriter, r *http.Request) {
+		writeContent(w, out{Reply: "Hello!", Intent: "question"}.json())
+	}, func(o *Options) { o.HistoryLimit = 2 })
+	var hist []bot.Message
+	for i := range 5 {
+		hist = append(hist, bot.Message{Dir: bot.In, Kind: bot.KindText, Text: "old message " + string(rune('A'+i))})
+	}
+	_, err := h.d.Draft(context.Background(), request("hello", hist...))
+	require.NoError(t, err)
+	var creq openai.ChatCompletionRequest
+	require.NoError(t, json.Unmarshal(h.llm.body(0), &creq))
+	user := creq.Messages[1].Content
+	assert.NotContains(t, user, "old message C")
+	assert.Contains(t, user, "<<<CUSTOMER_MESSAGE id=h1>>>\nold message D\n<<<END>>>")
+	assert.Contains(t, user, "<<<CUSTOMER_MESSAGE id=h2>>>\nold message E\n<<<END>>>")
+}

@@ -104,7 +104,7 @@ func parseOutput(content string) (modelOutput, error) {
 	if strings.TrimSpace(*out.Reply) == "" && strings.TrimSpace(*out.NeedsHuman) == "" {
 		return modelOutput{}, fmt.Errorf("%w: neither a reply nor a reason", ErrMalformedOutput)
 	}
-	if len(*out.QuoteItems) > 50 {
+	if len(*out.QuoteItems) > maxQuoteLines {
 		return modelOutput{}, fmt.Errorf("%w: more than 50 quote items", ErrMalformedOutput)
 	}
 	return out, nil
@@ -116,17 +116,25 @@ type QuoteItem struct {
 	Quantity int64
 }
 
-// maxQuantity bounds a quoted quantity.
-const maxQuantity = 999
+// Bounds of a quote: they keep every amount far from int64 overflow
+// (1e10 × 999 × 50 × 10000 < 9.2e18).
+const (
+	maxQuantity   = 999
+	maxQuoteLines = 50
+)
 
 // ComputeQuote prices items from the profile's price list. Amounts are minor
 // units; VAT is rounded half up to the minor unit on the net total. Items not
-// on the list or with a quantity outside 1..999 are left out and reported in
-// flags. It returns a nil quote when no line could be priced.
+// on the list, with a quantity outside 1..999 or beyond 50 lines are left
+// out and reported in flags. It returns a nil quote when no line could be priced.
 func ComputeQuote(p *Profile, items []QuoteItem) (*bot.Quote, []string) {
 	var flags []string
 	q := &bot.Quote{Currency: p.Currency, PriceListVersion: p.PriceList.Version}
 	for _, in := range items {
+		if len(q.Lines) == maxQuoteLines {
+			flags = appendFlag(flags, FlagBadQuantity)
+			break
+		}
 		it, ok := p.PriceList.Item(strings.TrimSpace(in.ItemID))
 		if !ok {
 			flags = appendFlag(flags, FlagUnknownItem)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -227,6 +228,7 @@ func TestComputeQuoteRounding(t *testing.T) {
 		{"Mixed", []QuoteItem{{"powerflush", 1}, {"radiator-valve", 3}}, 51696, 10339, 62035, nil}, // 10339.2 → 10339
 		{"UnknownDropped", []QuoteItem{{"callout", 1}, {"gold-taps", 2}}, 6000, 1200, 7200, []string{FlagUnknownItem}},
 		{"TooMany", []QuoteItem{{"callout", 1000}}, 0, 0, 0, []string{FlagBadQuantity}},
+		{"TooManyLines", slices.Repeat([]QuoteItem{{"powerflush", 999}}, 60), 50 * 999 * 39999, 399590010, 50*999*39999 + 399590010, []string{FlagBadQuantity}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
