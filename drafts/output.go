@@ -29,9 +29,6 @@ const (
 	FlagNoPriceList      = "The draft quotes, but there is no price list."
 )
 
-// Intents the schema allows.
-var intents = []string{"question", "quote", "booking", "complaint", "other"}
-
 // responseSchema is the strict JSON schema of the model's answer.
 func responseSchema() json.RawMessage {
 	return json.RawMessage(`{
@@ -413,13 +410,11 @@ func (d *Drafter) judgeOutput(out modelOutput, p *Profile, pr *prompt) bot.Draft
 	return res
 }
 
-// normIntent keeps a known intent label, else "other".
+// normIntent keeps an intent label the schema allows, else "other".
 func normIntent(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	for _, in := range intents {
-		if s == in {
-			return s
-		}
+	switch s = strings.ToLower(strings.TrimSpace(s)); s {
+	case "question", "quote", "booking", "complaint":
+		return s
 	}
 	return "other"
 }
