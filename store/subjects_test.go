@@ -148,3 +148,23 @@ func TestSubjectSetters(t *testing.T) {
 	_, err = db.Identities(ctx, missing)
 	assert.ErrorIs(t, err, bot.ErrNotFound)
 }
+
+// FuzzNormalizeIdentity: normalising is idempotent, so an identity and its
+// normalised form share one blind index, and nothing panics.
+func FuzzNormalizeIdentity(f *testing.F) {
+	for _, seed := range []struct{ kind, value string }{
+		{"whatsapp", "+44 7700 900123"}, {"whatsapp", "07700900123"}, {"whatsapp-lid", "123:4@lid"},
+		{"teams", " AAD-Object "}, {"tenant", "T"}, {"whatsapp", "+"}, {"whatsapp-lid", "@lid"},
+	} {
+		f.Add(seed.kind, seed.value)
+	}
+	kr, err := newKeyring(testKey, 1)
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, kind, value string) {
+		id := bot.Identity{Kind: bot.IdentityKind(kind), Value: value}
+		n := normalizeIdentity(id)
+		assert.Equal(t, n, normalizeIdentity(n))
+		assert.Equal(t, kr.identityIndex(id), kr.identityIndex(n))
+		assert.Len(t, kr.identityIndex(id), 32)
+	})
+}
