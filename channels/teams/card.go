@@ -36,32 +36,32 @@ func renderCard(c bot.Card) obj {
 		customer = "a customer"
 	}
 	body := []any{
-		textBlock("Reply to "+customer, obj{"size": "Medium", "weight": "Bolder"}),
+		plainBlock("Reply to "+customer, obj{"size": "Medium", "weight": "Bolder"}),
 		textBlock(statusLabel(c), obj{"isSubtle": true, "spacing": "None"}),
 		textBlock("Customer wrote", obj{"weight": "Bolder"}),
-		textBlock(orPlaceholder(c.Message, "(no text)"), nil),
+		plainBlock(orPlaceholder(c.Message, "(no text)"), nil),
 	}
 	if c.Draft != "" {
 		body = append(body,
 			textBlock("Draft reply", obj{"weight": "Bolder"}),
-			textBlock(c.Draft, nil))
+			plainBlock(c.Draft, nil))
 	}
 	r := c.Result
 	if r != nil && r.Intent != "" {
-		body = append(body, textBlock("Intent: "+r.Intent, obj{"isSubtle": true, "size": "Small"}))
+		body = append(body, plainBlock("Intent: "+r.Intent, obj{"isSubtle": true, "size": "Small"}))
 	}
 	if r != nil && r.Quote != nil && len(r.Quote.Lines) > 0 {
 		body = append(body, quoteTable(*r.Quote)...)
 	}
 	if r != nil && r.HumanReason != "" {
-		body = append(body, textBlock("Needs a person: "+r.HumanReason, obj{"color": "Warning"}))
+		body = append(body, plainBlock("Needs a person: "+r.HumanReason, obj{"color": "Warning"}))
 	}
 	if c.Note != "" {
 		body = append(body, textBlock(c.Note, obj{"color": "Warning"}))
 	}
 	if r.Blocked() {
 		for _, f := range r.Flags {
-			body = append(body, textBlock("⚠ "+f, obj{"color": "Attention"}))
+			body = append(body, plainBlock("⚠ "+f, obj{"color": "Attention"}))
 		}
 		if !decided(c) {
 			body = append(body, textBlock("Edit the draft before it can be sent.", obj{"color": "Attention", "weight": "Bolder"}))
@@ -97,6 +97,17 @@ func textBlock(text string, extra obj) obj {
 		b[k] = v
 	}
 	return b
+}
+
+// plainBlock shows untrusted text (the customer's words, drafts, model
+// output) as a TextRun, which Teams never renders as markdown: a link or
+// formatting in a message stays literal text.
+func plainBlock(text string, style obj) obj {
+	run := obj{"type": "TextRun", "text": text}
+	for k, v := range style {
+		run[k] = v
+	}
+	return obj{"type": "RichTextBlock", "inlines": []any{run}}
 }
 
 func orPlaceholder(s, p string) string {
