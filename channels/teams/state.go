@@ -40,6 +40,9 @@ type Cards interface {
 	CardsOf(ctx context.Context, subject bot.SubjectID) ([]bot.CardRef, error)
 }
 
+// StateFile is FileState's file name in the data directory.
+const StateFile = "teams-state.json"
+
 // fileData is FileState's JSON document.
 type fileData struct {
 	Staff  *Conversation `json:"staff,omitempty"`
