@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -354,4 +355,16 @@ func TestForget(t *testing.T) {
 		e2 := newEnv(t, nil)
 		assert.ErrorIs(t, e2.ch.Forget(t.Context(), subject, nil), bot.ErrUnsupported)
 	})
+}
+
+func TestForgetRemovesAddedAdmin(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Cards = cardsStub{} })
+	require.NoError(t, e.state.AddAdmin(t.Context(), staffAAD))
+	require.NoError(t, e.ch.Forget(t.Context(), "s_0123456789abcdef01234567", []bot.Identity{
+		{Kind: bot.IDPhone, Value: "+447700900123"},
+		{Kind: bot.IDTeams, Value: strings.ToUpper(staffAAD)},
+	}))
+	admins, err := e.state.Admins(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, admins)
 }

@@ -279,16 +279,30 @@ func (c *Channel) Alert(ctx context.Context, text string) error {
 
 // Forget implements bot.Forgetter: it deletes every card posted about
 // subject, and replaces those it cannot delete with a "removed at the
-// customer's request" card. It tries every card and joins the failures.
-func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, _ []bot.Identity) error {
+// customer's request" card; it also drops the subject's Teams identities from
+// the admins added with /admin add. It tries everything and joins the
+// failures.
+func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) error {
+	var errs []error
+	for _, id := range ids {
+		if id.Kind != bot.IDTeams {
+			continue
+		}
+		if aad, err := normAAD(id.Value); err == nil {
+			if err := c.opts.State.RemoveAdmin(ctx, aad); err != nil {
+				errs = append(errs, fmt.Errorf("remove admin: %w", err))
+			}
+		}
+	}
 	if c.opts.Cards == nil {
-		return fmt.Errorf("teams forget: no card index: %w", bot.ErrUnsupported)
+		errs = append(errs, fmt.Errorf("no card index: %w", bot.ErrUnsupported))
+		return fmt.Errorf("teams forget: %w", errors.Join(errs...))
 	}
 	refs, err := c.opts.Cards.CardsOf(ctx, subject)
 	if err != nil {
-		return fmt.Errorf("teams forget: %w", err)
+		errs = append(errs, err)
+		return fmt.Errorf("teams forget: %w", errors.Join(errs...))
 	}
-	var errs []error
 	deleted, replaced := 0, 0
 	for _, ref := range refs {
 		conv, err := parseChatID(ref.Conversation)

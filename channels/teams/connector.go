@@ -59,7 +59,7 @@ func (s *tokenSource) get(ctx context.Context) (string, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("token request: %w", err)
+		return "", fmt.Errorf("token request: %w", scrubURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -60,7 +60,7 @@ type issuer struct {
 	keyHits      atomic.Int32
 }
 
-func newIssuer(t *testing.T) *issuer {
+func newIssuer(t testing.TB) *issuer {
 	t.Helper()
 	is := &issuer{keys: map[string]*rsa.PrivateKey{"k1": rsaKeys()[0]}}
 	mux := http.NewServeMux()
@@ -95,7 +95,7 @@ func (is *issuer) publish(kid string, k *rsa.PrivateKey) {
 }
 
 // sign signs claims with RS256 under kid.
-func sign(t *testing.T, claims jwt.MapClaims, kid string, k *rsa.PrivateKey) string {
+func sign(t testing.TB, claims jwt.MapClaims, kid string, k *rsa.PrivateKey) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["kid"] = kid
@@ -123,7 +123,7 @@ type connectorStub struct {
 	failAll    atomic.Bool
 }
 
-func newConnector(t *testing.T) *connectorStub {
+func newConnector(t testing.TB) *connectorStub {
 	t.Helper()
 	cs := &connectorStub{}
 	mux := http.NewServeMux()
@@ -248,7 +248,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T, mod func(*Options)) *env {
+func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
 	e := &env{iss: newIssuer(t), conn: newConnector(t), sink: &fakeSink{}, state: newMemState(), log: &syncBuffer{}}
 	opts := Options{
@@ -292,13 +292,13 @@ func (e *env) claims() jwt.MapClaims {
 }
 
 // token signs valid claims with the published key.
-func (e *env) token(t *testing.T) string {
+func (e *env) token(t testing.TB) string {
 	return sign(t, e.claims(), "k1", rsaKeys()[0])
 }
 
 // activity loads testdata/name with the connector's service URL, applying
 // edits to the decoded JSON.
-func (e *env) activity(t *testing.T, name string, edit func(map[string]any)) []byte {
+func (e *env) activity(t testing.TB, name string, edit func(map[string]any)) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	require.NoError(t, err)

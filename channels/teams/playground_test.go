@@ -222,7 +222,9 @@ func TestPlaygroundEndToEnd(t *testing.T) {
 			"data": map[string]any{"switchboard": "decide", "verb": "approve", "draft": 1}}, "trigger": "manual"},
 	}, &res)
 	assert.Equal(t, contentTypeCard, res["type"])
-	updated := next(func(f frame) bool { return f.Action == "updateMessage" && f.Message.MessageID == card.Message.MessageID })
+	updated := next(func(f frame) bool {
+		return f.Action == "updateMessage" && f.Message.MessageID == card.Message.MessageID
+	})
 	require.NotEmpty(t, updated.Message.Attachments)
 	assert.Contains(t, string(updated.Message.Attachments[0]), "Decided by")
 
@@ -233,7 +235,9 @@ func TestPlaygroundEndToEnd(t *testing.T) {
 		"conversation": map[string]string{"id": conv}, "from": map[string]string{"id": pgUser}, "replyToId": card2.Message.MessageID,
 		"value": map[string]any{"switchboard": "decide", "verb": "reject", "draft": 2},
 	}, nil)
-	updated = next(func(f frame) bool { return f.Action == "updateMessage" && f.Message.MessageID == card2.Message.MessageID })
+	updated = next(func(f frame) bool {
+		return f.Action == "updateMessage" && f.Message.MessageID == card2.Message.MessageID
+	})
 	assert.Contains(t, string(updated.Message.Attachments[0]), "Rejected")
 }
 
@@ -259,4 +263,3 @@ func postJSON(t *testing.T, url string, body, into any) {
 		require.NoError(t, json.Unmarshal(out, into), "body: %s", out)
 	}
 }
-

@@ -81,8 +81,9 @@ func newValidator(appID, tenant string, metadata []string, client *http.Client, 
 // activity from serviceURL on channelID. Errors wrap errUnauthorized and hold
 // no token material.
 func (v *validator) validate(ctx context.Context, header, serviceURL, channelID string) error {
-	raw, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok || raw == "" {
+	scheme, raw, ok := strings.Cut(strings.TrimSpace(header), " ")
+	raw = strings.TrimSpace(raw)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
 		return fmt.Errorf("%w: no bearer token", errUnauthorized)
 	}
 	var key signingKey

@@ -1,8 +1,10 @@
 package teams
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,4 +116,73 @@ func TestIssuerDown(t *testing.T) {
 	body := e.activity(t, "message_personal.json", nil)
 	assert.Equal(t, http.StatusUnauthorized, e.post(body, e.token(t)).Code)
 	assert.True(t, strings.Contains(e.log.String(), "openid metadata"))
+}
+
+func TestBearerSchemeCaseInsensitive(t *testing.T) {
+	e := newEnv(t, nil)
+	r := newRequest(e.activity(t, "message_personal.json", nil))
+	r.Header.Set("Authorization", "bearer  "+e.token(t))
+	assert.Equal(t, http.StatusOK, serve(e, r).Code)
+}
+
+func TestHandlerConcurrent(t *testing.T) {
+	e := newEnv(t, nil)
+	body := e.activity(t, "message_personal.json", nil)
+	tok := e.token(t)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			token := tok
+			if i%4 == 0 {
+				token = sign(t, e.claims(), "k1", rsaKeys()[1]) // bad signature
+			}
+			rec := e.post(body, token)
+			if i%4 == 0 {
+				assert.Equal(t, http.StatusUnauthorized, rec.Code)
+			} else {
+				assert.Equal(t, http.StatusOK, rec.Code)
+			}
+		}()
+	}
+	wg.Wait()
+	delivered, _ := e.sink.got()
+	assert.Len(t, delivered, 12)
+	assert.Equal(t, int32(1), e.iss.keyHits.Load(), "concurrent first requests share one key fetch")
+}
+
+// FuzzValidate feeds arbitrary Authorization headers to a validator whose
+// keys are already loaded (no network).
+func FuzzValidate(f *testing.F) {
+	now := time.Now()
+	v := newValidator(testAppID, testTenant, nil, nil, func() time.Time { return now })
+	v.keys = map[string]signingKey{"k1": {pub: &rsaKeys()[0].PublicKey}}
+	v.fetched, v.tried = now, now
+	claims := jwt.MapClaims{"iss": BotFrameworkIssuer, "aud": testAppID, "serviceurl": "https://x/", "exp": now.Add(time.Hour).Unix()}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	tok.Header["kid"] = "k1"
+	good, err := tok.SignedString(rsaKeys()[0])
+	require.NoError(f, err)
+	f.Add("Bearer "+good, "https://x/", "msteams")
+	f.Add("Bearer "+good[:len(good)-4], "https://x/", "msteams")
+	f.Add("Bearer e30.e30.", "", "")
+	f.Add("", "", "")
+	f.Fuzz(func(t *testing.T, header, serviceURL, channelID string) {
+		err := v.validate(context.Background(), header, serviceURL, channelID)
+		if err != nil {
+			assert.ErrorIs(t, err, errUnauthorized)
+		}
+	})
+}
+
+func BenchmarkHandlerSignedMessage(b *testing.B) {
+	e := newEnv(b, nil)
+	body := e.activity(b, "message_personal.json", nil)
+	tok := e.token(b)
+	for b.Loop() {
+		if rec := e.post(body, tok); rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
+	}
 }
