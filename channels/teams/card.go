@@ -28,7 +28,7 @@ func renderCard(c bot.Card) obj {
 		"msteams": obj{"width": "Full"},
 	}
 	if c.Removed {
-		card["body"] = []any{textBlock(removedText, obj{"isSubtle": true, "fontType": "Default", "italic": true})}
+		card["body"] = []any{plainBlock(removedText, obj{"isSubtle": true, "italic": true})}
 		return card
 	}
 	customer := c.Customer

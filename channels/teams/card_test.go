@@ -368,3 +368,33 @@ func TestForgetRemovesAddedAdmin(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, admins)
 }
+
+// textTypes returns the type of every element whose text contains s.
+func textTypes(v any, s string) []string {
+	var out []string
+	switch v := v.(type) {
+	case obj:
+		if txt, ok := v["text"].(string); ok && strings.Contains(txt, s) {
+			out = append(out, v["type"].(string))
+		}
+		for _, x := range v {
+			out = append(out, textTypes(x, s)...)
+		}
+	case []any:
+		for _, x := range v {
+			out = append(out, textTypes(x, s)...)
+		}
+	}
+	return out
+}
+
+func TestCardUntrustedTextIsNotMarkdown(t *testing.T) {
+	evil := "[pay here](https://evil.example)"
+	card := renderCard(bot.Card{DraftID: 1, Customer: evil, Message: evil, Draft: evil,
+		Result: &bot.DraftResult{Intent: evil, HumanReason: evil, Flags: []string{evil}}})
+	types := textTypes(card, "evil.example")
+	assert.Len(t, types, 6)
+	for _, typ := range types {
+		assert.Equal(t, "TextRun", typ)
+	}
+}
