@@ -72,8 +72,9 @@ func (s *playgroundSink) Revoke(context.Context, bot.Platform, bot.ChatID, bot.I
 
 // frame is one message of the playground's conversation stream.
 type frame struct {
-	Action  string `json:"action"`
-	Message struct {
+	Action       string `json:"action"`
+	Conversation string `json:"actionConversationId"`
+	Message      struct {
 		MessageID   string            `json:"messageId"`
 		Text        string            `json:"text"`
 		Attachments []json.RawMessage `json:"attachments"`
@@ -146,7 +147,9 @@ func TestPlaygroundEndToEnd(t *testing.T) {
 
 	var cfg struct {
 		Config struct {
-			PersonalChat struct{ ID string } `json:"personalChat"`
+			PersonalChat struct{ ID string }       `json:"personalChat"`
+			Bot          struct{ ID, Name string } `json:"bot"`
+			Teams        []struct{ ID string }     `json:"teams"`
 			CurrentUser  struct {
 				AADObjectID string `json:"aadObjectId"`
 			} `json:"currentUser"`
@@ -239,6 +242,26 @@ func TestPlaygroundEndToEnd(t *testing.T) {
 		return f.Action == "updateMessage" && f.Message.MessageID == card2.Message.MessageID
 	})
 	assert.Contains(t, string(updated.Message.Attachments[0]), "Rejected")
+
+	// An admin @mentions the bot with /here in a team channel: the mention is
+	// stripped, and the next card starts a new thread in that channel.
+	require.NotEmpty(t, cfg.Config.Teams)
+	team := cfg.Config.Teams[0].ID
+	at := "<at>" + cfg.Config.Bot.Name + "</at>"
+	var posted map[string]any
+	postJSON(t, base+"/_conversation/v1/conversations/"+team+"/messages", map[string]any{
+		"from": map[string]string{"id": pgUser}, "text": at + " /here", "textFormat": "plain",
+		"mentions": []any{map[string]any{"mentioned": map[string]string{"id": cfg.Config.Bot.ID, "name": cfg.Config.Bot.Name}, "text": at}},
+	}, &posted)
+	next(created(msgHere))
+	staff, err := state.StaffConversation(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "channel", staff.Type)
+	say("card please")
+	inChannel := next(func(f frame) bool { return f.Action == "createMessage" && len(f.Message.Attachments) > 0 })
+	assert.True(t, strings.HasPrefix(inChannel.Conversation, team), "card posted in the team channel, got %q", inChannel.Conversation)
+	assert.NotEqual(t, staff.ID, inChannel.Conversation, "a new thread, not a reply to /here")
+	t.Logf("/here in %q; card posted in %q", staff.ID, inChannel.Conversation)
 }
 
 func getJSON(t *testing.T, url string, into any) {
