@@ -89,7 +89,7 @@ type connector struct {
 	tokens *tokenSource // nil: send no Authorization (dev mode without app id)
 }
 
-// errConnector wraps non-2xx answers; status is kept for callers.
+// statusError is a non-2xx answer from the connector.
 type statusError struct{ status int }
 
 func (e *statusError) Error() string { return fmt.Sprintf("connector: status %d", e.status) }

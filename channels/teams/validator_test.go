@@ -188,6 +188,8 @@ func BenchmarkHandlerSignedMessage(b *testing.B) {
 }
 
 func TestOneMetadataSourceDown(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.OpenIDMetadata = append([]string{"http://127.0.0.1:1/openid"}, o.OpenIDMetadata...) })
+	e := newEnv(t, func(o *Options) {
+		o.OpenIDMetadata = append([]string{"http://127.0.0.1:1/openid"}, o.OpenIDMetadata...)
+	})
 	assert.Equal(t, http.StatusOK, e.post(e.activity(t, "message_personal.json", nil), e.token(t)).Code)
 }
