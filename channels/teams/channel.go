@@ -29,8 +29,9 @@ type Options struct {
 	// StaffTenants are further tenants whose users are staff. If empty, only
 	// TenantID's users are; with neither, nobody is staff.
 	StaffTenants []string
-	// Admins are AAD object ids of admins (SWITCHBOARD_ADMINS). Admins must
-	// also be users of a staff tenant.
+	// Admins are AAD object ids of admins (SWITCHBOARD_ADMINS split at
+	// commas; blank entries are skipped). Admins must also be users of a
+	// staff tenant.
 	Admins []string
 	// State persists the staff conversation and added admins. Required.
 	State State
@@ -113,6 +114,9 @@ func New(opts Options) (*Channel, error) {
 		}
 	}
 	for _, a := range opts.Admins {
+		if strings.TrimSpace(a) == "" {
+			continue // "a,,b" or a trailing comma in SWITCHBOARD_ADMINS
+		}
 		id, err := normAAD(a)
 		if err != nil {
 			return nil, fmt.Errorf("teams: admin list: %w", err)

@@ -151,6 +151,7 @@ func TestNew(t *testing.T) {
 		{name: "NoPassword", mod: func(o *Options) { o.AppPassword = "" }},
 		{name: "BadTenant", mod: func(o *Options) { o.TenantID = "a/b" }},
 		{name: "BadAdmin", mod: func(o *Options) { o.Admins = []string{"has space"} }},
+		{name: "BlankAdminsSkipped", mod: func(o *Options) { o.Admins = []string{"", " ", adminAAD} }, ok: true},
 		{name: "DevLoopback", mod: func(o *Options) { *o = Options{Dev: true, ListenAddr: "127.0.0.1:3978", State: newMemState()} }, ok: true},
 		{name: "DevLocalhost", mod: func(o *Options) { *o = Options{Dev: true, ListenAddr: "localhost:3978", State: newMemState()} }, ok: true},
 		{name: "DevIPv6Loopback", mod: func(o *Options) { *o = Options{Dev: true, ListenAddr: "[::1]:3978", State: newMemState()} }, ok: true},
