@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -236,8 +237,9 @@ func (c *Channel) onAdmin(ctx context.Context, a *activity, who caller, args str
 		}
 		var b strings.Builder
 		b.WriteString("Admins (AAD object ids):")
-		for _, id := range c.opts.Admins {
-			b.WriteString("\n- " + strings.ToLower(strings.TrimSpace(id)) + " (configured)")
+		configured := slices.Sorted(maps.Keys(c.admins))
+		for _, id := range configured {
+			b.WriteString("\n- " + id + " (configured)")
 		}
 		for _, id := range added {
 			if !c.admins[id] {
