@@ -7,97 +7,44 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
 )
 
-// Activity types and invoke names the channel handles.
+// Invoke names and content types the channel handles; activity types are
+// msbotbuilder-go's (schema.Message, schema.Invoke, schema.ConversationUpdate).
 const (
-	typeMessage            = "message"
-	typeInvoke             = "invoke"
-	typeConversationUpdate = "conversationUpdate"
-	invokeCardAction       = "adaptiveCard/action"
-	contentTypeCard        = "application/vnd.microsoft.card.adaptive"
-	contentTypeMessage     = "application/vnd.microsoft.activity.message"
-	contentTypeError       = "application/vnd.microsoft.error"
+	invokeCardAction   = "adaptiveCard/action"
+	contentTypeCard    = "application/vnd.microsoft.card.adaptive"
+	contentTypeMessage = "application/vnd.microsoft.activity.message"
+	contentTypeError   = "application/vnd.microsoft.error"
 )
 
 // maxBody bounds an inbound activity.
 const maxBody = 256 << 10
 
-// account is a Bot Framework ChannelAccount.
-type account struct {
-	ID          string `json:"id,omitempty"`
-	Name        string `json:"name,omitempty"`
-	AADObjectID string `json:"aadObjectId,omitempty"`
-	Role        string `json:"role,omitempty"`
-}
-
-// conversation is a Bot Framework ConversationAccount.
-type conversation struct {
-	ID               string `json:"id,omitempty"`
-	IsGroup          bool   `json:"isGroup,omitempty"`
-	ConversationType string `json:"conversationType,omitempty"` // personal, groupChat, channel
-	TenantID         string `json:"tenantId,omitempty"`
-	Name             string `json:"name,omitempty"`
-}
-
-// entity is an activity entity; only mentions are read.
-type entity struct {
-	Type      string   `json:"type,omitempty"`
-	Mentioned *account `json:"mentioned,omitempty"`
-	Text      string   `json:"text,omitempty"`
-}
-
-// attachment is an activity attachment (an Adaptive Card going out).
-type attachment struct {
-	ContentType string `json:"contentType,omitempty"`
-	ContentURL  string `json:"contentUrl,omitempty"`
-	Content     any    `json:"content,omitempty"`
-	Name        string `json:"name,omitempty"`
-}
-
-// idRef is an {"id": …} object of Teams channelData.
-type idRef struct {
-	ID string `json:"id,omitempty"`
-}
-
-// channelData is the part of Teams channelData the channel reads.
-type channelData struct {
-	Tenant  idRef `json:"tenant"`
-	Team    idRef `json:"team"`
-	Channel idRef `json:"channel"`
-}
-
-// activity is an inbound Bot Framework activity, as much of it as the
-// channel reads. Unknown fields are ignored.
+// activity is an inbound Bot Framework activity: msbotbuilder-go's
+// schema.Activity, plus a few fields decoded alongside it because the SDK's
+// types lose or reject them. The side fields shadow the SDK fields of the
+// same JSON name, so those SDK fields stay empty; read these instead:
+//
+//   - Entities: schema.Entity keeps only "type", so a mention loses
+//     "mentioned" and "text", which are needed to strip the bot's @mention.
+//     schema.Mention keeps them.
+//   - Value: schema.Activity.Value is a map, so a non-object value (an
+//     Action.Submit with string data) would fail the whole decode.
+//   - Timestamp, LocalTimestamp, Expiration: time.Time in the SDK, so one
+//     malformed date would fail the whole decode; Timestamp falls back to the
+//     arrival time, the other two are not read.
+//
+// No SDK type leaves the package: the handler maps activities to bot types.
 type activity struct {
-	Type         string          `json:"type"`
-	ID           string          `json:"id"`
-	Name         string          `json:"name"`
-	Timestamp    string          `json:"timestamp"`
-	ServiceURL   string          `json:"serviceUrl"`
-	ChannelID    string          `json:"channelId"`
-	From         account         `json:"from"`
-	Conversation conversation    `json:"conversation"`
-	Recipient    account         `json:"recipient"`
-	Text         string          `json:"text"`
-	ReplyToID    string          `json:"replyToId"`
-	Entities     []entity        `json:"entities"`
-	Attachments  []attachment    `json:"attachments"`
-	MembersAdded []account       `json:"membersAdded"`
-	ChannelData  channelData     `json:"channelData"`
-	Value        json.RawMessage `json:"value"`
-}
-
-// outActivity is an activity the bot sends.
-type outActivity struct {
-	Type         string        `json:"type"`
-	ID           string        `json:"id,omitempty"`
-	From         *account      `json:"from,omitempty"`
-	Conversation *conversation `json:"conversation,omitempty"`
-	Text         string        `json:"text,omitempty"`
-	TextFormat   string        `json:"textFormat,omitempty"`
-	ReplyToID    string        `json:"replyToId,omitempty"`
-	Attachments  []attachment  `json:"attachments,omitempty"`
+	schema.Activity
+	Entities       []schema.Mention `json:"entities"`
+	Value          json.RawMessage  `json:"value"`
+	Timestamp      string           `json:"timestamp"`
+	LocalTimestamp json.RawMessage  `json:"localTimestamp"`
+	Expiration     json.RawMessage  `json:"expiration"`
 }
 
 // errBadActivity is returned for an activity that cannot be used.
@@ -123,11 +70,26 @@ func decodeActivity(body []byte) (activity, error) {
 	return a, nil
 }
 
+// channelDataString reads a string at path in Teams channelData (for example
+// "tenant", "id"); "" when absent or not a string.
+func channelDataString(data map[string]any, path ...string) string {
+	var v any = data
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = m[k]
+	}
+	s, _ := v.(string)
+	return s
+}
+
 // tenant returns the activity's tenant: conversation.tenantId, else
 // channelData.tenant.id. ok is false when both are set and disagree.
 func (a *activity) tenant() (string, bool) {
 	t1 := strings.ToLower(strings.TrimSpace(a.Conversation.TenantID))
-	t2 := strings.ToLower(strings.TrimSpace(a.ChannelData.Tenant.ID))
+	t2 := strings.ToLower(strings.TrimSpace(channelDataString(a.ChannelData, "tenant", "id")))
 	switch {
 	case t1 == "":
 		return t2, true
@@ -158,7 +120,7 @@ func (a *activity) sentAt(fallback time.Time) time.Time {
 func (a *activity) cleanText() string {
 	text := a.Text
 	for _, e := range a.Entities {
-		if !strings.EqualFold(e.Type, "mention") || e.Mentioned == nil || e.Text == "" {
+		if !strings.EqualFold(e.Type, "mention") || e.Mentioned == (schema.ChannelAccount{}) || e.Text == "" {
 			continue
 		}
 		if a.Recipient.ID != "" && e.Mentioned.ID != a.Recipient.ID {

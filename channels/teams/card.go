@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
 	"github.com/switchboard/switchboard/bot"
 )
 
@@ -271,8 +273,8 @@ func cardActions(c bot.Card) []any {
 }
 
 // cardAttachment wraps a card for an activity.
-func cardAttachment(c bot.Card) attachment {
-	return attachment{ContentType: contentTypeCard, Content: renderCard(c)}
+func cardAttachment(c bot.Card) schema.Attachment {
+	return schema.Attachment{ContentType: contentTypeCard, Content: renderCard(c)}
 }
 
 // cardAction is a decoded click on a card.

@@ -135,14 +135,15 @@ func New(opts Options) (*Channel, error) {
 		}
 	}
 	c.val = newValidator(opts.AppID, tenant, meta, client, c.now)
-	c.conn = &connector{client: client}
+	var tokens *tokenSource
 	if opts.AppID != "" && opts.AppPassword != "" {
 		tu := opts.TokenURL
 		if tu == "" {
 			tu = TokenURL(tenant)
 		}
-		c.conn.tokens = &tokenSource{url: tu, id: opts.AppID, secret: opts.AppPassword, client: client, now: c.now}
+		tokens = &tokenSource{url: tu, id: opts.AppID, secret: opts.AppPassword, client: client, now: c.now}
 	}
+	c.conn = newBotConnector(opts.AppID, opts.AppPassword, tokens, client)
 	return c, nil
 }
 
@@ -218,7 +219,7 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 	if err != nil {
 		return "", fmt.Errorf("teams send: %w: %w", bot.ErrUnsupported, err)
 	}
-	id, err := c.conn.send(ctx, conv, outActivity{Type: typeMessage, Text: msg.Text, TextFormat: "plain", ReplyToID: string(msg.ReplyTo)})
+	id, err := c.conn.send(ctx, conv, string(msg.ReplyTo), textMessage(msg.Text)...)
 	if err != nil {
 		return "", fmt.Errorf("teams send: %w", err)
 	}
@@ -243,7 +244,7 @@ func (c *Channel) PostCard(ctx context.Context, card bot.Card) (bot.CardRef, err
 	if conv.Type == "channel" {
 		conv.ID = threadRoot(conv.ID)
 	}
-	id, err := c.conn.send(ctx, conv, outActivity{Type: typeMessage, Attachments: []attachment{cardAttachment(card)}})
+	id, err := c.conn.send(ctx, conv, "", cardMessage(card)...)
 	if err != nil {
 		return bot.CardRef{}, fmt.Errorf("post card: %w", err)
 	}
@@ -259,8 +260,7 @@ func (c *Channel) UpdateCard(ctx context.Context, ref bot.CardRef, card bot.Card
 	if err != nil {
 		return fmt.Errorf("update card: %w", err)
 	}
-	act := outActivity{Type: typeMessage, Attachments: []attachment{cardAttachment(card)}}
-	if err := c.conn.update(ctx, conv, ref.ActivityID, act); err != nil {
+	if err := c.conn.update(ctx, conv, ref.ActivityID, cardMessage(card)...); err != nil {
 		return fmt.Errorf("update card: %w", err)
 	}
 	return nil
@@ -275,7 +275,7 @@ func (c *Channel) Alert(ctx context.Context, text string) error {
 	if conv.Type == "channel" {
 		conv.ID = threadRoot(conv.ID)
 	}
-	if _, err := c.conn.send(ctx, conv, outActivity{Type: typeMessage, Text: "⚠ " + text, TextFormat: "plain"}); err != nil {
+	if _, err := c.conn.send(ctx, conv, "", textMessage("⚠ "+text)...); err != nil {
 		return fmt.Errorf("alert: %w", err)
 	}
 	return nil

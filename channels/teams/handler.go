@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
 	"github.com/switchboard/switchboard/bot"
 )
 
@@ -57,13 +59,13 @@ func (c *Channel) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if !c.opts.Dev {
 		if err := c.val.validate(ctx, r.Header.Get("Authorization"), act.ServiceURL, act.ChannelID); err != nil {
-			c.log.Warn().Err(err).Str("activity_type", act.Type).Msg("teams request refused")
+			c.log.Warn().Err(err).Str("activity_type", string(act.Type)).Msg("teams request refused")
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 	}
 	if err := checkServiceURL(act.ServiceURL); err != nil || act.Conversation.ID == "" || len(act.Conversation.ID) > maxConvID {
-		c.log.Warn().Str("activity_type", act.Type).Msg("teams request refused: no usable service URL or conversation")
+		c.log.Warn().Str("activity_type", string(act.Type)).Msg("teams request refused: no usable service URL or conversation")
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
@@ -73,11 +75,11 @@ func (c *Channel) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch act.Type {
-	case typeMessage:
+	case schema.Message:
 		c.onMessage(ctx, w, &act, sink)
-	case typeInvoke:
+	case schema.Invoke:
 		c.onInvoke(ctx, w, &act, sink)
-	case typeConversationUpdate:
+	case schema.ConversationUpdate:
 		c.onConversationUpdate(ctx, w, &act)
 	default:
 		w.WriteHeader(http.StatusOK)
@@ -96,7 +98,7 @@ type caller struct {
 // conversation tenant only; text never matters.
 func (c *Channel) identify(ctx context.Context, a *activity) (caller, error) {
 	tenant, ok := a.tenant()
-	aad, err := normAAD(a.From.AADObjectID)
+	aad, err := normAAD(a.From.AadObjectID)
 	if !ok || err != nil || !c.staff[tenant] {
 		return caller{tenant: tenant}, nil
 	}
@@ -124,7 +126,7 @@ func (c *Channel) isAdmin(ctx context.Context, aad string) (bool, error) {
 
 // reply answers in the activity's conversation; failures are logged.
 func (c *Channel) reply(ctx context.Context, a *activity, text string) {
-	_, err := c.conn.send(ctx, conversationOf(a), outActivity{Type: typeMessage, Text: text, TextFormat: "plain", ReplyToID: a.ID})
+	_, err := c.conn.send(ctx, conversationOf(a), a.ID, textMessage(text)...)
 	if err != nil {
 		c.log.Warn().Err(err).Msg("teams reply failed")
 	}
@@ -416,7 +418,7 @@ func (c *Channel) onConversationUpdate(ctx context.Context, w http.ResponseWrite
 		return
 	}
 	c.log.Info().Str("conversation_type", conv.Type).Msg("teams staff conversation set by install")
-	if _, err := c.conn.send(ctx, conv, outActivity{Type: typeMessage, Text: msgInstalled, TextFormat: "plain"}); err != nil {
+	if _, err := c.conn.send(ctx, conv, "", textMessage(msgInstalled)...); err != nil {
 		c.log.Warn().Err(err).Msg("teams welcome failed")
 	}
 }
