@@ -2,6 +2,8 @@ package teams
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,5 +98,17 @@ func FuzzParseChatID(f *testing.F) {
 		assert.Equal(t, id, string(conv.chatID()), "a parsed chat id renders back unchanged")
 		_, err = activitiesURL(conv, "1")
 		assert.NoError(t, err)
+		ex, err := newExchange(http.MethodPut, conv, "1")
+		if assert.NoError(t, err) {
+			assert.Equal(t, conv.ID, strings.TrimPrefix(strings.TrimSuffix(ex.target.Path, "/activities/1"),
+				strings.TrimSuffix(mustParse(t, conv.ServiceURL).Path, "/")+"/v3/conversations/"), "the target names the conversation")
+		}
 	})
+}
+
+func mustParse(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	require.NoError(t, err)
+	return u
 }

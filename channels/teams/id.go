@@ -46,7 +46,7 @@ func parseChatID(id string) (Conversation, error) {
 func checkServiceURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-		u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(s, "#") || len(s) > 512 {
+		u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(s, "#?") || len(s) > 512 {
 		return fmt.Errorf("%w: bad service URL", errBadActivity)
 	}
 	return nil
