@@ -52,6 +52,9 @@ type signingKey struct {
 // from OpenID metadata (cached, refreshed on an unknown key id), issuer,
 // audience, expiry with clock skew, the serviceurl claim and, when the key
 // carries endorsements, the channel id. It never panics on bad tokens.
+// It stands in for msbotbuilder-go's JwtTokenValidator (and ParseRequest),
+// which has a hard-coded metadata URL, accepts only the Bot Framework issuer,
+// never refreshes keys and panics on a token without a serviceurl claim.
 type validator struct {
 	appID    string
 	issuers  map[string]bool
