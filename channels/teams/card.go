@@ -1,0 +1,351 @@
+package teams
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/infracloudio/msbotbuilder-go/schema"
+
+	"github.com/switchboard/switchboard/bot"
+)
+
+// obj is one JSON object of an Adaptive Card.
+type obj = map[string]any
+
+// maxReplyLen bounds an edited reply or an instruction from a card.
+const maxReplyLen = 4096
+
+// removedText is what a card says once blanked at the customer's request.
+const removedText = "Removed at the customer's request."
+
+// renderCard builds the Adaptive Card (schema 1.5) staff see for c.
+func renderCard(c bot.Card) obj {
+	card := obj{
+		"type":    "AdaptiveCard",
+		"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+		"version": "1.5",
+		"msteams": obj{"width": "Full"},
+	}
+	if c.Removed {
+		card["body"] = []any{plainBlock(removedText, obj{"isSubtle": true, "italic": true})}
+		return card
+	}
+	customer := c.Customer
+	if customer == "" {
+		customer = "a customer"
+	}
+	body := []any{
+		plainBlock("Reply to "+customer, obj{"size": "Medium", "weight": "Bolder"}),
+		textBlock(statusLabel(c), obj{"isSubtle": true, "spacing": "None"}),
+		textBlock("Customer wrote", obj{"weight": "Bolder"}),
+		plainBlock(orPlaceholder(c.Message, "(no text)"), nil),
+	}
+	if c.Draft != "" {
+		body = append(body,
+			textBlock("Draft reply", obj{"weight": "Bolder"}),
+			plainBlock(c.Draft, nil))
+	}
+	r := c.Result
+	if r != nil && r.Intent != "" {
+		body = append(body, plainBlock("Intent: "+r.Intent, obj{"isSubtle": true, "size": "Small"}))
+	}
+	if r != nil && r.Quote != nil && len(r.Quote.Lines) > 0 {
+		body = append(body, quoteTable(*r.Quote)...)
+	}
+	if r != nil && r.HumanReason != "" {
+		body = append(body, plainBlock("Needs a person: "+r.HumanReason, obj{"color": "Warning"}))
+	}
+	if c.Note != "" {
+		body = append(body, textBlock(c.Note, obj{"color": "Warning"}))
+	}
+	if r.Blocked() {
+		for _, f := range r.Flags {
+			body = append(body, plainBlock("⚠ "+f, obj{"color": "Attention"}))
+		}
+		if !decided(c) {
+			body = append(body, textBlock("Edit the draft before it can be sent.", obj{"color": "Attention", "weight": "Bolder"}))
+		}
+	}
+	if decided(c) {
+		facts := []any{}
+		by := c.DecidedBy
+		if by == "" {
+			by = "staff"
+		}
+		facts = append(facts, obj{"title": "Decided by", "value": by})
+		if !c.DecidedAt.IsZero() {
+			facts = append(facts, obj{"title": "When", "value": c.DecidedAt.UTC().Format("2 Jan 2006 15:04 UTC")})
+		}
+		if c.Status != bot.DraftRejected {
+			facts = append(facts, obj{"title": "Reply", "value": sendLabel(c.SendStatus)})
+		}
+		body = append(body, obj{"type": "FactSet", "facts": facts, "separator": true})
+	} else {
+		card["actions"] = cardActions(c)
+	}
+	card["body"] = body
+	return card
+}
+
+// decided reports whether the card shows a settled draft.
+func decided(c bot.Card) bool { return c.Status.Decided() || c.DecidedBy != "" }
+
+func textBlock(text string, extra obj) obj {
+	b := obj{"type": "TextBlock", "text": text, "wrap": true}
+	for k, v := range extra {
+		b[k] = v
+	}
+	return b
+}
+
+// plainBlock shows untrusted text (the customer's words, drafts, model
+// output) as a TextRun, which Teams never renders as markdown: a link or
+// formatting in a message stays literal text.
+func plainBlock(text string, style obj) obj {
+	run := obj{"type": "TextRun", "text": text}
+	for k, v := range style {
+		run[k] = v
+	}
+	return obj{"type": "RichTextBlock", "inlines": []any{run}}
+}
+
+func orPlaceholder(s, p string) string {
+	if strings.TrimSpace(s) == "" {
+		return p
+	}
+	return s
+}
+
+func statusLabel(c bot.Card) string {
+	switch c.Status {
+	case bot.DraftApproved:
+		return "Approved"
+	case bot.DraftEdited:
+		return "Edited and approved"
+	case bot.DraftRejected:
+		return "Rejected"
+	case bot.DraftFailed:
+		return "Drafting failed"
+	case bot.DraftSent:
+		return "Sent"
+	}
+	if c.Result != nil && c.Result.Manual {
+		return "Waiting for a reply by hand"
+	}
+	return "Waiting for approval"
+}
+
+func sendLabel(s bot.MessageStatus) string {
+	switch s {
+	case bot.StatusPending:
+		return "queued"
+	case bot.StatusSent:
+		return "sent"
+	case bot.StatusDelivered:
+		return "delivered"
+	case bot.StatusRead:
+		return "read"
+	case bot.StatusFailed:
+		return "failed to send"
+	}
+	return "not sent yet"
+}
+
+// quoteTable renders a quote as a Table with totals and the price list version.
+func quoteTable(q bot.Quote) []any {
+	cell := func(s string, extra obj) obj {
+		return obj{"type": "TableCell", "items": []any{textBlock(s, extra)}}
+	}
+	row := func(cells ...obj) obj {
+		cs := make([]any, len(cells))
+		for i, c := range cells {
+			cs[i] = c
+		}
+		return obj{"type": "TableRow", "cells": cs}
+	}
+	right := obj{"horizontalAlignment": "Right"}
+	rows := []any{row(cell("Item", nil), cell("Qty", right), cell("Unit", right), cell("Total", right))}
+	for _, l := range q.Lines {
+		rows = append(rows, row(cell(l.Name, nil), cell(strconv.Itoa(l.Quantity), right),
+			cell(money(l.UnitPrice, q.Currency), right), cell(money(l.Total, q.Currency), right)))
+	}
+	bold := obj{"horizontalAlignment": "Right", "weight": "Bolder"}
+	rows = append(rows,
+		row(cell("Net", nil), cell("", nil), cell("", nil), cell(money(q.Net, q.Currency), right)),
+		row(cell("VAT", nil), cell("", nil), cell("", nil), cell(money(q.VAT, q.Currency), right)),
+		row(cell("Total", obj{"weight": "Bolder"}), cell("", nil), cell("", nil), cell(money(q.Total, q.Currency), bold)))
+	out := []any{
+		textBlock("Quote", obj{"weight": "Bolder"}),
+		obj{
+			"type":             "Table",
+			"firstRowAsHeader": true,
+			"showGridLines":    false,
+			"columns":          []any{obj{"width": 4}, obj{"width": 1}, obj{"width": 2}, obj{"width": 2}},
+			"rows":             rows,
+		},
+	}
+	if q.PriceListVersion != "" {
+		out = append(out, textBlock("Price list "+q.PriceListVersion, obj{"isSubtle": true, "size": "Small"}))
+	}
+	return out
+}
+
+// money formats minor units: 1250 GBP is "£12.50".
+func money(minor int64, currency string) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	amount := fmt.Sprintf("%d.%02d", minor/100, minor%100)
+	switch strings.ToUpper(currency) {
+	case "GBP", "":
+		return sign + "£" + amount
+	case "EUR":
+		return sign + "€" + amount
+	case "USD":
+		return sign + "$" + amount
+	}
+	return sign + amount + " " + currency
+}
+
+// Card verbs; each is one bot.DecisionKind.
+var verbs = map[string]bot.DecisionKind{
+	"approve":    bot.Approve,
+	"edit":       bot.Edit,
+	"reject":     bot.Reject,
+	"regenerate": bot.Regenerate,
+	"retry":      bot.Retry,
+}
+
+// execute is an Action.Execute whose data also carries the verb, so the
+// same click works as an Action.Submit on clients that fall back.
+func execute(title, verb string, draft int64, extra obj) obj {
+	a := obj{
+		"type":  "Action.Execute",
+		"title": title,
+		"verb":  verb,
+		"data":  obj{"switchboard": "decide", "verb": verb, "draft": draft},
+	}
+	for k, v := range extra {
+		a[k] = v
+	}
+	return a
+}
+
+func showCard(title string, body []any, actions []any) obj {
+	return obj{
+		"type":  "Action.ShowCard",
+		"title": title,
+		"card":  obj{"type": "AdaptiveCard", "body": body, "actions": actions},
+	}
+}
+
+// cardActions offers what staff may do with an undecided draft.
+func cardActions(c bot.Card) []any {
+	r := c.Result
+	manual := r != nil && r.Manual
+	var acts []any
+	switch {
+	case c.Status == bot.DraftFailed:
+		acts = append(acts, execute("Retry", "retry", c.DraftID, nil))
+	case !manual && c.Draft != "" && !r.Blocked():
+		acts = append(acts, execute("Approve", "approve", c.DraftID, obj{"style": "positive"}))
+	}
+	editTitle := "Edit"
+	if c.Draft == "" {
+		editTitle = "Write reply"
+	}
+	acts = append(acts, showCard(editTitle,
+		[]any{obj{"type": "Input.Text", "id": "text", "label": "Reply", "isMultiline": true,
+			"value": c.Draft, "maxLength": maxReplyLen, "isRequired": true, "errorMessage": "Write a reply"}},
+		[]any{execute("Send this reply", "edit", c.DraftID, obj{"style": "positive"})}))
+	if !manual && c.Status != bot.DraftFailed {
+		acts = append(acts, showCard("Regenerate",
+			[]any{obj{"type": "Input.Text", "id": "instruction", "label": "What should change? (optional)",
+				"placeholder": "shorter, friendlier, mention opening hours…", "maxLength": 500}},
+			[]any{execute("Draft again", "regenerate", c.DraftID, nil)}))
+	}
+	acts = append(acts, execute("Reject", "reject", c.DraftID, obj{"style": "destructive"}))
+	return acts
+}
+
+// cardAttachment wraps a card for an activity.
+func cardAttachment(c bot.Card) schema.Attachment {
+	return schema.Attachment{ContentType: contentTypeCard, Content: renderCard(c)}
+}
+
+// cardAction is a decoded click on a card.
+type cardAction struct {
+	Kind        bot.DecisionKind
+	DraftID     int64
+	Text        string
+	Instruction string
+}
+
+// parseCardAction decodes the value of an Action.Submit message (invoke
+// false) or an adaptiveCard/action invoke (invoke true). ok is false when the
+// value is not one of our card actions at all.
+func parseCardAction(value json.RawMessage, invoke bool) (a cardAction, ok bool, err error) {
+	if len(bytes.TrimSpace(value)) == 0 {
+		return cardAction{}, false, nil
+	}
+	data := value
+	verb := ""
+	if invoke {
+		var inv struct {
+			Action struct {
+				Type string          `json:"type"`
+				Verb string          `json:"verb"`
+				Data json.RawMessage `json:"data"`
+			} `json:"action"`
+		}
+		if err := json.Unmarshal(value, &inv); err != nil {
+			return cardAction{}, false, fmt.Errorf("card action: %w: malformed value", errBadActivity)
+		}
+		data, verb = inv.Action.Data, inv.Action.Verb
+		if len(bytes.TrimSpace(data)) == 0 {
+			data = []byte("{}")
+		}
+	}
+	var d struct {
+		Switchboard string          `json:"switchboard"`
+		Verb        string          `json:"verb"`
+		Draft       json.RawMessage `json:"draft"`
+		Text        *string         `json:"text"`
+		Instruction *string         `json:"instruction"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		if invoke {
+			return cardAction{}, false, fmt.Errorf("card action: %w: malformed data", errBadActivity)
+		}
+		return cardAction{}, false, nil // a Submit from someone else's card
+	}
+	if d.Switchboard != "decide" {
+		return cardAction{}, false, nil
+	}
+	if verb == "" {
+		verb = d.Verb
+	}
+	kind, known := verbs[verb]
+	if !known {
+		return cardAction{}, true, fmt.Errorf("card action: %w: unknown verb", errBadActivity)
+	}
+	id, err := strconv.ParseInt(strings.Trim(string(bytes.TrimSpace(d.Draft)), `"`), 10, 64)
+	if err != nil || id <= 0 {
+		return cardAction{}, true, fmt.Errorf("card action: %w: bad draft id", errBadActivity)
+	}
+	a = cardAction{Kind: kind, DraftID: id}
+	if kind == bot.Edit && d.Text != nil {
+		a.Text = strings.TrimSpace(*d.Text)
+	}
+	if kind == bot.Regenerate && d.Instruction != nil {
+		a.Instruction = strings.TrimSpace(*d.Instruction)
+	}
+	if len(a.Text) > maxReplyLen || len(a.Instruction) > maxReplyLen {
+		return cardAction{}, true, fmt.Errorf("card action: %w", bot.ErrTooLarge)
+	}
+	return a, true, nil
+}

@@ -1,0 +1,400 @@
+package teams
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard/switchboard/bot"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+var quote = &bot.Quote{
+	Lines: []bot.QuoteLine{
+		{ItemID: "boiler-service", Name: "Boiler service", Quantity: 1, UnitPrice: 8500, Total: 8500},
+		{ItemID: "valve", Name: "Radiator valve", Quantity: 3, UnitPrice: 1250, Total: 3750},
+	},
+	Net: 12250, VAT: 2450, Total: 14700, Currency: "GBP", PriceListVersion: "2026-11-01",
+}
+
+var decidedAt = time.Date(2026, 11, 28, 10, 21, 0, 0, time.UTC)
+
+var goldenCards = []struct {
+	name string
+	card bot.Card
+}{
+	{name: "pending_quote", card: bot.Card{
+		DraftID: 12, Subject: "s_0123456789abcdef01234567", Customer: "+44 7••• ••0123",
+		Message: "How much for a boiler service and 3 valves?", Draft: "That would be £147.00 including VAT.",
+		Status: bot.DraftPending,
+		Result: &bot.DraftResult{Text: "That would be £147.00 including VAT.", Intent: "quote", Quote: quote},
+	}},
+	{name: "pending_flagged", card: bot.Card{
+		DraftID: 13, Customer: "Sam", Message: "Do you fit heat pumps?", Draft: "Yes, from £3,000.",
+		Status: bot.DraftPending,
+		Result: &bot.DraftResult{Text: "Yes, from £3,000.", Intent: "question", HumanReason: "price not on the list",
+			Flags: []string{"The draft names a price that is not on the price list."}},
+	}},
+	{name: "manual", card: bot.Card{
+		DraftID: 14, Customer: "+44 7••• ••0456", Message: "[voice note]", Status: bot.DraftPending,
+		Result: &bot.DraftResult{Manual: true, Note: "No AI model is configured: please write the reply by hand."},
+		Note:   "No AI model is configured: please write the reply by hand.",
+	}},
+	{name: "failed", card: bot.Card{
+		DraftID: 15, Customer: "Sam", Message: "Are you open on Sunday?", Status: bot.DraftFailed, Note: "Drafting failed.",
+	}},
+	{name: "edited_delivered", card: bot.Card{
+		DraftID: 12, Customer: "+44 7••• ••0123", Message: "How much for a boiler service and 3 valves?",
+		Draft: "£147.00 including VAT; we can come on Tuesday.", Status: bot.DraftEdited,
+		Result:    &bot.DraftResult{Intent: "quote", Quote: quote},
+		DecidedBy: "Alex Staff", DecidedAt: decidedAt, SendStatus: bot.StatusDelivered,
+	}},
+	{name: "rejected", card: bot.Card{
+		DraftID: 16, Customer: "Sam", Message: "Hi", Draft: "Hello!", Status: bot.DraftRejected,
+		DecidedBy: "Alex Staff", DecidedAt: decidedAt,
+	}},
+	{name: "removed", card: bot.Card{DraftID: 12, Subject: "s_0123456789abcdef01234567", Customer: "Sam", Message: "secret", Removed: true}},
+}
+
+func TestCardGolden(t *testing.T) {
+	for _, tc := range goldenCards {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := json.MarshalIndent(renderCard(tc.card), "", "  ")
+			require.NoError(t, err)
+			got = append(got, '\n')
+			path := filepath.Join("testdata", "cards", tc.name+".json")
+			if *update {
+				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+				require.NoError(t, os.WriteFile(path, got, 0o644))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run go test -update to create golden files")
+			assert.Equal(t, string(want), string(got))
+		})
+	}
+}
+
+// actionVerbs lists the verbs a card offers, ShowCards included.
+func actionVerbs(card obj) []string {
+	var verbs []string
+	acts, _ := card["actions"].([]any)
+	for _, a := range acts {
+		a := a.(obj)
+		if v, ok := a["verb"].(string); ok {
+			verbs = append(verbs, v)
+		}
+		if sub, ok := a["card"].(obj); ok {
+			verbs = append(verbs, actionVerbs(sub)...)
+		}
+	}
+	return verbs
+}
+
+func TestCardActions(t *testing.T) {
+	want := map[string][]string{
+		"pending_quote":    {"approve", "edit", "regenerate", "reject"},
+		"pending_flagged":  {"edit", "regenerate", "reject"},
+		"manual":           {"edit", "reject"},
+		"failed":           {"retry", "edit", "reject"},
+		"edited_delivered": nil,
+		"rejected":         nil,
+		"removed":          nil,
+	}
+	for _, tc := range goldenCards {
+		t.Run(tc.name, func(t *testing.T) {
+			card := renderCard(tc.card)
+			assert.Equal(t, "1.5", card["version"])
+			assert.Equal(t, want[tc.name], actionVerbs(card))
+		})
+	}
+	removed, err := json.Marshal(renderCard(goldenCards[len(goldenCards)-1].card))
+	require.NoError(t, err)
+	assert.NotContains(t, string(removed), "secret")
+	assert.NotContains(t, string(removed), "Sam")
+}
+
+func TestMoney(t *testing.T) {
+	assert.Equal(t, "£0.05", money(5, "GBP"))
+	assert.Equal(t, "-£12.50", money(-1250, "GBP"))
+	assert.Equal(t, "€1.00", money(100, "eur"))
+	assert.Equal(t, "10.00 CHF", money(1000, "CHF"))
+}
+
+// postStaffConversation stores a staff channel at the connector.
+func (e *env) setStaff(t *testing.T) Conversation {
+	t.Helper()
+	conv := Conversation{ServiceURL: e.conn.srv.URL, ID: "19:teamroot0001@thread.tacv2;messageid=99", TenantID: testTenant, Type: "channel"}
+	require.NoError(t, e.state.SetStaffConversation(t.Context(), conv))
+	return conv
+}
+
+func TestPostAndUpdateCard(t *testing.T) {
+	e := newEnv(t, nil)
+	_, err := e.ch.PostCard(t.Context(), goldenCards[0].card)
+	require.ErrorIs(t, err, bot.ErrNotFound, "no staff conversation yet")
+
+	e.setStaff(t)
+	ref, err := e.ch.PostCard(t.Context(), goldenCards[0].card)
+	require.NoError(t, err)
+	assert.Equal(t, "act-1", ref.ActivityID)
+	conv, err := parseChatID(ref.Conversation)
+	require.NoError(t, err)
+	assert.Equal(t, "19:teamroot0001@thread.tacv2", conv.ID, "cards start a new thread in a channel")
+
+	card := goldenCards[4].card
+	require.NoError(t, e.ch.UpdateCard(t.Context(), ref, card))
+	reqs := e.conn.requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, http.MethodPost, reqs[0].Method)
+	assert.Equal(t, "/v3/conversations/19:teamroot0001@thread.tacv2/activities", reqs[0].Path)
+	atts := reqs[0].Body["attachments"].([]any)
+	require.Len(t, atts, 1)
+	assert.Equal(t, contentTypeCard, atts[0].(map[string]any)["contentType"])
+	assert.Equal(t, http.MethodPut, reqs[1].Method)
+	assert.Equal(t, "/v3/conversations/19:teamroot0001@thread.tacv2/activities/act-1", reqs[1].Path)
+	assert.Equal(t, "act-1", reqs[1].Body["id"])
+
+	require.NoError(t, e.ch.Alert(t.Context(), "WhatsApp connection lost"))
+	assert.Equal(t, "⚠ WhatsApp connection lost", e.lastText(t))
+
+	_, err = e.ch.PostCard(t.Context(), bot.Card{})
+	require.NoError(t, err)
+	assert.Error(t, e.ch.UpdateCard(t.Context(), bot.CardRef{Conversation: "nonsense", ActivityID: "1"}, card))
+	assert.Error(t, e.ch.UpdateCard(t.Context(), bot.CardRef{Conversation: ref.Conversation}, card))
+}
+
+func TestSubmitDecision(t *testing.T) {
+	e := newEnv(t, nil)
+	rec := e.post(e.activity(t, "submit_edit.json", nil), e.token(t))
+	require.Equal(t, http.StatusOK, rec.Code)
+	_, decs := e.sink.got()
+	require.Len(t, decs, 1)
+	d := decs[0]
+	assert.Equal(t, int64(12), d.DraftID)
+	assert.Equal(t, bot.Edit, d.Kind)
+	assert.Equal(t, "Yes, we are open until 6pm today.", d.Text)
+	assert.Empty(t, d.Instruction)
+	assert.Equal(t, bot.Identity{Kind: bot.IDTeams, Value: staffAAD}, d.By)
+	assert.Equal(t, testTenant, d.Tenant)
+	assert.Equal(t, "Alex Staff", d.ByName)
+	assert.Equal(t, "1732789200000", d.ActionID)
+
+	reqs := e.conn.requests()
+	require.Len(t, reqs, 1, "the card is replaced")
+	assert.Equal(t, http.MethodPut, reqs[0].Method)
+	assert.Equal(t, "/v3/conversations/19:teamroot0001@thread.tacv2%3Bmessageid=1732788000000/activities/1732788000000", reqs[0].Path, "the id is escaped as the official SDKs do")
+
+	t.Run("AlreadyDecided", func(t *testing.T) {
+		e.sink.decideFn = func(d bot.Decision) (bot.DecisionResult, error) {
+			return bot.DecisionResult{Outcome: bot.AlreadyDecided, Message: "Already approved by Jo.",
+				Card: bot.Card{DraftID: 12, Status: bot.DraftApproved, DecidedBy: "Jo"}}, nil
+		}
+		require.Equal(t, http.StatusOK, e.post(e.activity(t, "submit_edit.json", nil), e.token(t)).Code)
+		assert.Equal(t, "Already approved by Jo.", e.lastText(t))
+	})
+	t.Run("NotStaff", func(t *testing.T) {
+		e.sink.decideFn = nil
+		body := e.activity(t, "submit_edit.json", func(m map[string]any) {
+			m["from"].(map[string]any)["aadObjectId"] = ""
+		})
+		_, before := e.sink.got()
+		require.Equal(t, http.StatusOK, e.post(body, e.token(t)).Code)
+		_, after := e.sink.got()
+		assert.Len(t, after, len(before), "no decision")
+		assert.Equal(t, msgNotStaff, e.lastText(t))
+	})
+	t.Run("BadDraftID", func(t *testing.T) {
+		body := e.activity(t, "submit_edit.json", func(m map[string]any) {
+			m["value"].(map[string]any)["draft"] = "twelve"
+		})
+		require.Equal(t, http.StatusOK, e.post(body, e.token(t)).Code)
+		assert.Equal(t, msgBadAction, e.lastText(t))
+	})
+	t.Run("OtherCardIgnored", func(t *testing.T) {
+		n := len(e.conn.requests())
+		body := e.activity(t, "submit_edit.json", func(m map[string]any) { m["value"] = map[string]any{"foo": "bar"} })
+		require.Equal(t, http.StatusOK, e.post(body, e.token(t)).Code)
+		assert.Len(t, e.conn.requests(), n)
+	})
+	t.Run("SinkError", func(t *testing.T) {
+		e.sink.decideFn = func(bot.Decision) (bot.DecisionResult, error) { return bot.DecisionResult{}, assert.AnError }
+		assert.Equal(t, http.StatusInternalServerError, e.post(e.activity(t, "submit_edit.json", nil), e.token(t)).Code)
+	})
+}
+
+func TestExecuteDecision(t *testing.T) {
+	e := newEnv(t, nil)
+	rec := e.post(e.activity(t, "invoke_approve.json", nil), e.token(t))
+	require.Equal(t, http.StatusOK, rec.Code)
+	res := decodeInvoke(t, rec.Body.String())
+	assert.Equal(t, float64(200), res["statusCode"])
+	assert.Equal(t, contentTypeCard, res["type"])
+	card := res["value"].(map[string]any)
+	assert.Equal(t, "AdaptiveCard", card["type"])
+	assert.Nil(t, card["actions"], "a decided card offers no actions")
+
+	_, decs := e.sink.got()
+	require.Len(t, decs, 1)
+	assert.Equal(t, bot.Approve, decs[0].Kind)
+	assert.Equal(t, int64(12), decs[0].DraftID)
+	assert.Equal(t, "f:2b9c8d7e-6f5a-4b3c-2d1e-0f9a8b7c6d5e", decs[0].ActionID)
+	reqs := e.conn.requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, http.MethodPut, reqs[0].Method, "the card is replaced for everyone too")
+
+	t.Run("Regenerate", func(t *testing.T) {
+		body := e.activity(t, "invoke_approve.json", func(m map[string]any) {
+			m["value"] = map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": "regenerate",
+				"data": map[string]any{"switchboard": "decide", "verb": "regenerate", "draft": 12, "instruction": " shorter ", "text": "ignored"}}}
+		})
+		require.Equal(t, http.StatusOK, e.post(body, e.token(t)).Code)
+		_, decs := e.sink.got()
+		last := decs[len(decs)-1]
+		assert.Equal(t, bot.Regenerate, last.Kind)
+		assert.Equal(t, "shorter", last.Instruction)
+		assert.Empty(t, last.Text)
+	})
+	t.Run("Refused", func(t *testing.T) {
+		e.sink.decideFn = func(bot.Decision) (bot.DecisionResult, error) {
+			return bot.DecisionResult{Outcome: bot.Refused, Message: "Edit the draft first."}, nil
+		}
+		defer func() { e.sink.decideFn = nil }()
+		res := decodeInvoke(t, e.post(e.activity(t, "invoke_approve.json", nil), e.token(t)).Body.String())
+		assert.Equal(t, contentTypeMessage, res["type"])
+		assert.Equal(t, "Edit the draft first.", res["value"])
+	})
+	t.Run("NotStaff", func(t *testing.T) {
+		body := e.activity(t, "invoke_approve.json", func(m map[string]any) {
+			m["conversation"].(map[string]any)["tenantId"] = otherTenant
+			m["channelData"] = map[string]any{"tenant": map[string]any{"id": otherTenant}}
+		})
+		_, before := e.sink.got()
+		res := decodeInvoke(t, e.post(body, e.token(t)).Body.String())
+		assert.Equal(t, msgNotStaff, res["value"])
+		_, after := e.sink.got()
+		assert.Len(t, after, len(before))
+	})
+	t.Run("UnknownVerb", func(t *testing.T) {
+		body := e.activity(t, "invoke_approve.json", func(m map[string]any) {
+			m["value"].(map[string]any)["action"].(map[string]any)["verb"] = "launch"
+		})
+		res := decodeInvoke(t, e.post(body, e.token(t)).Body.String())
+		assert.Equal(t, float64(400), res["statusCode"])
+		assert.Equal(t, contentTypeError, res["type"])
+	})
+	t.Run("OtherInvoke", func(t *testing.T) {
+		body := e.activity(t, "invoke_approve.json", func(m map[string]any) { m["name"] = "composeExtension/query" })
+		assert.Equal(t, http.StatusNotImplemented, e.post(body, e.token(t)).Code)
+	})
+}
+
+// cardsStub is a Cards index for tests.
+type cardsStub map[bot.SubjectID][]bot.CardRef
+
+func (c cardsStub) CardsOf(_ context.Context, s bot.SubjectID) ([]bot.CardRef, error) {
+	return c[s], nil
+}
+
+func TestForget(t *testing.T) {
+	subject := bot.SubjectID("s_0123456789abcdef01234567")
+	cards := cardsStub{}
+	e := newEnv(t, func(o *Options) { o.Cards = cards })
+	e.setStaff(t)
+	for range 2 {
+		ref, err := e.ch.PostCard(t.Context(), goldenCards[0].card)
+		require.NoError(t, err)
+		cards[subject] = append(cards[subject], ref)
+	}
+	base := len(e.conn.requests())
+
+	t.Run("Deleted", func(t *testing.T) {
+		require.NoError(t, e.ch.Forget(t.Context(), subject, nil))
+		reqs := e.conn.requests()[base:]
+		require.Len(t, reqs, 2)
+		for i, r := range reqs {
+			assert.Equal(t, http.MethodDelete, r.Method)
+			assert.Equal(t, "/v3/conversations/19:teamroot0001@thread.tacv2/activities/"+cards[subject][i].ActivityID, r.Path)
+		}
+		assert.Contains(t, e.log.String(), string(subject))
+	})
+	t.Run("ReplacedWhenDeleteFails", func(t *testing.T) {
+		e.conn.failDelete.Store(true)
+		defer e.conn.failDelete.Store(false)
+		n := len(e.conn.requests())
+		require.NoError(t, e.ch.Forget(t.Context(), subject, nil))
+		reqs := e.conn.requests()[n:]
+		require.Len(t, reqs, 4)
+		assert.Equal(t, http.MethodDelete, reqs[0].Method)
+		assert.Equal(t, http.MethodPut, reqs[1].Method)
+		b, err := json.Marshal(reqs[1].Body)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), removedText)
+		assert.NotContains(t, string(b), "boiler")
+	})
+	t.Run("BothFail", func(t *testing.T) {
+		e.conn.failAll.Store(true)
+		defer e.conn.failAll.Store(false)
+		err := e.ch.Forget(t.Context(), subject, nil)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "status 403")
+	})
+	t.Run("NothingPosted", func(t *testing.T) {
+		assert.NoError(t, e.ch.Forget(t.Context(), "s_ffffffffffffffffffffffff", nil))
+	})
+	t.Run("NoIndex", func(t *testing.T) {
+		e2 := newEnv(t, nil)
+		assert.ErrorIs(t, e2.ch.Forget(t.Context(), subject, nil), bot.ErrUnsupported)
+	})
+}
+
+func TestForgetRemovesAddedAdmin(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Cards = cardsStub{} })
+	require.NoError(t, e.state.AddAdmin(t.Context(), staffAAD))
+	require.NoError(t, e.ch.Forget(t.Context(), "s_0123456789abcdef01234567", []bot.Identity{
+		{Kind: bot.IDPhone, Value: "+447700900123"},
+		{Kind: bot.IDTeams, Value: strings.ToUpper(staffAAD)},
+	}))
+	admins, err := e.state.Admins(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, admins)
+}
+
+// textTypes returns the type of every element whose text contains s.
+func textTypes(v any, s string) []string {
+	var out []string
+	switch v := v.(type) {
+	case obj:
+		if txt, ok := v["text"].(string); ok && strings.Contains(txt, s) {
+			out = append(out, v["type"].(string))
+		}
+		for _, x := range v {
+			out = append(out, textTypes(x, s)...)
+		}
+	case []any:
+		for _, x := range v {
+			out = append(out, textTypes(x, s)...)
+		}
+	}
+	return out
+}
+
+func TestCardUntrustedTextIsNotMarkdown(t *testing.T) {
+	evil := "[pay here](https://evil.example)"
+	card := renderCard(bot.Card{DraftID: 1, Customer: evil, Message: evil, Draft: evil,
+		Result: &bot.DraftResult{Intent: evil, HumanReason: evil, Flags: []string{evil}}})
+	types := textTypes(card, "evil.example")
+	assert.Len(t, types, 6)
+	for _, typ := range types {
+		assert.Equal(t, "TextRun", typ)
+	}
+}

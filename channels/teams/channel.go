@@ -1,0 +1,333 @@
+package teams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/switchboard/switchboard/bot"
+)
+
+// Options configures a Channel. Zero values are documented per field.
+type Options struct {
+	// Log receives operational events; it never gets names, text or ids
+	// other than subject ids. If zero, nothing is logged.
+	Log zerolog.Logger
+	// AppID, AppPassword and TenantID are the bot's Entra app registration
+	// (MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TENANT_ID).
+	// AppID and AppPassword are required unless Dev is set. TenantID makes
+	// the bot single tenant (token authority and accepted issuers) and names
+	// the tenant whose users are staff.
+	AppID, AppPassword, TenantID string
+	// StaffTenants are further tenants whose users are staff. If empty, only
+	// TenantID's users are; with neither, nobody is staff.
+	StaffTenants []string
+	// Admins are AAD object ids of admins (SWITCHBOARD_ADMINS split at
+	// commas; blank entries are skipped). Admins must also be users of a
+	// staff tenant.
+	Admins []string
+	// State persists the staff conversation and added admins. Required.
+	State State
+	// Cards finds a subject's cards for Forget. If nil, Forget returns an
+	// error wrapping bot.ErrUnsupported.
+	Cards Cards
+	// Dev accepts unsigned requests (Microsoft 365 Agents Playground). New
+	// refuses it unless ListenAddr is a loopback address.
+	Dev bool
+	// ListenAddr is where the cmd serves Handler, checked when Dev is set.
+	ListenAddr string
+	// OpenIDMetadata are the OpenID metadata URLs whose keys sign inbound
+	// tokens. If empty: BotFrameworkMetadata, plus TenantMetadata(TenantID)
+	// when TenantID is set.
+	OpenIDMetadata []string
+	// TokenURL is the client-credentials endpoint. If empty, TokenURL(TenantID).
+	TokenURL string
+	// HTTPClient is used for tokens, metadata and the connector. If nil, a
+	// client with a 20 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock. If nil, time.Now.
+	Now func() time.Time
+}
+
+// Channel is the Teams channel. Create it with New, mount Handler on the
+// HTTP server, and call Run with the sink.
+type Channel struct {
+	log     zerolog.Logger
+	opts    Options
+	now     func() time.Time
+	val     *validator
+	conn    *connector
+	staff   map[string]bool // staff tenants, lower case
+	admins  map[string]bool // configured admins, lower case
+	sinkMu  sync.RWMutex
+	sink    bot.Sink
+	staffMu sync.Mutex // serialises staff conversation changes
+}
+
+var (
+	_ bot.Channel   = (*Channel)(nil)
+	_ bot.Notifier  = (*Channel)(nil)
+	_ bot.Forgetter = (*Channel)(nil)
+)
+
+// New validates opts and returns a Channel. It does no I/O.
+func New(opts Options) (*Channel, error) {
+	if opts.State == nil {
+		return nil, errors.New("teams: State is required")
+	}
+	if opts.Dev {
+		if !isLoopback(opts.ListenAddr) {
+			return nil, fmt.Errorf("teams: dev mode accepts unsigned requests, so it listens only on a loopback address, not %q", opts.ListenAddr)
+		}
+	} else if opts.AppID == "" || opts.AppPassword == "" {
+		return nil, errors.New("teams: MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD are required (or use dev mode)")
+	}
+	tenant := strings.ToLower(strings.TrimSpace(opts.TenantID))
+	if tenant != "" {
+		if _, err := bot.ParseIdentity("tenant:"+tenant, ""); err != nil || strings.ContainsAny(tenant, "/?#%") {
+			return nil, errors.New("teams: bad tenant id")
+		}
+	}
+	c := &Channel{
+		log:    opts.Log.With().Str("channel", "teams").Logger(),
+		opts:   opts,
+		now:    opts.Now,
+		staff:  map[string]bool{},
+		admins: map[string]bool{},
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if tenant != "" {
+		c.staff[tenant] = true
+	}
+	for _, t := range opts.StaffTenants {
+		if t = strings.ToLower(strings.TrimSpace(t)); t != "" {
+			c.staff[t] = true
+		}
+	}
+	for _, a := range opts.Admins {
+		if strings.TrimSpace(a) == "" {
+			continue // "a,,b" or a trailing comma in SWITCHBOARD_ADMINS
+		}
+		id, err := normAAD(a)
+		if err != nil {
+			return nil, fmt.Errorf("teams: admin list: %w", err)
+		}
+		c.admins[id] = true
+	}
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 20 * time.Second}
+	}
+	meta := opts.OpenIDMetadata
+	if len(meta) == 0 {
+		meta = []string{BotFrameworkMetadata}
+		if tenant != "" {
+			meta = append(meta, TenantMetadata(tenant))
+		}
+	}
+	c.val = newValidator(opts.AppID, tenant, meta, client, c.now)
+	var tokens *tokenSource
+	if opts.AppID != "" && opts.AppPassword != "" {
+		tu := opts.TokenURL
+		if tu == "" {
+			tu = TokenURL(tenant)
+		}
+		tokens = &tokenSource{url: tu, id: opts.AppID, secret: opts.AppPassword, client: client, now: c.now}
+	}
+	c.conn = newBotConnector(opts.AppID, opts.AppPassword, tokens, client)
+	return c, nil
+}
+
+// isLoopback reports whether a listen address binds only loopback.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// normAAD validates and lower-cases an AAD object id.
+func normAAD(s string) (string, error) {
+	id, err := bot.ParseIdentity("teams:"+s, "")
+	if err != nil {
+		return "", err
+	}
+	return id.Value, nil
+}
+
+// Platform implements bot.Channel.
+func (c *Channel) Platform() bot.Platform { return bot.Teams }
+
+// Capabilities implements bot.Channel. Teams accepts about 28 KB per message.
+func (c *Channel) Capabilities() bot.Capabilities {
+	return bot.Capabilities{Files: false, Edits: true, MaxText: 28000}
+}
+
+// Run stores the sink and blocks until ctx is done; the HTTP server that
+// serves Handler belongs to the caller. It returns nil on cancellation.
+func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
+	if sink == nil {
+		return errors.New("teams run: nil sink")
+	}
+	if c.opts.Dev {
+		c.log.Warn().Str("listen", c.opts.ListenAddr).
+			Msg("TEAMS DEV MODE: unsigned requests are accepted; never use this outside a developer machine")
+	}
+	c.sinkMu.Lock()
+	c.sink = sink
+	c.sinkMu.Unlock()
+	<-ctx.Done()
+	c.sinkMu.Lock()
+	c.sink = nil
+	c.sinkMu.Unlock()
+	return nil
+}
+
+func (c *Channel) currentSink() bot.Sink {
+	c.sinkMu.RLock()
+	defer c.sinkMu.RUnlock()
+	return c.sink
+}
+
+// Send implements bot.Channel: a text message into the conversation named by
+// msg.Chat. Files are not supported.
+func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error) {
+	if msg.File != nil {
+		return "", fmt.Errorf("teams send: files: %w", bot.ErrUnsupported)
+	}
+	if msg.Text == "" {
+		return "", fmt.Errorf("teams send: %w: empty text", bot.ErrUnsupported)
+	}
+	if len(msg.Text) > c.Capabilities().MaxText {
+		return "", fmt.Errorf("teams send: %w", bot.ErrTooLarge)
+	}
+	conv, err := parseChatID(string(msg.Chat))
+	if err != nil {
+		return "", fmt.Errorf("teams send: %w: %w", bot.ErrUnsupported, err)
+	}
+	id, err := c.conn.send(ctx, conv, string(msg.ReplyTo), textMessage(msg.Text)...)
+	if err != nil {
+		return "", fmt.Errorf("teams send: %w", err)
+	}
+	return bot.MessageID(id), nil
+}
+
+// staffConversation returns where cards go.
+func (c *Channel) staffConversation(ctx context.Context) (Conversation, error) {
+	conv, err := c.opts.State.StaffConversation(ctx)
+	if err != nil {
+		return Conversation{}, fmt.Errorf("staff conversation (add the bot to a team or say /here): %w", err)
+	}
+	return conv, nil
+}
+
+// PostCard implements bot.Notifier.
+func (c *Channel) PostCard(ctx context.Context, card bot.Card) (bot.CardRef, error) {
+	conv, err := c.staffConversation(ctx)
+	if err != nil {
+		return bot.CardRef{}, fmt.Errorf("post card: %w", err)
+	}
+	if conv.Type == "channel" {
+		conv.ID = threadRoot(conv.ID)
+	}
+	id, err := c.conn.send(ctx, conv, "", cardMessage(card)...)
+	if err != nil {
+		return bot.CardRef{}, fmt.Errorf("post card: %w", err)
+	}
+	if id == "" {
+		return bot.CardRef{}, errors.New("post card: connector returned no activity id")
+	}
+	return bot.CardRef{Conversation: string(conv.chatID()), ActivityID: id}, nil
+}
+
+// UpdateCard implements bot.Notifier.
+func (c *Channel) UpdateCard(ctx context.Context, ref bot.CardRef, card bot.Card) error {
+	conv, err := parseChatID(ref.Conversation)
+	if err != nil {
+		return fmt.Errorf("update card: %w", err)
+	}
+	if err := c.conn.update(ctx, conv, ref.ActivityID, cardMessage(card)...); err != nil {
+		return fmt.Errorf("update card: %w", err)
+	}
+	return nil
+}
+
+// Alert implements bot.Notifier: a plain message to the staff conversation.
+func (c *Channel) Alert(ctx context.Context, text string) error {
+	conv, err := c.staffConversation(ctx)
+	if err != nil {
+		return fmt.Errorf("alert: %w", err)
+	}
+	if conv.Type == "channel" {
+		conv.ID = threadRoot(conv.ID)
+	}
+	if _, err := c.conn.send(ctx, conv, "", textMessage("⚠ "+text)...); err != nil {
+		return fmt.Errorf("alert: %w", err)
+	}
+	return nil
+}
+
+// Forget implements bot.Forgetter: it deletes every card posted about
+// subject, and replaces those it cannot delete with a "removed at the
+// customer's request" card; it also drops the subject's Teams identities from
+// the admins added with /admin add. It tries everything and joins the
+// failures.
+func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) error {
+	var errs []error
+	for _, id := range ids {
+		if id.Kind != bot.IDTeams {
+			continue
+		}
+		if aad, err := normAAD(id.Value); err == nil {
+			if err := c.opts.State.RemoveAdmin(ctx, aad); err != nil {
+				errs = append(errs, fmt.Errorf("remove admin: %w", err))
+			}
+		}
+	}
+	if c.opts.Cards == nil {
+		errs = append(errs, fmt.Errorf("no card index: %w", bot.ErrUnsupported))
+		return fmt.Errorf("teams forget: %w", errors.Join(errs...))
+	}
+	refs, err := c.opts.Cards.CardsOf(ctx, subject)
+	if err != nil {
+		errs = append(errs, err)
+		return fmt.Errorf("teams forget: %w", errors.Join(errs...))
+	}
+	deleted, replaced := 0, 0
+	for _, ref := range refs {
+		conv, err := parseChatID(ref.Conversation)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("card ref: %w", err))
+			continue
+		}
+		if err := c.conn.remove(ctx, conv, ref.ActivityID); err == nil {
+			deleted++
+			continue
+		}
+		if err := c.UpdateCard(ctx, ref, bot.Card{Subject: subject, Removed: true}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		replaced++
+	}
+	c.log.Info().Str("subject", string(subject)).Int("deleted", deleted).Int("replaced", replaced).
+		Int("failed", len(errs)).Msg("teams cards forgotten")
+	if len(errs) > 0 {
+		return fmt.Errorf("teams forget: %w", errors.Join(errs...))
+	}
+	return nil
+}

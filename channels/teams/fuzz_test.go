@@ -1,0 +1,114 @@
+package teams
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func seedActivities(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	require.NoError(f, err)
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"type":"message","value":"x"}`))
+	f.Add([]byte(`{"type":"message","entities":[{"type":"mention","mentioned":null}]}`))
+	f.Add([]byte(`{"type":1}`))
+	f.Add([]byte(`null`))
+}
+
+func FuzzDecodeActivity(f *testing.F) {
+	seedActivities(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		a, err := decodeActivity(body)
+		if err != nil {
+			assert.ErrorIs(t, err, errBadActivity)
+			return
+		}
+		assert.NotEmpty(t, a.Type)
+		text := a.cleanText()
+		assert.Equal(t, strings.TrimSpace(text), text)
+		a.tenant()
+		a.group()
+		a.botAdded()
+		a.sentAt(time.Time{})
+		// Accepted bodies yield a conversation that round-trips through a chat id.
+		conv := conversationOf(&a)
+		if parsed, err := parseChatID(string(conv.chatID())); err == nil {
+			assert.Equal(t, conv.ServiceURL, parsed.ServiceURL)
+			assert.Equal(t, conv.ID, parsed.ID)
+		}
+		for _, invoke := range []bool{false, true} {
+			ca, ok, err := parseCardAction(a.Value, invoke)
+			if ok && err == nil {
+				assert.Positive(t, ca.DraftID)
+				assert.NotEmpty(t, ca.Kind)
+			}
+		}
+	})
+}
+
+func FuzzParseCardAction(f *testing.F) {
+	for _, s := range []string{
+		`{"switchboard":"decide","verb":"edit","draft":12,"text":"hi"}`,
+		`{"switchboard":"decide","verb":"approve","draft":"12"}`,
+		`{"action":{"type":"Action.Execute","verb":"regenerate","data":{"switchboard":"decide","draft":3,"instruction":"shorter"}}}`,
+		`{"action":{"verb":"reject"}}`,
+		`{"switchboard":"decide","verb":"nuke","draft":-1}`,
+		`"text"`, `[]`, `{}`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, value []byte, invoke bool) {
+		ca, ok, err := parseCardAction(json.RawMessage(value), invoke)
+		if !ok || err != nil {
+			return
+		}
+		_, known := verbs[string(ca.Kind)]
+		assert.True(t, known)
+		assert.Positive(t, ca.DraftID)
+		assert.LessOrEqual(t, len(ca.Text), maxReplyLen)
+		assert.LessOrEqual(t, len(ca.Instruction), maxReplyLen)
+	})
+}
+
+func FuzzParseChatID(f *testing.F) {
+	f.Add("https://smba.trafficmanager.net/emea/#19:abc@thread.tacv2;messageid=1")
+	f.Add("http://127.0.0.1:1234#a:1x")
+	f.Add("#x")
+	f.Add("https://a#")
+	f.Add("file:///etc#x")
+	f.Fuzz(func(t *testing.T, id string) {
+		conv, err := parseChatID(id)
+		if err != nil {
+			return
+		}
+		assert.Equal(t, id, string(conv.chatID()), "a parsed chat id renders back unchanged")
+		_, err = activitiesURL(conv, "1")
+		assert.NoError(t, err)
+		ex, err := newExchange(http.MethodPut, conv, "1")
+		if assert.NoError(t, err) {
+			assert.Equal(t, conv.ID, strings.TrimPrefix(strings.TrimSuffix(ex.target.Path, "/activities/1"),
+				strings.TrimSuffix(mustParse(t, conv.ServiceURL).Path, "/")+"/v3/conversations/"), "the target names the conversation")
+		}
+	})
+}
+
+func mustParse(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	require.NoError(t, err)
+	return u
+}

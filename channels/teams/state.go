@@ -1,0 +1,167 @@
+package teams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/switchboard/switchboard/bot"
+)
+
+// State persists what the channel learns at run time: the staff
+// conversation and the admins added with /admin add. The store implements
+// it; FileState is a stand-in. Methods may be called from several
+// goroutines.
+type State interface {
+	// StaffConversation returns where cards go, or an error wrapping
+	// bot.ErrNotFound if the bot was never installed and no admin said /here.
+	StaffConversation(ctx context.Context) (Conversation, error)
+	// SetStaffConversation replaces the staff conversation.
+	SetStaffConversation(ctx context.Context, c Conversation) error
+	// Admins returns the AAD object ids (lower case) added with /admin add.
+	Admins(ctx context.Context) ([]string, error)
+	// AddAdmin adds an AAD object id; adding one twice is not an error.
+	AddAdmin(ctx context.Context, aadObjectID string) error
+	// RemoveAdmin removes an added AAD object id; removing an absent one is
+	// not an error.
+	RemoveAdmin(ctx context.Context, aadObjectID string) error
+}
+
+// Cards finds the cards posted about a subject, for erasure. The store
+// implements it from the rows bot.Store.SaveCard wrote.
+type Cards interface {
+	// CardsOf returns every card posted about subject; none is not an error.
+	CardsOf(ctx context.Context, subject bot.SubjectID) ([]bot.CardRef, error)
+}
+
+// StateFile is FileState's file name in the data directory.
+const StateFile = "teams-state.json"
+
+// fileData is FileState's JSON document.
+type fileData struct {
+	Staff  *Conversation `json:"staff,omitempty"`
+	Admins []string      `json:"admins,omitempty"`
+}
+
+// FileState keeps State in a JSON file (mode 0600), rewritten atomically on
+// each change. It holds AAD object ids and a conversation reference, no
+// names or text.
+type FileState struct {
+	path string
+	mu   sync.Mutex
+	data fileData
+}
+
+var _ State = (*FileState)(nil)
+
+// OpenFileState reads path (a missing file is an empty state).
+func OpenFileState(path string) (*FileState, error) {
+	s := &FileState{path: path}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("open teams state: %w", err)
+	}
+	if err := json.Unmarshal(b, &s.data); err != nil {
+		return nil, fmt.Errorf("open teams state: %w", err)
+	}
+	return s, nil
+}
+
+// StaffConversation implements State.
+func (s *FileState) StaffConversation(context.Context) (Conversation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.data.Staff == nil {
+		return Conversation{}, fmt.Errorf("staff conversation: %w", bot.ErrNotFound)
+	}
+	return *s.data.Staff, nil
+}
+
+// SetStaffConversation implements State.
+func (s *FileState) SetStaffConversation(_ context.Context, c Conversation) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.data.Staff
+	s.data.Staff = &c
+	if err := s.save(); err != nil {
+		s.data.Staff = old
+		return err
+	}
+	return nil
+}
+
+// Admins implements State.
+func (s *FileState) Admins(context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.data.Admins), nil
+}
+
+// AddAdmin implements State.
+func (s *FileState) AddAdmin(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slices.Contains(s.data.Admins, id) {
+		return nil
+	}
+	s.data.Admins = append(s.data.Admins, id)
+	if err := s.save(); err != nil {
+		s.data.Admins = s.data.Admins[:len(s.data.Admins)-1]
+		return err
+	}
+	return nil
+}
+
+// RemoveAdmin implements State.
+func (s *FileState) RemoveAdmin(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.Index(s.data.Admins, id)
+	if i < 0 {
+		return nil
+	}
+	old := slices.Clone(s.data.Admins)
+	s.data.Admins = slices.Delete(s.data.Admins, i, i+1)
+	if err := s.save(); err != nil {
+		s.data.Admins = old
+		return err
+	}
+	return nil
+}
+
+// save writes the document to a temp file and renames it over path.
+func (s *FileState) save() error {
+	b, err := json.MarshalIndent(s.data, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save teams state: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".teams-state-*")
+	if err != nil {
+		return fmt.Errorf("save teams state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save teams state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save teams state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save teams state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return fmt.Errorf("save teams state: %w", err)
+	}
+	return nil
+}
