@@ -129,7 +129,10 @@ func NormalizePhone(s, defaultCC string) (string, error) {
 	if strings.HasPrefix(d, "440") {
 		d = "44" + d[3:]
 	}
-	if len(d) < 8 || len(d) > 15 || d[0] == '0' {
+	// A UK national number never starts with 0 after the trunk zero went;
+	// refusing it keeps the result idempotent ("+440…" would lose a digit
+	// on every parse).
+	if len(d) < 8 || len(d) > 15 || d[0] == '0' || strings.HasPrefix(d, "440") {
 		return "", fmt.Errorf("%w: a phone number has 8 to 15 digits with its country code", ErrBadIdentity)
 	}
 	return "+" + d, nil
