@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"time"
 
@@ -17,17 +18,20 @@ import (
 // removed or changed one bumps it.
 const ExportSchema = "switchboard.export/v1"
 
-// exportKinds are the arrays of one subject, in the order the store streams
-// them.
-var exportKinds = []string{"identity", "message", "draft", "decision", "card", "request"}
+// exportKinds are the arrays of one subject, in the order the store
+// streams them (see Store.ExportSubject), with their names in the document.
+var exportKinds = []string{"identity", "message", "draft", "decision", "decision-by", "outbox", "card", "request", "audit"}
 
 var exportArrays = map[string]string{
-	"identity": "identities",
-	"message":  "messages",
-	"draft":    "drafts",
-	"decision": "decisions",
-	"card":     "cards",
-	"request":  "requests",
+	"identity":    "identities",
+	"message":     "messages",
+	"draft":       "drafts",
+	"decision":    "decisions",
+	"decision-by": "decisions_by_you",
+	"outbox":      "outbox",
+	"card":        "cards",
+	"request":     "requests",
+	"audit":       "audit",
 }
 
 // Document fields. Times are RFC 3339 in UTC; zero times are left out.
@@ -97,15 +101,44 @@ type xDecision struct {
 	Kind        string `json:"kind"`
 	Text        string `json:"text,omitempty"`
 	Instruction string `json:"instruction,omitempty"`
-	// ByYou is true when the subject made the decision (staff exports);
-	// other staff members' identities are third-party data and left out.
+	// ByYou is true when the subject made the decision; other staff
+	// members' identities are third-party data and left out.
 	ByYou bool   `json:"by_you"`
 	At    string `json:"at,omitempty"`
+}
+
+// xDecisionBy is a decision the subject took as staff on someone else's
+// draft; the customer and the reply text are left out.
+type xDecisionBy struct {
+	DraftID int64  `json:"draft_id"`
+	Kind    string `json:"kind"`
+	At      string `json:"at,omitempty"`
+}
+
+type xOutbox struct {
+	ID          int64  `json:"id"`
+	DraftID     int64  `json:"draft_id"`
+	Platform    string `json:"platform"`
+	Chat        string `json:"chat"`
+	Text        string `json:"text"`
+	Status      string `json:"status"`
+	Attempts    int    `json:"attempts"`
+	NextAttempt string `json:"next_attempt,omitempty"`
+	PlatformID  string `json:"platform_message_id,omitempty"`
 }
 
 type xCard struct {
 	Conversation string `json:"conversation"`
 	ActivityID   string `json:"activity_id"`
+}
+
+type xAudit struct {
+	At     string `json:"at"`
+	Action string `json:"action"`
+	// Actor is "you", "staff" or "system"; other people's ids are left out.
+	Actor    string `json:"actor"`
+	AboutYou bool   `json:"about_you"`
+	Detail   string `json:"detail,omitempty"`
 }
 
 type xRequest struct {
@@ -134,7 +167,8 @@ type exportDoc struct {
 	counts map[string]int
 
 	// per subject
-	mine    []bot.Identity // the subject's identities, for by_you
+	self    bot.SubjectID  // the subject being written
+	mine    []bot.Identity // its identities, for by_you
 	next    int            // index in exportKinds of the next array to open
 	open    bool           // an array is open
 	first   bool           // no element yet in the open array
@@ -185,7 +219,7 @@ func (d *exportDoc) subject(ctx context.Context, st Store, s bot.SubjectID, nth 
 	if err != nil {
 		return fmt.Errorf("export identities: %w", err)
 	}
-	d.mine, d.next, d.open, d.started = ids, 0, false, false
+	d.self, d.mine, d.next, d.open, d.started = s, ids, 0, false, false
 	if nth > 0 {
 		if err := d.raw(","); err != nil {
 			return err
@@ -279,55 +313,104 @@ func (d *exportDoc) end() error {
 // convert maps a store row to its documented form. Unknown types are an
 // error, so the document never holds fields its schema does not describe.
 func (d *exportDoc) convert(kind string, v any) (any, error) {
-	switch x := v.(type) {
-	case *bot.Subject:
-		return d.convert(kind, *x)
-	case *bot.Identity:
-		return d.convert(kind, *x)
-	case *bot.Message:
-		return d.convert(kind, *x)
-	case *bot.Draft:
-		return d.convert(kind, *x)
-	case *bot.Decision:
-		return d.convert(kind, *x)
-	case *bot.CardRef:
-		return d.convert(kind, *x)
-	case *bot.Request:
-		return d.convert(kind, *x)
-	case bot.Subject:
-		return xSubject{SubjectID: string(x.ID), Name: x.Name, Role: string(x.Role), Tenant: x.Tenant,
-			AIRestricted: x.AIRestricted, CreatedAt: stamp(x.CreatedAt)}, nil
-	case bot.Identity:
-		return xIdentity{Kind: string(x.Kind), Value: x.Value}, nil
-	case bot.Message:
-		return xMessage{ID: x.ID, Platform: string(x.Platform), Chat: string(x.Chat), PlatformID: string(x.PlatformID),
-			Direction: string(x.Dir), Kind: string(x.Kind), Text: x.Text, SentAt: stamp(x.SentAt),
-			StoredAt: stamp(x.StoredAt), Status: string(x.Status)}, nil
-	case bot.Draft:
-		out := xDraft{ID: x.ID, MessageID: x.MessageID, Platform: string(x.Platform), Text: x.Text,
-			Status: string(x.Status), CreatedAt: stamp(x.CreatedAt), UpdatedAt: stamp(x.UpdatedAt)}
-		if r := x.Result; r != nil {
-			out.Intent, out.HumanReason, out.Flags, out.Manual, out.Note = r.Intent, r.HumanReason, r.Flags, r.Manual, r.Note
-			if q := r.Quote; q != nil {
-				xq := &xQuote{Lines: []xQuoteLine{}, Net: q.Net, VAT: q.VAT, Total: q.Total, Currency: q.Currency, PriceListVersion: q.PriceListVersion}
-				for _, l := range q.Lines {
-					xq.Lines = append(xq.Lines, xQuoteLine{l.ItemID, l.Name, l.Quantity, l.UnitPrice, l.Total})
-				}
-				out.Quote = xq
-			}
+	if kind == "decision" || kind == "decision-by" {
+		x, by, ok := decisionOf(v)
+		if !ok {
+			return nil, fmt.Errorf("export: %s row of unexpected type %T", kind, v)
 		}
-		return out, nil
-	case bot.Decision:
+		if kind == "decision-by" {
+			return xDecisionBy{DraftID: x.DraftID, Kind: string(x.Kind), At: stamp(x.At)}, nil
+		}
+		byYou := by != "" && by == d.self || !x.By.IsZero() && slices.Contains(d.mine, x.By)
 		return xDecision{DraftID: x.DraftID, Kind: string(x.Kind), Text: x.Text, Instruction: x.Instruction,
-			ByYou: !x.By.IsZero() && slices.Contains(d.mine, x.By), At: stamp(x.At)}, nil
+			ByYou: byYou, At: stamp(x.At)}, nil
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		v = rv.Elem().Interface()
+	}
+	var out any
+	ok := false
+	switch x := v.(type) {
+	case bot.Subject:
+		out, ok = xSubject{SubjectID: string(x.ID), Name: x.Name, Role: string(x.Role), Tenant: x.Tenant,
+			AIRestricted: x.AIRestricted, CreatedAt: stamp(x.CreatedAt)}, kind == "subject"
+	case bot.Identity:
+		out, ok = xIdentity{Kind: string(x.Kind), Value: x.Value}, kind == "identity"
+	case bot.Message:
+		out, ok = xMessage{ID: x.ID, Platform: string(x.Platform), Chat: string(x.Chat), PlatformID: string(x.PlatformID),
+			Direction: string(x.Dir), Kind: string(x.Kind), Text: x.Text, SentAt: stamp(x.SentAt),
+			StoredAt: stamp(x.StoredAt), Status: string(x.Status)}, kind == "message"
+	case bot.Draft:
+		out, ok = draftDoc(x), kind == "draft"
+	case bot.OutboxItem:
+		out, ok = xOutbox{ID: x.ID, DraftID: x.DraftID, Platform: string(x.Platform), Chat: string(x.Chat), Text: x.Text,
+			Status: string(x.Status), Attempts: x.Attempts, NextAttempt: stamp(x.NextAttempt), PlatformID: string(x.PlatformID)}, kind == "outbox"
 	case bot.CardRef:
-		return xCard{Conversation: x.Conversation, ActivityID: x.ActivityID}, nil
+		out, ok = xCard{Conversation: x.Conversation, ActivityID: x.ActivityID}, kind == "card"
 	case bot.Request:
-		return xRequest{ID: x.ID, Kind: string(x.Kind), Scope: x.Scope, Received: stamp(x.Received), Due: stamp(x.Due),
-			Done: stamp(x.Done), Status: x.Status, Counts: x.Counts}, nil
-	default:
+		out, ok = xRequest{ID: x.ID, Kind: string(x.Kind), Scope: x.Scope, Received: stamp(x.Received), Due: stamp(x.Due),
+			Done: stamp(x.Done), Status: x.Status, Counts: x.Counts}, kind == "request"
+	case bot.AuditEntry:
+		actor := "staff"
+		switch x.Actor {
+		case "":
+			actor = "system"
+		case d.self:
+			actor = "you"
+		}
+		out, ok = xAudit{At: stamp(x.At), Action: x.Action, Actor: actor, AboutYou: x.Subject == d.self, Detail: x.Detail}, kind == "audit"
+	}
+	if !ok {
 		return nil, fmt.Errorf("export: %s row of unexpected type %T", kind, v)
 	}
+	return out, nil
+}
+
+func draftDoc(x bot.Draft) xDraft {
+	out := xDraft{ID: x.ID, MessageID: x.MessageID, Platform: string(x.Platform), Text: x.Text,
+		Status: string(x.Status), CreatedAt: stamp(x.CreatedAt), UpdatedAt: stamp(x.UpdatedAt)}
+	if r := x.Result; r != nil {
+		out.Intent, out.HumanReason, out.Flags, out.Manual, out.Note = r.Intent, r.HumanReason, r.Flags, r.Manual, r.Note
+		if q := r.Quote; q != nil {
+			xq := &xQuote{Lines: []xQuoteLine{}, Net: q.Net, VAT: q.VAT, Total: q.Total, Currency: q.Currency, PriceListVersion: q.PriceListVersion}
+			for _, l := range q.Lines {
+				xq.Lines = append(xq.Lines, xQuoteLine{l.ItemID, l.Name, l.Quantity, l.UnitPrice, l.Total})
+			}
+			out.Quote = xq
+		}
+	}
+	return out
+}
+
+// decisionOf reads a decision row: a bot.Decision, or a store record that
+// embeds one next to a BySubject field (the deciding subject).
+func decisionOf(v any) (bot.Decision, bot.SubjectID, bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return bot.Decision{}, "", false
+		}
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return bot.Decision{}, "", false
+	}
+	if d, ok := rv.Interface().(bot.Decision); ok {
+		return d, "", true
+	}
+	f := rv.FieldByName("Decision")
+	if !f.IsValid() || !f.CanInterface() {
+		return bot.Decision{}, "", false
+	}
+	d, ok := f.Interface().(bot.Decision)
+	if !ok {
+		return bot.Decision{}, "", false
+	}
+	var by bot.SubjectID
+	if b := rv.FieldByName("BySubject"); b.IsValid() && b.CanInterface() {
+		by, _ = b.Interface().(bot.SubjectID)
+	}
+	return d, by, true
 }
 
 // writeExport streams the export document of subjects to w and returns the
