@@ -335,7 +335,9 @@ func (s *Service) resolve(ctx context.Context, req bot.CommandRequest, t Target)
 	case ScopeSelf:
 		return []bot.SubjectID{req.Subject.ID}, nil
 	case ScopeCompany:
-		subs, err := s.st.Inactive(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+		// Everyone: inactive since a century from now. (Stores keep times
+		// as Unix nanoseconds, which end in 2262.)
+		subs, err := s.st.Inactive(ctx, s.now().AddDate(100, 0, 0))
 		if err != nil {
 			return nil, fmt.Errorf("all subjects: %w", err)
 		}
