@@ -81,9 +81,9 @@ type recChannel struct {
 	sent []bot.Outbound
 }
 
-func (c *recChannel) Platform() bot.Platform                      { return bot.Teams }
-func (c *recChannel) Capabilities() bot.Capabilities              { return bot.Capabilities{} }
-func (c *recChannel) Run(ctx context.Context, _ bot.Sink) error   { <-ctx.Done(); return nil }
+func (c *recChannel) Platform() bot.Platform                    { return bot.Teams }
+func (c *recChannel) Capabilities() bot.Capabilities            { return bot.Capabilities{} }
+func (c *recChannel) Run(ctx context.Context, _ bot.Sink) error { <-ctx.Done(); return nil }
 func (c *recChannel) Send(_ context.Context, m bot.Outbound) (bot.MessageID, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
