@@ -65,6 +65,16 @@ func (r realStore) Inactive(ctx context.Context, before time.Time) ([]bot.Subjec
 // testKey is a fixed master key for tests.
 var testKey = bytes.Repeat([]byte{0x42}, 32)
 
+// openBenchStore opens a real store in dir for benchmarks; it stays open
+// for the process, so one built db serves every b.N round.
+func openBenchStore(tb testing.TB, dir string, now func() time.Time) (testStore, string) {
+	tb.Helper()
+	db, err := store.New(store.Options{Dir: dir, MasterKey: testKey, Now: now})
+	require.NoError(tb, err)
+	require.NoError(tb, db.Open(context.Background()))
+	return realStore{db}, dir
+}
+
 // openTestStore opens a real store under t.TempDir() and returns it with
 // its directory.
 func openTestStore(t testing.TB, now func() time.Time, log zerolog.Logger) (testStore, string) {
