@@ -206,14 +206,29 @@ func (s *Service) ExportHandler() http.Handler {
 	})
 }
 
-// sweep drops expired links and removes export files older than LinkTTL,
-// including ones left by a crash.
+// sweep drops expired links, confirmations and rate-limit entries, and
+// removes export files older than LinkTTL, including ones left by a crash.
 func (s *Service) sweep(now time.Time) {
 	s.mu.Lock()
 	for k, l := range s.links {
 		if !now.Before(l.expires) {
 			delete(s.links, k)
 			s.removeFile(l.path)
+		}
+	}
+	for k, p := range s.pending {
+		if !now.Before(p.expires) {
+			delete(s.pending, k)
+		}
+	}
+	for v, cp := range s.company {
+		if !now.Before(cp.expires) {
+			delete(s.company, v)
+		}
+	}
+	for sub, at := range s.lastExport {
+		if !now.Before(at.Add(s.every)) {
+			delete(s.lastExport, sub)
 		}
 	}
 	live := map[string]bool{}

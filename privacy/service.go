@@ -205,6 +205,9 @@ func (s *Service) Handle(ctx context.Context, req bot.CommandRequest) (bot.Reply
 	case VerbPrivacy:
 		return bot.Reply{Text: s.policy.Notice()}, nil
 	}
+	if req.Subject.ID == "" {
+		return bot.Reply{}, &bot.UserError{Code: "privacy-no-subject", Safe: textTryLater, Err: errors.New("command from an unresolved sender")}
+	}
 	if req.Group {
 		s.log.Info().Str("subject", string(req.Subject.ID)).Str("command", string(op.Verb)).Msg("data-rights command in a group chat ignored")
 		return bot.Reply{Text: textGroup}, nil

@@ -363,3 +363,28 @@ func TestForgetterFailureIsReported(t *testing.T) {
 	_, err = h.st.FindSubject(h.ctx, a.ID)
 	assert.ErrorIs(t, err, bot.ErrNotFound, "our rows are gone even so")
 }
+
+func TestPurgeRemovesLeftoverExportFiles(t *testing.T) {
+	h := newHarness(t)
+	require.NoError(t, os.MkdirAll(h.svc.dir, 0o700))
+	stale := h.svc.dir + "/export-crashed.json"
+	fresh := h.svc.dir + "/export-writing.json"
+	other := h.svc.dir + "/notes.txt"
+	for _, p := range []string{stale, fresh, other} {
+		require.NoError(t, os.WriteFile(p, []byte("{}"), 0o600))
+	}
+	now := time.Now()
+	require.NoError(t, os.Chtimes(stale, now.Add(-25*time.Hour), now.Add(-25*time.Hour)))
+	require.NoError(t, h.svc.Purge(h.ctx, now))
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, fresh)
+	assert.FileExists(t, other)
+}
+
+func TestUnresolvedSenderIsAnError(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.svc.Handle(h.ctx, bot.CommandRequest{Command: bot.Command{Name: "forget", Args: "me"}, Platform: bot.WhatsApp, Chat: "c"})
+	var ue *bot.UserError
+	require.ErrorAs(t, err, &ue)
+	assert.NotEmpty(t, ue.Safe)
+}
