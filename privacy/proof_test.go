@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/store/storetest"
 )
 
 // person is a seeded customer with everything that identifies them.
@@ -199,7 +200,7 @@ func TestProofForgetMeErasesEverything(t *testing.T) {
 	// Proof 2: the old copy of the main db, opened with today's keys, holds
 	// A's rows but cannot decrypt them; B's still open (the copy is sound).
 	copyFile(t, filepath.Join(h.dir, store.KeysFile), filepath.Join(backup, store.KeysFile))
-	old, err := store.New(store.Options{Dir: backup, MasterKey: testKey, Now: h.clock.Now, Log: zerolog.Nop()})
+	old, err := store.New(store.Options{Dir: backup, MasterKey: storetest.MasterKey(), Now: h.clock.Now, Log: zerolog.Nop()})
 	require.NoError(t, err)
 	require.NoError(t, old.Open(context.Background()))
 	defer old.Close()

@@ -1,7 +1,6 @@
 package privacy
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/store"
+	"github.com/switchboard/switchboard/store/storetest"
 )
 
 // testStore is what the tests need: the privacy Store plus the router's
@@ -62,14 +62,11 @@ func (r realStore) Inactive(ctx context.Context, before time.Time) ([]bot.Subjec
 	return out, rows.Err()
 }
 
-// testKey is a fixed master key for tests.
-var testKey = bytes.Repeat([]byte{0x42}, 32)
-
 // openBenchStore opens a real store in dir for benchmarks; it stays open
 // for the process, so one built db serves every b.N round.
 func openBenchStore(tb testing.TB, dir string, now func() time.Time) (testStore, string) {
 	tb.Helper()
-	db, err := store.New(store.Options{Dir: dir, MasterKey: testKey, Now: now})
+	db, err := store.New(store.Options{Dir: dir, MasterKey: storetest.MasterKey(), Now: now})
 	require.NoError(tb, err)
 	require.NoError(tb, db.Open(context.Background()))
 	return realStore{db}, dir
@@ -79,10 +76,6 @@ func openBenchStore(tb testing.TB, dir string, now func() time.Time) (testStore,
 // its directory.
 func openTestStore(t testing.TB, now func() time.Time, log zerolog.Logger) (testStore, string) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "data")
-	db, err := store.New(store.Options{Dir: dir, MasterKey: testKey, Now: now, Log: log})
-	require.NoError(t, err)
-	require.NoError(t, db.Open(context.Background()))
-	t.Cleanup(func() { _ = db.Close() })
-	return realStore{db}, dir
+	db := storetest.OpenWith(t, store.Options{Now: now, Log: log})
+	return realStore{db}, filepath.Dir(db.MainPath())
 }
