@@ -85,13 +85,25 @@ func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, rece
 }
 
 // eraseSubject deletes the subject's rows and key, calls every forgetter
-// with the identities it had, and checkpoints. A subject already gone
-// counts as erased.
+// with the identities it had (and, through Cards, the cards it had), and
+// checkpoints. A subject already gone counts as erased.
 func (s *Service) eraseSubject(ctx context.Context, sub bot.SubjectID) (map[string]int, error) {
 	ids, err := s.st.Identities(ctx, sub)
 	if err != nil && !errors.Is(err, bot.ErrNotFound) {
 		return nil, fmt.Errorf("identities of %s: %w", sub, err)
 	}
+	cards, err := s.st.CardsOf(ctx, sub)
+	if err != nil {
+		return nil, fmt.Errorf("cards of %s: %w", sub, err)
+	}
+	s.mu.Lock()
+	s.erasing[sub] = cards
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.erasing, sub)
+		s.mu.Unlock()
+	}()
 	counts, err := s.st.DeleteSubject(ctx, sub)
 	if err != nil && !errors.Is(err, bot.ErrNotFound) {
 		return nil, fmt.Errorf("delete subject %s: %w", sub, err)
@@ -179,4 +191,33 @@ func (s *Service) Reminders(ctx context.Context, now time.Time) ([]bot.Request, 
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].Due.Before(due[j].Due) })
 	return due, nil
+}
+
+// CardIndex finds the staff cards posted about a subject.
+type CardIndex interface {
+	// CardsOf returns the cards posted about subject; none is not an error.
+	CardsOf(ctx context.Context, subject bot.SubjectID) ([]bot.CardRef, error)
+}
+
+// Cards is the card index to give a channel whose Forget hook deletes
+// posted cards (the Teams channel's Options.Cards). Erasure deletes the
+// store's card rows before it calls the hooks, so while a subject is being
+// erased this index answers with the cards captured just before; otherwise
+// it asks the store.
+func (s *Service) Cards() CardIndex { return cardIndex{s} }
+
+type cardIndex struct{ s *Service }
+
+func (c cardIndex) CardsOf(ctx context.Context, sub bot.SubjectID) ([]bot.CardRef, error) {
+	c.s.mu.Lock()
+	refs, ok := c.s.erasing[sub]
+	c.s.mu.Unlock()
+	if ok {
+		return slices.Clone(refs), nil
+	}
+	refs, err := c.s.st.CardsOf(ctx, sub)
+	if err != nil {
+		return nil, fmt.Errorf("cards of %s: %w", sub, err)
+	}
+	return refs, nil
 }

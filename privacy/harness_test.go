@@ -59,19 +59,29 @@ func (s *syncBuffer) Bytes() []byte {
 type forgetCall struct {
 	Subject bot.SubjectID
 	IDs     []bot.Identity
+	Cards   []bot.CardRef
 }
 
-// recForgetter is a channel's Forget hook that records its calls.
+// recForgetter is a channel's Forget hook that records its calls and, like
+// the Teams channel, looks up the subject's cards through a card index.
 type recForgetter struct {
 	mu    sync.Mutex
 	calls []forgetCall
+	cards CardIndex
 	err   error
 }
 
-func (f *recForgetter) Forget(_ context.Context, s bot.SubjectID, ids []bot.Identity) error {
+func (f *recForgetter) Forget(ctx context.Context, s bot.SubjectID, ids []bot.Identity) error {
+	var refs []bot.CardRef
+	if f.cards != nil {
+		var err error
+		if refs, err = f.cards.CardsOf(ctx, s); err != nil {
+			return err
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, forgetCall{s, ids})
+	f.calls = append(f.calls, forgetCall{s, ids, refs})
 	return f.err
 }
 
@@ -124,6 +134,7 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	svc, err := New(o)
 	require.NoError(t, err)
 	h.svc = svc
+	h.forget.cards = svc.Cards()
 	return h
 }
 

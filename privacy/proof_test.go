@@ -181,6 +181,14 @@ func TestProofForgetMeErasesEverything(t *testing.T) {
 	require.Len(t, h.forget.calls, 1)
 	assert.Equal(t, a.sub.ID, h.forget.calls[0].Subject)
 	assert.ElementsMatch(t, []bot.Identity{{Kind: bot.IDPhone, Value: a.phone}, {Kind: bot.IDLID, Value: a.lid}}, h.forget.calls[0].IDs)
+	// ... and found A's posted card through Cards, though the row is gone.
+	assert.Equal(t, []bot.CardRef{{Conversation: "19:staff@thread.v2", ActivityID: "act-" + a.phone[1:]}}, h.forget.calls[0].Cards)
+	refs, err := h.svc.Cards().CardsOf(h.ctx, a.sub.ID)
+	require.NoError(t, err)
+	assert.Empty(t, refs, "after the erasure the index is empty")
+	refs, err = h.svc.Cards().CardsOf(h.ctx, b.sub.ID)
+	require.NoError(t, err)
+	assert.Len(t, refs, 1)
 
 	// The register keeps the request without the identifier.
 	subs, err := h.st.FindSubjects(h.ctx, bot.Identity{Kind: bot.IDPhone, Value: a.phone})

@@ -77,6 +77,9 @@ type Service struct {
 	company    map[Verb]companyPending
 	lastExport map[bot.SubjectID]time.Time
 	links      map[[32]byte]link
+	// erasing holds, per subject being erased, its cards as they were
+	// before the rows went, for the channels' Forget hooks (see Cards).
+	erasing map[bot.SubjectID][]bot.CardRef
 }
 
 var _ bot.Commands = (*Service)(nil)
@@ -165,6 +168,7 @@ func New(opts Options) (*Service, error) {
 		company:    map[Verb]companyPending{},
 		lastExport: map[bot.SubjectID]time.Time{},
 		links:      map[[32]byte]link{},
+		erasing:    map[bot.SubjectID][]bot.CardRef{},
 	}, nil
 }
 
