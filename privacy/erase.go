@@ -175,6 +175,24 @@ func (s *Service) Purge(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// ReminderText renders reminders for the admins (Notifier.Alert): ids,
+// kinds, scopes and due dates only, no personal data. Empty for none.
+func ReminderText(reqs []bot.Request, now time.Time) string {
+	if len(reqs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Data-rights requests due within 7 days (%d):", len(reqs))
+	for _, r := range reqs {
+		fmt.Fprintf(&b, "\n#%d %s (%s) due %s", r.ID, r.Kind, r.Scope, r.Due.UTC().Format("Mon 2 Jan 2006"))
+		if r.Due.Before(now) {
+			b.WriteString(" OVERDUE")
+		}
+	}
+	b.WriteString("\nSend /requests for the full list.")
+	return b.String()
+}
+
 // Reminders returns the open requests due within 7 days of now (or
 // overdue), soonest first, for a reminder to the admins.
 func (s *Service) Reminders(ctx context.Context, now time.Time) ([]bot.Request, error) {

@@ -322,6 +322,10 @@ func TestRequestsAndReminders(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rem, 1, "only the request due within 7 days")
 	assert.Equal(t, time.Date(2026, 2, 28, 9, 0, 0, 0, time.UTC), rem[0].Due.UTC())
+	assert.Equal(t, "Data-rights requests due within 7 days (1):\n#1 erase (phone) due Sat 28 Feb 2026\nSend /requests for the full list.",
+		ReminderText(rem, time.Date(2026, 2, 21, 9, 0, 0, 0, time.UTC)))
+	assert.Contains(t, ReminderText(rem, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)), "OVERDUE")
+	assert.Empty(t, ReminderText(nil, time.Time{}))
 	rem, err = h.svc.Reminders(h.ctx, time.Date(2026, 2, 20, 8, 0, 0, 0, time.UTC))
 	require.NoError(t, err)
 	assert.Empty(t, rem)
