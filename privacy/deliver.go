@@ -114,10 +114,11 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		if err != nil {
 			return bot.Reply{}, s.userErr("export read", err)
 		}
-		return bot.Reply{
-			Text: fmt.Sprintf("Here is a copy of the data we hold (request #%d). It is a JSON document (format %s); the last part explains why we hold it and your rights.", id, ExportSchema),
-			File: &bot.File{Name: name, MIME: "application/json", Data: data},
-		}, nil
+		text := fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema)
+		if scope != ScopeSelf {
+			text = fmt.Sprintf("The export of %d person(s) is attached (request #%d, format %s).", len(subjects), id, ExportSchema)
+		}
+		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: "application/json", Data: data}}, nil
 	}
 	tok, err := s.addLink(link{path: p, name: name, subjects: subjects, expires: s.now().Add(s.ttl)})
 	if err != nil {

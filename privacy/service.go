@@ -179,8 +179,7 @@ const (
 	textAdminOnly   = "Only an admin can do that."
 	textNoMatch     = "No one is known by that identifier; nothing was done."
 	textTryLater    = "Something went wrong on our side and nothing was lost. Please try again later."
-	textNoPending   = "There is nothing waiting for your confirmation. Type /forget me to start again."
-	textCompanyWait = "Waiting for a second admin: another admin must send the same command within 10 minutes."
+	textExpired     = "That confirmation expired, so nothing was erased. Send the command again to start over."
 )
 
 // received is when a command arrived: its timestamp, else now.
@@ -375,11 +374,10 @@ func (s *Service) askForget(ctx context.Context, req bot.CommandRequest, t Targe
 	s.mu.Lock()
 	s.pending[chatKey{req.Platform, req.Chat, req.Subject.ID}] = pending{scope: t.Scope, subjects: subs, received: s.received(req), expires: now.Add(s.confirm)}
 	s.mu.Unlock()
-	mins := int(s.confirm.Round(time.Minute) / time.Minute)
 	if t.Scope == ScopeSelf {
-		return bot.Reply{Text: fmt.Sprintf("This permanently erases everything we hold about you: your messages, our replies and drafts, your name and numbers. It cannot be undone. Reply YES within %d minutes to confirm; anything else cancels.", mins)}, nil
+		return bot.Reply{Text: fmt.Sprintf("This permanently erases everything we hold about you: your messages, our replies and drafts, your name and numbers. It cannot be undone. Reply YES within %s to confirm; anything else cancels.", minutes(s.confirm))}, nil
 	}
-	return bot.Reply{Text: fmt.Sprintf("This permanently erases %d person(s) and everything held about them. Reply YES within %d minutes to confirm; anything else cancels.", len(subs), mins)}, nil
+	return bot.Reply{Text: fmt.Sprintf("This permanently erases %d person(s) and everything held about them. Reply YES within %s to confirm; anything else cancels.", len(subs), minutes(s.confirm))}, nil
 }
 
 // noMatch answers an admin whose identifier matched nobody.
@@ -398,7 +396,7 @@ func (s *Service) companyStep(ctx context.Context, req bot.CommandRequest, v Ver
 	cp, ok := s.company[v]
 	if ok && now.Before(cp.expires) && cp.by == req.Subject.ID {
 		s.mu.Unlock()
-		return bot.Reply{Text: textCompanyWait}, nil
+		return bot.Reply{Text: s.companyWait()}, nil
 	}
 	if !ok || !now.Before(cp.expires) {
 		s.company[v] = companyPending{by: req.Subject.ID, platform: req.Platform, chat: req.Chat, received: s.received(req), expires: now.Add(s.confirm)}
@@ -406,7 +404,7 @@ func (s *Service) companyStep(ctx context.Context, req bot.CommandRequest, v Ver
 		if err := s.st.Audit(ctx, bot.AuditEntry{At: now.UTC(), Actor: req.Subject.ID, Action: string(v), Detail: "company: waiting for a second admin"}); err != nil {
 			return bot.Reply{}, s.userErr("audit", err)
 		}
-		return bot.Reply{Text: fmt.Sprintf("This acts on everyone's data: the whole company. %s", textCompanyWait)}, nil
+		return bot.Reply{Text: "This acts on everyone's data: the whole company. " + s.companyWait()}, nil
 	}
 	delete(s.company, v)
 	s.mu.Unlock()
@@ -429,6 +427,20 @@ func (s *Service) companyStep(ctx context.Context, req bot.CommandRequest, v Ver
 	}
 	s.tell(ctx, cp.platform, cp.chat, fmt.Sprintf("A second admin confirmed your company-wide /%s; it is done.", v))
 	return reply, nil
+}
+
+// companyWait tells an admin a second admin must confirm.
+func (s *Service) companyWait() string {
+	return fmt.Sprintf("Waiting for a second admin: another admin must send the same command within %s.", minutes(s.confirm))
+}
+
+// minutes renders a confirmation window, "10 minutes".
+func minutes(d time.Duration) string {
+	n := int(d.Round(time.Minute) / time.Minute)
+	if n == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", n)
 }
 
 // tell sends a notice to another chat, best effort.
@@ -467,7 +479,7 @@ func (s *Service) Intercept(ctx context.Context, req bot.CommandRequest) (bot.Re
 		return bot.Reply{}, false, nil
 	}
 	if !now.Before(p.expires) {
-		return bot.Reply{Text: "That confirmation expired, so nothing was erased. " + textNoPending}, true, nil
+		return bot.Reply{Text: textExpired}, true, nil
 	}
 	by := req.Subject.ID
 	reply, err := s.runErase(ctx, by, p.scope, p.received, p.subjects)
