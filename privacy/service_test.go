@@ -393,3 +393,24 @@ func TestUnresolvedSenderIsAnError(t *testing.T) {
 	require.ErrorAs(t, err, &ue)
 	assert.NotEmpty(t, ue.Safe)
 }
+
+func TestAdminExportTenant(t *testing.T) {
+	h := newHarness(t)
+	admin := h.staffer("aad-admin", "Ada Admin", bot.RoleAdmin)
+	staff := h.staffer("aad-sam", "Sam Staff", bot.RoleStaff)
+	a := h.customer("+447700900001", "1001@lid", "Alice")
+	h.conversation(a, admin, "hello")
+	r := h.must(admin, "/export tenant:TENANT-1")
+	require.NotNil(t, r.File, r.Text)
+	assert.Contains(t, r.Text, "person(s)")
+	doc := validateExport(t, r.File.Data)
+	assert.Equal(t, "tenant", doc["scope"])
+	var ids []string
+	for _, s := range doc["subjects"].([]any) {
+		ids = append(ids, s.(map[string]any)["subject"].(map[string]any)["subject_id"].(string))
+	}
+	assert.Contains(t, ids, string(admin.ID))
+	assert.Contains(t, ids, string(staff.ID))
+	assert.NotContains(t, ids, string(a.ID), "customers have no tenant")
+	assert.NotContains(t, string(r.File.Data), "Alice")
+}
