@@ -115,6 +115,19 @@ func NormalizePhone(s, defaultCC string) (string, error) {
 		}
 	}
 	d := b.String()
+	intl := plus || strings.HasPrefix(d, "00")
+	// "+44 (0)7700 900123": drop the trunk zero written in brackets.
+	if i := strings.Index(s, "(0)"); i >= 0 && intl {
+		at := 0 // index in d of the bracketed zero
+		for _, r := range s[:i] {
+			if r >= '0' && r <= '9' {
+				at++
+			}
+		}
+		if at > 0 && at < len(d) && d[at] == '0' {
+			d = d[:at] + d[at+1:]
+		}
+	}
 	switch {
 	case plus:
 	case strings.HasPrefix(d, "00"):
@@ -125,14 +138,7 @@ func NormalizePhone(s, defaultCC string) (string, error) {
 		}
 		d = defaultCC + d[1:]
 	}
-	// "+44 (0)7700 900123": drop a trunk zero written after the country code.
-	if strings.HasPrefix(d, "440") {
-		d = "44" + d[3:]
-	}
-	// A UK national number never starts with 0 after the trunk zero went;
-	// refusing it keeps the result idempotent ("+440…" would lose a digit
-	// on every parse).
-	if len(d) < 8 || len(d) > 15 || d[0] == '0' || strings.HasPrefix(d, "440") {
+	if len(d) < 8 || len(d) > 15 || d[0] == '0' {
 		return "", fmt.Errorf("%w: a phone number has 8 to 15 digits with its country code", ErrBadIdentity)
 	}
 	return "+" + d, nil

@@ -1,0 +1,399 @@
+package drafts
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ErrBadProfile is wrapped by every profile validation and /profile parse
+// error. The messages name fields and limits, never values, so they are safe
+// to show to the admin and to log.
+var ErrBadProfile = errors.New("bad profile")
+
+// Profile is what the model knows about the business. It lives as JSON in
+// the data dir (LoadProfile, SaveProfile) and admins edit it with /profile.
+type Profile struct {
+	BusinessName string `json:"business_name"`
+	Trade        string `json:"trade,omitempty"`         // "plumbing and heating"
+	Tone         string `json:"tone,omitempty"`          // "friendly, short, plain English"
+	OpeningHours string `json:"opening_hours,omitempty"` // free text
+	SignOff      string `json:"sign_off,omitempty"`      // "Thanks, the Brightwater team"
+	// VATRate is added to the net price-list amounts of a quote.
+	VATRate Rate `json:"vat_rate"`
+	// Currency is an ISO 4217 code with two decimal places (GBP, EUR, USD…).
+	Currency  string    `json:"currency"`
+	PriceList PriceList `json:"price_list"`
+}
+
+// PriceList is the versioned list quotes are computed from. Prices are net
+// (without VAT). Any change to the items should change Version; the /profile
+// price commands do that by themselves.
+type PriceList struct {
+	Version string `json:"version"`
+	Items   []Item `json:"items"`
+}
+
+// Item is one price-list line.
+type Item struct {
+	ID        string `json:"id"`         // what the model names: "callout"
+	Name      string `json:"name"`       // "Standard callout (first hour)"
+	UnitPrice int64  `json:"unit_price"` // net, minor units (pence)
+	Unit      string `json:"unit"`       // "visit", "hour", "item"
+}
+
+// Item returns the price-list item with the id.
+func (pl PriceList) Item(id string) (Item, bool) {
+	for _, it := range pl.Items {
+		if it.ID == id {
+			return it, true
+		}
+	}
+	return Item{}, false
+}
+
+// Limits of a profile.
+const (
+	maxProfileBytes = 1 << 20
+	maxItems        = 500
+	maxUnitPrice    = 10_000_000_000 // 100 million in major units
+	maxItemIDLen    = 40
+	maxVersionLen   = 40
+)
+
+// Rate is a percentage in basis points: 2000 is 20%, 1750 is 17.5%.
+type Rate int
+
+// ParseRate reads "20", "20%", "17.5" or "17.50 %" (at most two decimals,
+// 0 to 100).
+func ParseRate(s string) (Rate, error) {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
+	v, err := parseFixed2(s)
+	if err != nil || v > 10000 {
+		return 0, fmt.Errorf("%w: a rate is a percentage from 0 to 100 with at most two decimals", ErrBadProfile)
+	}
+	return Rate(v), nil
+}
+
+// String renders the rate as a percentage: "20%", "17.5%".
+func (r Rate) String() string { return formatFixed2(int64(r), true) + "%" }
+
+// MarshalJSON writes the percentage as a number: 20, 17.5.
+func (r Rate) MarshalJSON() ([]byte, error) { return []byte(formatFixed2(int64(r), true)), nil }
+
+// UnmarshalJSON reads a percentage as a number (20) or a string ("20%").
+func (r *Rate) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("%w: vat_rate: %w", ErrBadProfile, err)
+		}
+	}
+	v, err := ParseRate(s)
+	if err != nil {
+		return fmt.Errorf("vat_rate: %w", err)
+	}
+	*r = v
+	return nil
+}
+
+// parseFixed2 parses a non-negative decimal with at most two decimals into
+// hundredths: "12" → 1200, "12.5" → 1250, "1,200.00" → 120000.
+func parseFixed2(s string) (int64, error) {
+	if s == "" || len(s) > 24 {
+		return 0, errors.New("bad number")
+	}
+	whole, frac, hasDot := strings.Cut(s, ".")
+	if whole == "" || (hasDot && (frac == "" || len(frac) > 2)) {
+		return 0, errors.New("bad number")
+	}
+	if strings.Contains(whole, ",") {
+		groups := strings.Split(whole, ",")
+		if len(groups[0]) == 0 || len(groups[0]) > 3 {
+			return 0, errors.New("bad number")
+		}
+		for _, g := range groups[1:] {
+			if len(g) != 3 {
+				return 0, errors.New("bad number")
+			}
+		}
+		whole = strings.Join(groups, "")
+	}
+	for _, c := range whole + frac {
+		if c < '0' || c > '9' {
+			return 0, errors.New("bad number")
+		}
+	}
+	if len(whole) > 15 {
+		return 0, errors.New("bad number")
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return 0, errors.New("bad number")
+	}
+	var f int64
+	switch len(frac) {
+	case 1:
+		f = int64(frac[0]-'0') * 10
+	case 2:
+		f = int64(frac[0]-'0')*10 + int64(frac[1]-'0')
+	}
+	return w*100 + f, nil
+}
+
+// formatFixed2 renders hundredths: 1250 → "12.50", or "12.5" when trim.
+func formatFixed2(v int64, trim bool) string {
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	s := strconv.FormatInt(v/100, 10)
+	if f := v % 100; f != 0 || !trim {
+		fs := fmt.Sprintf("%02d", f)
+		if trim {
+			fs = strings.TrimRight(fs, "0")
+		}
+		s += "." + fs
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// ParseAmount reads an amount typed by an admin, in major units with at most
+// two decimals ("60", "60.5", "£1,200.00"), into minor units.
+func ParseAmount(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	for _, sym := range []string{"£", "€", "$"} {
+		s = strings.TrimPrefix(s, sym)
+	}
+	v, err := parseFixed2(strings.TrimSpace(s))
+	if err != nil || v > maxUnitPrice {
+		return 0, fmt.Errorf("%w: a price is a number such as 60 or 60.50", ErrBadProfile)
+	}
+	return v, nil
+}
+
+// FormatAmount renders minor units for people: "£60.00", "€5.50",
+// "12.00 CHF".
+func FormatAmount(minor int64, currency string) string {
+	v := formatFixed2(minor, false)
+	switch currency {
+	case "GBP":
+		return "£" + v
+	case "EUR":
+		return "€" + v
+	case "USD":
+		return "$" + v
+	}
+	return v + " " + currency
+}
+
+// Validate checks the profile; errors wrap ErrBadProfile and name the field.
+func (p *Profile) Validate() error {
+	texts := []struct {
+		field    string
+		v        string
+		required bool
+		max      int
+	}{
+		{"business_name", p.BusinessName, true, 100},
+		{"trade", p.Trade, false, 100},
+		{"tone", p.Tone, false, 200},
+		{"opening_hours", p.OpeningHours, false, 300},
+		{"sign_off", p.SignOff, false, 200},
+	}
+	for _, t := range texts {
+		if err := checkLine(t.field, t.v, t.required, t.max); err != nil {
+			return err
+		}
+	}
+	if p.VATRate < 0 || p.VATRate > 10000 {
+		return fmt.Errorf("%w: vat_rate must be from 0 to 100", ErrBadProfile)
+	}
+	if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency || strings.Trim(p.Currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return fmt.Errorf("%w: currency must be a three-letter ISO code such as GBP", ErrBadProfile)
+	}
+	return p.PriceList.validate()
+}
+
+func (pl *PriceList) validate() error {
+	if err := checkToken("price_list.version", pl.Version, maxVersionLen); err != nil {
+		return err
+	}
+	if len(pl.Items) > maxItems {
+		return fmt.Errorf("%w: the price list has more than %d items", ErrBadProfile, maxItems)
+	}
+	seen := make(map[string]bool, len(pl.Items))
+	for i, it := range pl.Items {
+		if err := checkItemID(it.ID); err != nil {
+			return fmt.Errorf("item %d: %w", i+1, err)
+		}
+		if seen[it.ID] {
+			return fmt.Errorf("%w: item id %q appears twice", ErrBadProfile, it.ID)
+		}
+		seen[it.ID] = true
+		if err := checkLine("item name", it.Name, true, 100); err != nil {
+			return fmt.Errorf("item %q: %w", it.ID, err)
+		}
+		if err := checkLine("item unit", it.Unit, true, 30); err != nil {
+			return fmt.Errorf("item %q: %w", it.ID, err)
+		}
+		if it.UnitPrice < 0 || it.UnitPrice > maxUnitPrice {
+			return fmt.Errorf("%w: item %q: unit_price must be from 0 to %d minor units", ErrBadProfile, it.ID, int64(maxUnitPrice))
+		}
+	}
+	return nil
+}
+
+// checkItemID allows lower-case letters, digits, '-' and '_', starting with
+// a letter or digit.
+func checkItemID(id string) error {
+	if id == "" || len(id) > maxItemIDLen {
+		return fmt.Errorf("%w: an item id has 1 to %d characters", ErrBadProfile, maxItemIDLen)
+	}
+	for i, c := range id {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || (i > 0 && (c == '-' || c == '_'))
+		if !ok {
+			return fmt.Errorf("%w: an item id uses a-z, 0-9, - and _ and starts with a letter or digit", ErrBadProfile)
+		}
+	}
+	return nil
+}
+
+// checkToken allows printable ASCII without spaces.
+func checkToken(field, v string, max int) error {
+	if v == "" || len(v) > max {
+		return fmt.Errorf("%w: %s has 1 to %d characters", ErrBadProfile, field, max)
+	}
+	for _, c := range v {
+		if c <= ' ' || c > '~' {
+			return fmt.Errorf("%w: %s uses printable characters without spaces", ErrBadProfile, field)
+		}
+	}
+	return nil
+}
+
+// checkLine allows one line of valid UTF-8 without control characters.
+func checkLine(field, v string, required bool, max int) error {
+	if required && strings.TrimSpace(v) == "" {
+		return fmt.Errorf("%w: %s is required", ErrBadProfile, field)
+	}
+	if utf8.RuneCountInString(v) > max {
+		return fmt.Errorf("%w: %s is longer than %d characters", ErrBadProfile, field, max)
+	}
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrBadProfile, field)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) || isInvisible(r) {
+			return fmt.Errorf("%w: %s has a control or invisible character", ErrBadProfile, field)
+		}
+	}
+	return nil
+}
+
+// clone returns a deep copy.
+func (p Profile) clone() Profile {
+	p.PriceList.Items = append([]Item(nil), p.PriceList.Items...)
+	return p
+}
+
+// LoadProfile reads and validates a profile file. A missing file gives an
+// error wrapping fs.ErrNotExist.
+func LoadProfile(path string) (Profile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Profile{}, fmt.Errorf("load profile: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxProfileBytes+1))
+	if err != nil {
+		return Profile{}, fmt.Errorf("load profile: %w", err)
+	}
+	if len(b) > maxProfileBytes {
+		return Profile{}, fmt.Errorf("load profile: %w: file over %d bytes", ErrBadProfile, maxProfileBytes)
+	}
+	p, err := decodeProfile(b)
+	if err != nil {
+		return Profile{}, fmt.Errorf("load profile: %w", err)
+	}
+	return p, nil
+}
+
+func decodeProfile(b []byte) (Profile, error) {
+	var p Profile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return Profile{}, fmt.Errorf("%w: not JSON (offset %d)", ErrBadProfile, syn.Offset)
+		}
+		if errors.Is(err, ErrBadProfile) {
+			return Profile{}, err
+		}
+		return Profile{}, fmt.Errorf("%w: %w", ErrBadProfile, err)
+	}
+	if dec.More() {
+		return Profile{}, fmt.Errorf("%w: trailing data after the profile", ErrBadProfile)
+	}
+	if err := p.Validate(); err != nil {
+		return Profile{}, err
+	}
+	return p, nil
+}
+
+// SaveProfile validates p and writes it atomically (temporary file, fsync,
+// rename) with mode 0600.
+func SaveProfile(path string, p Profile) (err error) {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	b = append(b, '\n')
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".profile-*.tmp")
+	if err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(0o600); err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	if _, err = f.Write(b); err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}

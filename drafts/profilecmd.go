@@ -1,0 +1,260 @@
+package drafts
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ProfileAction is what a /profile command does.
+type ProfileAction string
+
+// Profile actions.
+const (
+	ProfileShow         ProfileAction = "show"          // /profile, /profile show
+	ProfileHelp         ProfileAction = "help"          // /profile help
+	ProfileSet          ProfileAction = "set"           // /profile set <field> <value>
+	ProfilePriceAdd     ProfileAction = "price-add"     // /profile price add <id> <price> <unit> <name…>
+	ProfilePriceRemove  ProfileAction = "price-remove"  // /profile price remove <id>
+	ProfilePriceVersion ProfileAction = "price-version" // /profile price version <version>
+)
+
+// ProfileCommand is a parsed /profile command. Apply runs it on a profile.
+type ProfileCommand struct {
+	Action ProfileAction
+	Field  string // ProfileSet: the canonical JSON field name ("sign_off")
+	Value  string // ProfileSet: the new value ("" clears an optional field); ProfilePriceVersion: the version
+	Item   Item   // ProfilePriceAdd: the item to add or replace
+	ItemID string // ProfilePriceRemove: the id to remove
+}
+
+// ProfileUsage is the help text for /profile.
+const ProfileUsage = `/profile — show the business profile the AI drafts from
+/profile set <field> <value> — fields: name, trade, tone, hours, signoff, vat, currency ("-" clears trade, tone, hours, signoff)
+/profile price add <id> <price> <unit> <name…> — add or replace a price-list item, e.g. /profile price add callout 60.00 visit Standard callout
+/profile price remove <id>
+/profile price version <version> — price changes bump the version by themselves`
+
+// profileField maps what admins type to the JSON field name.
+func profileField(name string) (string, bool) {
+	switch strings.ToLower(name) {
+	case "name", "business", "business_name":
+		return "business_name", true
+	case "trade":
+		return "trade", true
+	case "tone":
+		return "tone", true
+	case "hours", "opening_hours":
+		return "opening_hours", true
+	case "signoff", "sign-off", "sign_off":
+		return "sign_off", true
+	case "vat", "vat_rate":
+		return "vat_rate", true
+	case "currency":
+		return "currency", true
+	}
+	return "", false
+}
+
+// ParseProfileCommand parses the arguments of /profile (without "/profile").
+// Errors wrap ErrBadProfile and are fit to show to the admin.
+func ParseProfileCommand(args string) (ProfileCommand, error) {
+	args = strings.TrimSpace(args)
+	if len(args) > 2000 || !utf8.ValidString(args) {
+		return ProfileCommand{}, fmt.Errorf("%w: the command is too long or not valid text", ErrBadProfile)
+	}
+	verb, rest := cutWord(args)
+	switch strings.ToLower(verb) {
+	case "", "show":
+		if rest != "" {
+			return ProfileCommand{}, fmt.Errorf("%w: /profile show takes no arguments", ErrBadProfile)
+		}
+		return ProfileCommand{Action: ProfileShow}, nil
+	case "help":
+		return ProfileCommand{Action: ProfileHelp}, nil
+	case "set":
+		name, value := cutWord(rest)
+		field, ok := profileField(name)
+		if !ok {
+			return ProfileCommand{}, fmt.Errorf("%w: unknown field; use name, trade, tone, hours, signoff, vat or currency", ErrBadProfile)
+		}
+		if value == "" {
+			return ProfileCommand{}, fmt.Errorf("%w: /profile set %s needs a value", ErrBadProfile, name)
+		}
+		return ProfileCommand{Action: ProfileSet, Field: field, Value: value}, nil
+	case "price", "prices", "item", "items":
+		sub, rest := cutWord(rest)
+		switch strings.ToLower(sub) {
+		case "add", "set":
+			id, rest := cutWord(rest)
+			price, rest := cutWord(rest)
+			unit, name := cutWord(rest)
+			if id == "" || price == "" || unit == "" || name == "" {
+				return ProfileCommand{}, fmt.Errorf("%w: use /profile price add <id> <price> <unit> <name…>", ErrBadProfile)
+			}
+			id = strings.ToLower(id)
+			if err := checkItemID(id); err != nil {
+				return ProfileCommand{}, err
+			}
+			amount, err := ParseAmount(price)
+			if err != nil {
+				return ProfileCommand{}, err
+			}
+			it := Item{ID: id, Name: name, UnitPrice: amount, Unit: unit}
+			if err := checkLine("item name", it.Name, true, 100); err != nil {
+				return ProfileCommand{}, err
+			}
+			if err := checkLine("item unit", it.Unit, true, 30); err != nil {
+				return ProfileCommand{}, err
+			}
+			return ProfileCommand{Action: ProfilePriceAdd, Item: it}, nil
+		case "remove", "rm", "delete":
+			id, extra := cutWord(rest)
+			if id == "" || extra != "" {
+				return ProfileCommand{}, fmt.Errorf("%w: use /profile price remove <id>", ErrBadProfile)
+			}
+			id = strings.ToLower(id)
+			if err := checkItemID(id); err != nil {
+				return ProfileCommand{}, err
+			}
+			return ProfileCommand{Action: ProfilePriceRemove, ItemID: id}, nil
+		case "version":
+			v, extra := cutWord(rest)
+			if extra != "" {
+				return ProfileCommand{}, fmt.Errorf("%w: a price list version has no spaces", ErrBadProfile)
+			}
+			if err := checkToken("price_list.version", v, maxVersionLen); err != nil {
+				return ProfileCommand{}, err
+			}
+			return ProfileCommand{Action: ProfilePriceVersion, Value: v}, nil
+		}
+		return ProfileCommand{}, fmt.Errorf("%w: use /profile price add, remove or version", ErrBadProfile)
+	}
+	return ProfileCommand{}, fmt.Errorf("%w: unknown /profile command; try /profile help", ErrBadProfile)
+}
+
+// cutWord splits off the first whitespace-separated word.
+func cutWord(s string) (word, rest string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i:])
+}
+
+// Apply returns p changed by the command, validated; p itself is not
+// modified. Price changes bump the price-list version ("2026-11" →
+// "2026-11.1" → "2026-11.2") so earlier quotes keep naming the list they were
+// computed from. Show and help return p unchanged.
+func (c ProfileCommand) Apply(p Profile) (Profile, error) {
+	p = p.clone()
+	switch c.Action {
+	case ProfileShow, ProfileHelp:
+		return p, nil
+	case ProfileSet:
+		v := c.Value
+		optional := c.Field != "business_name" && c.Field != "vat_rate" && c.Field != "currency"
+		if optional && v == "-" {
+			v = ""
+		}
+		switch c.Field {
+		case "business_name":
+			p.BusinessName = v
+		case "trade":
+			p.Trade = v
+		case "tone":
+			p.Tone = v
+		case "opening_hours":
+			p.OpeningHours = v
+		case "sign_off":
+			p.SignOff = v
+		case "vat_rate":
+			r, err := ParseRate(v)
+			if err != nil {
+				return Profile{}, err
+			}
+			p.VATRate = r
+		case "currency":
+			p.Currency = strings.ToUpper(v)
+		default:
+			return Profile{}, fmt.Errorf("%w: unknown field", ErrBadProfile)
+		}
+	case ProfilePriceAdd:
+		replaced := false
+		for i := range p.PriceList.Items {
+			if p.PriceList.Items[i].ID == c.Item.ID {
+				p.PriceList.Items[i] = c.Item
+				replaced = true
+			}
+		}
+		if !replaced {
+			p.PriceList.Items = append(p.PriceList.Items, c.Item)
+		}
+		p.PriceList.Version = bumpVersion(p.PriceList.Version)
+	case ProfilePriceRemove:
+		kept := p.PriceList.Items[:0]
+		for _, it := range p.PriceList.Items {
+			if it.ID != c.ItemID {
+				kept = append(kept, it)
+			}
+		}
+		if len(kept) == len(p.PriceList.Items) {
+			return Profile{}, fmt.Errorf("%w: no item with id %q", ErrBadProfile, c.ItemID)
+		}
+		p.PriceList.Items = kept
+		p.PriceList.Version = bumpVersion(p.PriceList.Version)
+	case ProfilePriceVersion:
+		p.PriceList.Version = c.Value
+	default:
+		return Profile{}, fmt.Errorf("%w: unknown action", ErrBadProfile)
+	}
+	if err := p.Validate(); err != nil {
+		return Profile{}, err
+	}
+	return p, nil
+}
+
+// bumpVersion increments a trailing ".N", or appends ".1".
+func bumpVersion(v string) string {
+	if v == "" {
+		return "1"
+	}
+	if i := strings.LastIndexByte(v, '.'); i >= 0 && i < len(v)-1 {
+		if n, err := strconv.Atoi(v[i+1:]); err == nil && n >= 0 && n < 1_000_000 && strconv.Itoa(n) == v[i+1:] {
+			return v[:i+1] + strconv.Itoa(n+1)
+		}
+	}
+	if len(v) > maxVersionLen-2 {
+		v = v[:maxVersionLen-2]
+	}
+	return v + ".1"
+}
+
+// Summary renders the profile for /profile show.
+func (p Profile) Summary() string {
+	var b strings.Builder
+	line := func(label, v string) {
+		if v == "" {
+			v = "(not set)"
+		}
+		b.WriteString(label + ": " + v + "\n")
+	}
+	line("Business", p.BusinessName)
+	line("Trade", p.Trade)
+	line("Tone", p.Tone)
+	line("Opening hours", p.OpeningHours)
+	line("Sign-off", p.SignOff)
+	line("VAT", p.VATRate.String())
+	line("Currency", p.Currency)
+	fmt.Fprintf(&b, "Price list %s (net prices):\n", p.PriceList.Version)
+	if len(p.PriceList.Items) == 0 {
+		b.WriteString("  (empty)\n")
+	}
+	for _, it := range p.PriceList.Items {
+		fmt.Fprintf(&b, "  %s: %s, %s per %s\n", it.ID, it.Name, FormatAmount(it.UnitPrice, p.Currency), it.Unit)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
