@@ -414,3 +414,30 @@ func TestAdminExportTenant(t *testing.T) {
 	assert.NotContains(t, ids, string(a.ID), "customers have no tenant")
 	assert.NotContains(t, string(r.File.Data), "Alice")
 }
+
+func TestConcurrentYesErasesOnce(t *testing.T) {
+	h := newHarness(t)
+	a := h.customer("+447700900001", "1001@lid", "Alice")
+	h.conversation(a, bot.Subject{}, "hello")
+	h.must(a, "/forget me")
+	req := bot.CommandRequest{Text: "YES", Subject: a, Platform: bot.WhatsApp, Chat: chatOf(a), At: h.clock.Now()}
+	const n = 8
+	handled := make(chan bool, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, ok, err := h.svc.Intercept(h.ctx, req)
+			handled <- ok
+			errs <- err
+		}()
+	}
+	count := 0
+	for i := 0; i < n; i++ {
+		if <-handled {
+			count++
+		}
+		require.NoError(t, <-errs)
+	}
+	assert.Equal(t, 1, count)
+	assert.Len(t, h.forget.calls, 1)
+}
