@@ -190,10 +190,26 @@ func TestProofForgetMeErasesEverything(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, refs, 1)
 
-	// The register keeps the request without the identifier.
+	// The identifier finds nobody now.
 	subs, err := h.st.FindSubjects(h.ctx, bot.Identity{Kind: bot.IDPhone, Value: a.phone})
 	require.NoError(t, err)
 	assert.Empty(t, subs)
+	// The register keeps kind, scope, dates, counts and who asked.
+	reg, err := sql.Open("sqlite3", "file:"+filepath.Join(h.dir, store.MainFile)+"?mode=ro")
+	require.NoError(t, err)
+	var kind, scope, by, counts, status string
+	var received, due, done int64
+	require.NoError(t, reg.QueryRow("SELECT kind, scope, received_at, due_at, done_at, requested_by, counts, status FROM requests WHERE kind = 'erase'").
+		Scan(&kind, &scope, &received, &due, &done, &by, &counts, &status))
+	require.NoError(t, reg.Close())
+	assert.Equal(t, []string{"erase", "self", string(a.sub.ID), "done"}, []string{kind, scope, by, status})
+	assert.Equal(t, DueDate(time.Unix(0, received)), time.Unix(0, due).UTC())
+	assert.Positive(t, done)
+	var c map[string]int
+	require.NoError(t, json.Unmarshal([]byte(counts), &c))
+	assert.Equal(t, 2, c["messages"])
+	assert.Equal(t, 2, c["drafts"])
+	assert.Equal(t, 1, c["subjects"])
 
 	// Raw bytes: database files and captured logs hold nothing of A.
 	blobs := readFiles(t, storeFiles(h.dir))
