@@ -174,12 +174,12 @@ func New(opts Options) (*Service, error) {
 
 // Texts shown to people.
 const (
-	textGroup       = "For your privacy I only do this in a one-to-one chat. Please message us directly."
-	textOthers      = "You can only ask about your own data: type /export or /forget me."
-	textAdminOnly   = "Only an admin can do that."
-	textNoMatch     = "No one is known by that identifier; nothing was done."
-	textTryLater    = "Something went wrong on our side and nothing was lost. Please try again later."
-	textExpired     = "That confirmation expired, so nothing was erased. Send the command again to start over."
+	textGroup     = "For your privacy I only do this in a one-to-one chat. Please message us directly."
+	textOthers    = "You can only ask about your own data: type /export or /forget me."
+	textAdminOnly = "Only an admin can do that."
+	textNoMatch   = "No one is known by that identifier; nothing was done."
+	textTryLater  = "Something went wrong on our side and nothing was lost. Please try again later."
+	textExpired   = "That confirmation expired, so nothing was erased. Send the command again to start over."
 )
 
 // received is when a command arrived: its timestamp, else now.
