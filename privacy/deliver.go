@@ -168,9 +168,11 @@ func (s *Service) claim(tok string, now time.Time) (link, bool) {
 	return l, true
 }
 
-// ExportHandler serves one-time export links: GET <ExportURL><token>. A
-// link works once; it and its file are deleted after the download, or
-// after LinkTTL. Unknown, used and expired tokens all get 404.
+// ExportHandler serves one-time export links: GET <ExportURL><token>, the
+// token being the last path element, so mount it on ExportURL's path
+// (mux.Handle("/exports/", svc.ExportHandler())). A link works once; it and
+// its file are deleted after the download, or after LinkTTL. Unknown, used
+// and expired tokens all get 404.
 func (s *Service) ExportHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
@@ -196,6 +198,7 @@ func (s *Service) ExportHandler() http.Handler {
 		h.Set("Content-Disposition", `attachment; filename="`+l.name+`"`)
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
 		if st, err := f.Stat(); err == nil {
 			h.Set("Content-Length", fmt.Sprint(st.Size()))
 		}
