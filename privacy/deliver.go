@@ -1,0 +1,265 @@
+package privacy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/switchboard/switchboard/bot"
+)
+
+// link is a one-time export download.
+type link struct {
+	path     string
+	name     string
+	subjects []bot.SubjectID
+	expires  time.Time
+}
+
+// askExport answers /export: the requester's own data, or (admins) the
+// subjects an identifier names; company-wide needs a second admin.
+func (s *Service) askExport(ctx context.Context, req bot.CommandRequest, t Target) (bot.Reply, error) {
+	if t.Scope == ScopeCompany {
+		return s.companyStep(ctx, req, VerbExport)
+	}
+	subs, err := s.resolve(ctx, req, t)
+	if err != nil {
+		return bot.Reply{}, s.userErr("export", err)
+	}
+	if len(subs) == 0 {
+		return s.noMatch(ctx, req, VerbExport, t)
+	}
+	return s.runExport(ctx, req, req.Subject.ID, t.Scope, s.received(req), subs)
+}
+
+// runExport registers an export, streams the document to a file and
+// delivers it: as a file on WhatsApp (or when no ExportURL is set), else
+// as a one-time link. At most one export per requester per ExportEvery.
+func (s *Service) runExport(ctx context.Context, req bot.CommandRequest, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (bot.Reply, error) {
+	now := s.now()
+	s.mu.Lock()
+	last, ok := s.lastExport[req.Subject.ID]
+	if ok && now.Before(last.Add(s.every)) {
+		s.mu.Unlock()
+		return bot.Reply{Text: fmt.Sprintf("You can ask for one export per hour; please try again after %s.", last.Add(s.every).UTC().Format("15:04 MST"))}, nil
+	}
+	s.lastExport[req.Subject.ID] = now // reserved; released on failure
+	s.mu.Unlock()
+
+	reply, err := s.exportNow(ctx, req, by, scope, received, subjects)
+	if err != nil {
+		s.mu.Lock()
+		if s.lastExport[req.Subject.ID].Equal(now) {
+			delete(s.lastExport, req.Subject.ID)
+		}
+		s.mu.Unlock()
+	}
+	return reply, err
+}
+
+func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (bot.Reply, error) {
+	id, err := s.st.CreateRequest(ctx, bot.Request{Kind: bot.RequestExport, Scope: string(scope), Received: received, Due: DueDate(received), RequestedBy: by, Status: "open"})
+	if err != nil {
+		return bot.Reply{}, s.userErr("create request", err)
+	}
+	fail := func(op string, err error) (bot.Reply, error) {
+		if cerr := s.st.CompleteRequest(ctx, id, "failed", nil, s.now().UTC()); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		s.log.Warn().Int64("request", id).Str("op", op).Msg("export failed")
+		return bot.Reply{}, s.userErr(op, fmt.Errorf("request %d: %w", id, err))
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return fail("export dir", err)
+	}
+	f, err := os.CreateTemp(s.dir, "export-*.json")
+	if err != nil {
+		return fail("export file", err)
+	}
+	p := f.Name()
+	counts, err := writeExport(ctx, s.st, f, s.now(), id, scope, s.policy.Supplementary(), subjects)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		s.removeFile(p)
+		return fail("export write", err)
+	}
+	if err := s.st.CompleteRequest(ctx, id, "done", counts, s.now().UTC()); err != nil {
+		s.removeFile(p)
+		return fail("complete request", err)
+	}
+	for _, sub := range subjects {
+		if err := s.st.Audit(ctx, bot.AuditEntry{At: s.now().UTC(), Actor: by, Action: "export", Subject: sub, Detail: fmt.Sprintf("request %d", id)}); err != nil {
+			s.removeFile(p)
+			return bot.Reply{}, s.userErr("audit", err)
+		}
+	}
+	s.log.Info().Int64("request", id).Str("actor", string(by)).Int("subjects", len(subjects)).Int("messages", counts["messages"]).Msg("export ready")
+
+	name := fmt.Sprintf("switchboard-export-%s-%d.json", s.now().UTC().Format("2006-01-02"), id)
+	if req.Platform == bot.WhatsApp || s.url == "" {
+		data, err := os.ReadFile(p)
+		s.removeFile(p)
+		if err != nil {
+			return bot.Reply{}, s.userErr("export read", err)
+		}
+		text := fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema)
+		if scope != ScopeSelf {
+			text = fmt.Sprintf("The export of %d person(s) is attached (request #%d, format %s).", len(subjects), id, ExportSchema)
+		}
+		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: "application/json", Data: data}}, nil
+	}
+	tok, err := s.addLink(link{path: p, name: name, subjects: subjects, expires: s.now().Add(s.ttl)})
+	if err != nil {
+		s.removeFile(p)
+		return bot.Reply{}, s.userErr("export link", err)
+	}
+	return bot.Reply{Text: fmt.Sprintf("The export (request #%d) is ready: %s%s\nThe link works once and expires in %s.", id, s.url, tok, s.ttl.Round(time.Hour))}, nil
+}
+
+// addLink registers a one-time link and returns its token (32 random
+// bytes, hex). Only the token's SHA-256 is kept.
+func (s *Service) addLink(l link) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	tok := hex.EncodeToString(b[:])
+	s.mu.Lock()
+	s.links[sha256.Sum256([]byte(tok))] = l
+	s.mu.Unlock()
+	return tok, nil
+}
+
+// claim removes and returns the link for tok if it exists and has not
+// expired.
+func (s *Service) claim(tok string, now time.Time) (link, bool) {
+	if len(tok) != 64 {
+		return link{}, false
+	}
+	if _, err := hex.DecodeString(tok); err != nil {
+		return link{}, false
+	}
+	k := sha256.Sum256([]byte(strings.ToLower(tok)))
+	s.mu.Lock()
+	l, ok := s.links[k]
+	if ok {
+		delete(s.links, k)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return link{}, false
+	}
+	if !now.Before(l.expires) {
+		s.removeFile(l.path)
+		return link{}, false
+	}
+	return l, true
+}
+
+// ExportHandler serves one-time export links: GET <ExportURL><token>, the
+// token being the last path element, so mount it on ExportURL's path
+// (mux.Handle("/exports/", svc.ExportHandler())). A link works once; it and
+// its file are deleted after the download, or after LinkTTL. Unknown, used
+// and expired tokens all get 404.
+func (s *Service) ExportHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		l, ok := s.claim(path.Base(r.URL.Path), s.now())
+		if !ok {
+			http.Error(w, "not found or expired", http.StatusNotFound)
+			return
+		}
+		defer s.removeFile(l.path)
+		f, err := os.Open(l.path)
+		if err != nil {
+			s.log.Warn().Err(err).Msg("export file missing")
+			http.Error(w, "not found or expired", http.StatusNotFound)
+			return
+		}
+		defer f.Close()
+		h := w.Header()
+		h.Set("Content-Type", "application/json; charset=utf-8")
+		h.Set("Content-Disposition", `attachment; filename="`+l.name+`"`)
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if st, err := f.Stat(); err == nil {
+			h.Set("Content-Length", fmt.Sprint(st.Size()))
+		}
+		if _, err := io.Copy(w, f); err != nil {
+			// The error names the client address: not logged.
+			s.log.Warn().Msg("export download interrupted")
+			return
+		}
+		s.log.Info().Int("subjects", len(l.subjects)).Msg("export downloaded")
+	})
+}
+
+// sweep drops expired links, confirmations and rate-limit entries, and
+// removes export files older than LinkTTL, including ones left by a crash.
+func (s *Service) sweep(now time.Time) {
+	s.mu.Lock()
+	for k, l := range s.links {
+		if !now.Before(l.expires) {
+			delete(s.links, k)
+			s.removeFile(l.path)
+		}
+	}
+	for k, p := range s.pending {
+		if !now.Before(p.expires) {
+			delete(s.pending, k)
+		}
+	}
+	for v, cp := range s.company {
+		if !now.Before(cp.expires) {
+			delete(s.company, v)
+		}
+	}
+	for sub, at := range s.lastExport {
+		if !now.Before(at.Add(s.every)) {
+			delete(s.lastExport, sub)
+		}
+	}
+	live := map[string]bool{}
+	for _, l := range s.links {
+		live[l.path] = true
+	}
+	s.mu.Unlock()
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return // no directory yet: nothing to sweep
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "export-") || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		p := filepath.Join(s.dir, e.Name())
+		info, err := e.Info()
+		if err == nil && !live[p] && now.Sub(info.ModTime()) > s.ttl {
+			s.removeFile(p)
+		}
+	}
+}
+
+// removeFile deletes an export file; a file already gone is fine.
+func (s *Service) removeFile(p string) {
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Warn().Err(err).Msg("export file not removed")
+	}
+}
