@@ -68,7 +68,7 @@ func (s *Service) runExport(ctx context.Context, req bot.CommandRequest, by bot.
 }
 
 func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (bot.Reply, error) {
-	id, err := s.st.CreateRequest(ctx, bot.Request{Kind: bot.RequestExport, Scope: string(scope), Received: received, Due: DueDate(received), RequestedBy: by, Status: "open"})
+	id, err := s.st.CreateRequest(ctx, bot.Request{Kind: bot.RequestExport, Scope: string(scope), Received: received, Due: bot.DueDate(received), RequestedBy: by, Status: "open"})
 	if err != nil {
 		return bot.Reply{}, s.userErr("create request", err)
 	}

@@ -51,7 +51,7 @@ func countsText(c map[string]int) string {
 // register id and the rows removed per table. A failure on one subject
 // does not stop the others; the register entry is then "failed".
 func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (int64, map[string]int, error) {
-	r := bot.Request{Kind: bot.RequestErase, Scope: string(scope), Received: received, Due: DueDate(received), RequestedBy: by, Status: "open"}
+	r := bot.Request{Kind: bot.RequestErase, Scope: string(scope), Received: received, Due: bot.DueDate(received), RequestedBy: by, Status: "open"}
 	id, err := s.st.CreateRequest(ctx, r)
 	if err != nil {
 		return 0, nil, fmt.Errorf("create request: %w", err)
@@ -146,7 +146,7 @@ func (s *Service) dropState(sub bot.SubjectID) {
 // admins are kept. Run it daily.
 func (s *Service) Purge(ctx context.Context, now time.Time) error {
 	s.sweep(now)
-	cutoff := AddMonths(now.UTC(), -s.policy.RetentionMonths)
+	cutoff := bot.AddMonths(now.UTC(), -s.policy.RetentionMonths)
 	subs, err := s.st.Inactive(ctx, cutoff)
 	if err != nil {
 		return fmt.Errorf("purge: inactive: %w", err)

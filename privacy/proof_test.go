@@ -203,7 +203,7 @@ func TestProofForgetMeErasesEverything(t *testing.T) {
 		Scan(&kind, &scope, &received, &due, &done, &by, &counts, &status))
 	require.NoError(t, reg.Close())
 	assert.Equal(t, []string{"erase", "self", string(a.sub.ID), "done"}, []string{kind, scope, by, status})
-	assert.Equal(t, DueDate(time.Unix(0, received)), time.Unix(0, due).UTC())
+	assert.Equal(t, bot.DueDate(time.Unix(0, received)), time.Unix(0, due).UTC())
 	assert.Positive(t, done)
 	var c map[string]int
 	require.NoError(t, json.Unmarshal([]byte(counts), &c))

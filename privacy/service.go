@@ -273,7 +273,7 @@ func (s *Service) userErr(op string, err error) error {
 // simple registers and completes a request that is done at once.
 func (s *Service) simple(ctx context.Context, req bot.CommandRequest, kind bot.RequestKind, act func() error) error {
 	rec := s.received(req)
-	r := bot.Request{Kind: kind, Scope: string(ScopeSelf), Received: rec, Due: DueDate(rec), RequestedBy: req.Subject.ID, Status: "open"}
+	r := bot.Request{Kind: kind, Scope: string(ScopeSelf), Received: rec, Due: bot.DueDate(rec), RequestedBy: req.Subject.ID, Status: "open"}
 	id, err := s.st.CreateRequest(ctx, r)
 	if err != nil {
 		return s.userErr("create request", err)

@@ -312,7 +312,7 @@ func TestRequestsAndReminders(t *testing.T) {
 	// Requests stay open when the register is written but the work fails;
 	// plant two open ones directly.
 	for _, at := range []time.Time{h.clock.Now(), h.clock.Now().Add(20 * 24 * time.Hour)} {
-		_, err := h.st.CreateRequest(h.ctx, bot.Request{Kind: bot.RequestErase, Scope: "phone", Received: at, Due: DueDate(at), RequestedBy: admin.ID, Status: "open"})
+		_, err := h.st.CreateRequest(h.ctx, bot.Request{Kind: bot.RequestErase, Scope: "phone", Received: at, Due: bot.DueDate(at), RequestedBy: admin.ID, Status: "open"})
 		require.NoError(t, err)
 	}
 	r := h.must(admin, "/requests")
@@ -341,7 +341,7 @@ func TestPurgeUsesErasurePath(t *testing.T) {
 	recent := h.customer("+447700900002", "1002@lid", "Recent Rita")
 	h.conversation(recent, admin, "lately")
 
-	now := AddMonths(h.clock.Now(), 6)
+	now := bot.AddMonths(h.clock.Now(), 6)
 	require.NoError(t, h.svc.Purge(h.ctx, now))
 	_, err := h.st.FindSubject(h.ctx, old.ID)
 	assert.ErrorIs(t, err, bot.ErrNotFound)

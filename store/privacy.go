@@ -260,7 +260,7 @@ func (db *DB) CreateRequest(ctx context.Context, r bot.Request) (int64, error) {
 		r.Received = db.now()
 	}
 	if r.Due.IsZero() {
-		r.Due = r.Received.AddDate(0, 1, 0)
+		r.Due = bot.DueDate(r.Received)
 	}
 	if r.Status == "" {
 		r.Status = "open"

@@ -391,8 +391,8 @@ func TestRequestsAndAudit(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, open, 2)
 	assert.Equal(t, id2, open[0].ID, "earliest due first")
-	assert.Equal(t, time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC), open[0].Due, "one calendar month (Go normalises 31 Feb)")
-	assert.Equal(t, newClock().Now().AddDate(0, 1, 0), open[1].Due)
+	assert.Equal(t, time.Date(2026, 2, 28, 12, 0, 0, 0, time.UTC), open[0].Due, "one calendar month, clamped to the end of February")
+	assert.Equal(t, bot.DueDate(newClock().Now()), open[1].Due)
 	assert.Equal(t, "open", open[1].Status)
 	assert.Equal(t, map[string]int{}, open[1].Counts)
 
