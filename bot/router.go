@@ -325,12 +325,12 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		return fmt.Errorf("deliver: save message: %w", err)
 	}
 	if dup {
-		log.Debug().Int64("message", id).Msg("duplicate delivery ignored")
+		log.Debug().Int64("message_id", id).Msg("duplicate delivery ignored")
 		return nil
 	}
 	msg.ID = id
 	r.metrics.Inbound(in.Platform)
-	log = log.With().Int64("message", id).Logger()
+	log = log.With().Int64("message_id", id).Logger()
 	if origLen > 0 {
 		log.Info().Int("bytes", origLen).Int("kept", len(text)).Msg("inbound text truncated")
 	}
