@@ -1,0 +1,364 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/switchboard/switchboard/bot"
+)
+
+// MaxTextLen bounds a stored message, draft or reply text, in bytes. The
+// router truncates long messages before this; the store refuses larger ones
+// with bot.ErrTooLarge.
+const MaxTextLen = 1 << 20
+
+const messageCols = "id, subject_id, platform, chat, platform_id, dir, kind, text, sent_at, stored_at, status"
+
+// scanMessage reads one row of messageCols and decrypts it.
+func (db *DB) scanMessage(ctx context.Context, rows interface{ Scan(...any) error }) (bot.Message, error) {
+	var m bot.Message
+	var subject, platform, dir, kind, status string
+	var platformID sql.NullString
+	var chat, text []byte
+	var sent, stored int64
+	if err := rows.Scan(&m.ID, &subject, &platform, &chat, &platformID, &dir, &kind, &text, &sent, &stored, &status); err != nil {
+		return bot.Message{}, err
+	}
+	m.Subject, m.Platform, m.PlatformID = bot.SubjectID(subject), bot.Platform(platform), bot.MessageID(platformID.String)
+	m.Dir, m.Kind, m.Status = bot.Direction(dir), bot.MessageKind(kind), bot.MessageStatus(status)
+	m.SentAt, m.StoredAt = fromTS(sent), fromTS(stored)
+	sk, err := db.subjectKey(ctx, m.Subject)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	c, err := sk.openString("messages", "chat", chat)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	m.Chat = bot.ChatID(c)
+	if m.Text, err = sk.openString("messages", "text", text); err != nil {
+		return bot.Message{}, err
+	}
+	return m, nil
+}
+
+// queryMessages runs a query selecting messageCols and decrypts every row.
+func (db *DB) queryMessages(ctx context.Context, q querier, query string, args ...any) ([]bot.Message, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []bot.Message
+	for rows.Next() {
+		m, err := db.scanMessage(ctx, rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// SaveInbound stores a message with its chat and text sealed under the
+// subject's key. A message with the same platform, chat and platform id as a
+// stored one is not stored again: dup is true and id names the stored row.
+// Concurrent calls share one transaction (group commit); each gets its own
+// result.
+func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, error) {
+	switch {
+	case m.Subject == "" || m.Platform == "" || m.Chat == "":
+		return 0, false, errors.New("save message: subject, platform and chat are required")
+	case len(m.Text) > MaxTextLen:
+		return 0, false, fmt.Errorf("save message: %w", bot.ErrTooLarge)
+	}
+	if m.Dir == "" {
+		m.Dir = bot.In
+	}
+	if m.Kind == "" {
+		m.Kind = bot.KindText
+	}
+	if m.Status == "" {
+		m.Status = bot.StatusReceived
+	}
+	if _, _, _, err := db.handles(); err != nil {
+		return 0, false, err
+	}
+	sk, err := db.subjectKey(ctx, m.Subject)
+	if err != nil {
+		return 0, false, fmt.Errorf("save message: %w", err)
+	}
+	r := &saveReq{
+		platform:   string(m.Platform),
+		chatIdx:    db.keys.chatIndex(m.Chat),
+		platformID: nullString(string(m.PlatformID)),
+		wake:       make(chan bool, 1),
+	}
+	r.args = []any{string(m.Subject), r.platform, r.chatIdx, sk.seal("messages", "chat", []byte(m.Chat)), r.platformID,
+		string(m.Dir), string(m.Kind), sk.sealString("messages", "text", m.Text), ts(m.SentAt), ts(db.now()), string(m.Status)}
+	if err := db.inbound.submit(ctx, db, r); err != nil {
+		return 0, false, fmt.Errorf("save message: %w", err)
+	}
+	if r.err != nil {
+		return 0, false, fmt.Errorf("save message: %w", notFound(r.err))
+	}
+	return r.id, r.dup, nil
+}
+
+// saveReq is one SaveInbound waiting for a group commit.
+type saveReq struct {
+	args       []any
+	platform   string
+	chatIdx    []byte
+	platformID sql.NullString
+	// wake gets true when the request is done, false when its caller must
+	// lead the next batch.
+	wake chan bool
+	id   int64
+	dup  bool
+	err  error
+}
+
+// maxBatch bounds the messages stored in one group commit.
+const maxBatch = 256
+
+// inboundBatcher groups concurrent SaveInbound calls into one transaction
+// (group commit): a commit costs the same for one row or many, so under
+// concurrent ingest the rows share it. There is no goroutine: the first
+// caller leads a batch, and hands the lead to a waiting caller when done.
+type inboundBatcher struct {
+	mu      sync.Mutex
+	queue   []*saveReq
+	leading bool
+}
+
+// submit stores r in a batch and returns once r is done (its err says how
+// it went), or ctx is done while waiting (r may still be stored later).
+func (b *inboundBatcher) submit(ctx context.Context, db *DB, r *saveReq) error {
+	b.mu.Lock()
+	b.queue = append(b.queue, r)
+	lead := !b.leading
+	b.leading = true
+	b.mu.Unlock()
+	for !lead {
+		select {
+		case done := <-r.wake:
+			if done {
+				return nil
+			}
+			lead = true
+		case <-ctx.Done():
+			return b.abandon(ctx, r)
+		}
+	}
+	// Lead batches until r is done, then pass the lead on. The batch runs
+	// without the leader's cancellation: it stores other callers' rows too.
+	bctx := context.WithoutCancel(ctx)
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), maxBatch)
+		batch := b.queue[:n:n]
+		b.queue = b.queue[n:]
+		b.mu.Unlock()
+		mine := db.runBatch(bctx, batch, r)
+		b.mu.Lock()
+		if mine {
+			if len(b.queue) > 0 {
+				b.queue[0].wake <- false
+			} else {
+				b.leading = false
+			}
+			b.mu.Unlock()
+			return nil
+		}
+		b.mu.Unlock()
+	}
+}
+
+// abandon withdraws r after its caller's ctx ended. If r is still queued it
+// leaves the queue (and passes on a lead it was just handed); if it is in a
+// running batch, abandon waits for that batch, which is short.
+func (b *inboundBatcher) abandon(ctx context.Context, r *saveReq) error {
+	b.mu.Lock()
+	select {
+	case done := <-r.wake:
+		if done {
+			b.mu.Unlock()
+			return nil
+		}
+		b.remove(r)
+		if len(b.queue) > 0 {
+			b.queue[0].wake <- false
+		} else {
+			b.leading = false
+		}
+		b.mu.Unlock()
+		return ctx.Err()
+	default:
+	}
+	if b.remove(r) {
+		b.mu.Unlock()
+		return ctx.Err()
+	}
+	b.mu.Unlock()
+	<-r.wake // only a running batch can hold r now; it wakes r with true
+	return nil
+}
+
+// remove takes r out of the queue; b.mu must be held.
+func (b *inboundBatcher) remove(r *saveReq) bool {
+	for i, q := range b.queue {
+		if q == r {
+			b.queue = append(b.queue[:i:i], b.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// runBatch inserts the batch in one transaction, sets each request's
+// result, wakes the others and reports whether mine was in it.
+func (db *DB) runBatch(ctx context.Context, batch []*saveReq, mine *saveReq) bool {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO messages (subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, r := range batch {
+			// A failing statement (a subject erased meanwhile) is rolled
+			// back alone; the rest of the batch goes on.
+			res, err := ins.ExecContext(ctx, r.args...)
+			if err != nil {
+				r.err = err
+				continue
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				r.id, r.err = res.LastInsertId()
+				continue
+			}
+			r.dup = true
+			r.err = tx.QueryRowContext(ctx, "SELECT id FROM messages WHERE platform = ? AND chat_bidx = ? AND platform_id = ?",
+				r.platform, r.chatIdx, r.platformID).Scan(&r.id)
+		}
+		return nil
+	})
+	found := false
+	for _, r := range batch {
+		if err != nil {
+			r.id, r.dup, r.err = 0, false, err
+		}
+		if r == mine {
+			found = true
+			continue
+		}
+		r.wake <- true
+	}
+	return found
+}
+
+// History returns up to limit messages of the subject in chat with a row id
+// below before (any, if before <= 0), oldest first.
+func (db *DB) History(ctx context.Context, subject bot.SubjectID, chat bot.ChatID, before int64, limit int) ([]bot.Message, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	ms, err := db.queryMessages(ctx, read, "SELECT "+messageCols+` FROM messages
+		WHERE subject_id = ? AND chat_bidx = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+		string(subject), db.keys.chatIndex(chat), before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	for i, j := 0, len(ms)-1; i < j; i, j = i+1, j-1 {
+		ms[i], ms[j] = ms[j], ms[i]
+	}
+	return ms, nil
+}
+
+// Undrafted returns inbound messages of customers that have no draft yet,
+// oldest first.
+func (db *DB) Undrafted(ctx context.Context, limit int) ([]bot.Message, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	ms, err := db.queryMessages(ctx, read, "SELECT "+prefixCols("m.", messageCols)+` FROM messages m
+		JOIN subjects s ON s.id = m.subject_id
+		WHERE m.dir = 'in' AND s.role = 'customer' AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.message_id = m.id)
+		ORDER BY m.id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("undrafted: %w", err)
+	}
+	return ms, nil
+}
+
+// RevokeMessage deletes the stored inbound message the sender deleted for
+// everyone and returns the ids of drafts that answered it (their message
+// link is cleared). An unknown message gives bot.ErrNotFound.
+func (db *DB) RevokeMessage(ctx context.Context, platform bot.Platform, chat bot.ChatID, id bot.MessageID) ([]int64, error) {
+	var drafts []int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var rowID int64
+		if err := tx.QueryRowContext(ctx, "SELECT id FROM messages WHERE platform = ? AND chat_bidx = ? AND platform_id = ? AND dir = 'in'",
+			string(platform), db.keys.chatIndex(chat), string(id)).Scan(&rowID); err != nil {
+			return notFound(err)
+		}
+		var err error
+		if drafts, err = queryIDs(ctx, tx, "SELECT id FROM drafts WHERE message_id = ? ORDER BY id", rowID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM messages WHERE id = ?", rowID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("revoke message: %w", err)
+	}
+	return drafts, nil
+}
+
+// queryIDs runs a query selecting one integer column.
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// prefixCols qualifies a comma-separated column list with a table alias.
+func prefixCols(prefix, cols string) string {
+	out := make([]byte, 0, len(cols)*2)
+	out = append(out, prefix...)
+	for i := 0; i < len(cols); i++ {
+		out = append(out, cols[i])
+		if cols[i] == ' ' && i > 0 && cols[i-1] == ',' {
+			out = append(out, prefix...)
+		}
+	}
+	return string(out)
+}
