@@ -438,8 +438,14 @@ func TestNonTextPlaceholder(t *testing.T) {
 	c := newCustomer(17)
 	in := c.inbound("")
 	in.Kind = bot.KindVoice
+	in.SenderName = ""
 	require.NoError(t, h.wa.Inject(context.Background(), in))
-	h.cardFor("[voice note]")
+	card := h.cardFor("[voice note]")
+	assert.Equal(t, "+44 7••• ••0017", card.Customer, "no name: a masked number")
+	in = c.inbound("look at this")
+	in.Kind = bot.KindImage
+	require.NoError(t, h.wa.Inject(context.Background(), in))
+	h.cardFor("[image] look at this")
 }
 
 // TestLogsCarryNoPersonalData runs whole flows with a planted phone number,
@@ -556,6 +562,23 @@ func TestMetricsCountEveryStep(t *testing.T) {
 	assert.Equal(t, 1, m.get("decided:approve:already-decided"))
 	assert.Equal(t, 1, m.get("sent-error:whatsapp"))
 	assert.Equal(t, 1, m.get("sent:whatsapp"))
+}
+
+func TestDecideNeedsDecider(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(41)
+	h.send(c, "who decides?")
+	card := h.cardFor("who decides?")
+	res, err := h.router.Decide(context.Background(), bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	require.NoError(t, err)
+	assert.Equal(t, bot.Refused, res.Outcome)
+	res = h.decide(bot.Decision{DraftID: 0, Kind: bot.Approve})
+	assert.Equal(t, bot.Refused, res.Outcome)
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: "dance"})
+	assert.Equal(t, bot.Refused, res.Outcome)
+	res = h.decide(bot.Decision{DraftID: card.DraftID + 1000, Kind: bot.Approve})
+	assert.Equal(t, bot.Refused, res.Outcome)
+	assert.Contains(t, res.Message, "no longer exists")
 }
 
 func TestRunOnce(t *testing.T) {
