@@ -120,6 +120,7 @@ func (h *harness) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	routerDone := make(chan error, 1)
 	go func() { routerDone <- h.router.Run(ctx) }()
+	<-h.router.Ready()
 	chCtx, chCancel := context.WithCancel(context.Background())
 	var chans sync.WaitGroup
 	for _, f := range []*channeltest.Fake{h.wa, h.teams} {

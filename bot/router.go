@@ -25,6 +25,13 @@ const (
 // drainTimeout bounds the drain after Run's context is done.
 const drainTimeout = 10 * time.Second
 
+// persistTimeout bounds recording finished work (a draft, a sent reply)
+// after the context that did the work was cancelled.
+const persistTimeout = 5 * time.Second
+
+// cardRetryDelay is the wait before unposted cards are tried again.
+const cardRetryDelay = 5 * time.Second
+
 // pollInterval is how often the outbox worker looks for due items and the
 // router for work left waiting (undrafted messages, unposted cards).
 const pollInterval = time.Second
@@ -104,6 +111,7 @@ type Router struct {
 
 	queue *chatQueue
 	wake  chan struct{} // nudges the outbox worker
+	ready chan struct{} // closed once Run resumed earlier work and started
 
 	mu      sync.Mutex
 	started bool
@@ -111,8 +119,9 @@ type Router struct {
 	// and a draft worker never post the same card twice.
 	carding map[int64]bool
 	// cardRetry is set when posting a card failed; the poll loop retries
-	// unposted cards.
-	cardRetry bool
+	// unposted cards from cardRetryAt.
+	cardRetry   bool
+	cardRetryAt time.Time
 }
 
 var _ Sink = (*Router)(nil)
@@ -141,6 +150,7 @@ func NewRouter(opts Options) (*Router, error) {
 		backoff:      opts.Backoff,
 		queue:        newChatQueue(cmp(opts.QueueSize, DefaultQueueSize)),
 		wake:         make(chan struct{}, 1),
+		ready:        make(chan struct{}),
 		carding:      make(map[int64]bool),
 	}
 	if r.maxText < minMaxText {
@@ -219,6 +229,7 @@ func (r *Router) Run(ctx context.Context) error {
 		defer close(outboxDone)
 		r.outboxLoop(jobCtx, stopOutbox)
 	}()
+	close(r.ready)
 
 	<-ctx.Done()
 	r.queue.close()
@@ -249,6 +260,10 @@ func (r *Router) Run(ctx context.Context) error {
 	return err
 }
 
+// Ready returns a channel that is closed once Run has resumed the work an
+// earlier process left and started its workers: a readiness probe.
+func (r *Router) Ready() <-chan struct{} { return r.ready }
+
 // draftWorker runs queued jobs until quit is closed.
 func (r *Router) draftWorker(ctx context.Context, quit <-chan struct{}) {
 	for {
@@ -256,10 +271,12 @@ func (r *Router) draftWorker(ctx context.Context, quit <-chan struct{}) {
 		case <-quit:
 			return
 		case key := <-r.queue.ready:
-			j := r.queue.take(key)
-			if j.msg.ID != 0 {
+			j, skipped := r.queue.take(key)
+			switch {
+			case skipped:
+			case j.msg.ID != 0:
 				r.draftMessage(ctx, j.msg)
-			} else {
+			default:
 				r.redraft(ctx, j.draftID, j.instruction)
 			}
 			r.queue.finish(key, j)
@@ -331,6 +348,9 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		return nil
 	}
 	msg.ID = id
+	// Until this message is answered or queued, a concurrent rescan of
+	// undrafted messages must leave it alone.
+	claimed := r.queue.claim(id)
 	r.metrics.Inbound(in.Platform)
 	log = log.With().Int64("message_id", id).Logger()
 	if origLen > 0 {
@@ -352,6 +372,7 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 	if cmd, ok := ParseCommand(text); ok && kind == KindText {
 		req.Command = cmd
 		r.runCommand(ctx, log, req, in.ID)
+		r.answered(ctx, log, id, claimed)
 		return nil
 	}
 	if r.commands != nil {
@@ -360,6 +381,7 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 			r.metrics.Failure("intercept")
 			log.Error().Err(err).Msg("intercept failed")
 			r.reply(ctx, log, in.Platform, in.Chat, in.ID, Reply{Text: safeText(err, "Sorry, that did not work. Please try again later.")})
+			r.answered(ctx, log, id, claimed)
 			return nil
 		}
 		if handled {
@@ -367,14 +389,20 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 			if reply.Text != "" || reply.File != nil {
 				r.reply(ctx, log, in.Platform, in.Chat, in.ID, reply)
 			}
+			r.answered(ctx, log, id, claimed)
 			return nil
 		}
 	}
 	if subj.Role != RoleCustomer {
 		r.reply(ctx, log, in.Platform, in.Chat, in.ID, Reply{Text: StaffHelp})
+		r.answered(ctx, log, id, claimed)
 		return nil
 	}
-	if err := r.queue.push(chatKey(in.Platform, in.Chat), job{msg: msg}); err != nil {
+	if !claimed {
+		log.Debug().Msg("message already queued by a rescan")
+		return nil
+	}
+	if err := r.queue.pushClaimed(chatKey(in.Platform, in.Chat), job{msg: msg}); err != nil {
 		r.metrics.Failure("queue")
 		log.Warn().Err(err).Msg("message stored but not queued for drafting")
 		return fmt.Errorf("deliver: message %d stored, drafting later: %w", id, err)
@@ -431,6 +459,33 @@ func (r *Router) runCommand(ctx context.Context, log zerolog.Logger, req Command
 	if reply.Text != "" || reply.File != nil {
 		r.reply(ctx, log, req.Platform, req.Chat, replyTo, reply)
 	}
+}
+
+// answered records that a message was answered without a draft: in the
+// store, and in the queue (so a rescan does not draft it).
+func (r *Router) answered(ctx context.Context, log zerolog.Logger, id int64, claimed bool) {
+	r.markHandled(ctx, log, id)
+	r.queue.answered(id, claimed)
+}
+
+// markHandled tells a Store that implements HandledMarker that the message
+// needs no draft. Failures only cost a skipped entry in a later rescan.
+func (r *Router) markHandled(ctx context.Context, log zerolog.Logger, id int64) {
+	hm, ok := r.store.(HandledMarker)
+	if !ok {
+		return
+	}
+	if err := hm.MarkHandled(ctx, id); err != nil {
+		r.metrics.Failure("mark-handled")
+		log.Warn().Err(err).Msg("mark message handled")
+	}
+}
+
+// detached returns a context that outlives ctx's cancellation for up to d:
+// recording work already done (a sent reply, a finished draft) must not be
+// cut off by shutdown.
+func detached(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
 
 // safeText returns the Safe text of a UserError in err's chain, or def.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/channels/channeltest"
+	"github.com/switchboard/switchboard/store"
 )
 
 func TestApproveSendDeliverRead(t *testing.T) {
@@ -588,4 +589,63 @@ func TestRunOnce(t *testing.T) {
 	cancel()
 	require.NoError(t, r.Run(ctx), "a cancelled Run drains and returns")
 	assert.ErrorContains(t, r.Run(context.Background()), "already started")
+}
+
+// markingStore is the real store plus a record of MarkHandled calls.
+type markingStore struct {
+	*store.DB
+	mu     sync.Mutex
+	marked []int64
+}
+
+func (m *markingStore) MarkHandled(_ context.Context, id int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.marked = append(m.marked, id)
+	return nil
+}
+
+// count returns the number of distinct ids marked (a startup rescan may
+// mark a stored command again; marking is idempotent).
+func (m *markingStore) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[int64]bool{}
+	for _, id := range m.marked {
+		seen[id] = true
+	}
+	return len(seen)
+}
+
+func TestAnsweredWithoutDraftIsMarkedHandled(t *testing.T) {
+	var ms *markingStore
+	cmds := commandsFn{
+		handle: func(bot.CommandRequest) (bot.Reply, error) { return bot.Reply{}, bot.ErrUnknownCommand },
+		intercept: func(req bot.CommandRequest) (bot.Reply, bool, error) {
+			return bot.Reply{Text: "ok"}, req.Text == "YES", nil
+		},
+	}
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) {
+		o.Commands = cmds
+		ms = &markingStore{DB: o.Store.(*store.DB)}
+		o.Store = ms
+	})
+	c := newCustomer(42)
+	h.send(c, "/help")
+	h.send(c, "YES")
+	staff := bot.Inbound{Platform: bot.Teams, Chat: "a:staff", ID: "act-9", Sender: bot.Identity{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-0000000000c3"}, Role: bot.RoleStaff, Text: "hi"}
+	require.NoError(t, h.teams.Inject(context.Background(), staff))
+	h.send(c, "a question")
+	h.cardFor("a question")
+	assert.Equal(t, 3, ms.count(), "command, intercepted text and staff text; not the drafted question")
+}
+
+func TestCardPostRetried(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	h.notifier.FailPosts(1)
+	c := newCustomer(43)
+	h.send(c, "card later")
+	h.cardFor("card later")
+	require.NoError(t, h.stop())
+	assert.Len(t, h.notifier.Posts(), 1)
 }
