@@ -540,3 +540,27 @@ func TestSubjectQueriesUseIndexes(t *testing.T) {
 		}
 	}
 }
+
+func TestInactive(t *testing.T) {
+	db, clk := openTest(t)
+	ctx := context.Background()
+	quiet, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDPhone, Value: "+447700900001"}}})
+	require.NoError(t, err)
+	talked := newFixture(t, db, "+447700900002", "T", "old message", "d")
+	clk.Add(48 * time.Hour)
+	recent := newFixture(t, db, "+447700900003", "R", "new message", "d")
+	_, _, err = db.SaveInbound(ctx, bot.Message{Subject: talked.customer.ID, Platform: bot.WhatsApp, Chat: talked.msg.Chat, PlatformID: "later", Text: "x"})
+	require.NoError(t, err)
+	clk.Add(time.Hour)
+
+	got, err := db.Inactive(ctx, clk.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, []bot.SubjectID{quiet.ID}, got, "talked wrote again; recent is new")
+	got, err = db.Inactive(ctx, clk.Now())
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []bot.SubjectID{quiet.ID, talked.customer.ID, recent.customer.ID}, got)
+	got, err = db.Inactive(ctx, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	assert.NotNil(t, got)
+	assert.Empty(t, got)
+}

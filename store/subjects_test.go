@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -62,6 +63,12 @@ func TestResolveSubject(t *testing.T) {
 		got, err := db.FindSubjects(ctx, bot.Identity{Kind: bot.IDLID, Value: "2@lid"})
 		require.NoError(t, err)
 		assert.Equal(t, []bot.SubjectID{z.ID}, got)
+	})
+	t.Run("LongNameCut", func(t *testing.T) {
+		s, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{phone, phone}, Name: strings.Repeat("é", maxNameLen)})
+		require.NoError(t, err)
+		assert.Equal(t, a.ID, s.ID)
+		assert.Equal(t, strings.Repeat("é", maxNameLen/2), s.Name)
 	})
 	for _, tc := range []struct {
 		name string
