@@ -143,12 +143,12 @@ func NewRouter(opts Options) (*Router, error) {
 		channels:     make(map[Platform]Channel),
 		metrics:      opts.Metrics,
 		now:          opts.Now,
-		workers:      cmp(opts.Workers, DefaultWorkers),
-		maxText:      cmp(opts.MaxText, DefaultMaxText),
-		historyLimit: cmp(opts.HistoryLimit, DefaultHistoryLimit),
-		sendAttempts: cmp(opts.SendAttempts, DefaultSendAttempts),
+		workers:      orDefault(opts.Workers, DefaultWorkers),
+		maxText:      orDefault(opts.MaxText, DefaultMaxText),
+		historyLimit: orDefault(opts.HistoryLimit, DefaultHistoryLimit),
+		sendAttempts: orDefault(opts.SendAttempts, DefaultSendAttempts),
 		backoff:      opts.Backoff,
-		queue:        newChatQueue(cmp(opts.QueueSize, DefaultQueueSize)),
+		queue:        newChatQueue(orDefault(opts.QueueSize, DefaultQueueSize)),
 		wake:         make(chan struct{}, 1),
 		ready:        make(chan struct{}),
 		carding:      make(map[int64]bool),
@@ -184,8 +184,8 @@ func NewRouter(opts Options) (*Router, error) {
 	return r, nil
 }
 
-// cmp returns v, or def if v is zero.
-func cmp(v, def int) int {
+// orDefault returns v, or def if v is zero.
+func orDefault(v, def int) int {
 	if v == 0 {
 		return def
 	}
