@@ -22,8 +22,8 @@ const (
 	DefaultSendAttempts = 8
 )
 
-// drainTimeout bounds the drain after Run's context is done.
-const drainTimeout = 10 * time.Second
+// DefaultDrainTimeout bounds the drain after Run's context is done.
+const DefaultDrainTimeout = 10 * time.Second
 
 // persistTimeout bounds recording finished work (a draft, a sent reply)
 // after the context that did the work was cancelled.
@@ -76,6 +76,9 @@ type Options struct {
 	// Backoff returns the wait after the attempt-th failed send (1-based).
 	// If nil, DefaultBackoff.
 	Backoff func(attempt int) time.Duration
+	// DrainTimeout bounds the drain after Run's context is done. If 0,
+	// DefaultDrainTimeout.
+	DrainTimeout time.Duration
 }
 
 // DefaultBackoff waits exponentially from 1 s to 5 min, with ±25 % jitter.
@@ -108,6 +111,7 @@ type Router struct {
 	historyLimit int
 	sendAttempts int
 	backoff      func(int) time.Duration
+	drainTimeout time.Duration
 
 	queue *chatQueue
 	wake  chan struct{} // nudges the outbox worker
@@ -131,8 +135,8 @@ func NewRouter(opts Options) (*Router, error) {
 	if opts.Store == nil {
 		return nil, errors.New("new router: store is required")
 	}
-	if opts.Workers < 0 || opts.QueueSize < 0 || opts.MaxText < 0 || opts.HistoryLimit < 0 || opts.SendAttempts < 0 {
-		return nil, errors.New("new router: Workers, QueueSize, MaxText, HistoryLimit and SendAttempts must not be negative")
+	if opts.Workers < 0 || opts.QueueSize < 0 || opts.MaxText < 0 || opts.HistoryLimit < 0 || opts.SendAttempts < 0 || opts.DrainTimeout < 0 {
+		return nil, errors.New("new router: Workers, QueueSize, MaxText, HistoryLimit, SendAttempts and DrainTimeout must not be negative")
 	}
 	r := &Router{
 		log:          opts.Log.With().Str("component", "router").Logger(),
@@ -148,6 +152,7 @@ func NewRouter(opts Options) (*Router, error) {
 		historyLimit: orDefault(opts.HistoryLimit, DefaultHistoryLimit),
 		sendAttempts: orDefault(opts.SendAttempts, DefaultSendAttempts),
 		backoff:      opts.Backoff,
+		drainTimeout: opts.DrainTimeout,
 		queue:        newChatQueue(orDefault(opts.QueueSize, DefaultQueueSize)),
 		wake:         make(chan struct{}, 1),
 		ready:        make(chan struct{}),
@@ -181,6 +186,9 @@ func NewRouter(opts Options) (*Router, error) {
 	if r.backoff == nil {
 		r.backoff = DefaultBackoff
 	}
+	if r.drainTimeout == 0 {
+		r.drainTimeout = DefaultDrainTimeout
+	}
 	return r, nil
 }
 
@@ -195,8 +203,9 @@ func orDefault(v, def int) int {
 // Run resumes work left by an earlier process (unposted cards, undrafted
 // messages, due replies), runs the draft workers and the outbox worker, and
 // blocks until ctx is done. Then Deliver refuses input with ErrStopped, and
-// Run drains the draft queue and sends due replies within a fresh 10 s
-// deadline before it returns. Work cut off by the deadline stays in the store
+// Run drains the draft queue and sends due replies within a fresh deadline
+// (DrainTimeout, 10 s by default) before it returns; it returns an error if
+// the deadline cut the drain short. Work cut off by the deadline stays in the store
 // and is resumed by the next Run. Run may be called once.
 func (r *Router) Run(ctx context.Context) error {
 	r.mu.Lock()
@@ -234,7 +243,7 @@ func (r *Router) Run(ctx context.Context) error {
 	<-ctx.Done()
 	r.queue.close()
 	r.log.Info().Msg("router draining")
-	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.drainTimeout)
 	defer cancel()
 
 	var err error

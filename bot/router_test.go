@@ -649,3 +649,42 @@ func TestCardPostRetried(t *testing.T) {
 	require.NoError(t, h.stop())
 	assert.Len(t, h.notifier.Posts(), 1)
 }
+
+func TestDrainDeadlineResumesOnRestart(t *testing.T) {
+	block := true
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.DrainTimeout = 200 * time.Millisecond })
+	h.drafter.Fn = func(ctx context.Context, req bot.DraftRequest) (bot.DraftResult, error) {
+		if block {
+			<-ctx.Done() // a model call that outlives the drain
+			return bot.DraftResult{}, ctx.Err()
+		}
+		return bot.DraftResult{Text: "late but here"}, nil
+	}
+	c := newCustomer(44)
+	h.send(c, "slow one")
+	require.Eventually(t, func() bool { return len(h.drafter.Requests()) == 1 }, wait, tick)
+	assert.ErrorContains(t, h.stop(), "drain deadline passed")
+	assert.Empty(t, h.notifier.Posts(), "no failed draft is stored for a cut-off call")
+
+	block = false
+	h.start()
+	card := h.cardFor("slow one")
+	assert.Equal(t, "late but here", card.Draft)
+}
+
+func TestDeliverBeforeRun(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	require.NoError(t, h.stop())
+	h.db = h.openStore()
+	t.Cleanup(func() { _ = h.db.Close() })
+	r := h.newRouter(h.db)
+	c := newCustomer(45)
+	require.NoError(t, r.Deliver(context.Background(), c.inbound("early bird")))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	h.cardFor("early bird")
+	cancel()
+	require.NoError(t, <-done)
+	assert.Len(t, h.drafter.Requests(), 1)
+}
