@@ -158,6 +158,13 @@ func (r *Router) giveUp(ctx context.Context, log zerolog.Logger, it OutboxItem, 
 	if it.DraftID != 0 {
 		r.refreshCard(ctx, it.DraftID)
 	}
+	if r.notifier != nil {
+		// Ids only: the alert reaches admins, not the customer's data.
+		msg := fmt.Sprintf("A reply (outbox %d, draft %d) could not be sent on %s and was given up; its card shows it failed.", it.ID, it.DraftID, it.Platform)
+		if err := r.notifier.Alert(ctx, msg); err != nil {
+			log.Warn().Err(err).Msg("alert admins")
+		}
+	}
 	return true
 }
 

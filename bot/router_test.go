@@ -392,6 +392,8 @@ func TestSendRetriesThenFails(t *testing.T) {
 	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusFailed }, "failed after three attempts")
 	require.NoError(t, h.stop())
 	assert.Empty(t, h.wa.SendsTo(d.chat))
+	require.Len(t, h.notifier.Alerts(), 1, "admins hear of a reply given up")
+	assert.Contains(t, h.notifier.Alerts()[0], fmt.Sprintf("draft %d", card.DraftID))
 }
 
 func TestRevokeUpdatesCard(t *testing.T) {
@@ -687,4 +689,29 @@ func TestDeliverBeforeRun(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	assert.Len(t, h.drafter.Requests(), 1)
+}
+
+// FuzzDeliver feeds arbitrary inbound messages through the router into a
+// real store: Deliver never panics, and a message it accepted is a
+// duplicate the second time.
+func FuzzDeliver(f *testing.F) {
+	f.Add("hello", "Ann", "text", "+447700900123", false)
+	f.Add("/forget me", "", "text", "+447700900124", false)
+	f.Add("\xff\xfe bad utf8", "\x00", "voice", "+447700900125", true)
+	f.Add("", "", "", "", false)
+	f.Add(strings.Repeat("€", 7000), strings.Repeat("n", 400), "image", "+1 (555) 010-9999", true)
+	h := newHarness(f, zerolog.Nop(), nil)
+	n := 0
+	f.Fuzz(func(t *testing.T, text, name, kind, phone string, group bool) {
+		n++
+		in := bot.Inbound{
+			Platform: bot.WhatsApp, Chat: bot.ChatID(fmt.Sprintf("fuzz-%d", n%50)), ID: bot.MessageID(fmt.Sprintf("fuzz-%d", n)),
+			Sender: bot.Identity{Kind: bot.IDPhone, Value: phone}, SenderName: name, Kind: bot.MessageKind(kind), Text: text, Group: group,
+		}
+		ctx := context.Background()
+		if err := h.router.Deliver(ctx, in); err != nil {
+			return
+		}
+		assert.NoError(t, h.router.Deliver(ctx, in), "a redelivery is a duplicate")
+	})
 }
