@@ -386,14 +386,13 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 	}
 	if r.commands != nil {
 		reply, handled, err := r.commands.Intercept(ctx, req)
-		if err != nil {
+		switch {
+		case err != nil:
+			// Lose nothing: the message goes on as if not intercepted, so
+			// staff see it.
 			r.metrics.Failure("intercept")
-			log.Error().Err(err).Msg("intercept failed")
-			r.reply(ctx, log, in.Platform, in.Chat, in.ID, Reply{Text: safeText(err, "Sorry, that did not work. Please try again later.")})
-			r.answered(ctx, log, id, claimed)
-			return nil
-		}
-		if handled {
+			log.Error().Err(err).Msg("intercept failed; message passed on")
+		case handled:
 			log.Debug().Msg("message intercepted by commands")
 			if reply.Text != "" || reply.File != nil {
 				r.reply(ctx, log, in.Platform, in.Chat, in.ID, reply)

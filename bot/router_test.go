@@ -715,3 +715,15 @@ func FuzzDeliver(f *testing.F) {
 		assert.NoError(t, h.router.Deliver(ctx, in), "a redelivery is a duplicate")
 	})
 }
+
+func TestInterceptFailurePassesMessageOn(t *testing.T) {
+	cmds := commandsFn{
+		handle:    func(bot.CommandRequest) (bot.Reply, error) { return bot.Reply{}, bot.ErrUnknownCommand },
+		intercept: func(bot.CommandRequest) (bot.Reply, bool, error) { return bot.Reply{}, false, errors.New("privacy store down") },
+	}
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Commands = cmds })
+	c := newCustomer(46)
+	h.send(c, "still reaches staff")
+	h.cardFor("still reaches staff")
+	assert.Empty(t, h.wa.SendsTo(c.chat))
+}
