@@ -73,9 +73,13 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 	})
 	if err != nil {
 		r.metrics.Failure("drafter")
-		log.Warn().Err(err).Msg("drafter failed")
+		// Not the error text: a model endpoint's error may echo the prompt.
+		// The drafter logs what is safe to log.
+		log.Warn().Str("error_type", fmt.Sprintf("%T", err)).
+			Bool("timeout", errors.Is(err, context.DeadlineExceeded)).Msg("drafter failed")
 		return DraftResult{Note: NoteDraftFailed}, DraftFailed
 	}
+	res.Text = cutUTF8(strings.ToValidUTF8(res.Text, "\uFFFD"), r.maxText)
 	if res.Manual {
 		res.Text = ""
 	}

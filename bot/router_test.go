@@ -472,7 +472,10 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "sent")
 	h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ByName: "Yolanda Staffperson"})
 	h.send(c, "/frobnicate "+text)
-	h.drafter.FailNext(1)
+	h.drafter.Fn = func(_ context.Context, req bot.DraftRequest) (bot.DraftResult, error) {
+		// A model endpoint whose error echoes the prompt.
+		return bot.DraftResult{}, fmt.Errorf("400 bad request: %q", req.Message.Text)
+	}
 	in := h.send(c, text+" again")
 	h.cardFor(text + " again")
 	require.NoError(t, h.wa.InjectRevoke(context.Background(), c.chat, in.Sender, in.ID))
