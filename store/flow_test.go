@@ -72,6 +72,13 @@ func TestSaveInboundAndHistory(t *testing.T) {
 		u2, err := db.Undrafted(ctx, 100)
 		require.NoError(t, err)
 		assert.Len(t, u2, 7)
+		// A message answered without a draft (a command) is not work either.
+		require.NoError(t, db.MarkHandled(ctx, u2[0].ID))
+		require.NoError(t, db.MarkHandled(ctx, 1<<40), "unknown ids are not an error")
+		u3, err := db.Undrafted(ctx, 100)
+		require.NoError(t, err)
+		require.Len(t, u3, 6)
+		assert.NotEqual(t, u2[0].ID, u3[0].ID)
 	})
 	t.Run("Errors", func(t *testing.T) {
 		_, _, err := db.SaveInbound(ctx, bot.Message{Platform: bot.WhatsApp, Chat: "c"})

@@ -300,12 +300,25 @@ func (db *DB) Undrafted(ctx context.Context, limit int) ([]bot.Message, error) {
 	}
 	ms, err := db.queryMessages(ctx, read, "SELECT "+prefixCols("m.", messageCols)+` FROM messages m
 		JOIN subjects s ON s.id = m.subject_id
-		WHERE m.dir = 'in' AND s.role = 'customer' AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.message_id = m.id)
+		WHERE m.dir = 'in' AND m.handled = 0 AND s.role = 'customer' AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.message_id = m.id)
 		ORDER BY m.id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("undrafted: %w", err)
 	}
 	return ms, nil
+}
+
+// MarkHandled records that the inbound message with row id needs no draft,
+// so Undrafted leaves it out. Unknown ids are not an error.
+func (db *DB) MarkHandled(ctx context.Context, messageID int64) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE messages SET handled = 1 WHERE id = ? AND dir = 'in'", messageID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark handled: %w", err)
+	}
+	return nil
 }
 
 // RevokeMessage deletes the stored inbound message the sender deleted for

@@ -72,7 +72,7 @@ CREATE TABLE messages (
 	sent_at     INTEGER NOT NULL,
 	stored_at   INTEGER NOT NULL,
 	status      TEXT NOT NULL
-) STRICT;
+, handled INTEGER NOT NULL DEFAULT 0) STRICT;
 
 -- table outbox
 CREATE TABLE outbox (
@@ -166,7 +166,7 @@ CREATE UNIQUE INDEX messages_dedup ON messages(platform, chat_bidx, platform_id)
 CREATE INDEX messages_subject ON messages(subject_id, chat_bidx, id);
 
 -- index messages_undrafted
-CREATE INDEX messages_undrafted ON messages(id) WHERE dir = 'in';
+CREATE INDEX messages_undrafted ON messages(id) WHERE dir = 'in' AND handled = 0;
 
 -- index outbox_draft
 CREATE UNIQUE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
