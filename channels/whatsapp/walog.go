@@ -1,0 +1,43 @@
+package whatsapp
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/rs/zerolog"
+	waLog "go.mau.fi/whatsmeow/util/log"
+)
+
+// redactDigits matches runs of five or more digits: phone numbers, LIDs and
+// the user part of JIDs in whatsmeow's log lines.
+var redactDigits = regexp.MustCompile(`[0-9]{5,}`)
+
+// waLogger routes whatsmeow's printf-style logging through zerolog with the
+// JID digits blanked. whatsmeow's lines name senders by JID (phone numbers)
+// even at Warn, and its Debug lines dump whole stanzas with push names, so
+// the level is Warn unless the operator lowers it, and what passes is
+// redacted either way.
+type waLogger struct {
+	log zerolog.Logger
+}
+
+// newWALogger returns a whatsmeow logger writing to log at level and above.
+func newWALogger(log zerolog.Logger, level zerolog.Level) waLog.Logger {
+	return waLogger{log: log.Level(level).With().Str("component", "whatsmeow").Logger()}
+}
+
+func (w waLogger) emit(e *zerolog.Event, msg string, args []any) {
+	if e == nil {
+		return
+	}
+	e.Msg(redactDigits.ReplaceAllString(fmt.Sprintf(msg, args...), "…"))
+}
+
+func (w waLogger) Warnf(msg string, args ...any)  { w.emit(w.log.Warn(), msg, args) }
+func (w waLogger) Errorf(msg string, args ...any) { w.emit(w.log.Error(), msg, args) }
+func (w waLogger) Infof(msg string, args ...any)  { w.emit(w.log.Info(), msg, args) }
+func (w waLogger) Debugf(msg string, args ...any) { w.emit(w.log.Debug(), msg, args) }
+
+func (w waLogger) Sub(module string) waLog.Logger {
+	return waLogger{log: w.log.With().Str("module", module).Logger()}
+}
