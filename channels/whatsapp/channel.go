@@ -24,7 +24,10 @@ import (
 	"github.com/switchboard/switchboard/bot"
 )
 
-var _ bot.Channel = (*Channel)(nil)
+var (
+	_ bot.Channel   = (*Channel)(nil)
+	_ bot.Forgetter = (*Channel)(nil)
+)
 
 // maxText is the longest text WhatsApp takes in one message, in bytes.
 const maxText = 65536
