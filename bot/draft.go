@@ -1,0 +1,337 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rs/zerolog"
+)
+
+// draftMessage makes the first draft for a stored inbound message, stores it
+// and posts its card. A message whose subject is gone (erased meanwhile) is
+// dropped; store failures leave the message undrafted for a later rescan.
+func (r *Router) draftMessage(ctx context.Context, m Message) {
+	log := r.log.With().Str("subject", string(m.Subject)).Int64("message_id", m.ID).Logger()
+	subj, err := r.store.FindSubject(ctx, m.Subject)
+	if errors.Is(err, ErrNotFound) {
+		log.Info().Msg("subject gone before drafting; message dropped")
+		return
+	}
+	if err != nil {
+		r.failLater(log, "draft", err)
+		return
+	}
+	res, status := r.makeDraft(ctx, log, subj, m, "", "")
+	if ctx.Err() != nil {
+		return // stopping: the message stays undrafted and resumes on restart
+	}
+	now := r.now()
+	id, err := r.store.CreateDraft(ctx, Draft{
+		Subject:   m.Subject,
+		MessageID: m.ID,
+		Platform:  m.Platform,
+		Chat:      m.Chat,
+		Text:      res.Text,
+		Status:    status,
+		Result:    &res,
+		CreatedAt: now,
+		UpdatedAt: now,
+	})
+	if err != nil {
+		r.failLater(log, "draft", err)
+		return
+	}
+	r.metrics.Drafted(status)
+	log.Info().Int64("draft", id).Str("status", string(status)).Bool("manual", res.Manual).Msg("draft stored")
+	r.postCard(ctx, id)
+}
+
+// makeDraft asks the drafter, unless the subject objected to AI. A drafter
+// failure gives a failed status and a note; the error is logged, never shown.
+func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string) (DraftResult, DraftStatus) {
+	if subj.AIRestricted {
+		log.Debug().Msg("AI restricted: manual draft")
+		return DraftResult{Manual: true, Note: NoteAIOff}, DraftPending
+	}
+	hist, err := r.store.History(ctx, subj.ID, m.Chat, m.ID, r.historyLimit)
+	if err != nil {
+		r.metrics.Failure("history")
+		log.Warn().Err(err).Msg("history unavailable; drafting without it")
+		hist = nil
+	}
+	res, err := r.drafter.Draft(ctx, DraftRequest{
+		Subject:     subj.ID,
+		Message:     m,
+		History:     hist,
+		Instruction: instruction,
+		Previous:    previous,
+	})
+	if err != nil {
+		r.metrics.Failure("drafter")
+		log.Warn().Err(err).Msg("drafter failed")
+		return DraftResult{Note: NoteDraftFailed}, DraftFailed
+	}
+	if res.Manual {
+		res.Text = ""
+	}
+	return res, DraftPending
+}
+
+// redraft drafts an existing draft again (regenerate, retry) and updates its
+// card. A draft decided meanwhile is left alone.
+func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
+	log := r.log.With().Int64("draft", id).Logger()
+	view, err := r.store.LoadDraft(ctx, id)
+	if err != nil {
+		r.metrics.Failure("redraft")
+		log.Warn().Err(err).Msg("load draft to redraft")
+		return
+	}
+	log = log.With().Str("subject", string(view.Draft.Subject)).Logger()
+	if view.Draft.Status.Decided() {
+		log.Debug().Msg("draft decided before redraft; left alone")
+		return
+	}
+	subj, err := r.store.FindSubject(ctx, view.Draft.Subject)
+	if err != nil {
+		r.metrics.Failure("redraft")
+		log.Warn().Err(err).Msg("find subject to redraft")
+		return
+	}
+	res, status := r.makeDraft(ctx, log, subj, view.Message, instruction, view.Draft.Text)
+	if ctx.Err() != nil {
+		return
+	}
+	r.metrics.Drafted(status)
+	if status == DraftFailed {
+		// Keep the stored draft as it was; the card says the attempt failed.
+		card := cardOf(view)
+		card.Note = NoteDraftFailed
+		r.updateCard(ctx, log, view, card)
+		return
+	}
+	switch err := r.store.ReviseDraft(ctx, id, status, res.Text, &res); {
+	case errors.Is(err, ErrDecided):
+		log.Debug().Msg("draft decided during redraft; new text dropped")
+	case err != nil:
+		r.metrics.Failure("redraft")
+		log.Error().Err(err).Msg("revise draft")
+		return
+	default:
+		log.Info().Bool("manual", res.Manual).Msg("draft revised")
+	}
+	r.refreshCard(ctx, id)
+}
+
+// failLater counts and logs a store failure on the drafting path and marks
+// the queue for a rescan, so the message is drafted once the store recovers.
+func (r *Router) failLater(log zerolog.Logger, stage string, err error) {
+	r.metrics.Failure(stage)
+	log.Error().Err(err).Str("stage", stage).Msg("drafting step failed; will retry")
+	r.queue.markOverflow()
+}
+
+// rescan queues stored customer messages that have no draft yet: at start,
+// and after the queue overflowed or a store step failed.
+func (r *Router) rescan(ctx context.Context) {
+	if !r.queue.beginScan() {
+		return
+	}
+	defer r.queue.endScan()
+	room := r.queue.room()
+	if room <= 0 {
+		r.queue.markOverflow()
+		return
+	}
+	msgs, err := r.store.Undrafted(ctx, room)
+	if err != nil {
+		r.queue.markOverflow()
+		if ctx.Err() == nil {
+			r.metrics.Failure("resume")
+			r.log.Error().Err(err).Msg("list undrafted messages")
+		}
+		return
+	}
+	queued := 0
+	for _, m := range msgs {
+		if r.queue.scanned(m.ID) {
+			continue
+		}
+		if _, isCmd := ParseCommand(m.Text); isCmd && (m.Kind == KindText || m.Kind == "") {
+			continue // commands were answered when they came in
+		}
+		added, err := r.queue.add(chatKey(m.Platform, m.Chat), job{msg: m})
+		if err != nil {
+			break
+		}
+		if added {
+			queued++
+		}
+	}
+	if queued > 0 {
+		r.log.Info().Int("messages", queued).Msg("undrafted messages queued")
+	}
+}
+
+// postUncarded posts the cards of drafts that have none yet.
+func (r *Router) postUncarded(ctx context.Context) {
+	r.mu.Lock()
+	r.cardRetry = false
+	r.mu.Unlock()
+	ids, err := r.store.Uncarded(ctx, 1000)
+	if err != nil {
+		r.setCardRetry()
+		if ctx.Err() == nil {
+			r.metrics.Failure("resume")
+			r.log.Error().Err(err).Msg("list uncarded drafts")
+		}
+		return
+	}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return
+		}
+		r.postCard(ctx, id)
+	}
+	if len(ids) > 0 {
+		r.log.Info().Int("drafts", len(ids)).Msg("uncarded drafts resumed")
+	}
+}
+
+func (r *Router) setCardRetry() {
+	r.mu.Lock()
+	r.cardRetry = true
+	r.mu.Unlock()
+}
+
+// postCard posts the card of a draft that has none and records where it
+// went. Only one goroutine posts a given draft's card at a time, and it
+// checks under that claim that no card was recorded, so a card is posted
+// once.
+func (r *Router) postCard(ctx context.Context, id int64) {
+	if r.notifier == nil {
+		return
+	}
+	r.mu.Lock()
+	if r.carding[id] {
+		r.mu.Unlock()
+		return
+	}
+	r.carding[id] = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.carding, id)
+		r.mu.Unlock()
+	}()
+
+	log := r.log.With().Int64("draft", id).Logger()
+	view, err := r.store.LoadDraft(ctx, id)
+	if err != nil {
+		r.metrics.Failure("card")
+		log.Error().Err(err).Msg("load draft for its card")
+		if !errors.Is(err, ErrNotFound) {
+			r.setCardRetry()
+		}
+		return
+	}
+	if view.Card != nil {
+		return
+	}
+	ref, err := r.notifier.PostCard(ctx, cardOf(view))
+	if err != nil {
+		r.metrics.Failure("card")
+		log.Error().Err(err).Msg("post card")
+		r.setCardRetry()
+		return
+	}
+	if err := r.store.SaveCard(ctx, id, ref); err != nil {
+		r.metrics.Failure("card")
+		log.Error().Err(err).Msg("card posted but not recorded")
+		return
+	}
+	log.Debug().Str("subject", string(view.Draft.Subject)).Msg("card posted")
+}
+
+// refreshCard reloads a draft and updates its posted card.
+func (r *Router) refreshCard(ctx context.Context, id int64) {
+	log := r.log.With().Int64("draft", id).Logger()
+	view, err := r.store.LoadDraft(ctx, id)
+	if err != nil {
+		r.metrics.Failure("card")
+		log.Error().Err(err).Msg("load draft for its card")
+		return
+	}
+	if view.Card == nil {
+		r.postCard(ctx, id)
+		return
+	}
+	r.updateCard(ctx, log, view, cardOf(view))
+}
+
+// updateCard replaces a posted card; a platform that cannot edit leaves it.
+func (r *Router) updateCard(ctx context.Context, log zerolog.Logger, view DraftView, c Card) {
+	if r.notifier == nil || view.Card == nil {
+		return
+	}
+	err := r.notifier.UpdateCard(ctx, *view.Card, c)
+	if err != nil && !errors.Is(err, ErrUnsupported) {
+		r.metrics.Failure("card")
+		log.Error().Err(err).Msg("update card")
+	}
+}
+
+// cardOf renders what staff see about a draft.
+func cardOf(v DraftView) Card {
+	c := Card{
+		DraftID:    v.Draft.ID,
+		Subject:    v.Draft.Subject,
+		Customer:   v.Customer.Name,
+		Message:    v.Message.Text,
+		Draft:      v.Draft.Text,
+		Status:     v.Draft.Status,
+		Result:     v.Draft.Result,
+		SendStatus: v.SendStatus,
+	}
+	if c.Customer == "" {
+		c.Customer = MaskPhone(v.Phone)
+	}
+	var notes []string
+	if v.Draft.Result != nil && v.Draft.Result.Note != "" {
+		notes = append(notes, v.Draft.Result.Note)
+	}
+	switch {
+	case v.Message.Kind != "" && v.Message.Kind != KindText:
+		c.Message = v.Message.Kind.Placeholder()
+		if v.Message.Text != "" {
+			c.Message += " " + v.Message.Text
+		}
+	case v.Message.ID == 0 || v.Message.Text == "":
+		c.Message = "[message deleted by the customer]"
+		notes = append(notes, NoteRevoked)
+	}
+	if n := truncatedFrom(v.Message.Text); n > 0 {
+		notes = append(notes, fmt.Sprintf("message truncated from %d bytes", n))
+	}
+	c.Note = strings.Join(notes, noteSep)
+	if v.Decision != nil {
+		c.DecidedBy = v.Decision.ByName
+		c.DecidedAt = v.Decision.At
+	}
+	return c
+}
+
+// noteSep joins notes on a card.
+const noteSep = " · "
+
+// containsNote reports whether a joined note holds n.
+func containsNote(joined, n string) bool {
+	for _, part := range strings.Split(joined, noteSep) {
+		if part == n {
+			return true
+		}
+	}
+	return false
+}

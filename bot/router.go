@@ -1,0 +1,534 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults of Options.
+const (
+	DefaultWorkers      = 4
+	DefaultQueueSize    = 1024
+	DefaultMaxText      = 16 << 10
+	DefaultHistoryLimit = 10
+	DefaultSendAttempts = 8
+)
+
+// drainTimeout bounds the drain after Run's context is done.
+const drainTimeout = 10 * time.Second
+
+// pollInterval is how often the outbox worker looks for due items and the
+// router for work left waiting (undrafted messages, unposted cards).
+const pollInterval = time.Second
+
+// Options configures a Router.
+type Options struct {
+	// Log receives the router's logs: ids and counts only. If zero, nothing
+	// is logged.
+	Log zerolog.Logger
+	// Store keeps subjects, messages, drafts and the outbox. Required.
+	Store Store
+	// Drafter proposes replies. If nil, ManualDrafter: staff write every
+	// reply by hand.
+	Drafter Drafter
+	// Notifier posts draft cards to staff. If nil, cards are not posted:
+	// drafts stay uncarded and are posted by a router that has a notifier,
+	// when it starts.
+	Notifier Notifier
+	// Commands runs slash commands and sees plain text first. If nil, only
+	// the built-in /help is known.
+	Commands Commands
+	// Channels send replies, one per platform. A reply for a platform
+	// without a channel fails (outbox items are marked failed).
+	Channels []Channel
+	// Metrics counts what the router does. If nil, NopMetrics.
+	Metrics Metrics
+	// Now returns the time. If nil, time.Now.
+	Now func() time.Time
+	// Workers is the number of drafting goroutines. If 0, DefaultWorkers.
+	Workers int
+	// QueueSize bounds the draft queue. If 0, DefaultQueueSize.
+	QueueSize int
+	// MaxText is the longest inbound text kept, in bytes; longer text is
+	// cut at a character boundary and marked. If 0, DefaultMaxText.
+	MaxText int
+	// HistoryLimit is how many earlier messages the drafter sees. If 0,
+	// DefaultHistoryLimit.
+	HistoryLimit int
+	// SendAttempts is how often a reply is tried before it is marked
+	// failed. If 0, DefaultSendAttempts.
+	SendAttempts int
+	// Backoff returns the wait after the attempt-th failed send (1-based).
+	// If nil, DefaultBackoff.
+	Backoff func(attempt int) time.Duration
+}
+
+// DefaultBackoff waits exponentially from 1 s to 5 min, with ±25 % jitter.
+func DefaultBackoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := time.Second << min(attempt-1, 9)
+	d = min(d, 5*time.Minute)
+	d += time.Duration(rand.Int64N(int64(d/2)+1)) - d/4
+	return max(time.Second, min(d, 5*time.Minute))
+}
+
+// Router runs Switchboard's flows: inbound message → store → command or
+// draft queue → card to staff → decision → outbox → send → receipts. It is
+// the Sink every channel delivers to. Create it with NewRouter and start it
+// with Run; channels are run by the caller.
+type Router struct {
+	log      zerolog.Logger
+	store    Store
+	drafter  Drafter
+	notifier Notifier
+	commands Commands
+	channels map[Platform]Channel
+	metrics  Metrics
+	now      func() time.Time
+
+	workers      int
+	maxText      int
+	historyLimit int
+	sendAttempts int
+	backoff      func(int) time.Duration
+
+	queue *chatQueue
+	wake  chan struct{} // nudges the outbox worker
+
+	mu      sync.Mutex
+	started bool
+	// carding holds draft ids whose card is being posted, so a resume scan
+	// and a draft worker never post the same card twice.
+	carding map[int64]bool
+	// cardRetry is set when posting a card failed; the poll loop retries
+	// unposted cards.
+	cardRetry bool
+}
+
+var _ Sink = (*Router)(nil)
+
+// NewRouter validates opts and fills defaults. It does no I/O.
+func NewRouter(opts Options) (*Router, error) {
+	if opts.Store == nil {
+		return nil, errors.New("new router: store is required")
+	}
+	if opts.Workers < 0 || opts.QueueSize < 0 || opts.MaxText < 0 || opts.HistoryLimit < 0 || opts.SendAttempts < 0 {
+		return nil, errors.New("new router: Workers, QueueSize, MaxText, HistoryLimit and SendAttempts must not be negative")
+	}
+	r := &Router{
+		log:          opts.Log.With().Str("component", "router").Logger(),
+		store:        opts.Store,
+		drafter:      opts.Drafter,
+		notifier:     opts.Notifier,
+		commands:     opts.Commands,
+		channels:     make(map[Platform]Channel),
+		metrics:      opts.Metrics,
+		now:          opts.Now,
+		workers:      cmp(opts.Workers, DefaultWorkers),
+		maxText:      cmp(opts.MaxText, DefaultMaxText),
+		historyLimit: cmp(opts.HistoryLimit, DefaultHistoryLimit),
+		sendAttempts: cmp(opts.SendAttempts, DefaultSendAttempts),
+		backoff:      opts.Backoff,
+		queue:        newChatQueue(cmp(opts.QueueSize, DefaultQueueSize)),
+		wake:         make(chan struct{}, 1),
+		carding:      make(map[int64]bool),
+	}
+	if r.maxText < minMaxText {
+		return nil, fmt.Errorf("new router: MaxText must be at least %d bytes", minMaxText)
+	}
+	for i, ch := range opts.Channels {
+		if ch == nil {
+			return nil, fmt.Errorf("new router: channel %d is nil", i)
+		}
+		p := ch.Platform()
+		if p == "" {
+			return nil, fmt.Errorf("new router: channel %d has no platform", i)
+		}
+		if _, dup := r.channels[p]; dup {
+			return nil, fmt.Errorf("new router: two channels for platform %q", p)
+		}
+		r.channels[p] = ch
+	}
+	if r.drafter == nil {
+		r.drafter = ManualDrafter{}
+	}
+	if r.metrics == nil {
+		r.metrics = NopMetrics{}
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.backoff == nil {
+		r.backoff = DefaultBackoff
+	}
+	return r, nil
+}
+
+// cmp returns v, or def if v is zero.
+func cmp(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Run resumes work left by an earlier process (unposted cards, undrafted
+// messages, due replies), runs the draft workers and the outbox worker, and
+// blocks until ctx is done. Then Deliver refuses input with ErrStopped, and
+// Run drains the draft queue and sends due replies within a fresh 10 s
+// deadline before it returns. Work cut off by the deadline stays in the store
+// and is resumed by the next Run. Run may be called once.
+func (r *Router) Run(ctx context.Context) error {
+	r.mu.Lock()
+	if r.started {
+		r.mu.Unlock()
+		return errors.New("run router: already started")
+	}
+	r.started = true
+	r.mu.Unlock()
+
+	// Jobs outlive ctx while draining; cancelJobs cuts them off when the
+	// drain deadline passes.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+
+	r.log.Info().Int("workers", r.workers).Int("channels", len(r.channels)).Bool("notifier", r.notifier != nil).Msg("router starting")
+	if r.notifier != nil {
+		r.postUncarded(ctx)
+	}
+	r.rescan(ctx)
+
+	quit := make(chan struct{})
+	var workers sync.WaitGroup
+	for range r.workers {
+		workers.Go(func() { r.draftWorker(jobCtx, quit) })
+	}
+	stopOutbox := make(chan struct{})
+	outboxDone := make(chan struct{})
+	go func() {
+		defer close(outboxDone)
+		r.outboxLoop(jobCtx, stopOutbox)
+	}()
+
+	<-ctx.Done()
+	r.queue.close()
+	r.log.Info().Msg("router draining")
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	defer cancel()
+
+	var err error
+	select {
+	case <-r.queue.drained:
+	case <-drainCtx.Done():
+		err = errors.New("run router: drain deadline passed; queued drafts resume on restart")
+		cancelJobs()
+	}
+	close(quit)
+	workers.Wait()
+	close(stopOutbox)
+	select {
+	case <-outboxDone:
+	case <-drainCtx.Done():
+		if err == nil {
+			err = errors.New("run router: drain deadline passed; due replies are sent on restart")
+		}
+		cancelJobs()
+		<-outboxDone
+	}
+	r.log.Info().Bool("complete", err == nil).Msg("router stopped")
+	return err
+}
+
+// draftWorker runs queued jobs until quit is closed.
+func (r *Router) draftWorker(ctx context.Context, quit <-chan struct{}) {
+	for {
+		select {
+		case <-quit:
+			return
+		case key := <-r.queue.ready:
+			j := r.queue.take(key)
+			if j.msg.ID != 0 {
+				r.draftMessage(ctx, j.msg)
+			} else {
+				r.redraft(ctx, j.draftID, j.instruction)
+			}
+			r.queue.finish(key, j)
+		}
+	}
+}
+
+// Deliver takes one inbound message: it validates it, resolves the sender to
+// a subject, stores the message (a redelivery returns nil and does nothing
+// more), then runs a command, lets Commands intercept plain text, queues a
+// customer's message for drafting, or answers staff with a short help. It
+// returns an error if the message could not be stored, or if the draft queue
+// is full (ErrQueueFull; the message is stored and drafted later).
+func (r *Router) Deliver(ctx context.Context, in Inbound) error {
+	if r.queue.isClosed() {
+		return fmt.Errorf("deliver: %w", ErrStopped)
+	}
+	if err := validateInbound(in); err != nil {
+		r.metrics.Failure("validate")
+		return err
+	}
+	now := r.now()
+	kind := in.Kind
+	if kind == "" {
+		kind = KindText
+	}
+	role := in.Role
+	if role == "" {
+		role = RoleCustomer
+	}
+	text, origLen := r.clipText(in.Text)
+	sentAt := in.SentAt
+	if sentAt.IsZero() {
+		sentAt = now
+	}
+	ids := append([]Identity{in.Sender}, in.AltSenders...)
+	subj, err := r.store.ResolveSubject(ctx, SubjectInput{
+		Identities: ids,
+		Name:       clipName(in.SenderName),
+		Role:       role,
+		Tenant:     in.Tenant,
+	})
+	if err != nil {
+		r.metrics.Failure("resolve")
+		return fmt.Errorf("deliver: resolve subject: %w", err)
+	}
+	log := r.log.With().Str("subject", string(subj.ID)).Str("platform", string(in.Platform)).Logger()
+	msg := Message{
+		Subject:    subj.ID,
+		Platform:   in.Platform,
+		Chat:       in.Chat,
+		PlatformID: in.ID,
+		Dir:        In,
+		Kind:       kind,
+		Text:       text,
+		SentAt:     sentAt,
+		StoredAt:   now,
+		Status:     StatusReceived,
+	}
+	id, dup, err := r.store.SaveInbound(ctx, msg)
+	if err != nil {
+		r.metrics.Failure("save")
+		return fmt.Errorf("deliver: save message: %w", err)
+	}
+	if dup {
+		log.Debug().Int64("message_id", id).Msg("duplicate delivery ignored")
+		return nil
+	}
+	msg.ID = id
+	r.metrics.Inbound(in.Platform)
+	log = log.With().Int64("message_id", id).Logger()
+	if origLen > 0 {
+		log.Info().Int("bytes", origLen).Int("kept", len(text)).Msg("inbound text truncated")
+	}
+	if subj.Role == "" {
+		subj.Role = role
+	}
+
+	req := CommandRequest{
+		Text:     text,
+		Subject:  subj,
+		Sender:   in.Sender,
+		Platform: in.Platform,
+		Chat:     in.Chat,
+		Group:    in.Group,
+		At:       now,
+	}
+	if cmd, ok := ParseCommand(text); ok && kind == KindText {
+		req.Command = cmd
+		r.runCommand(ctx, log, req, in.ID)
+		return nil
+	}
+	if r.commands != nil {
+		reply, handled, err := r.commands.Intercept(ctx, req)
+		if err != nil {
+			r.metrics.Failure("intercept")
+			log.Error().Err(err).Msg("intercept failed")
+			r.reply(ctx, log, in.Platform, in.Chat, in.ID, Reply{Text: safeText(err, "Sorry, that did not work. Please try again later.")})
+			return nil
+		}
+		if handled {
+			log.Debug().Msg("message intercepted by commands")
+			if reply.Text != "" || reply.File != nil {
+				r.reply(ctx, log, in.Platform, in.Chat, in.ID, reply)
+			}
+			return nil
+		}
+	}
+	if subj.Role != RoleCustomer {
+		r.reply(ctx, log, in.Platform, in.Chat, in.ID, Reply{Text: StaffHelp})
+		return nil
+	}
+	if err := r.queue.push(chatKey(in.Platform, in.Chat), job{msg: msg}); err != nil {
+		r.metrics.Failure("queue")
+		log.Warn().Err(err).Msg("message stored but not queued for drafting")
+		return fmt.Errorf("deliver: message %d stored, drafting later: %w", id, err)
+	}
+	log.Debug().Msg("message queued for drafting")
+	return nil
+}
+
+// Replies the router gives by itself.
+const (
+	// StaffHelp answers plain text from staff.
+	StaffHelp = "Drafts of replies to customers appear here as cards: approve, edit or reject them there. Send /help for the commands."
+	// BuiltinHelp answers /help when no Commands service knows it.
+	BuiltinHelp = "Send your message and a member of the team will answer. Commands: /help (this list)."
+	// CommandHelp answers /help when Commands is set but does not know it.
+	CommandHelp = "Commands: /export (a copy of your data), /forget me (erase your data), /stop (no AI on your messages), /start (allow it again), /help (this list)."
+	// NoteAIOff is the card note for a customer who objected to AI (/stop).
+	NoteAIOff = "AI off at the customer's request: please write the reply by hand."
+	// NoteDraftFailed is the card note when the drafter failed.
+	NoteDraftFailed = "Drafting failed: retry, or write the reply by hand."
+	// NoteRedrafting is the card note while a draft is being made again.
+	NoteRedrafting = "Drafting again…"
+	// NoteRevoked is the card note once the customer deleted their message.
+	NoteRevoked = "The customer deleted this message."
+)
+
+// runCommand runs a slash command and replies in the chat it came from.
+func (r *Router) runCommand(ctx context.Context, log zerolog.Logger, req CommandRequest, replyTo MessageID) {
+	// The command name is logged only once Commands knew it: an unknown
+	// "name" is whatever the person typed.
+	var reply Reply
+	var err error
+	if r.commands == nil {
+		err = ErrUnknownCommand
+	} else {
+		reply, err = r.commands.Handle(ctx, req)
+	}
+	switch {
+	case errors.Is(err, ErrUnknownCommand) && req.Command.Name == "help":
+		reply = Reply{Text: BuiltinHelp}
+		if r.commands != nil {
+			reply.Text = CommandHelp
+		}
+	case errors.Is(err, ErrUnknownCommand):
+		log.Info().Msg("unknown command")
+		reply = Reply{Text: "Unknown command /" + req.Command.Name + ". Send /help for the list."}
+	case err != nil:
+		r.metrics.Failure("command")
+		log.Error().Err(err).Str("command", req.Command.Name).Msg("command failed")
+		reply = Reply{Text: safeText(err, "Sorry, /"+req.Command.Name+" did not work. Please try again later.")}
+	default:
+		log.Info().Str("command", req.Command.Name).Msg("command handled")
+	}
+	if reply.Text != "" || reply.File != nil {
+		r.reply(ctx, log, req.Platform, req.Chat, replyTo, reply)
+	}
+}
+
+// safeText returns the Safe text of a UserError in err's chain, or def.
+func safeText(err error, def string) string {
+	var ue *UserError
+	if errors.As(err, &ue) && ue.Safe != "" {
+		return ue.Safe
+	}
+	return def
+}
+
+// reply sends a reply through the channel of the platform. Failures are
+// logged and counted; the inbound message stays stored.
+func (r *Router) reply(ctx context.Context, log zerolog.Logger, p Platform, chat ChatID, replyTo MessageID, rep Reply) {
+	ch := r.channels[p]
+	if ch == nil {
+		r.metrics.Failure("reply")
+		log.Error().Msg("no channel to reply through")
+		return
+	}
+	out := Outbound{Chat: chat, ReplyTo: replyTo, Text: rep.Text, File: rep.File}
+	if rep.File != nil && !ch.Capabilities().Files {
+		out.File = nil
+		out.Text = strings.TrimSpace(rep.Text + "\n\nThis chat cannot receive files; please ask in another chat.")
+	}
+	_, err := ch.Send(ctx, out)
+	r.metrics.Sent(p, err)
+	if err != nil {
+		r.metrics.Failure("reply")
+		log.Error().Err(err).Msg("reply failed")
+	}
+}
+
+// validateInbound checks what every inbound message needs.
+func validateInbound(in Inbound) error {
+	switch {
+	case in.Platform == "":
+		return errors.New("deliver: inbound message has no platform")
+	case in.Sender.Kind == "" || in.Sender.Value == "":
+		return errors.New("deliver: inbound message has no sender identity")
+	case in.Chat == "":
+		return errors.New("deliver: inbound message has no chat")
+	case in.ID == "":
+		return errors.New("deliver: inbound message has no platform message id")
+	}
+	for _, a := range in.AltSenders {
+		if a.Kind == "" || a.Value == "" {
+			return errors.New("deliver: inbound message has an empty alternative sender identity")
+		}
+	}
+	return nil
+}
+
+// truncMark is appended to text cut at MaxText; the card shows it as a note.
+const truncMarkFmt = "\n\n[message truncated from %d bytes]"
+
+// minMaxText leaves room for the truncation mark.
+const minMaxText = 64
+
+// clipText makes text valid UTF-8 and cuts it to maxText bytes at a
+// character boundary, marked with its original length. origLen is 0 if text
+// was not cut.
+func (r *Router) clipText(text string) (clipped string, origLen int) {
+	if !utf8.ValidString(text) {
+		text = strings.ToValidUTF8(text, "\uFFFD")
+	}
+	if len(text) <= r.maxText {
+		return text, 0
+	}
+	mark := fmt.Sprintf(truncMarkFmt, len(text))
+	return cutUTF8(text, r.maxText-len(mark)) + mark, len(text)
+}
+
+// cutUTF8 returns the longest prefix of s of at most n bytes that ends at a
+// character boundary.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// truncatedFrom returns the original length recorded by clipText, or 0.
+func truncatedFrom(text string) int {
+	i := strings.LastIndex(text, "\n\n[message truncated from ")
+	if i < 0 {
+		return 0
+	}
+	var n int
+	if _, err := fmt.Sscanf(text[i:], truncMarkFmt, &n); err != nil || fmt.Sprintf(truncMarkFmt, n) != text[i:] {
+		return 0
+	}
+	return n
+}
+
+// clipName bounds a display name.
+func clipName(s string) string {
+	s = strings.ToValidUTF8(strings.TrimSpace(s), "")
+	return cutUTF8(s, 256)
+}
