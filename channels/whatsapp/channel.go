@@ -97,6 +97,11 @@ type Channel struct {
 
 	runMu sync.Mutex // held while Run runs
 
+	// fakeConnect, set only by tests, replaces pairing and the whatsmeow
+	// connection: Run opens the session db as usual, then hands the event
+	// handler to fakeConnect and sends through the client it returns.
+	fakeConnect func(handler func(evt any) bool) waClient
+
 	mu   sync.RWMutex
 	sess *session // nil unless Run is connected to a session
 }
@@ -237,6 +242,13 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 		return fmt.Errorf("whatsapp run: %w", err)
 	}
 	defer db.Close()
+	if c.fakeConnect != nil {
+		s := &session{ctx: ctx, db: db, lids: container.LIDMap, sink: sink, follow: make(chan connEvent, 16)}
+		s.cli = c.fakeConnect(func(evt any) bool { return c.handle(s, evt) })
+		c.setSession(s)
+		defer c.setSession(nil)
+		return c.wait(ctx, s, nil, nil)
+	}
 	c.applyLatestVersion(ctx)
 
 	bo := backoff{min: time.Second, max: c.opts.ReconnectMax}
@@ -306,24 +318,39 @@ func (c *Channel) serve(ctx context.Context, db *sql.DB, dev *store.Device, sink
 	if !connect() {
 		return nil
 	}
+	return c.wait(ctx, s, bo.reset, func(wait time.Duration) bool {
+		cli.Disconnect()
+		if wait <= 0 {
+			wait = bo.next()
+		}
+		return sleep(ctx, wait) && connect()
+	})
+}
+
+// wait follows connection events until ctx ends (nil) or the session ends
+// for good (the reason). connected, if not nil, is called on each
+// connection; reconnect, if not nil, after whatsmeow gave up on the
+// connection, and it reports false once ctx ended. After a remote logout,
+// what whatsmeow's own deletion leaves behind is cleared.
+func (c *Channel) wait(ctx context.Context, s *session, connected func(), reconnect func(wait time.Duration) bool) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case e := <-s.follow:
 			switch {
-			case e.connected:
-				bo.reset()
+			case e.connected && connected != nil:
+				connected()
 			case e.next == followStop:
 				c.log.Error().Str("state", string(c.health.get().State)).Msg("whatsapp session ended; a person must act")
-				return fmt.Errorf("whatsapp run: %w", e.err)
-			case e.next == followReconnect:
-				cli.Disconnect()
-				wait := e.wait
-				if wait <= 0 {
-					wait = bo.next()
+				if errors.Is(e.err, ErrLoggedOut) {
+					if err := purgeAfterLogout(context.WithoutCancel(ctx), s.db); err != nil {
+						c.log.Error().Err(err).Msg("clearing the logged-out session's leftovers failed")
+					}
 				}
-				if !sleep(ctx, wait) || !connect() {
+				return fmt.Errorf("whatsapp run: %w", e.err)
+			case e.next == followReconnect && reconnect != nil:
+				if !reconnect(e.wait) {
 					return nil
 				}
 			}

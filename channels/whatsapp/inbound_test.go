@@ -63,7 +63,9 @@ func dm(sender, alt types.JID, m *waE2E.Message) *events.Message {
 	return evt.UnwrapRaw()
 }
 
-func text(s string) *waE2E.Message { return &waE2E.Message{Conversation: proto.String(s)} }
+func text(s string) *waE2E.Message { return textMsg(s) }
+
+func textMsg(s string) *waE2E.Message { return &waE2E.Message{Conversation: proto.String(s)} }
 
 func TestMapMessageIdentities(t *testing.T) {
 	ctx := context.Background()
