@@ -85,6 +85,9 @@ type Options struct {
 	// ReconnectMax caps the wait between reconnection attempts Run makes
 	// itself. If zero, 5 minutes.
 	ReconnectMax time.Duration
+	// SessionWait is how long Send waits for Run to open the session (at
+	// start-up) before it returns ErrNotRunning. If zero, 5 s.
+	SessionWait time.Duration
 }
 
 // Channel is the WhatsApp channel over whatsmeow: one linked device of the
@@ -102,8 +105,9 @@ type Channel struct {
 	// handler to fakeConnect and sends through the client it returns.
 	fakeConnect func(handler func(evt any) bool) waClient
 
-	mu   sync.RWMutex
-	sess *session // nil unless Run is connected to a session
+	mu      sync.RWMutex
+	sess    *session      // nil unless Run is connected to a session
+	hasSess chan struct{} // closed while sess is not nil
 }
 
 // session is what the event handler and Send use while Run runs.
@@ -163,10 +167,14 @@ func New(opts Options) (*Channel, error) {
 	if opts.ReconnectMax <= 0 {
 		opts.ReconnectMax = 5 * time.Minute
 	}
+	if opts.SessionWait <= 0 {
+		opts.SessionWait = 5 * time.Second
+	}
 	c := &Channel{
-		opts:   opts,
-		log:    opts.Log.With().Str("component", "whatsapp").Logger(),
-		health: &healthTracker{now: opts.Now, on: opts.OnState},
+		hasSess: make(chan struct{}),
+		opts:    opts,
+		log:     opts.Log.With().Str("component", "whatsapp").Logger(),
+		health:  &healthTracker{now: opts.Now, on: opts.OnState},
 	}
 	c.health.h = Health{State: StateStopped, Since: opts.Now()}
 	return c, nil
@@ -191,8 +199,32 @@ func (c *Channel) session() *session {
 
 func (c *Channel) setSession(s *session) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.sess = s
-	c.mu.Unlock()
+	if s != nil {
+		close(c.hasSess)
+	} else {
+		c.hasSess = make(chan struct{})
+	}
+}
+
+// awaitSession returns the running session, waiting up to d for Run to
+// open one (Run starting, or pairing); nil if there is none by then.
+func (c *Channel) awaitSession(ctx context.Context, d time.Duration) *session {
+	c.mu.RLock()
+	s, ready := c.sess, c.hasSess
+	c.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ready:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return c.session()
 }
 
 // openStore opens whatsapp.db in dir and brings whatsmeow's schema and the

@@ -372,8 +372,16 @@ func TestSendErrors(t *testing.T) {
 	t.Run("NotRunning", func(t *testing.T) {
 		h.ch.setSession(nil)
 		defer h.ch.setSession(h.sess)
+		h.ch.opts.SessionWait = time.Millisecond
 		_, err := h.ch.Send(ctx, bot.Outbound{Chat: chat, Text: "x"})
 		assert.ErrorIs(t, err, ErrNotRunning)
+	})
+	t.Run("WaitsForSession", func(t *testing.T) {
+		h.ch.setSession(nil)
+		h.ch.opts.SessionWait = time.Minute
+		go h.ch.setSession(h.sess)
+		_, err := h.ch.Send(ctx, bot.Outbound{Chat: chat, Text: "x"})
+		assert.NoError(t, err)
 	})
 }
 

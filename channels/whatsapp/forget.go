@@ -270,4 +270,3 @@ func purgeAfterLogout(ctx context.Context, db *sql.DB) error {
 	}
 	return checkpoint(ctx, db)
 }
-

@@ -36,7 +36,7 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 	if len(msg.Text) > maxText || (msg.File != nil && len(msg.File.Data) > maxFile) {
 		return "", fmt.Errorf("whatsapp send: %w: %w", bot.ErrTooLarge, bot.ErrUnsupported)
 	}
-	s := c.session()
+	s := c.awaitSession(ctx, c.opts.SessionWait)
 	if s == nil {
 		return "", fmt.Errorf("whatsapp send: %w", ErrNotRunning)
 	}
