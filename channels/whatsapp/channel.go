@@ -115,6 +115,7 @@ type session struct {
 	ctx    context.Context
 	db     *sql.DB
 	cli    waClient
+	wm     *whatsmeow.Client // the real client; nil in tests
 	lids   lidMap
 	sink   bot.Sink
 	follow chan connEvent
@@ -324,7 +325,7 @@ func (c *Channel) serve(ctx context.Context, db *sql.DB, dev *store.Device, sink
 		c.health.set(StateDisconnected, "reconnect failed; retrying")
 		return true
 	}
-	s := &session{ctx: ctx, db: db, cli: cli, lids: dev.LIDs, sink: sink, follow: make(chan connEvent, 16)}
+	s := &session{ctx: ctx, db: db, cli: cli, wm: cli, lids: dev.LIDs, sink: sink, follow: make(chan connEvent, 16)}
 	handlerID := cli.AddEventHandlerWithSuccessStatus(func(evt any) bool { return c.handle(s, evt) })
 	c.setSession(s)
 	defer func() {

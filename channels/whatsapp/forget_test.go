@@ -17,6 +17,7 @@ import (
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/switchboard/switchboard/bot"
 )
@@ -270,4 +271,89 @@ func TestLogoutWithoutSession(t *testing.T) {
 	require.NoError(t, db.Close())
 	require.NoError(t, Logout(context.Background(), dir))
 	assert.Empty(t, scanFiles(t, filepath.Join(dir, dbFile), variants(pnJID.User)...))
+}
+
+// runFake starts Run with the test seam and returns the handler whatsmeow
+// would call, and Run's result.
+func runFake(t *testing.T, ch *Channel) (func(any) bool, <-chan error, context.CancelFunc) {
+	t.Helper()
+	handler := make(chan func(any) bool, 1)
+	ch.fakeConnect = func(h func(any) bool) waClient { handler <- h; return &fakeClient{} }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ch.Run(ctx, &fakeSink{}) }()
+	t.Cleanup(cancel)
+	select {
+	case h := <-handler:
+		return h, done, cancel
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not start")
+		return nil, nil, nil
+	}
+}
+
+// plantIn opens dir's session db and plants a person in it.
+func plantIn(t *testing.T, dir string, p person) {
+	t.Helper()
+	db, container, err := openStore(context.Background(), dir, ch0(t).log, 0)
+	require.NoError(t, err)
+	defer db.Close()
+	plant(t, newDevice(t, container), db, p)
+}
+
+func TestRemoteLogoutEndsRunAndPurges(t *testing.T) {
+	dir := t.TempDir()
+	plantIn(t, dir, person{pn: pnJID, lid: lidJID, pushName: "Ada Lovelace", text: "x"})
+	ch, err := New(Options{Dir: dir})
+	require.NoError(t, err)
+	h, done, _ := runFake(t, ch)
+	assert.True(t, h(&events.LoggedOut{Reason: events.ConnectFailureLoggedOut}))
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, ErrLoggedOut)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after LoggedOut")
+	}
+	assert.Equal(t, StateLoggedOut, ch.State().State, "the state stays for /readyz")
+	assert.True(t, ch.State().Permanent())
+	assert.Empty(t, scanFiles(t, filepath.Join(dir, dbFile), variants(pnJID.User)...))
+}
+
+func TestUnlinkWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	plantIn(t, dir, person{pn: pnJID, lid: lidJID, pushName: "Ada Lovelace", text: "x"})
+	ch, err := New(Options{Dir: dir})
+	require.NoError(t, err)
+	_, done, _ := runFake(t, ch)
+	require.NoError(t, ch.Unlink(context.Background()))
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, ErrLoggedOut)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after Unlink")
+	}
+	assert.Equal(t, StateLoggedOut, ch.State().State)
+	needles := append(variants(pnJID.User), variants(lidJID.User)...)
+	assert.Empty(t, scanFiles(t, filepath.Join(dir, dbFile), append(needles, []byte("Ada Lovelace"))...))
+}
+
+func TestPurgeStale(t *testing.T) {
+	dir := t.TempDir()
+	plantIn(t, dir, person{pn: pnJID, lid: lidJID, pushName: "Ada Lovelace", text: "stale plaintext in the buffer"})
+	now := time.Now().Add(time.Hour)
+	ch, err := New(Options{Dir: dir, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	n, err := ch.PurgeStale(context.Background(), 2*time.Hour)
+	require.NoError(t, err)
+	assert.Zero(t, n, "younger than the limit")
+	n, err = ch.PurgeStale(context.Background(), 30*time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Empty(t, scanFiles(t, filepath.Join(dir, dbFile), []byte("stale plaintext")))
+
+	empty, err := New(Options{Dir: t.TempDir()})
+	require.NoError(t, err)
+	n, err = empty.PurgeStale(context.Background(), time.Minute)
+	assert.NoError(t, err)
+	assert.Zero(t, n)
 }

@@ -66,3 +66,67 @@ func Logout(ctx context.Context, dir string) error {
 	}
 	return nil
 }
+
+// Unlink is the admin's "/disconnect whatsapp": it logs the running
+// session out (WhatsApp unlinks the device, whatsmeow deletes its keys),
+// clears what that leaves behind, and makes Run return ErrLoggedOut. If Run
+// is not running it does what Logout does on Options.Dir. If WhatsApp cannot
+// be told, the local keys are deleted anyway and the error says so.
+func (c *Channel) Unlink(ctx context.Context) error {
+	s := c.session()
+	if s == nil {
+		return Logout(ctx, c.opts.Dir)
+	}
+	var remote error
+	if s.wm != nil {
+		if err := s.wm.Logout(ctx); err != nil {
+			remote = fmt.Errorf("unlink: %w", redact(err))
+			s.wm.Disconnect()
+			if s.wm.Store.ID != nil {
+				if err := s.wm.Store.Delete(ctx); err != nil {
+					return fmt.Errorf("whatsapp unlink: delete device keys: %w", err)
+				}
+			}
+		}
+	}
+	if err := purgeAfterLogout(ctx, s.db); err != nil {
+		return fmt.Errorf("whatsapp unlink: %w", err)
+	}
+	c.health.set(StateLoggedOut, "unlinked by an admin: pair again to reconnect")
+	select {
+	case s.follow <- connEvent{next: followStop, err: ErrLoggedOut}:
+	case <-ctx.Done():
+	}
+	c.log.Info().Msg("whatsapp session unlinked by an admin")
+	if remote != nil {
+		return fmt.Errorf("whatsapp unlink: local session deleted, but WhatsApp was not told (remove the device on the phone: Settings → Linked devices): %w", remote)
+	}
+	return nil
+}
+
+// PurgeStale deletes decrypted messages that whatsmeow's event buffer still
+// holds in plaintext after maxAge (the sink never stored them, so WhatsApp's
+// redelivery is the only other copy), for the retention job. whatsmeow itself
+// drops buffer rows after 14 days. It returns the number of rows deleted.
+func (c *Channel) PurgeStale(ctx context.Context, maxAge time.Duration) (int, error) {
+	if _, err := os.Stat(filepath.Join(c.opts.Dir, dbFile)); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	db, _, err := openStore(ctx, c.opts.Dir, c.opts.Log, c.opts.WhatsmeowLevel)
+	if err != nil {
+		return 0, fmt.Errorf("whatsapp purge: %w", err)
+	}
+	defer db.Close()
+	cutoff := c.opts.Now().Add(-maxAge).UnixMilli()
+	res, err := db.ExecContext(ctx, `DELETE FROM whatsmeow_event_buffer WHERE plaintext IS NOT NULL AND insert_timestamp < ?`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("whatsapp purge: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if n > 0 {
+		if err := checkpoint(ctx, db); err != nil {
+			return 0, fmt.Errorf("whatsapp purge: %w", err)
+		}
+	}
+	return int(n), nil
+}
