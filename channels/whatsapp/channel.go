@@ -117,6 +117,7 @@ type session struct {
 	cli    waClient
 	wm     *whatsmeow.Client // the real client; nil in tests
 	lids   lidMap
+	cache  *lidCache // nil in tests
 	sink   bot.Sink
 	follow chan connEvent
 }
@@ -314,6 +315,11 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 
 // serve runs one paired session until ctx ends or it ends for good.
 func (c *Channel) serve(ctx context.Context, db *sql.DB, dev *store.Device, sink bot.Sink) error {
+	cache, err := newLIDCache(db)
+	if err != nil {
+		return fmt.Errorf("whatsapp run: %w", err)
+	}
+	dev.LIDs = cache // before the client exists: nothing reads it concurrently yet
 	cli := whatsmeow.NewClient(dev, newWALogger(c.opts.Log, c.opts.WhatsmeowLevel).Sub("Client"))
 	cli.SynchronousAck = true
 	cli.EnableDecryptedEventBuffer = true
@@ -325,7 +331,7 @@ func (c *Channel) serve(ctx context.Context, db *sql.DB, dev *store.Device, sink
 		c.health.set(StateDisconnected, "reconnect failed; retrying")
 		return true
 	}
-	s := &session{ctx: ctx, db: db, cli: cli, wm: cli, lids: dev.LIDs, sink: sink, follow: make(chan connEvent, 16)}
+	s := &session{ctx: ctx, db: db, cli: cli, wm: cli, lids: cache, cache: cache, sink: sink, follow: make(chan connEvent, 16)}
 	handlerID := cli.AddEventHandlerWithSuccessStatus(func(evt any) bool { return c.handle(s, evt) })
 	c.setSession(s)
 	defer func() {

@@ -52,8 +52,10 @@ var (
 //
 // whatsmeow_event_buffer rows have no sender column, so every row still
 // holding plaintext (messages the sink has not stored yet, normally none)
-// is deleted; WhatsApp does not redeliver those. whatsmeow's in-memory caches
-// (the LID map, push names) keep their entries until the process restarts.
+// is deleted; WhatsApp does not redeliver those. The running session's
+// LID-map cache is dropped; whatsmeow's per-device caches of push names and
+// of migrated phone-number sessions keep their entries in memory (never on
+// disk) until the process restarts.
 //
 // It ends with a TRUNCATE checkpoint, retried until no reader blocks it, so
 // the deleted bytes are gone from whatsapp.db-wal too. It works whether or
@@ -99,6 +101,9 @@ func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.I
 	n, err := forgetJIDs(ctx, db, jids)
 	if err != nil {
 		return fmt.Errorf("whatsapp forget: %w", err)
+	}
+	if s := c.session(); s != nil && s.cache != nil {
+		s.cache.reset()
 	}
 	if err := checkpoint(ctx, db); err != nil {
 		return fmt.Errorf("whatsapp forget: %w", err)

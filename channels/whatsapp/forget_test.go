@@ -357,3 +357,37 @@ func TestPurgeStale(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Zero(t, n)
 }
+
+func TestForgetDropsLIDCache(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	cache, err := newLIDCache(h.sess.db)
+	require.NoError(t, err)
+	h.sess.lids, h.sess.cache = cache, cache
+	plain, err := newLIDCache(h.sess.db) // a cache nobody resets, as whatsmeow's own
+	require.NoError(t, err)
+
+	require.NoError(t, cache.PutLIDMapping(ctx, lidJID, pnJID))
+	for _, l := range []*lidCache{cache, plain} {
+		got, err := l.GetPNForLID(ctx, lidJID)
+		require.NoError(t, err)
+		require.Equal(t, pnJID.User, got.User)
+	}
+	require.NoError(t, h.ch.Forget(ctx, "s_1", []bot.Identity{lidID}))
+
+	got, err := cache.GetPNForLID(ctx, lidJID)
+	require.NoError(t, err)
+	assert.True(t, got.IsEmpty(), "the running session's cache forgot the pair")
+	got, err = plain.GetPNForLID(ctx, lidJID)
+	require.NoError(t, err)
+	assert.False(t, got.IsEmpty(), "whatsmeow's cache alone would still know it")
+
+	// Re-learning the pair writes it again.
+	require.NoError(t, cache.PutLIDMapping(ctx, lidJID, pnJID))
+	var n int
+	require.NoError(t, h.sess.db.QueryRow(`SELECT count(*) FROM whatsmeow_lid_map`).Scan(&n))
+	assert.Equal(t, 1, n)
+	m, err := cache.GetManyLIDsForPNs(ctx, []types.JID{pnJID})
+	require.NoError(t, err)
+	assert.Equal(t, lidJID.User, m[pnJID].User)
+}
