@@ -235,7 +235,15 @@ func openStore(ctx context.Context, dir string, log zerolog.Logger, level zerolo
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create session dir: %w", err)
 	}
-	db, err := sql.Open("sqlite3", dsn(filepath.Join(dir, dbFile)))
+	path := filepath.Join(dir, dbFile)
+	// The session keys are secrets: create the file owner-only (SQLite gives
+	// the -wal and -shm files the same mode).
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create session db: %w", err)
+	}
+	_ = f.Close()
+	db, err := sql.Open("sqlite3", dsn(path))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open session db: %w", err)
 	}

@@ -528,3 +528,17 @@ func TestRunOffline(t *testing.T) {
 	_, err = os.Stat(filepath.Join(ch.opts.Dir, dbFile))
 	assert.NoError(t, err)
 }
+
+func TestSessionFilesOwnerOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	db, _, err := openStore(context.Background(), dir, zerolog.Nop(), zerolog.WarnLevel)
+	require.NoError(t, err)
+	_, err = db.Exec(`INSERT INTO switchboard_wa_writers (jid, first_seen) VALUES ('x', 1)`)
+	require.NoError(t, err)
+	defer db.Close()
+	for _, name := range []string{"", dbFile, dbFile + "-wal"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err, name)
+		assert.Zero(t, fi.Mode().Perm()&0o077, "%s is %v", name, fi.Mode())
+	}
+}
