@@ -293,7 +293,8 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 	}
 	c.applyLatestVersion(ctx)
 
-	bo := backoff{min: time.Second, max: c.opts.ReconnectMax}
+	// Pairing retries quickly: a person is waiting at the terminal.
+	bo := backoff{min: time.Second, max: min(10*time.Second, c.opts.ReconnectMax)}
 	for {
 		dev, err := container.GetFirstDevice(ctx)
 		if err != nil {
@@ -316,7 +317,6 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 			}
 			continue
 		}
-		bo.reset()
 		return c.serve(ctx, db, dev, sink)
 	}
 }

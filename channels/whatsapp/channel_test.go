@@ -542,3 +542,14 @@ func TestSessionFilesOwnerOnly(t *testing.T) {
 		assert.Zero(t, fi.Mode().Perm()&0o077, "%s is %v", name, fi.Mode())
 	}
 }
+
+func TestHealthString(t *testing.T) {
+	h := newHarness(t)
+	h.ch.handle(h.sess, &events.ClientOutdated{})
+	s := h.ch.State().String()
+	assert.Contains(t, s, "client-outdated")
+	assert.Contains(t, s, "go get go.mau.fi/whatsmeow@latest && go mod tidy")
+	h.ch.handle(h.sess, &events.UndecryptableMessage{Info: dm(pnJID, types.EmptyJID, text("x")).Info})
+	assert.Contains(t, h.ch.State().String(), "1 message(s) could not be decrypted")
+	assert.NotContains(t, h.ch.State().String(), "447700900123")
+}

@@ -43,6 +43,19 @@ type Health struct {
 	LastUndecryptable time.Time
 }
 
+// String is a one-line operator-safe summary for an admin alert:
+// "WhatsApp: temporarily-banned (temporary ban, code 101: …; expires in 2h0m0s)".
+func (h Health) String() string {
+	out := "WhatsApp: " + string(h.State)
+	if h.Detail != "" {
+		out += " (" + h.Detail + ")"
+	}
+	if h.Undecryptable > 0 {
+		out += fmt.Sprintf("; %d message(s) could not be decrypted: ask the customer to send again", h.Undecryptable)
+	}
+	return out
+}
+
 // Ready reports whether messages can flow.
 func (h Health) Ready() bool { return h.State == StateConnected }
 
