@@ -335,6 +335,8 @@ func (c *Channel) serve(ctx context.Context, db *sql.DB, dev *store.Device, sink
 	cli.InitialAutoReconnect = true
 	cli.EnableAutoReconnect = true
 	cli.GetMessageForRetry = c.retryMessage
+	wctx := ctxLogger(ctx, c.opts.Log, c.opts.WhatsmeowLevel) // for whatsmeow only; the sink keeps ctx
+	cli.BackgroundEventCtx = wctx
 	cli.AutoReconnectHook = func(error) bool {
 		c.health.set(StateDisconnected, "reconnect failed; retrying")
 		return true
@@ -351,7 +353,7 @@ func (c *Channel) serve(ctx context.Context, db *sql.DB, dev *store.Device, sink
 	bo := backoff{min: time.Second, max: c.opts.ReconnectMax}
 	connect := func() bool {
 		for {
-			err := cli.ConnectContext(ctx)
+			err := cli.ConnectContext(wctx)
 			if err == nil || errors.Is(err, whatsmeow.ErrAlreadyConnected) {
 				return true
 			}

@@ -553,3 +553,17 @@ func TestHealthString(t *testing.T) {
 	assert.Contains(t, h.ch.State().String(), "1 message(s) could not be decrypted")
 	assert.NotContains(t, h.ch.State().String(), "447700900123")
 }
+
+func TestCtxLoggerRedacts(t *testing.T) {
+	var buf strings.Builder
+	ctx := ctxLogger(context.Background(), zerolog.New(&buf), zerolog.WarnLevel)
+	zerolog.Ctx(ctx).Err(errors.New("bad session 447700900123:0")).Str("address", "123456789012345_1:3").Msg("Failed to deserialize session")
+	zerolog.Ctx(ctx).Debug().Str("pn_jid", "447700900123@s.whatsapp.net").Msg("debug line")
+	out := buf.String()
+	assert.Contains(t, out, "Failed to deserialize session")
+	assert.Contains(t, out, `"level":"error"`)
+	assert.Contains(t, out, `"component":"whatsmeow"`)
+	assert.NotContains(t, out, "447700900123")
+	assert.NotContains(t, out, "123456789012345")
+	assert.NotContains(t, out, "debug line")
+}

@@ -37,6 +37,7 @@ func Logout(ctx context.Context, dir string) error {
 	}
 	var remote error
 	if dev.ID != nil {
+		ctx := zerolog.Nop().WithContext(ctx) // whatsmeow logs JIDs through zerolog.Ctx
 		vctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		if v, err := whatsmeow.GetLatestVersion(vctx, &http.Client{Timeout: 20 * time.Second}); err == nil && !v.IsZero() {
 			setWAVersion(*v)

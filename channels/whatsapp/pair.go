@@ -36,6 +36,8 @@ func (c *Channel) pair(ctx context.Context, dev *store.Device) error {
 	defer cli.RemoveEventHandler(id)
 	defer cli.Disconnect()
 
+	ctx = ctxLogger(ctx, c.opts.Log, c.opts.WhatsmeowLevel)
+	cli.BackgroundEventCtx = ctx
 	qrCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	qr, err := cli.GetQRChannel(qrCtx)

@@ -1,6 +1,8 @@
 package whatsapp
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 
@@ -40,4 +42,43 @@ func (w waLogger) Debugf(msg string, args ...any) { w.emit(w.log.Debug(), msg, a
 
 func (w waLogger) Sub(module string) waLog.Logger {
 	return waLogger{log: w.log.With().Str("module", module).Logger()}
+}
+
+// ctxLogger returns ctx carrying a zerolog logger for the lines whatsmeow
+// writes through zerolog.Ctx(ctx) (some at Error level with JIDs in their
+// fields): they are relayed to log at level and above, with every string
+// field's digit runs redacted.
+func ctxLogger(ctx context.Context, log zerolog.Logger, level zerolog.Level) context.Context {
+	relay := zerolog.New(relayWriter{log: log.With().Str("component", "whatsmeow").Logger()}).Level(level)
+	return relay.WithContext(ctx)
+}
+
+// relayWriter re-logs zerolog JSON lines through another logger, redacted.
+type relayWriter struct {
+	log zerolog.Logger
+}
+
+func (w relayWriter) Write(p []byte) (int, error) {
+	var fields map[string]any
+	if err := json.Unmarshal(p, &fields); err != nil {
+		w.log.Warn().Msg("unparsable whatsmeow log line dropped")
+		return len(p), nil
+	}
+	level, err := zerolog.ParseLevel(fmt.Sprint(fields[zerolog.LevelFieldName]))
+	if err != nil || level == zerolog.NoLevel {
+		level = zerolog.WarnLevel
+	}
+	msg, _ := fields[zerolog.MessageFieldName].(string)
+	delete(fields, zerolog.LevelFieldName)
+	delete(fields, zerolog.MessageFieldName)
+	delete(fields, zerolog.TimestampFieldName)
+	for k, v := range fields {
+		if s, ok := v.(string); ok {
+			fields[k] = redactDigits.ReplaceAllString(s, "…")
+		} else if v != nil {
+			fields[k] = redactDigits.ReplaceAllString(fmt.Sprint(v), "…")
+		}
+	}
+	w.log.WithLevel(level).Fields(fields).Msg(redactDigits.ReplaceAllString(msg, "…"))
+	return len(p), nil
 }
