@@ -418,7 +418,14 @@ var (
 // handle is the whatsmeow event handler. Its result decides the ack: false
 // leaves the message or receipt unacknowledged so WhatsApp redelivers it
 // (whatsmeow's decrypted-event buffer keeps the plaintext for that).
-func (c *Channel) handle(s *session, evt any) bool {
+func (c *Channel) handle(s *session, evt any) (ack bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			// whatsmeow would recover too, but then acknowledge: refuse instead.
+			c.log.Error().Str("event", fmt.Sprintf("%T", evt)).Msg("event handler panicked; not acknowledged")
+			ack = false
+		}
+	}()
 	switch v := evt.(type) {
 	case *events.Message:
 		return c.onMessage(s, v)

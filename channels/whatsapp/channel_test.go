@@ -567,3 +567,28 @@ func TestCtxLoggerRedacts(t *testing.T) {
 	assert.NotContains(t, out, "123456789012345")
 	assert.NotContains(t, out, "debug line")
 }
+
+// TestHandleOddEvents feeds nil and typed-nil events: nothing panics, and a
+// message that could not be handled is not acknowledged.
+func TestHandleOddEvents(t *testing.T) {
+	h := newHarness(t)
+	for _, evt := range []any{nil, (*events.Message)(nil), (*events.Receipt)(nil), (*events.KeepAliveTimeout)(nil),
+		(*events.TemporaryBan)(nil), (*events.LoggedOut)(nil), (*events.ConnectFailure)(nil), (*events.UndecryptableMessage)(nil),
+		&events.Message{}, &events.Receipt{}, &events.TemporaryBan{}, &events.Presence{}, 42} {
+		assert.NotPanics(t, func() { h.ch.handle(h.sess, evt) }, "%T", evt)
+	}
+	assert.Empty(t, h.sink.inbound)
+}
+
+// panicSink panics on delivery.
+type panicSink struct{ fakeSink }
+
+func (*panicSink) Deliver(context.Context, bot.Inbound) error { panic("boom") }
+
+func TestHandlePanicNotAcked(t *testing.T) {
+	h := newHarness(t)
+	h.sess.sink = &panicSink{}
+	ack := true
+	assert.NotPanics(t, func() { ack = h.ch.handle(h.sess, dm(pnJID, types.EmptyJID, text("hi"))) })
+	assert.False(t, ack, "a message whose handling panicked must be redelivered")
+}

@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -109,10 +110,11 @@ func (t *healthTracker) set(s State, detail string) {
 // update applies fn under the lock and, if it reports a change, calls the
 // callback with the new snapshot (outside the lock).
 func (t *healthTracker) update(fn func(h *Health) bool) {
-	t.mu.Lock()
-	changed := fn(&t.h)
-	h := t.h
-	t.mu.Unlock()
+	changed, h := func() (bool, Health) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return fn(&t.h), t.h
+	}()
 	if changed && t.on != nil {
 		t.on(h)
 	}
@@ -131,6 +133,9 @@ const (
 // is false for events that are not about the connection. wait is the delay
 // before a followReconnect.
 func (t *healthTracker) onEvent(evt any) (handled bool, next followUp, wait time.Duration) {
+	if v := reflect.ValueOf(evt); !v.IsValid() || (v.Kind() == reflect.Pointer && v.IsNil()) {
+		return false, followNone, 0
+	}
 	switch v := evt.(type) {
 	case *events.Connected:
 		t.set(StateConnected, "")
