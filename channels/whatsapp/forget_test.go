@@ -26,7 +26,7 @@ import (
 var ourJID = types.JID{User: "441632960001", Device: 7, Server: types.DefaultUserServer}
 
 // newDevice saves a paired-looking device through whatsmeow's own API.
-func newDevice(t *testing.T, c *sqlstore.Container) *store.Device {
+func newDevice(t testing.TB, c *sqlstore.Container) *store.Device {
 	t.Helper()
 	dev := c.NewDevice()
 	id := ourJID
@@ -50,7 +50,7 @@ type person struct {
 
 // plant writes everything whatsmeow keeps about p, through whatsmeow's store
 // API, as it would while talking to p.
-func plant(t *testing.T, dev *store.Device, db *sql.DB, p person) {
+func plant(t testing.TB, dev *store.Device, db *sql.DB, p person) {
 	t.Helper()
 	ctx := context.Background()
 	pnDev := types.JID{User: p.pn.User, Device: 0, Server: p.pn.Server}

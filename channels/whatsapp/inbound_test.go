@@ -36,6 +36,11 @@ var (
 // same DSN the channel uses, and returns the container and the raw handle.
 func openTestDB(t *testing.T) (*sqlstore.Container, *sql.DB, string) {
 	t.Helper()
+	return openTestDBB(t)
+}
+
+func openTestDBB(t testing.TB) (*sqlstore.Container, *sql.DB, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), dbFile)
 	db, err := sql.Open("sqlite3", dsn(path))
 	require.NoError(t, err)
