@@ -40,7 +40,8 @@ type mapped struct {
 // or nothing. Only 1:1 chats with another person count: groups, broadcast
 // lists, status updates, newsletters, bots and our own messages (from this or
 // another of our devices) are ignored, and so are protocol messages other
-// than a revoke, reactions and other non-content messages. lids may be nil;
+// than a revoke or an edit, reactions and other non-content messages. An
+// edit is delivered as a new message with the edited text. lids may be nil;
 // a failing lookup only loses the alternate identity.
 func mapMessage(ctx context.Context, evt *events.Message, lids lidMap) mapped {
 	if evt == nil || evt.Message == nil {
@@ -83,7 +84,13 @@ func mapMessage(ctx context.Context, evt *events.Message, lids lidMap) mapped {
 				Role:     bot.RoleCustomer,
 			}}
 		}
-		return mapped{why: "protocol"}
+		if pm.Type != nil && pm.GetType() == waE2E.ProtocolMessage_MESSAGE_EDIT && pm.GetEditedMessage() != nil {
+			// An edit arrives as a new message (its own id) carrying the
+			// whole new text; staff see it as the customer's latest word.
+			msg = pm.GetEditedMessage()
+		} else {
+			return mapped{why: "protocol"}
+		}
 	}
 	kind, text, ok := content(msg)
 	if !ok {

@@ -215,8 +215,8 @@ func TestMapMessageIgnored(t *testing.T) {
 		{"Reaction", dm(pnJID, types.EmptyJID, &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Text: proto.String("👍")}})},
 		{"Empty", dm(pnJID, types.EmptyJID, &waE2E.Message{})},
 		{"ProtocolWithoutType", dm(pnJID, types.EmptyJID, &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Key: &waCommon.MessageKey{ID: proto.String("X")}}})},
-		{"Edit", dm(pnJID, types.EmptyJID, &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
-			Type: waE2E.ProtocolMessage_MESSAGE_EDIT.Enum(), Key: &waCommon.MessageKey{ID: proto.String("X")}, EditedMessage: text("new")}})},
+		{"EditWithoutMessage", dm(pnJID, types.EmptyJID, &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
+			Type: waE2E.ProtocolMessage_MESSAGE_EDIT.Enum(), Key: &waCommon.MessageKey{ID: proto.String("X")}}})},
 		{"HistorySyncNotification", dm(pnJID, types.EmptyJID, &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
 			Type: waE2E.ProtocolMessage_HISTORY_SYNC_NOTIFICATION.Enum()}})},
 	}
@@ -274,4 +274,21 @@ func TestMapReceipt(t *testing.T) {
 			assert.Equal(t, tc.evt.MessageIDs[0], string(got.IDs[0]))
 		})
 	}
+}
+
+func TestMapMessageEdit(t *testing.T) {
+	// As whatsmeow delivers an edit: wrapped in EditedMessage, a protocol
+	// message naming the original and carrying the new content.
+	evt := dm(pnJID, types.EmptyJID, &waE2E.Message{EditedMessage: &waE2E.FutureProofMessage{Message: &waE2E.Message{
+		ProtocolMessage: &waE2E.ProtocolMessage{
+			Type:          waE2E.ProtocolMessage_MESSAGE_EDIT.Enum(),
+			Key:           &waCommon.MessageKey{ID: proto.String("3A0ORIGINAL")},
+			EditedMessage: &waE2E.Message{Conversation: proto.String("Actually 5 boxes, not 3")},
+		}}}})
+	evt.Info.ID = "3A0EDIT"
+	got := mapMessage(context.Background(), evt, nil)
+	require.Equal(t, actDeliver, got.act, got.why)
+	assert.Equal(t, "Actually 5 boxes, not 3", got.in.Text)
+	assert.Equal(t, bot.KindText, got.in.Kind)
+	assert.Equal(t, bot.MessageID("3A0EDIT"), got.in.ID)
 }
