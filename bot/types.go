@@ -80,6 +80,7 @@ const (
 	KindText     MessageKind = "text"
 	KindImage    MessageKind = "image"
 	KindVoice    MessageKind = "voice"
+	KindAudio    MessageKind = "audio" // an audio file that is not a voice note
 	KindVideo    MessageKind = "video"
 	KindDocument MessageKind = "document"
 	KindLocation MessageKind = "location"
