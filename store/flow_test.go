@@ -290,6 +290,13 @@ func TestOutboxSendAndReceipts(t *testing.T) {
 	assert.Equal(t, bot.Out, h[1].Dir)
 	assert.Equal(t, "answer", h[1].Text)
 	assert.Equal(t, bot.MessageID("WAOUT1"), h[1].PlatformID)
+	text, err := db.RetryText(ctx, "WAOUT1")
+	require.NoError(t, err)
+	assert.Equal(t, "answer", text, "a retry request after a restart gets the sent text")
+	_, err = db.RetryText(ctx, "UNKNOWN")
+	assert.ErrorIs(t, err, bot.ErrNotFound)
+	_, err = db.RetryText(ctx, f.msg.PlatformID)
+	assert.ErrorIs(t, err, bot.ErrNotFound, "inbound messages are not retry material")
 	assert.ErrorContains(t, db.MarkRetry(ctx, it.ID, clk.Now(), "x"), "not pending")
 
 	receipt := func(st bot.MessageStatus, ids ...bot.MessageID) []int64 {

@@ -308,6 +308,26 @@ func (db *DB) Undrafted(ctx context.Context, limit int) ([]bot.Message, error) {
 	return ms, nil
 }
 
+// RetryText returns the text of the message sent on WhatsApp with platform
+// id id, so a recipient's retry request can be answered after a restart. An
+// unknown id gives bot.ErrNotFound.
+func (db *DB) RetryText(ctx context.Context, id bot.MessageID) (string, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return "", err
+	}
+	ms, err := db.queryMessages(ctx, read, "SELECT "+messageCols+` FROM messages
+		WHERE platform = ? AND platform_id = ? AND dir = 'out' ORDER BY id DESC LIMIT 1`,
+		string(bot.WhatsApp), string(id))
+	if err != nil {
+		return "", fmt.Errorf("retry text: %w", err)
+	}
+	if len(ms) == 0 {
+		return "", fmt.Errorf("retry text: %w", bot.ErrNotFound)
+	}
+	return ms[0].Text, nil
+}
+
 // MarkHandled records that the inbound message with row id needs no draft,
 // so Undrafted leaves it out. Unknown ids are not an error.
 func (db *DB) MarkHandled(ctx context.Context, messageID int64) error {

@@ -162,6 +162,9 @@ CREATE INDEX identities_subject ON identities(subject_id);
 -- index messages_dedup
 CREATE UNIQUE INDEX messages_dedup ON messages(platform, chat_bidx, platform_id);
 
+-- index messages_sent_id
+CREATE INDEX messages_sent_id ON messages(platform, platform_id) WHERE dir = 'out';
+
 -- index messages_subject
 CREATE INDEX messages_subject ON messages(subject_id, chat_bidx, id);
 
