@@ -12,6 +12,10 @@ var (
 	ErrUnknownCommand = errors.New("unknown command")
 	// ErrTooLarge is returned for input over a size limit.
 	ErrTooLarge = errors.New("too large")
+	// ErrUnavailable is returned by a channel that is not connected now
+	// (WhatsApp reconnecting). The router keeps the reply pending without
+	// counting an attempt, so it goes out after the reconnect.
+	ErrUnavailable = errors.New("channel unavailable")
 	// ErrForbidden is returned when the requester may not do what was asked.
 	ErrForbidden = errors.New("forbidden")
 )

@@ -131,6 +131,17 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 	if ctx.Err() != nil {
 		return time.Time{}, false // stopping: the item stays due and is sent on restart
 	}
+	if errors.Is(err, ErrUnavailable) {
+		// Disconnected: wait for the reconnect without using up attempts.
+		at := r.now().Add(r.unavailable)
+		if err := r.store.Postpone(ctx, it.ID, at); err != nil {
+			r.metrics.Failure("outbox")
+			log.Error().Err(err).Msg("postpone send")
+			return time.Time{}, false
+		}
+		log.Info().Err(err).Time("next", at).Msg("channel unavailable; reply stays pending")
+		return at, true
+	}
 	attempts := it.Attempts + 1
 	lastErr := errText(err)
 	if errors.Is(err, ErrUnsupported) || attempts >= r.sendAttempts {

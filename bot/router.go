@@ -22,6 +22,10 @@ const (
 	DefaultSendAttempts = 8
 )
 
+// DefaultUnavailableWait is how long a reply waits for a channel that is
+// reconnecting before it is tried again.
+const DefaultUnavailableWait = 15 * time.Second
+
 // DefaultDrainTimeout bounds the drain after Run's context is done.
 const DefaultDrainTimeout = 10 * time.Second
 
@@ -79,6 +83,10 @@ type Options struct {
 	// DrainTimeout bounds the drain after Run's context is done. If 0,
 	// DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// UnavailableWait is how long a reply waits before a channel that said
+	// ErrUnavailable is tried again; such tries use up no attempt. If 0,
+	// DefaultUnavailableWait.
+	UnavailableWait time.Duration
 }
 
 // DefaultBackoff waits exponentially from 1 s to 5 min, with ±25 % jitter.
@@ -112,6 +120,7 @@ type Router struct {
 	sendAttempts int
 	backoff      func(int) time.Duration
 	drainTimeout time.Duration
+	unavailable  time.Duration
 
 	queue *chatQueue
 	wake  chan struct{} // nudges the outbox worker
@@ -153,6 +162,7 @@ func NewRouter(opts Options) (*Router, error) {
 		sendAttempts: orDefault(opts.SendAttempts, DefaultSendAttempts),
 		backoff:      opts.Backoff,
 		drainTimeout: opts.DrainTimeout,
+		unavailable:  opts.UnavailableWait,
 		queue:        newChatQueue(orDefault(opts.QueueSize, DefaultQueueSize)),
 		wake:         make(chan struct{}, 1),
 		ready:        make(chan struct{}),
@@ -188,6 +198,9 @@ func NewRouter(opts Options) (*Router, error) {
 	}
 	if r.drainTimeout == 0 {
 		r.drainTimeout = DefaultDrainTimeout
+	}
+	if r.unavailable <= 0 {
+		r.unavailable = DefaultUnavailableWait
 	}
 	return r, nil
 }

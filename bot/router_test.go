@@ -396,6 +396,23 @@ func TestSendRetriesThenFails(t *testing.T) {
 	assert.Contains(t, h.notifier.Alerts()[0], fmt.Sprintf("draft %d", card.DraftID))
 }
 
+func TestSendWaitsForUnavailableChannel(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) {
+		o.SendAttempts = 2
+		o.UnavailableWait = time.Millisecond
+	})
+	c := newCustomer(31)
+	h.send(c, "send me after the reconnect")
+	card := h.cardFor("send me after the reconnect")
+	// Far more failures than SendAttempts, all "not connected": none counts.
+	h.wa.FailNext(10, fmt.Errorf("reconnecting: %w", bot.ErrUnavailable))
+	h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "sent once the channel is back")
+	require.NoError(t, h.stop())
+	assert.Len(t, h.wa.SendsTo(c.chat), 1)
+	assert.Empty(t, h.notifier.Alerts(), "nothing was given up")
+}
+
 func TestRevokeUpdatesCard(t *testing.T) {
 	h := newHarness(t, zerolog.Nop(), nil)
 	c := newCustomer(15)

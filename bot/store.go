@@ -75,6 +75,9 @@ type Store interface {
 	MarkSent(ctx context.Context, outboxID int64, platformID MessageID, at time.Time) error
 	// MarkRetry schedules another attempt; lastErr must not hold message text.
 	MarkRetry(ctx context.Context, outboxID int64, next time.Time, lastErr string) error
+	// Postpone moves a pending item's next attempt without counting an
+	// attempt (its channel is unavailable).
+	Postpone(ctx context.Context, outboxID int64, next time.Time) error
 	// MarkFailed gives up on an outbox item.
 	MarkFailed(ctx context.Context, outboxID int64, lastErr string) error
 	// ApplyReceipt raises the status of the named sent messages (never

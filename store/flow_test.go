@@ -264,6 +264,16 @@ func TestOutboxSendAndReceipts(t *testing.T) {
 	require.Len(t, items, 1)
 	it := items[0]
 
+	require.NoError(t, db.Postpone(ctx, it.ID, clk.Now().Add(time.Second)))
+	items, err = db.DueOutbox(ctx, clk.Now(), 10)
+	require.NoError(t, err)
+	assert.Empty(t, items, "postponed")
+	clk.Add(time.Second)
+	items, err = db.DueOutbox(ctx, clk.Now(), 10)
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	assert.Equal(t, 0, items[0].Attempts, "a postponement is not an attempt")
+
 	require.NoError(t, db.MarkRetry(ctx, it.ID, clk.Now().Add(time.Minute), "timeout"))
 	items, err = db.DueOutbox(ctx, clk.Now(), 10)
 	require.NoError(t, err)

@@ -123,6 +123,11 @@ func (db *DB) MarkRetry(ctx context.Context, outboxID int64, next time.Time, las
 		"attempts = attempts + 1, next_attempt = ?, last_error = ?", ts(next), truncErr(lastErr))
 }
 
+// Postpone moves a pending item's next attempt without counting an attempt.
+func (db *DB) Postpone(ctx context.Context, outboxID int64, next time.Time) error {
+	return db.updateOutbox(ctx, "postpone", outboxID, "next_attempt = ?", ts(next))
+}
+
 // MarkFailed gives up on a pending item.
 func (db *DB) MarkFailed(ctx context.Context, outboxID int64, lastErr string) error {
 	return db.updateOutbox(ctx, "mark failed", outboxID,

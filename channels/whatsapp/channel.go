@@ -38,7 +38,7 @@ const maxFile = 100 << 20
 
 // ErrNotRunning is returned by Send while Run is not connected to a session.
 // It is transient: the outbox keeps the message and retries.
-var ErrNotRunning = errors.New("whatsapp channel not running")
+var ErrNotRunning = fmt.Errorf("whatsapp channel not running: %w", bot.ErrUnavailable)
 
 // RetrySource gives back the text of a message this channel sent, so a
 // retry request from the recipient's phone (it could not decrypt the
