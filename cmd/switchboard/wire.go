@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/switchboard/switchboard/bot"
+)
+
+// App is what serve hands to the constructors of the channels and the
+// router: the shared logger, store, metrics, health registry and HTTP mux.
+type App struct {
+	Config  Config
+	Log     zerolog.Logger
+	Store   storeDB
+	Metrics *Metrics
+	// Health takes component readiness for /readyz. A channel registers its
+	// component (Health.Register("whatsapp")) when it is built and reports
+	// with Health.SetState("whatsapp", ready, "connected").
+	Health *Health
+	// Mux serves the listen address; channels mount their endpoints here,
+	// e.g. Mux.Handle("POST /api/messages", teamsHandler).
+	Mux *http.ServeMux
+}
+
+// storeDB is what serve needs of the store: the router's bot.Store and the
+// lifecycle.
+type storeDB interface {
+	bot.Store
+	Close() error
+}
+
+// buildChannels builds the chat channels the configuration enables.
+// WhatsApp (unless --no-whatsapp) and Teams (when MICROSOFT_APP_ID or
+// --teams-dev is set) are added here by their issues: each registers its
+// health component on app.Health and, for Teams, mounts its handler on
+// app.Mux.
+func buildChannels(app *App) ([]bot.Channel, error) {
+	_ = app
+	return nil, nil
+}
+
+// newRouter builds the router over the store and channels. Notifier stays
+// nil until the Teams channel provides one: drafts then wait uncarded and
+// their cards are posted when a router with a notifier starts.
+func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
+	r, err := bot.NewRouter(bot.Options{
+		Log:      app.Log,
+		Store:    app.Store,
+		Drafter:  bot.ManualDrafter{},
+		Channels: channels,
+		Metrics:  app.Metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build router: %w", err)
+	}
+	return r, nil
+}
+
+// runChannels runs each channel, feeding sink, until ctx is done. A channel
+// that fails for good is logged and marked failed on /readyz; the process
+// keeps running for the others (and for /readyz to tell). The returned
+// function waits until every channel's Run has returned, up to timeout.
+func runChannels(ctx context.Context, app *App, channels []bot.Channel, sink bot.Sink) func(timeout time.Duration) error {
+	var wg sync.WaitGroup
+	for _, ch := range channels {
+		comp := string(ch.Platform())
+		wg.Go(func() {
+			err := ch.Run(ctx, sink)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				app.Log.Error().Err(err).Str("platform", comp).Msg("channel stopped")
+				app.Health.SetState(comp, false, StateFailed)
+				app.Metrics.Failure("channel")
+			case err != nil && !errors.Is(err, context.Canceled):
+				app.Log.Warn().Err(err).Str("platform", comp).Msg("channel stopped with an error while shutting down")
+				app.Health.SetState(comp, false, StateStopped)
+			default:
+				app.Health.SetState(comp, false, StateStopped)
+			}
+		})
+	}
+	return func(timeout time.Duration) error {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-done:
+			return nil
+		case <-t.C:
+			return fmt.Errorf("channels: still running after %s", timeout)
+		}
+	}
+}
