@@ -1,0 +1,487 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/switchboard/switchboard/bot"
+)
+
+// sealResult seals a draft result as JSON; nil stays NULL.
+func sealResult(sk *subjectKey, res *bot.DraftResult) ([]byte, error) {
+	if res == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, fmt.Errorf("encode draft result: %w", err)
+	}
+	return sk.seal("drafts", "result", b), nil
+}
+
+func openResult(sk *subjectKey, sealed []byte) (*bot.DraftResult, error) {
+	b, err := sk.open("drafts", "result", sealed)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var res bot.DraftResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, errors.New("decode draft result: bad json")
+	}
+	return &res, nil
+}
+
+func validDraftStatus(s bot.DraftStatus) bool {
+	switch s {
+	case bot.DraftPending, bot.DraftApproved, bot.DraftEdited, bot.DraftRejected, bot.DraftFailed, bot.DraftSent:
+		return true
+	}
+	return false
+}
+
+// CreateDraft stores a draft and returns its id. Subject, Platform and Chat
+// default to those of the message it answers.
+func (db *DB) CreateDraft(ctx context.Context, d bot.Draft) (int64, error) {
+	write, read, _, err := db.handles()
+	if err != nil {
+		return 0, err
+	}
+	if d.Status == "" {
+		d.Status = bot.DraftPending
+	}
+	if !validDraftStatus(d.Status) {
+		return 0, errors.New("create draft: unknown status")
+	}
+	if len(d.Text) > MaxTextLen {
+		return 0, fmt.Errorf("create draft: %w", bot.ErrTooLarge)
+	}
+	if d.MessageID != 0 && (d.Subject == "" || d.Platform == "" || d.Chat == "") {
+		ms, err := db.queryMessages(ctx, read, "SELECT "+messageCols+" FROM messages WHERE id = ?", d.MessageID)
+		if err != nil {
+			return 0, fmt.Errorf("create draft: load message: %w", err)
+		}
+		if len(ms) == 0 {
+			return 0, fmt.Errorf("create draft: message: %w", bot.ErrNotFound)
+		}
+		if d.Subject == "" {
+			d.Subject = ms[0].Subject
+		}
+		if d.Platform == "" {
+			d.Platform = ms[0].Platform
+		}
+		if d.Chat == "" {
+			d.Chat = ms[0].Chat
+		}
+	}
+	if d.Subject == "" || d.Platform == "" || d.Chat == "" {
+		return 0, errors.New("create draft: subject, platform and chat are required")
+	}
+	sk, err := db.subjectKey(ctx, d.Subject)
+	if err != nil {
+		return 0, fmt.Errorf("create draft: %w", err)
+	}
+	res, err := sealResult(sk, d.Result)
+	if err != nil {
+		return 0, fmt.Errorf("create draft: %w", err)
+	}
+	now := db.now()
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = now
+	}
+	var msgID sql.NullInt64
+	if d.MessageID != 0 {
+		msgID = sql.NullInt64{Int64: d.MessageID, Valid: true}
+	}
+	r, err := write.ExecContext(ctx, `INSERT INTO drafts (subject_id, message_id, platform, chat_bidx, chat, text, result, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(d.Subject), msgID, string(d.Platform), db.keys.chatIndex(d.Chat), sk.seal("drafts", "chat", []byte(d.Chat)),
+		sk.sealString("drafts", "text", d.Text), res, string(d.Status), ts(d.CreatedAt), ts(now))
+	if err != nil {
+		return 0, fmt.Errorf("create draft: %w", err)
+	}
+	return r.LastInsertId()
+}
+
+// ReviseDraft replaces the text, result and status (pending or failed) of a
+// draft that is still pending or failed. A settled draft gives bot.ErrDecided.
+func (db *DB) ReviseDraft(ctx context.Context, id int64, status bot.DraftStatus, text string, res *bot.DraftResult) error {
+	if status != bot.DraftPending && status != bot.DraftFailed {
+		return errors.New("revise draft: status must be pending or failed")
+	}
+	if len(text) > MaxTextLen {
+		return fmt.Errorf("revise draft: %w", bot.ErrTooLarge)
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var subject, cur string
+		if err := tx.QueryRowContext(ctx, "SELECT subject_id, status FROM drafts WHERE id = ?", id).Scan(&subject, &cur); err != nil {
+			return notFound(err)
+		}
+		if st := bot.DraftStatus(cur); st != bot.DraftPending && st != bot.DraftFailed {
+			return bot.ErrDecided
+		}
+		sk, err := db.subjectKey(ctx, bot.SubjectID(subject))
+		if err != nil {
+			return err
+		}
+		sealed, err := sealResult(sk, res)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE drafts SET text = ?, result = ?, status = ?, updated_at = ? WHERE id = ?",
+			sk.sealString("drafts", "text", text), sealed, string(status), ts(db.now()), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revise draft %d: %w", id, err)
+	}
+	return nil
+}
+
+// draftRow is a draft as read, with its sealed chat kept for re-sealing.
+type draftRow struct {
+	bot.Draft
+	chatIdx []byte
+}
+
+func (db *DB) loadDraftRow(ctx context.Context, q querier, id int64) (draftRow, *subjectKey, error) {
+	var d draftRow
+	var subject, platform, status string
+	var msgID sql.NullInt64
+	var chat, text, result []byte
+	var created, updated int64
+	err := q.QueryRowContext(ctx, `SELECT subject_id, message_id, platform, chat_bidx, chat, text, result, status, created_at, updated_at
+		FROM drafts WHERE id = ?`, id).Scan(&subject, &msgID, &platform, &d.chatIdx, &chat, &text, &result, &status, &created, &updated)
+	if err != nil {
+		return draftRow{}, nil, notFound(err)
+	}
+	d.ID, d.Subject, d.MessageID, d.Platform = id, bot.SubjectID(subject), msgID.Int64, bot.Platform(platform)
+	d.Status, d.CreatedAt, d.UpdatedAt = bot.DraftStatus(status), fromTS(created), fromTS(updated)
+	sk, err := db.subjectKey(ctx, d.Subject)
+	if err != nil {
+		return draftRow{}, nil, err
+	}
+	c, err := sk.openString("drafts", "chat", chat)
+	if err != nil {
+		return draftRow{}, nil, err
+	}
+	d.Chat = bot.ChatID(c)
+	if d.Text, err = sk.openString("drafts", "text", text); err != nil {
+		return draftRow{}, nil, err
+	}
+	if d.Result, err = openResult(sk, result); err != nil {
+		return draftRow{}, nil, err
+	}
+	return d, sk, nil
+}
+
+// LoadDraft returns a draft with its message, customer, card, settling
+// decision and reply status. An unknown draft gives bot.ErrNotFound.
+func (db *DB) LoadDraft(ctx context.Context, id int64) (bot.DraftView, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return bot.DraftView{}, err
+	}
+	v, err := db.loadDraftView(ctx, read, id)
+	if err != nil {
+		return bot.DraftView{}, fmt.Errorf("load draft %d: %w", id, err)
+	}
+	return v, nil
+}
+
+func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.DraftView, error) {
+	d, _, err := db.loadDraftRow(ctx, q, id)
+	if err != nil {
+		return bot.DraftView{}, err
+	}
+	v := bot.DraftView{Draft: d.Draft}
+	if d.MessageID != 0 {
+		ms, err := db.queryMessages(ctx, q, "SELECT "+messageCols+" FROM messages WHERE id = ?", d.MessageID)
+		if err != nil {
+			return bot.DraftView{}, err
+		}
+		if len(ms) == 1 {
+			v.Message = ms[0]
+		}
+	}
+	if v.Customer, err = db.loadSubject(ctx, q, d.Subject); err != nil {
+		return bot.DraftView{}, err
+	}
+	ids, err := db.identities(ctx, q, d.Subject)
+	if err != nil {
+		return bot.DraftView{}, err
+	}
+	for _, i := range ids {
+		if i.Kind == bot.IDPhone {
+			v.Phone = i.Value
+			break
+		}
+	}
+	var ref bot.CardRef
+	switch err := q.QueryRowContext(ctx, "SELECT conversation, activity_id FROM cards WHERE draft_id = ?", id).
+		Scan(&ref.Conversation, &ref.ActivityID); {
+	case err == nil:
+		v.Card = &ref
+	case !errors.Is(err, sql.ErrNoRows):
+		return bot.DraftView{}, err
+	}
+	decs, err := db.queryDecisions(ctx, q, "WHERE d.draft_id = ? AND d.kind IN ('approve', 'edit', 'reject')", true, id)
+	if err != nil {
+		return bot.DraftView{}, err
+	}
+	if len(decs) > 0 {
+		v.Decision = &decs[0].Decision
+	}
+	var st string
+	switch err := q.QueryRowContext(ctx, "SELECT status FROM outbox WHERE draft_id = ?", id).Scan(&st); {
+	case err == nil:
+		v.SendStatus = bot.MessageStatus(st)
+	case !errors.Is(err, sql.ErrNoRows):
+		return bot.DraftView{}, err
+	}
+	return v, nil
+}
+
+// DecisionRecord is a stored decision with the subjects it involves.
+type DecisionRecord struct {
+	bot.Decision
+	// Subject is the customer the decided draft answers.
+	Subject bot.SubjectID
+	// BySubject is the deciding staff member; empty once they were erased.
+	BySubject bot.SubjectID
+}
+
+// queryDecisions reads decisions matching where; withText decrypts the
+// edited reply (sealed under the customer's key).
+func (db *DB) queryDecisions(ctx context.Context, q querier, where string, withText bool, args ...any) ([]DecisionRecord, error) {
+	rows, err := q.QueryContext(ctx, `SELECT d.draft_id, d.subject_id, d.by_subject, d.by_ident, d.by_name, d.kind, d.text, d.action_id, d.at,
+		COALESCE(s.tenant, '') FROM decisions d LEFT JOIN subjects s ON s.id = d.by_subject `+where+" ORDER BY d.id", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DecisionRecord
+	for rows.Next() {
+		var r DecisionRecord
+		var subject, kind string
+		var by, actionID sql.NullString
+		var byIdent, byName, text []byte
+		var at int64
+		if err := rows.Scan(&r.DraftID, &subject, &by, &byIdent, &byName, &kind, &text, &actionID, &at, &r.Tenant); err != nil {
+			return nil, err
+		}
+		r.Subject, r.BySubject, r.Kind = bot.SubjectID(subject), bot.SubjectID(by.String), bot.DecisionKind(kind)
+		r.ActionID, r.At = actionID.String, fromTS(at)
+		if r.BySubject != "" {
+			bk, err := db.subjectKey(ctx, r.BySubject)
+			if err != nil {
+				return nil, err
+			}
+			ident, err := bk.openString("decisions", "by_ident", byIdent)
+			if err != nil {
+				return nil, err
+			}
+			if kind, val, ok := strings.Cut(ident, ":"); ok {
+				r.By = bot.Identity{Kind: bot.IdentityKind(kind), Value: val}
+			}
+			if r.ByName, err = bk.openString("decisions", "by_name", byName); err != nil {
+				return nil, err
+			}
+		}
+		if withText && len(text) > 0 {
+			sk, err := db.subjectKey(ctx, r.Subject)
+			if err != nil {
+				return nil, err
+			}
+			if r.Text, err = sk.openString("decisions", "text", text); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Uncarded returns ids of drafts whose card was never posted, oldest first.
+func (db *DB) Uncarded(ctx context.Context, limit int) ([]int64, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := queryIDs(ctx, read, `SELECT d.id FROM drafts d WHERE NOT EXISTS (SELECT 1 FROM cards c WHERE c.draft_id = d.id)
+		ORDER BY d.id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("uncarded: %w", err)
+	}
+	return ids, nil
+}
+
+// SaveCard records (or replaces) where a draft's card was posted, under the
+// draft's subject.
+func (db *DB) SaveCard(ctx context.Context, draftID int64, ref bot.CardRef) error {
+	write, _, _, err := db.handles()
+	if err != nil {
+		return err
+	}
+	if ref.Conversation == "" || ref.ActivityID == "" {
+		return errors.New("save card: conversation and activity id are required")
+	}
+	res, err := write.ExecContext(ctx, `INSERT INTO cards (draft_id, subject_id, conversation, activity_id, posted_at)
+		SELECT id, subject_id, ?, ?, ? FROM drafts WHERE id = ?
+		ON CONFLICT (draft_id) DO UPDATE SET conversation = excluded.conversation, activity_id = excluded.activity_id, posted_at = excluded.posted_at`,
+		ref.Conversation, ref.ActivityID, ts(db.now()), draftID)
+	if err != nil {
+		return fmt.Errorf("save card: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("save card: draft %d: %w", draftID, bot.ErrNotFound)
+	}
+	return nil
+}
+
+// CardsOf returns the posted cards about drafts for subject s.
+func (db *DB) CardsOf(ctx context.Context, s bot.SubjectID) ([]bot.CardRef, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := read.QueryContext(ctx, "SELECT conversation, activity_id FROM cards WHERE subject_id = ? ORDER BY id", string(s))
+	if err != nil {
+		return nil, fmt.Errorf("cards of subject: %w", err)
+	}
+	defer rows.Close()
+	var out []bot.CardRef
+	for rows.Next() {
+		var r bot.CardRef
+		if err := rows.Scan(&r.Conversation, &r.ActivityID); err != nil {
+			return nil, fmt.Errorf("cards of subject: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cards of subject: %w", err)
+	}
+	return out, nil
+}
+
+// errNotSettling is returned when Decide gets a kind it does not settle.
+var errNotSettling = errors.New("only approve, edit and reject are decided here; regenerate and retry revise the draft")
+
+// Decide settles a pending (or failed) draft in one immediate transaction:
+// the decision row, the draft's status and, for approve and edit, an outbox
+// row with the reply sealed. The first settling decision wins; a later one,
+// or the same ActionID again, gives bot.ErrDecided. Approving an empty,
+// failed or flagged draft, or editing to empty text, gives bot.ErrForbidden.
+// The deciding identity is resolved to a staff subject (created if new).
+func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
+	var status bot.DraftStatus
+	switch d.Kind {
+	case bot.Approve:
+		status = bot.DraftApproved
+	case bot.Edit:
+		status = bot.DraftEdited
+		if strings.TrimSpace(d.Text) == "" {
+			return fmt.Errorf("decide draft %d: edit with empty text: %w", d.DraftID, bot.ErrForbidden)
+		}
+		if len(d.Text) > MaxTextLen {
+			return fmt.Errorf("decide draft %d: %w", d.DraftID, bot.ErrTooLarge)
+		}
+	case bot.Reject:
+		status = bot.DraftRejected
+	default:
+		return fmt.Errorf("decide draft %d: %w", d.DraftID, errNotSettling)
+	}
+	var byKeys []identityKey
+	if !d.By.IsZero() {
+		var err error
+		if byKeys, err = db.identityKeys([]bot.Identity{d.By}); err != nil {
+			return fmt.Errorf("decide draft %d: decider: %w", d.DraftID, err)
+		}
+	}
+	if d.At.IsZero() {
+		d.At = db.now()
+	}
+	var created bot.SubjectID
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if d.ActionID != "" {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM decisions WHERE action_id = ?", d.ActionID).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return bot.ErrDecided
+			}
+		}
+		dr, sk, err := db.loadDraftRow(ctx, tx, d.DraftID)
+		if err != nil {
+			return err
+		}
+		if dr.Status.Decided() {
+			return bot.ErrDecided
+		}
+		reply := d.Text
+		if d.Kind == bot.Approve {
+			if dr.Status == bot.DraftFailed || strings.TrimSpace(dr.Text) == "" || dr.Result.Blocked() {
+				return fmt.Errorf("approve of an empty, failed or flagged draft: %w", bot.ErrForbidden)
+			}
+			reply = dr.Text
+		}
+		var by sql.NullString
+		var byIdent, byName []byte
+		if byKeys != nil {
+			var staff bot.Subject
+			staff, created, err = db.resolveIn(ctx, tx, byKeys, bot.SubjectInput{Name: d.ByName, Role: bot.RoleStaff,
+				Tenant: strings.ToLower(strings.TrimSpace(d.Tenant))})
+			if err != nil {
+				return err
+			}
+			bk, err := db.subjectKey(ctx, staff.ID)
+			if err != nil {
+				return err
+			}
+			by = sql.NullString{String: string(staff.ID), Valid: true}
+			byIdent = bk.seal("decisions", "by_ident", []byte(byKeys[0].id.String()))
+			byName = bk.sealString("decisions", "by_name", d.ByName)
+		}
+		var text []byte
+		if d.Kind == bot.Edit {
+			text = sk.seal("decisions", "text", []byte(d.Text))
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (draft_id, subject_id, by_subject, by_ident, by_name, kind, text, action_id, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.DraftID, string(dr.Subject), by, byIdent, byName, string(d.Kind), text,
+			nullString(d.ActionID), ts(d.At)); err != nil {
+			if isUnique(err) {
+				return bot.ErrDecided
+			}
+			return fmt.Errorf("insert decision: %w", err)
+		}
+		now := ts(db.now())
+		if _, err := tx.ExecContext(ctx, "UPDATE drafts SET status = ?, updated_at = ? WHERE id = ?", string(status), now, d.DraftID); err != nil {
+			return fmt.Errorf("update draft: %w", err)
+		}
+		if d.Kind == bot.Reject {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (draft_id, subject_id, platform, chat_bidx, chat, text, status, attempts, next_attempt, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`, d.DraftID, string(dr.Subject), string(dr.Platform), dr.chatIdx,
+			sk.seal("outbox", "chat", []byte(dr.Chat)), sk.seal("outbox", "text", []byte(reply)), string(bot.StatusPending), now, now, now); err != nil {
+			if isUnique(err) {
+				return bot.ErrDecided
+			}
+			return fmt.Errorf("insert outbox: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		if created != "" {
+			if _, derr := db.destroySubjectKey(context.WithoutCancel(ctx), created); derr != nil {
+				db.log.Warn().Err(derr).Str("subject", string(created)).Msg("orphan subject key left in keys db")
+			}
+		}
+		return fmt.Errorf("decide draft %d: %w", d.DraftID, err)
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+-- 001: initial schema: subjects and their rows, every personal field sealed with the subject's key and every row keyed by subject_id so export and erasure are indexed lookups
+CREATE TABLE subjects (
+	id            TEXT PRIMARY KEY,          -- random "s_…", no personal data
+	name          BLOB,                      -- sealed display name, NULL if unknown
+	role          TEXT NOT NULL,
+	tenant        TEXT NOT NULL DEFAULT '',  -- Entra tenant id (an organisation, not a person), lower case
+	ai_restricted INTEGER NOT NULL DEFAULT 0,
+	created_at    INTEGER NOT NULL,
+	updated_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX subjects_tenant ON subjects(tenant) WHERE tenant <> '';
+
+-- identities: lookups go through a keyed HMAC blind index of kind and normalised value, never a plain hash
+CREATE TABLE identities (
+	id         INTEGER PRIMARY KEY,
+	subject_id TEXT NOT NULL REFERENCES subjects(id),
+	kind       TEXT NOT NULL,
+	bidx       BLOB NOT NULL,
+	bidx_ver   INTEGER NOT NULL,
+	value      BLOB NOT NULL,                -- sealed
+	created_at INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX identities_bidx ON identities(bidx_ver, bidx);
+CREATE INDEX identities_subject ON identities(subject_id);
+
+-- messages: metadata in clear, chat as blind index plus sealed copy, text sealed
+CREATE TABLE messages (
+	id          INTEGER PRIMARY KEY,
+	subject_id  TEXT NOT NULL REFERENCES subjects(id),
+	platform    TEXT NOT NULL,
+	chat_bidx   BLOB NOT NULL,
+	chat        BLOB NOT NULL,               -- sealed
+	platform_id TEXT,                        -- NULL when the platform gave none
+	dir         TEXT NOT NULL,
+	kind        TEXT NOT NULL,
+	text        BLOB,                        -- sealed, NULL for no text
+	sent_at     INTEGER NOT NULL,
+	stored_at   INTEGER NOT NULL,
+	status      TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX messages_dedup ON messages(platform, chat_bidx, platform_id);
+CREATE INDEX messages_subject ON messages(subject_id, chat_bidx, id);
+CREATE INDEX messages_undrafted ON messages(id) WHERE dir = 'in';
+
+CREATE TABLE drafts (
+	id         INTEGER PRIMARY KEY,
+	subject_id TEXT NOT NULL REFERENCES subjects(id),
+	message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL, -- NULL once the sender revoked the message
+	platform   TEXT NOT NULL,
+	chat_bidx  BLOB NOT NULL,
+	chat       BLOB NOT NULL,                -- sealed
+	text       BLOB,                         -- sealed
+	result     BLOB,                         -- sealed JSON of bot.DraftResult, NULL for none
+	status     TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX drafts_subject ON drafts(subject_id);
+CREATE INDEX drafts_message ON drafts(message_id);
+
+-- decisions: subject_id is the customer the draft answers; by_subject the staff member (NULL once erased)
+CREATE TABLE decisions (
+	id         INTEGER PRIMARY KEY,
+	draft_id   INTEGER NOT NULL REFERENCES drafts(id),
+	subject_id TEXT NOT NULL REFERENCES subjects(id),
+	by_subject TEXT REFERENCES subjects(id),
+	by_ident   BLOB,                         -- sealed under by_subject
+	by_name    BLOB,                         -- sealed under by_subject
+	kind       TEXT NOT NULL,
+	text       BLOB,                         -- sealed under subject_id (the edited reply)
+	action_id  TEXT,
+	at         INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX decisions_settling ON decisions(draft_id) WHERE kind IN ('approve', 'edit', 'reject');
+CREATE UNIQUE INDEX decisions_action ON decisions(action_id) WHERE action_id IS NOT NULL;
+CREATE INDEX decisions_subject ON decisions(subject_id);
+CREATE INDEX decisions_by ON decisions(by_subject) WHERE by_subject IS NOT NULL;
+
+-- outbox: replies waiting to be sent; rows survive restarts so an approved reply is sent once
+CREATE TABLE outbox (
+	id           INTEGER PRIMARY KEY,
+	draft_id     INTEGER REFERENCES drafts(id),
+	subject_id   TEXT NOT NULL REFERENCES subjects(id),
+	platform     TEXT NOT NULL,
+	chat_bidx    BLOB NOT NULL,
+	chat         BLOB NOT NULL,              -- sealed
+	text         BLOB NOT NULL,              -- sealed
+	status       TEXT NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL,
+	platform_id  TEXT,
+	last_error   TEXT NOT NULL DEFAULT '',   -- operator-facing, never message text
+	created_at   INTEGER NOT NULL,
+	updated_at   INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
+CREATE INDEX outbox_due ON outbox(next_attempt) WHERE status = 'pending';
+CREATE INDEX outbox_subject ON outbox(subject_id);
+CREATE INDEX outbox_platform_id ON outbox(platform, chat_bidx, platform_id) WHERE platform_id IS NOT NULL;
+
+-- cards: where a draft's staff card was posted, so a subject's cards can be found and removed
+CREATE TABLE cards (
+	id           INTEGER PRIMARY KEY,
+	draft_id     INTEGER NOT NULL UNIQUE REFERENCES drafts(id),
+	subject_id   TEXT NOT NULL REFERENCES subjects(id),
+	conversation TEXT NOT NULL,
+	activity_id  TEXT NOT NULL,
+	posted_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX cards_subject ON cards(subject_id);
+
+-- requests: the data-rights register; never the identifier acted on, only kind, scope, dates, counts and who asked
+CREATE TABLE requests (
+	id           INTEGER PRIMARY KEY,
+	kind         TEXT NOT NULL,
+	scope        TEXT NOT NULL,
+	received_at  INTEGER NOT NULL,
+	due_at       INTEGER NOT NULL,
+	done_at      INTEGER NOT NULL DEFAULT 0,
+	requested_by TEXT NOT NULL DEFAULT '',   -- a subject id; kept after that subject is erased (points at nobody)
+	counts       TEXT NOT NULL DEFAULT '{}', -- JSON table → rows
+	status       TEXT NOT NULL
+) STRICT;
+CREATE INDEX requests_open ON requests(due_at) WHERE status = 'open';
+CREATE INDEX requests_by ON requests(requested_by);
+
+-- audit: who did what to which subject, ids only
+CREATE TABLE audit (
+	id      INTEGER PRIMARY KEY,
+	at      INTEGER NOT NULL,
+	actor   TEXT NOT NULL DEFAULT '',
+	action  TEXT NOT NULL,
+	subject TEXT NOT NULL DEFAULT '',
+	detail  TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX audit_subject ON audit(subject) WHERE subject <> '';
+CREATE INDEX audit_actor ON audit(actor) WHERE actor <> '';

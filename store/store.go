@@ -1,0 +1,316 @@
+// Package store keeps Switchboard's data in SQLite (mattn/go-sqlite3): embedded
+// forward-only migrations, every personal field sealed with AES-256-GCM under
+// the subject's own data key, lookups by identifier through a keyed blind
+// index, and physical erasure (secure_delete plus a TRUNCATE checkpoint).
+//
+// Two files live in the data directory: switchboard.db holds the rows and
+// keys.db holds each subject's data key wrapped by the master key. Deleting a
+// subject's key makes that subject's ciphertext in every older copy of
+// switchboard.db unreadable, as long as no copy of keys.db still holds it.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"github.com/rs/zerolog"
+
+	"github.com/switchboard/switchboard/bot"
+)
+
+// File names inside Options.Dir.
+const (
+	MainFile = "switchboard.db"
+	KeysFile = "keys.db"
+)
+
+// dsnParams is set on every connection to either file: foreign keys, WAL,
+// a busy timeout, BEGIN IMMEDIATE for transactions (no lock upgrades that
+// deadlock), secure_delete so erased rows are zeroed, and NORMAL sync (safe
+// in WAL mode).
+const dsnParams = "_foreign_keys=on&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_secure_delete=on&_synchronous=NORMAL"
+
+// connectPragmas are set by a ConnectHook on every connection; the DSN has
+// no keys for them. journal_size_limit bounds stale WAL frames; temp_store
+// keeps sorts and temporary tables out of temp files.
+const connectPragmas = "PRAGMA journal_size_limit = 1048576; PRAGMA temp_store = MEMORY;"
+
+// Options configure a DB.
+type Options struct {
+	// Dir is the data directory; it is created (0700) by Open. The main
+	// database is Dir/switchboard.db and the keys database Dir/keys.db.
+	Dir string
+	// MasterKey is 32 secret bytes; required. Purpose keys (the key-wrapping
+	// key, the blind-index key) are derived from it with HKDF.
+	MasterKey []byte
+	// Log receives operational events (ids only). If zero, nothing is logged.
+	Log zerolog.Logger
+	// Now is the clock. If nil, time.Now.
+	Now func() time.Time
+	// KeyCacheSize bounds the number of unwrapped subject keys kept in
+	// memory. If 0, 4096.
+	KeyCacheSize int
+}
+
+// DB is the SQLite store. It implements bot.Store and the extra methods the
+// privacy engine and channels use. Its methods are safe for concurrent use.
+type DB struct {
+	dir  string
+	log  zerolog.Logger
+	now  func() time.Time
+	keys *keyring
+
+	mu    sync.Mutex // guards the handles below during Open/Close
+	write *sql.DB    // main db, one connection: all writes
+	read  *sql.DB    // main db, several connections: reads
+	kdb   *sql.DB    // keys db, one connection
+}
+
+var _ bot.Store = (*DB)(nil)
+
+// New validates opts and returns a DB. It does no I/O; call Open.
+func New(opts Options) (*DB, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("store: Dir is required")
+	}
+	if len(opts.MasterKey) != 32 {
+		return nil, fmt.Errorf("store: MasterKey must be 32 bytes, got %d", len(opts.MasterKey))
+	}
+	if opts.KeyCacheSize < 0 {
+		return nil, errors.New("store: KeyCacheSize must not be negative")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	size := opts.KeyCacheSize
+	if size == 0 {
+		size = 4096
+	}
+	kr, err := newKeyring(opts.MasterKey, size)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &DB{
+		dir:  opts.Dir,
+		log:  opts.Log.With().Str("component", "store").Logger(),
+		now:  opts.Now,
+		keys: kr,
+	}, nil
+}
+
+// MainPath is the path of the main database file.
+func (db *DB) MainPath() string { return filepath.Join(db.dir, MainFile) }
+
+// KeysPath is the path of the keys database file.
+func (db *DB) KeysPath() string { return filepath.Join(db.dir, KeysFile) }
+
+// Open creates the data directory (0700), opens both databases and applies
+// pending migrations.
+func (db *DB) Open(ctx context.Context) (err error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.write != nil {
+		return errors.New("store: already open")
+	}
+	if err := os.MkdirAll(db.dir, 0o700); err != nil {
+		return fmt.Errorf("store: create data dir: %w", err)
+	}
+	var opened []*sql.DB
+	defer func() {
+		if err != nil {
+			for _, h := range opened {
+				_ = h.Close()
+			}
+		}
+	}()
+	open := func(path string, conns int) *sql.DB {
+		h := sql.OpenDB(connector{dsn: path + "?" + dsnParams})
+		h.SetMaxOpenConns(conns)
+		h.SetMaxIdleConns(conns)
+		h.SetConnMaxIdleTime(0)
+		opened = append(opened, h)
+		return h
+	}
+	write := open(db.MainPath(), 1)
+	kdb := open(db.KeysPath(), 1)
+	// Migrate before the read pool opens so readers see the schema.
+	if err := migrate(ctx, write, mainMigrations, "migrations"); err != nil {
+		return fmt.Errorf("store: migrate main db: %w", err)
+	}
+	if err := migrate(ctx, kdb, keysMigrations, "migrations/keys"); err != nil {
+		return fmt.Errorf("store: migrate keys db: %w", err)
+	}
+	read := open(db.MainPath(), 4)
+	if err := read.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: open main db: %w", err)
+	}
+	for _, p := range []string{db.MainPath(), db.KeysPath()} {
+		if err := os.Chmod(p, 0o600); err != nil {
+			return fmt.Errorf("store: restrict db file mode: %w", err)
+		}
+	}
+	db.write, db.read, db.kdb = write, read, kdb
+	db.log.Info().Msg("store opened")
+	return nil
+}
+
+// Close checkpoints and closes both databases. It is safe to call twice.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.write == nil {
+		return nil
+	}
+	errs := []error{db.read.Close(), db.write.Close(), db.kdb.Close()}
+	db.write, db.read, db.kdb = nil, nil, nil
+	db.keys.cache.clear()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// handles returns the open handles, or an error if the DB is not open.
+func (db *DB) handles() (write, read, kdb *sql.DB, err error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.write == nil {
+		return nil, nil, nil, errors.New("store: not open")
+	}
+	return db.write, db.read, db.kdb, nil
+}
+
+// connector opens mattn connections with a ConnectHook, without registering
+// a driver name globally.
+type connector struct{ dsn string }
+
+func (c connector) Connect(context.Context) (driver.Conn, error) {
+	return c.Driver().Open(c.dsn)
+}
+
+func (c connector) Driver() driver.Driver {
+	return &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
+		if _, err := conn.Exec(connectPragmas, nil); err != nil {
+			return fmt.Errorf("connect pragmas: %w", err)
+		}
+		return nil
+	}}
+}
+
+// Checkpoint runs PRAGMA wal_checkpoint(TRUNCATE) on both databases and
+// retries with backoff until SQLite reports no busy readers, so that erased
+// pages leave the WAL and the main file holds only zeroed space. It gives up
+// after about five seconds; a reader that never finishes (a leaked
+// *sql.Rows) makes it fail.
+func (db *DB) Checkpoint(ctx context.Context) error {
+	write, _, kdb, err := db.handles()
+	if err != nil {
+		return err
+	}
+	if err := checkpoint(ctx, write, 5*time.Second); err != nil {
+		return fmt.Errorf("checkpoint main db: %w", err)
+	}
+	if err := checkpoint(ctx, kdb, 5*time.Second); err != nil {
+		return fmt.Errorf("checkpoint keys db: %w", err)
+	}
+	return nil
+}
+
+// errCheckpointBusy is returned when readers kept the checkpoint busy.
+var errCheckpointBusy = errors.New("wal checkpoint still busy")
+
+func checkpoint(ctx context.Context, h *sql.DB, limit time.Duration) error {
+	conn, err := h.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// A short busy timeout per attempt keeps the whole loop bounded; the
+	// writer connection is ours for the duration, so no write interleaves.
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 50"); err != nil {
+		return err
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 5000") }()
+	deadline := time.Now().Add(limit)
+	wait := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		var busy, logFrames, done int
+		err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
+		var serr sqlite3.Error
+		switch {
+		case err == nil && busy == 0:
+			return nil
+		case err == nil, errors.As(err, &serr) && serr.Code == sqlite3.ErrBusy:
+		default:
+			return err
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("%w after %d attempts", errCheckpointBusy, attempt)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(wait*2, 250*time.Millisecond)
+	}
+}
+
+// tx runs fn in one immediate transaction on the writer connection.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	write, _, _, err := db.handles()
+	if err != nil {
+		return err
+	}
+	tx, err := write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// notFound maps sql.ErrNoRows to bot.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return bot.ErrNotFound
+	}
+	return err
+}
+
+// isUnique reports a UNIQUE constraint violation.
+func isUnique(err error) bool {
+	var serr sqlite3.Error
+	return errors.As(err, &serr) && serr.ExtendedCode == sqlite3.ErrConstraintUnique
+}
+
+// Times are stored as Unix nanoseconds; 0 is the zero time.
+func ts(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromTS(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
