@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return &usageError{err}
 		}
-		return serve(ctx, cfg, stderr)
+		return serve(ctx, cfg, stderr, buildChannels)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
@@ -121,10 +121,10 @@ func versionString() string {
 	return s
 }
 
-// serve runs the bot until ctx is done, then shuts down: HTTP (and with it
+// serve runs the bot, with the channels build makes, until ctx is done, then shuts down: HTTP (and with it
 // the channels' webhooks) stops taking input, the router drains its queues,
 // and the store closes last. Each stage gets a fresh deadline.
-func serve(ctx context.Context, cfg Config, stderr io.Writer) (err error) {
+func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuilder) (err error) {
 	log, err := newLogger(stderr, cfg.LogLevel, resolveLogFormat(cfg.LogFormat, stderr))
 	if err != nil {
 		return &usageError{err}
@@ -197,7 +197,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) (err error) {
 	}
 
 	app := &App{Config: cfg, Log: log, Store: db, Metrics: metrics, Health: health, Mux: srv.Mux}
-	channels, err := buildChannels(app)
+	channels, err := build(app)
 	if err != nil {
 		return errors.Join(fmt.Errorf("build channels: %w", err), stopHTTP(), closeStore())
 	}

@@ -27,7 +27,17 @@ type App struct {
 	// Mux serves the listen address; channels mount their endpoints here,
 	// e.g. Mux.Handle("POST /api/messages", teamsHandler).
 	Mux *http.ServeMux
+	// Drafter proposes replies; set by the channel builder when an LLM is
+	// configured. If nil, bot.ManualDrafter.
+	Drafter bot.Drafter
+	// Notifier posts draft cards to staff; the Teams channel sets it. If
+	// nil, drafts wait uncarded until a router with a notifier starts.
+	Notifier bot.Notifier
 }
+
+// channelBuilder builds the channels over app and may set app.Drafter and
+// app.Notifier. serve calls it once, after the store is open.
+type channelBuilder func(app *App) ([]bot.Channel, error)
 
 // storeDB is what serve needs of the store: the router's bot.Store and the
 // lifecycle.
@@ -36,24 +46,29 @@ type storeDB interface {
 	Close() error
 }
 
-// buildChannels builds the chat channels the configuration enables.
-// WhatsApp (unless --no-whatsapp) and Teams (when MICROSOFT_APP_ID or
-// --teams-dev is set) are added here by their issues: each registers its
-// health component on app.Health and, for Teams, mounts its handler on
-// app.Mux.
+// buildChannels is the production channelBuilder: it builds the chat
+// channels the configuration enables. WhatsApp (unless --no-whatsapp) and
+// Teams (when MICROSOFT_APP_ID or --teams-dev is set) are added here by their
+// issues: each registers its health component on app.Health, Teams mounts
+// its handler on app.Mux and sets app.Notifier, and the drafts package sets
+// app.Drafter when an LLM is configured.
 func buildChannels(app *App) ([]bot.Channel, error) {
 	_ = app
 	return nil, nil
 }
 
-// newRouter builds the router over the store and channels. Notifier stays
-// nil until the Teams channel provides one: drafts then wait uncarded and
-// their cards are posted when a router with a notifier starts.
+// newRouter builds the router over the store, channels, drafter and
+// notifier in app.
 func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
+	drafter := app.Drafter
+	if drafter == nil {
+		drafter = bot.ManualDrafter{}
+	}
 	r, err := bot.NewRouter(bot.Options{
 		Log:      app.Log,
 		Store:    app.Store,
-		Drafter:  bot.ManualDrafter{},
+		Drafter:  drafter,
+		Notifier: app.Notifier,
 		Channels: channels,
 		Metrics:  app.Metrics,
 	})

@@ -1,5 +1,3 @@
-//go:build pendingmerge
-
 package main
 
 import (
@@ -17,7 +15,7 @@ func openStore(ctx context.Context, cfg Config, key []byte, log zerolog.Logger, 
 	db, err := store.New(store.Options{
 		Dir:       cfg.DataDir,
 		MasterKey: append([]byte(nil), key...),
-		Log:       log.With().Str("component", "store").Logger(),
+		Log:       log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
