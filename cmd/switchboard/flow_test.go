@@ -131,6 +131,9 @@ func TestFlowLogsArePseudonymous(t *testing.T) {
 	} {
 		assert.NotContains(t, logs, planted)
 	}
+	// Nor did the scrubber have to catch any: no code tried to log them.
+	assert.NotContains(t, logs, redactedPhone)
+	assert.NotContains(t, logs, redactedJID)
 
 	// Text and names are sealed at rest: a byte scan of every file in the
 	// data dir finds none of them.
