@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
@@ -193,6 +192,3 @@ func warnIfDataDirKeyDiffers(dir string, k []byte, log zerolog.Logger) {
 	log.Warn().Str("component", "masterkey").
 		Msg("the configured master key differs from " + masterKeyName + " in the data dir; using the configured key")
 }
-
-// defaultRandom is the key generator's entropy source.
-func defaultRandom() io.Reader { return rand.Reader }
