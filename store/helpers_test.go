@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"flag"
 	"os"
 	"path/filepath"
@@ -72,7 +73,7 @@ func newFixture(t testing.TB, db *DB, phone, name, text, draft string) fixture {
 	})
 	require.NoError(t, err)
 	m := bot.Message{Subject: sub.ID, Platform: bot.WhatsApp, Chat: bot.ChatID(phone[1:] + "@s.whatsapp.net"),
-		PlatformID: bot.MessageID("WAMID" + phone[1:]), Dir: bot.In, Kind: bot.KindText, Text: text, SentAt: db.now()}
+		PlatformID: bot.MessageID("3EB0" + hex.EncodeToString(db.keys.blindIndex("test", phone)[:8])), Dir: bot.In, Kind: bot.KindText, Text: text, SentAt: db.now()}
 	id, dup, err := db.SaveInbound(ctx, m)
 	require.NoError(t, err)
 	require.False(t, dup)

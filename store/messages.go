@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/switchboard/switchboard/bot"
 )
@@ -83,33 +84,181 @@ func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, erro
 	if m.Status == "" {
 		m.Status = bot.StatusReceived
 	}
-	write, read, _, err := db.handles()
-	if err != nil {
+	if _, _, _, err := db.handles(); err != nil {
 		return 0, false, err
 	}
 	sk, err := db.subjectKey(ctx, m.Subject)
 	if err != nil {
 		return 0, false, fmt.Errorf("save message: %w", err)
 	}
-	chatIdx := db.keys.chatIndex(m.Chat)
-	res, err := write.ExecContext(ctx, `INSERT INTO messages (subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		string(m.Subject), string(m.Platform), chatIdx, sk.seal("messages", "chat", []byte(m.Chat)), nullString(string(m.PlatformID)),
-		string(m.Dir), string(m.Kind), sk.sealString("messages", "text", m.Text), ts(m.SentAt), ts(db.now()), string(m.Status))
-	if err != nil {
-		return 0, false, fmt.Errorf("save message: %w", notFound(err))
+	r := &saveReq{
+		platform:   string(m.Platform),
+		chatIdx:    db.keys.chatIndex(m.Chat),
+		platformID: nullString(string(m.PlatformID)),
+		wake:       make(chan bool, 1),
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		id, err := res.LastInsertId()
-		return id, false, err
+	r.args = []any{string(m.Subject), r.platform, r.chatIdx, sk.seal("messages", "chat", []byte(m.Chat)), r.platformID,
+		string(m.Dir), string(m.Kind), sk.sealString("messages", "text", m.Text), ts(m.SentAt), ts(db.now()), string(m.Status)}
+	if err := db.inbound.submit(ctx, db, r); err != nil {
+		return 0, false, fmt.Errorf("save message: %w", err)
 	}
-	var id int64
-	err = read.QueryRowContext(ctx, "SELECT id FROM messages WHERE platform = ? AND chat_bidx = ? AND platform_id = ?",
-		string(m.Platform), chatIdx, string(m.PlatformID)).Scan(&id)
-	if err != nil {
-		return 0, false, fmt.Errorf("save message: find duplicate: %w", notFound(err))
+	if r.err != nil {
+		return 0, false, fmt.Errorf("save message: %w", notFound(r.err))
 	}
-	return id, true, nil
+	return r.id, r.dup, nil
+}
+
+// saveReq is one SaveInbound waiting for a group commit.
+type saveReq struct {
+	args       []any
+	platform   string
+	chatIdx    []byte
+	platformID sql.NullString
+	// wake gets true when the request is done, false when its caller must
+	// lead the next batch.
+	wake chan bool
+	id   int64
+	dup  bool
+	err  error
+}
+
+// maxBatch bounds the messages stored in one group commit.
+const maxBatch = 256
+
+// inboundBatcher groups concurrent SaveInbound calls into one transaction
+// (group commit): a commit costs the same for one row or many, so under
+// concurrent ingest the rows share it. There is no goroutine: the first
+// caller leads a batch, and hands the lead to a waiting caller when done.
+type inboundBatcher struct {
+	mu      sync.Mutex
+	queue   []*saveReq
+	leading bool
+}
+
+// submit stores r in a batch and returns once r is done (its err says how
+// it went), or ctx is done while waiting (r may still be stored later).
+func (b *inboundBatcher) submit(ctx context.Context, db *DB, r *saveReq) error {
+	b.mu.Lock()
+	b.queue = append(b.queue, r)
+	lead := !b.leading
+	b.leading = true
+	b.mu.Unlock()
+	for !lead {
+		select {
+		case done := <-r.wake:
+			if done {
+				return nil
+			}
+			lead = true
+		case <-ctx.Done():
+			return b.abandon(ctx, r)
+		}
+	}
+	// Lead batches until r is done, then pass the lead on. The batch runs
+	// without the leader's cancellation: it stores other callers' rows too.
+	bctx := context.WithoutCancel(ctx)
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), maxBatch)
+		batch := b.queue[:n:n]
+		b.queue = b.queue[n:]
+		b.mu.Unlock()
+		mine := db.runBatch(bctx, batch, r)
+		b.mu.Lock()
+		if mine {
+			if len(b.queue) > 0 {
+				b.queue[0].wake <- false
+			} else {
+				b.leading = false
+			}
+			b.mu.Unlock()
+			return nil
+		}
+		b.mu.Unlock()
+	}
+}
+
+// abandon withdraws r after its caller's ctx ended. If r is still queued it
+// leaves the queue (and passes on a lead it was just handed); if it is in a
+// running batch, abandon waits for that batch, which is short.
+func (b *inboundBatcher) abandon(ctx context.Context, r *saveReq) error {
+	b.mu.Lock()
+	select {
+	case done := <-r.wake:
+		if done {
+			b.mu.Unlock()
+			return nil
+		}
+		b.remove(r)
+		if len(b.queue) > 0 {
+			b.queue[0].wake <- false
+		} else {
+			b.leading = false
+		}
+		b.mu.Unlock()
+		return ctx.Err()
+	default:
+	}
+	if b.remove(r) {
+		b.mu.Unlock()
+		return ctx.Err()
+	}
+	b.mu.Unlock()
+	<-r.wake // only a running batch can hold r now; it wakes r with true
+	return nil
+}
+
+// remove takes r out of the queue; b.mu must be held.
+func (b *inboundBatcher) remove(r *saveReq) bool {
+	for i, q := range b.queue {
+		if q == r {
+			b.queue = append(b.queue[:i:i], b.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// runBatch inserts the batch in one transaction, sets each request's
+// result, wakes the others and reports whether mine was in it.
+func (db *DB) runBatch(ctx context.Context, batch []*saveReq, mine *saveReq) bool {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO messages (subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, r := range batch {
+			// A failing statement (a subject erased meanwhile) is rolled
+			// back alone; the rest of the batch goes on.
+			res, err := ins.ExecContext(ctx, r.args...)
+			if err != nil {
+				r.err = err
+				continue
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				r.id, r.err = res.LastInsertId()
+				continue
+			}
+			r.dup = true
+			r.err = tx.QueryRowContext(ctx, "SELECT id FROM messages WHERE platform = ? AND chat_bidx = ? AND platform_id = ?",
+				r.platform, r.chatIdx, r.platformID).Scan(&r.id)
+		}
+		return nil
+	})
+	found := false
+	for _, r := range batch {
+		if err != nil {
+			r.id, r.dup, r.err = 0, false, err
+		}
+		if r == mine {
+			found = true
+			continue
+		}
+		r.wake <- true
+	}
+	return found
 }
 
 // History returns up to limit messages of the subject in chat with a row id

@@ -68,6 +68,8 @@ type DB struct {
 	now  func() time.Time
 	keys *keyring
 
+	inbound inboundBatcher // group commit of SaveInbound
+
 	mu    sync.Mutex // guards the handles below during Open/Close
 	write *sql.DB    // main db, one connection: all writes
 	read  *sql.DB    // main db, several connections: reads
