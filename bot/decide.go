@@ -149,6 +149,9 @@ func alreadyMessage(v DraftView) string {
 	if v.Decision == nil {
 		return "Already " + verb + "; " + tail
 	}
+	if v.Decision.Kind == Edit {
+		verb = "approved with edits"
+	}
 	by := v.Decision.ByName
 	if by == "" {
 		by = "a colleague"

@@ -13,7 +13,7 @@ import (
 // and posts its card. A message whose subject is gone (erased meanwhile) is
 // dropped; store failures leave the message undrafted for a later rescan.
 func (r *Router) draftMessage(ctx context.Context, m Message) {
-	log := r.log.With().Str("subject", string(m.Subject)).Int64("message", m.ID).Logger()
+	log := r.log.With().Str("subject", string(m.Subject)).Int64("message_id", m.ID).Logger()
 	subj, err := r.store.FindSubject(ctx, m.Subject)
 	if errors.Is(err, ErrNotFound) {
 		log.Info().Msg("subject gone before drafting; message dropped")
@@ -147,9 +147,11 @@ func (r *Router) rescan(ctx context.Context) {
 	}
 	msgs, err := r.store.Undrafted(ctx, room)
 	if err != nil {
-		r.metrics.Failure("resume")
-		r.log.Error().Err(err).Msg("list undrafted messages")
 		r.queue.markOverflow()
+		if ctx.Err() == nil {
+			r.metrics.Failure("resume")
+			r.log.Error().Err(err).Msg("list undrafted messages")
+		}
 		return
 	}
 	queued := 0
@@ -160,10 +162,13 @@ func (r *Router) rescan(ctx context.Context) {
 		if _, isCmd := ParseCommand(m.Text); isCmd && (m.Kind == KindText || m.Kind == "") {
 			continue // commands were answered when they came in
 		}
-		if err := r.queue.push(chatKey(m.Platform, m.Chat), job{msg: m}); err != nil {
+		added, err := r.queue.add(chatKey(m.Platform, m.Chat), job{msg: m})
+		if err != nil {
 			break
 		}
-		queued++
+		if added {
+			queued++
+		}
 	}
 	if queued > 0 {
 		r.log.Info().Int("messages", queued).Msg("undrafted messages queued")
@@ -177,9 +182,11 @@ func (r *Router) postUncarded(ctx context.Context) {
 	r.mu.Unlock()
 	ids, err := r.store.Uncarded(ctx, 1000)
 	if err != nil {
-		r.metrics.Failure("resume")
-		r.log.Error().Err(err).Msg("list uncarded drafts")
 		r.setCardRetry()
+		if ctx.Err() == nil {
+			r.metrics.Failure("resume")
+			r.log.Error().Err(err).Msg("list uncarded drafts")
+		}
 		return
 	}
 	for _, id := range ids {

@@ -193,6 +193,9 @@ func (r *Router) Revoke(ctx context.Context, p Platform, chat ChatID, sender Ide
 		return errors.New("revoke: no platform, chat or message id")
 	}
 	ids, err := r.store.RevokeMessage(ctx, p, chat, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil // never stored (a command answered, or erased already)
+	}
 	if err != nil {
 		r.metrics.Failure("revoke")
 		return fmt.Errorf("revoke: %w", err)

@@ -71,17 +71,23 @@ func chatKey(p Platform, c ChatID) string { return string(p) + "\x00" + string(c
 // close and ErrQueueFull when the queue holds limit jobs. A first-draft job
 // for a message already queued or running is accepted and dropped.
 func (q *chatQueue) push(key string, j job) error {
+	_, err := q.add(key, j)
+	return err
+}
+
+// add is push that also reports whether j was added (not a duplicate).
+func (q *chatQueue) add(key string, j job) (added bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
-		return ErrStopped
+		return false, ErrStopped
 	}
 	if j.msg.ID != 0 && q.msgs[j.msg.ID] {
-		return nil
+		return false, nil
 	}
 	if q.queued >= q.limit {
 		q.overflow = true
-		return ErrQueueFull
+		return false, ErrQueueFull
 	}
 	c := q.chats[key]
 	if c == nil {
@@ -99,7 +105,7 @@ func (q *chatQueue) push(key string, j job) error {
 		// at most queued ≤ limit keys.
 		q.ready <- key
 	}
-	return nil
+	return true, nil
 }
 
 // take removes the first job of the chat whose key came out of ready.

@@ -325,12 +325,12 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		return fmt.Errorf("deliver: save message: %w", err)
 	}
 	if dup {
-		log.Debug().Int64("message", id).Msg("duplicate delivery ignored")
+		log.Debug().Int64("message_id", id).Msg("duplicate delivery ignored")
 		return nil
 	}
 	msg.ID = id
 	r.metrics.Inbound(in.Platform)
-	log = log.With().Int64("message", id).Logger()
+	log = log.With().Int64("message_id", id).Logger()
 	if origLen > 0 {
 		log.Info().Int("bytes", origLen).Int("kept", len(text)).Msg("inbound text truncated")
 	}
@@ -401,7 +401,8 @@ const (
 
 // runCommand runs a slash command and replies in the chat it came from.
 func (r *Router) runCommand(ctx context.Context, log zerolog.Logger, req CommandRequest, replyTo MessageID) {
-	log = log.With().Str("command", req.Command.Name).Logger()
+	// The command name is logged only once Commands knew it: an unknown
+	// "name" is whatever the person typed.
 	var reply Reply
 	var err error
 	if r.commands == nil {
@@ -420,10 +421,10 @@ func (r *Router) runCommand(ctx context.Context, log zerolog.Logger, req Command
 		reply = Reply{Text: "Unknown command /" + req.Command.Name + ". Send /help for the list."}
 	case err != nil:
 		r.metrics.Failure("command")
-		log.Error().Err(err).Msg("command failed")
+		log.Error().Err(err).Str("command", req.Command.Name).Msg("command failed")
 		reply = Reply{Text: safeText(err, "Sorry, /"+req.Command.Name+" did not work. Please try again later.")}
 	default:
-		log.Info().Msg("command handled")
+		log.Info().Str("command", req.Command.Name).Msg("command handled")
 	}
 	if reply.Text != "" || reply.File != nil {
 		r.reply(ctx, log, req.Platform, req.Chat, replyTo, reply)
