@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,4 +148,42 @@ func TestFlowLogsArePseudonymous(t *testing.T) {
 			assert.NotContains(t, string(b), planted, "%s holds plaintext", e.Name())
 		}
 	}
+}
+
+// failingChannel fails for good as soon as it runs.
+type failingChannel struct{ *channeltest.Fake }
+
+func (failingChannel) Run(context.Context, bot.Sink) error { return errors.New("logged out") }
+
+func TestChannelFailureKeepsProcessUpAndNotReady(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir, cfg.Listen, cfg.LogFormat = t.TempDir(), "127.0.0.1:0", LogJSON
+	var health *Health
+	build := func(app *App) ([]bot.Channel, error) {
+		health = app.Health
+		app.Health.Register(compWhatsApp)
+		return []bot.Channel{failingChannel{channeltest.NewFake(bot.WhatsApp)}}, nil
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	tap := newLogTap()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, tap, build) }()
+	addr := <-tap.addrs
+
+	require.Eventually(t, func() bool { return strings.Contains(tap.String(), `"message":"channel stopped"`) },
+		10*time.Second, 10*time.Millisecond)
+	code, body := get(t, "http://"+addr+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, `"not_ready":["whatsapp"]`)
+	_, comps := health.Snapshot()
+	assert.Equal(t, StateFailed, comps[compWhatsApp].State)
+	code, _ = get(t, "http://"+addr+"/healthz")
+	assert.Equal(t, http.StatusOK, code, "the process keeps running")
+	_, metrics := get(t, "http://"+addr+"/metrics")
+	assert.Contains(t, metrics, `switchboard_failures_total{stage="channel"} 1`)
+	assert.Contains(t, metrics, `switchboard_component_ready{component="whatsapp"} 0`)
+
+	cancel()
+	require.NoError(t, <-done, "log:\n%s", tap.String())
 }
