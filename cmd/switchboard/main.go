@@ -131,6 +131,9 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	}
 	log.Info().Str("version", versionString()).Stringer("config", cfg).Msg("starting")
 	defer func() {
+		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			err = nil // stopped by a signal while starting: a clean stop
+		}
 		if err != nil {
 			log.Error().Err(err).Msg("stopped with an error")
 		} else {

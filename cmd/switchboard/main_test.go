@@ -198,3 +198,12 @@ func get(t *testing.T, url string) (int, string) {
 	require.NoError(t, err)
 	return resp.StatusCode, string(b)
 }
+
+func TestRunCancelledWhileStarting(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	tap := newLogTap()
+	err := run(ctx, []string{"--data", t.TempDir(), "--listen", "127.0.0.1:0", "--log-format", "json"}, envMap(nil), io.Discard, tap)
+	require.NoError(t, err, "log:\n%s", tap.String())
+	assert.Contains(t, tap.String(), `"message":"stopped"`)
+}
