@@ -436,3 +436,60 @@ func TestCheckpointBusyReader(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, fi.Size(), "TRUNCATE empties the WAL")
 }
+
+func TestBackup(t *testing.T) {
+	db, clk := openTest(t)
+	ctx := context.Background()
+	a := plantSubject(t, db)
+	b := newFixture(t, db, "+447700900222", "Bea", "bea text", "bea draft")
+	// Erased before the backup: no remnant may reach it.
+	_, err := db.DeleteSubject(ctx, a.customer.ID)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "backup")
+	require.NoError(t, db.Backup(ctx, dir))
+	assert.Error(t, db.Backup(ctx, dir), "does not overwrite")
+	files := []string{filepath.Join(dir, MainFile), filepath.Join(dir, KeysFile)}
+	assert.Empty(t, scanFiles(t, files, markerNeedles()...))
+	assert.Empty(t, scanFiles(t, files, "bea text", "Bea"))
+
+	restored := openAt(t, dir, clk.Now)
+	v, err := restored.LoadDraft(ctx, b.draftID)
+	require.NoError(t, err)
+	assert.Equal(t, "bea text", v.Message.Text)
+	assert.Equal(t, "Bea", v.Customer.Name)
+}
+
+// TestErrorsCarryNoPersonalData triggers errors with personal data in the
+// input: no error string repeats it.
+func TestErrorsCarryNoPersonalData(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	f := newFixture(t, db, markerPhone, markerName, markerText, markerDraft)
+	var errs []error
+	_, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{{Kind: "fax", Value: markerPhone + strings.Repeat("9", 300)}}, Name: markerName})
+	errs = append(errs, err)
+	_, err = db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDPhone, Value: markerPhone}}, Name: markerName, Role: "x"})
+	errs = append(errs, err)
+	_, _, err = db.SaveInbound(ctx, bot.Message{Subject: f.customer.ID, Platform: bot.WhatsApp, Chat: bot.ChatID(markerPhone), Text: markerText + strings.Repeat("x", MaxTextLen)})
+	errs = append(errs, err)
+	_, _, err = db.SaveInbound(ctx, bot.Message{Subject: bot.SubjectID(markerName), Platform: bot.WhatsApp, Chat: bot.ChatID(markerPhone), Text: markerText})
+	errs = append(errs, err)
+	errs = append(errs, db.Decide(ctx, bot.Decision{DraftID: f.draftID, Kind: bot.Edit, Text: " ", By: bot.Identity{Kind: bot.IDTeams, Value: markerName}}))
+	errs = append(errs, db.Decide(ctx, bot.Decision{DraftID: f.draftID, Kind: bot.Regenerate, Instruction: markerText}))
+	_, err = db.RevokeMessage(ctx, bot.WhatsApp, bot.ChatID(markerPhone), bot.MessageID(markerText))
+	errs = append(errs, err)
+	_, err = db.FindSubjects(ctx, bot.Identity{Kind: bot.IDPhone})
+	errs = append(errs, err)
+	_, err = db.History(ctx, f.customer.ID, f.msg.Chat, 0, 10)
+	require.NoError(t, err)
+	_, err = db.write.Exec("UPDATE messages SET text = x'01' WHERE id = ?", f.msg.ID)
+	require.NoError(t, err)
+	_, err = db.History(ctx, f.customer.ID, f.msg.Chat, 0, 10)
+	errs = append(errs, err)
+	for i, err := range errs {
+		require.Error(t, err, "case %d", i)
+		for _, n := range markerNeedles() {
+			assert.NotContains(t, err.Error(), n, "case %d", i)
+		}
+	}
+}

@@ -70,6 +70,7 @@ func TestResolveSubject(t *testing.T) {
 		{"NoIdentity", bot.SubjectInput{}},
 		{"EmptyValue", bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDPhone}}}},
 		{"Tenant", bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDTenant, Value: "t"}}}},
+		{"UnknownKind", bot.SubjectInput{Identities: []bot.Identity{{Kind: "fax", Value: "1"}}}},
 		{"BadRole", bot.SubjectInput{Identities: []bot.Identity{phone}, Role: "god"}},
 	} {
 		t.Run("Err"+tc.name, func(t *testing.T) {
