@@ -111,11 +111,19 @@ var secretFlagNames = map[string]string{
 // Secrets come only from the environment or NAME_FILE files. On -h it
 // returns flag.ErrHelp.
 func Load(args []string, getenv func(string) string) (Config, error) {
+	return load(args, getenv, nil)
+}
+
+// load is Load with extra, subcommand-specific flags declared by extra.
+func load(args []string, getenv func(string) string, extra func(fs *flag.FlagSet)) (Config, error) {
 	cfg := DefaultConfig()
 	if err := cfg.fromEnv(getenv); err != nil {
 		return Config{}, err
 	}
 	fs := cfg.flagSet(io.Discard)
+	if extra != nil {
+		extra(fs)
+	}
 	for _, a := range args {
 		if a == "--" {
 			break
@@ -249,6 +257,7 @@ func usage(w io.Writer) {
 	cfg := DefaultConfig()
 	fs := cfg.flagSet(w)
 	fmt.Fprintln(w, "Usage: switchboard [run] [flags]")
+	fmt.Fprintln(w, "       switchboard backup --out DIR [flags]   copy switchboard.db and keys.db into DIR with VACUUM INTO")
 	fmt.Fprintln(w, "       switchboard version")
 	fmt.Fprintln(w, "\nFlags (each defaults from its environment variable):")
 	fs.PrintDefaults()

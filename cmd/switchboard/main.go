@@ -6,8 +6,9 @@
 //
 // Usage:
 //
-//	switchboard [run] [flags]   run the bot (the default)
-//	switchboard version         print the version
+//	switchboard [run] [flags]            run the bot (the default)
+//	switchboard backup --out DIR [flags] back up both databases with VACUUM INTO
+//	switchboard version                  print the version
 //	switchboard help            print the flags and environment
 package main
 
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return &usageError{err}
 		}
 		return serve(ctx, cfg, stderr, buildChannels)
+	case "backup":
+		return backup(ctx, args, getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
