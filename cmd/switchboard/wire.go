@@ -11,14 +11,17 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/store"
 )
 
 // App is what serve hands to the constructors of the channels and the
 // router: the shared logger, store, metrics, health registry and HTTP mux.
 type App struct {
-	Config  Config
-	Log     zerolog.Logger
-	Store   storeDB
+	Config Config
+	Log    zerolog.Logger
+	// Store is the open SQLite store; it also serves the privacy engine
+	// and channels' extra needs.
+	Store   *store.DB
 	Metrics *Metrics
 	// Health takes component readiness for /readyz. A channel registers its
 	// component (Health.Register("whatsapp")) when it is built and reports
@@ -33,18 +36,14 @@ type App struct {
 	// Notifier posts draft cards to staff; the Teams channel sets it. If
 	// nil, drafts wait uncarded until a router with a notifier starts.
 	Notifier bot.Notifier
+	// Commands runs data-rights and admin commands; the privacy package
+	// sets it. If nil, the router knows only /help.
+	Commands bot.Commands
 }
 
-// channelBuilder builds the channels over app and may set app.Drafter and
-// app.Notifier. serve calls it once, after the store is open.
+// channelBuilder builds the channels over app and may set app.Drafter,
+// app.Notifier and app.Commands. serve calls it once, after the store is open.
 type channelBuilder func(app *App) ([]bot.Channel, error)
-
-// storeDB is what serve needs of the store: the router's bot.Store and the
-// lifecycle.
-type storeDB interface {
-	bot.Store
-	Close() error
-}
 
 // buildChannels is the production channelBuilder: it builds the chat
 // channels the configuration enables. WhatsApp (unless --no-whatsapp) and
@@ -55,6 +54,26 @@ type storeDB interface {
 func buildChannels(app *App) ([]bot.Channel, error) {
 	_ = app
 	return nil, nil
+}
+
+// openStore builds and opens the SQLite store in the data dir and reports it
+// on health.
+func openStore(ctx context.Context, cfg Config, key []byte, log zerolog.Logger, health *Health) (*store.DB, error) {
+	db, err := store.New(store.Options{
+		Dir:       cfg.DataDir,
+		MasterKey: append([]byte(nil), key...),
+		Log:       log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	health.SetState(compStore, false, "opening")
+	if err := db.Open(ctx); err != nil {
+		health.SetState(compStore, false, StateFailed)
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	health.SetState(compStore, true, "open")
+	return db, nil
 }
 
 // newRouter builds the router over the store, channels, drafter and
@@ -69,6 +88,7 @@ func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
 		Store:    app.Store,
 		Drafter:  drafter,
 		Notifier: app.Notifier,
+		Commands: app.Commands,
 		Channels: channels,
 		Metrics:  app.Metrics,
 	})
