@@ -373,3 +373,13 @@ func TestRestartKeepsOutboxDue(t *testing.T) {
 	_, err = bad.FindSubject(ctx, f.customer.ID)
 	assert.ErrorIs(t, err, errOpen)
 }
+
+func TestTruncErr(t *testing.T) {
+	assert.Equal(t, "short", truncErr("short"))
+	long := strings.Repeat("é", maxErrLen) // 2 bytes each
+	got := truncErr(long)
+	assert.LessOrEqual(t, len(got), maxErrLen)
+	assert.True(t, strings.HasPrefix(long, got))
+	got = truncErr("x" + long)
+	assert.Len(t, got, maxErrLen-1, "half a rune dropped")
+}

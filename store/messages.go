@@ -68,6 +68,8 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // SaveInbound stores a message with its chat and text sealed under the
 // subject's key. A message with the same platform, chat and platform id as a
 // stored one is not stored again: dup is true and id names the stored row.
+// Concurrent calls share one transaction (group commit); each gets its own
+// result.
 func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, error) {
 	switch {
 	case m.Subject == "" || m.Platform == "" || m.Chat == "":

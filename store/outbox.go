@@ -151,14 +151,8 @@ func truncErr(s string) string {
 	if len(s) <= maxErrLen {
 		return s
 	}
-	s = s[:maxErrLen]
-	for len(s) > 0 && !isRuneStart(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return strings.ToValidUTF8(s, "")
+	return strings.ToValidUTF8(s[:maxErrLen], "") // drops a rune cut in half
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 || b < 0x80 }
 
 // rankSQL is MessageStatus.Rank as an SQL expression over column col.
 func rankSQL(col string) string {

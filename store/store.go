@@ -7,6 +7,9 @@
 // keys.db holds each subject's data key wrapped by the master key. Deleting a
 // subject's key makes that subject's ciphertext in every older copy of
 // switchboard.db unreadable, as long as no copy of keys.db still holds it.
+//
+// Backups: use DB.Backup (VACUUM INTO), never a file copy, and keep keys.db
+// backups apart from and shorter-lived than main db backups (see Backup).
 package store
 
 import (
@@ -164,7 +167,8 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	return nil
 }
 
-// Close checkpoints and closes both databases. It is safe to call twice.
+// Close closes both databases (SQLite checkpoints and removes the WAL when
+// the last connection closes). It is safe to call twice.
 func (db *DB) Close() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
