@@ -404,7 +404,7 @@ func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
 	if d.At.IsZero() {
 		d.At = db.now()
 	}
-	var created bot.SubjectID
+	var r resolved
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if d.ActionID != "" {
 			var n int
@@ -432,12 +432,12 @@ func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
 		var by sql.NullString
 		var byIdent, byName []byte
 		if byKeys != nil {
-			var staff bot.Subject
-			staff, created, err = db.resolveIn(ctx, tx, byKeys, bot.SubjectInput{Name: d.ByName, Role: bot.RoleStaff,
+			r, err = db.resolveIn(ctx, tx, byKeys, bot.SubjectInput{Name: d.ByName, Role: bot.RoleStaff,
 				Tenant: strings.ToLower(strings.TrimSpace(d.Tenant))})
 			if err != nil {
 				return err
 			}
+			staff := r.sub
 			bk, err := db.subjectKey(ctx, staff.ID)
 			if err != nil {
 				return err
@@ -475,12 +475,8 @@ func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
 		}
 		return nil
 	})
+	db.afterResolve(ctx, r, err)
 	if err != nil {
-		if created != "" {
-			if _, derr := db.destroySubjectKey(context.WithoutCancel(ctx), created); derr != nil {
-				db.log.Warn().Err(derr).Str("subject", string(created)).Msg("orphan subject key left in keys db")
-			}
-		}
 		return fmt.Errorf("decide draft %d: %w", d.DraftID, err)
 	}
 	return nil

@@ -95,8 +95,9 @@ func (db *DB) lookupIdentities(ctx context.Context, q querier, keys []identityKe
 // ResolveSubject finds the subject known by any of the identities, or
 // creates one with a fresh data key, and links every identity to it. A
 // non-empty name replaces the stored one; a higher role raises the stored
-// one. If the identities belong to different subjects already, the oldest
-// subject gets the unlinked ones (subjects are not merged).
+// one. If the identities belong to different subjects already, those are
+// merged into the oldest (rows re-sealed under its key, the other keys
+// destroyed), so one person is one subject for export and erasure.
 func (db *DB) ResolveSubject(ctx context.Context, in bot.SubjectInput) (bot.Subject, error) {
 	keys, err := db.identityKeys(in.Identities)
 	if err != nil {
@@ -130,30 +131,54 @@ func (db *DB) ResolveSubject(ctx context.Context, in bot.SubjectInput) (bot.Subj
 		}
 	}
 
-	var sub bot.Subject
-	var created bot.SubjectID
+	var r resolved
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		sub, created, err = db.resolveIn(ctx, tx, keys, in)
+		r, err = db.resolveIn(ctx, tx, keys, in)
 		return err
 	})
+	db.afterResolve(ctx, r, err)
 	if err != nil {
-		if created != "" {
-			if _, derr := db.destroySubjectKey(context.WithoutCancel(ctx), created); derr != nil {
-				db.log.Warn().Err(derr).Str("subject", string(created)).Msg("orphan subject key left in keys db")
-			}
-		}
 		return bot.Subject{}, fmt.Errorf("resolve subject: %w", err)
 	}
-	return sub, nil
+	return r.sub, nil
 }
 
-// resolveIn is ResolveSubject inside tx. created names a subject (and key)
-// it made, so a caller whose transaction fails can destroy the key.
-func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in bot.SubjectInput) (sub bot.Subject, created bot.SubjectID, err error) {
+// resolved is what resolveIn did.
+type resolved struct {
+	sub bot.Subject
+	// created is a subject (and key) it made; its key must be destroyed if
+	// the transaction fails.
+	created bot.SubjectID
+	// merged are subjects merged into sub; their keys must be destroyed once
+	// the transaction committed.
+	merged []bot.SubjectID
+}
+
+// afterResolve destroys the keys a resolve left behind: the merged
+// subjects' on success, the created subject's on failure.
+func (db *DB) afterResolve(ctx context.Context, r resolved, err error) {
+	drop := r.merged
+	if err != nil {
+		drop = nil
+		if r.created != "" {
+			drop = []bot.SubjectID{r.created}
+		}
+	}
+	for _, s := range drop {
+		if _, derr := db.destroySubjectKey(context.WithoutCancel(ctx), s); derr != nil {
+			db.log.Warn().Err(derr).Str("subject", string(s)).Msg("orphan subject key left in keys db")
+		}
+	}
+}
+
+// resolveIn is ResolveSubject inside tx. When the identities name several
+// subjects (a LID and a phone number first seen apart), the newer ones are
+// merged into the oldest: their rows are re-sealed under its key.
+func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in bot.SubjectInput) (r resolved, err error) {
 	found, err := db.lookupIdentities(ctx, tx, keys)
 	if err != nil {
-		return bot.Subject{}, created, err
+		return r, err
 	}
 	var s bot.SubjectID
 	var sk *subjectKey
@@ -161,27 +186,36 @@ func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in 
 	case 0:
 		s = bot.NewSubjectID()
 		if sk, err = db.createSubjectKey(ctx, s); err != nil {
-			return bot.Subject{}, created, err
+			return r, err
 		}
-		created = s
+		r.created = s
 		now := ts(db.now())
 		if _, err := tx.ExecContext(ctx, `INSERT INTO subjects (id, name, role, tenant, ai_restricted, created_at, updated_at)
 			VALUES (?, ?, ?, ?, 0, ?, ?)`, string(s), sk.sealString("subjects", "name", in.Name), string(in.Role), in.Tenant, now, now); err != nil {
-			return bot.Subject{}, created, fmt.Errorf("insert subject: %w", err)
+			return r, fmt.Errorf("insert subject: %w", err)
 		}
 	case 1:
 		s = subjects[0]
 	default:
 		if err := tx.QueryRowContext(ctx, "SELECT id FROM subjects WHERE id IN (?"+strings.Repeat(", ?", len(subjects)-1)+
 			") ORDER BY created_at, id LIMIT 1", anys(subjects)...).Scan(&s); err != nil {
-			return bot.Subject{}, created, fmt.Errorf("pick subject: %w", err)
+			return r, fmt.Errorf("pick subject: %w", err)
 		}
-		db.log.Warn().Strs("subjects", strs(subjects)).Str("subject", string(s)).
-			Msg("identities of one person belong to several subjects; new identities linked to the oldest")
+		for _, other := range subjects {
+			if other == s {
+				continue
+			}
+			if err := db.mergeSubject(ctx, tx, other, s); err != nil {
+				return r, fmt.Errorf("merge subjects: %w", err)
+			}
+			r.merged = append(r.merged, other)
+			found = replaceSubject(found, other, s)
+		}
+		db.log.Info().Strs("merged", strs(r.merged)).Str("subject", string(s)).Msg("subjects of one person merged")
 	}
 	if sk == nil {
 		if sk, err = db.subjectKey(ctx, s); err != nil {
-			return bot.Subject{}, created, err
+			return r, err
 		}
 	}
 	for _, k := range keys {
@@ -192,12 +226,12 @@ func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in 
 		if _, err := tx.ExecContext(ctx, `INSERT INTO identities (subject_id, kind, bidx, bidx_ver, value, created_at)
 			VALUES (?, ?, ?, ?, ?, ?)`, string(s), string(k.id.Kind), k.bidx, bidxVersion,
 			sk.seal("identities", "value", []byte(k.id.Value)), ts(db.now())); err != nil {
-			return bot.Subject{}, created, fmt.Errorf("insert identity: %w", err)
+			return r, fmt.Errorf("insert identity: %w", err)
 		}
 	}
 	cur, err := db.loadSubject(ctx, tx, s)
 	if err != nil {
-		return bot.Subject{}, created, err
+		return r, err
 	}
 	if needsUpdate(cur, in) {
 		if in.Name != "" {
@@ -211,10 +245,11 @@ func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in 
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE subjects SET name = ?, role = ?, tenant = ?, updated_at = ? WHERE id = ?",
 			sk.sealString("subjects", "name", cur.Name), string(cur.Role), cur.Tenant, ts(db.now()), string(s)); err != nil {
-			return bot.Subject{}, created, fmt.Errorf("update subject: %w", err)
+			return r, fmt.Errorf("update subject: %w", err)
 		}
 	}
-	return cur, created, nil
+	r.sub = cur
+	return r, nil
 }
 
 func needsUpdate(cur bot.Subject, in bot.SubjectInput) bool {

@@ -49,7 +49,7 @@ func TestResolveSubject(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, bot.RoleAdmin, s2.Role)
 	})
-	t.Run("TwoSubjectsLinkToOldest", func(t *testing.T) {
+	t.Run("TwoSubjectsMerge", func(t *testing.T) {
 		x, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDPhone, Value: "+447700900001"}}})
 		require.NoError(t, err)
 		y, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDLID, Value: "1@lid"}}})
