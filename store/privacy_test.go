@@ -493,3 +493,74 @@ func TestErrorsCarryNoPersonalData(t *testing.T) {
 		}
 	}
 }
+
+// TestSubjectQueriesUseIndexes checks that "all rows of S" and "delete all
+// rows of S" never scan a whole table.
+func TestSubjectQueriesUseIndexes(t *testing.T) {
+	db, _ := openTest(t)
+	queries := []string{
+		"SELECT id FROM identities WHERE subject_id = ?1",
+		"SELECT id FROM messages WHERE subject_id = ?1 AND id > 0 ORDER BY id LIMIT 500",
+		"SELECT id FROM drafts WHERE subject_id = ?1 ORDER BY id",
+		"SELECT id FROM outbox WHERE subject_id = ?1 ORDER BY id",
+		"SELECT id FROM cards WHERE subject_id = ?1 ORDER BY id",
+		"SELECT id FROM requests WHERE requested_by = ?1 ORDER BY id",
+		"SELECT id FROM audit WHERE id IN (SELECT id FROM audit WHERE subject = ?1 UNION SELECT id FROM audit WHERE actor = ?1)",
+		"SELECT id FROM decisions WHERE draft_id = ?1",
+		"SELECT id FROM decisions WHERE by_subject = ?1 AND subject_id <> ?1",
+		"SELECT id FROM subjects WHERE tenant = ?1",
+	}
+	for _, st := range []struct{ table, query string }{
+		{"decisions", "UPDATE decisions SET by_subject = NULL WHERE by_subject = ?1 AND subject_id <> ?1"},
+		{"decisions", "DELETE FROM decisions WHERE subject_id = ?1"},
+		{"cards", "DELETE FROM cards WHERE subject_id = ?1"},
+		{"outbox", "DELETE FROM outbox WHERE subject_id = ?1"},
+		{"drafts", "DELETE FROM drafts WHERE subject_id = ?1"},
+		{"messages", "DELETE FROM messages WHERE subject_id = ?1"},
+		{"identities", "DELETE FROM identities WHERE subject_id = ?1"},
+		{"subjects", "DELETE FROM subjects WHERE id = ?1"},
+	} {
+		queries = append(queries, st.query)
+	}
+	for _, q := range queries {
+		rows, err := db.read.Query("EXPLAIN QUERY PLAN "+q, "s_x")
+		require.NoError(t, err, q)
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Close())
+		for _, p := range plan {
+			if strings.HasPrefix(p, "SCAN ") && !strings.Contains(p, "USING") {
+				t.Errorf("%s: full scan: %s", q, strings.Join(plan, "; "))
+			}
+		}
+	}
+}
+
+func TestInactive(t *testing.T) {
+	db, clk := openTest(t)
+	ctx := context.Background()
+	quiet, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDPhone, Value: "+447700900001"}}})
+	require.NoError(t, err)
+	talked := newFixture(t, db, "+447700900002", "T", "old message", "d")
+	clk.Add(48 * time.Hour)
+	recent := newFixture(t, db, "+447700900003", "R", "new message", "d")
+	_, _, err = db.SaveInbound(ctx, bot.Message{Subject: talked.customer.ID, Platform: bot.WhatsApp, Chat: talked.msg.Chat, PlatformID: "later", Text: "x"})
+	require.NoError(t, err)
+	clk.Add(time.Hour)
+
+	got, err := db.Inactive(ctx, clk.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, []bot.SubjectID{quiet.ID}, got, "talked wrote again; recent is new")
+	got, err = db.Inactive(ctx, clk.Now())
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []bot.SubjectID{quiet.ID, talked.customer.ID, recent.customer.ID}, got)
+	got, err = db.Inactive(ctx, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	assert.NotNil(t, got)
+	assert.Empty(t, got)
+}

@@ -128,6 +128,17 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(db.dir, 0o700); err != nil {
 		return fmt.Errorf("store: create data dir: %w", err)
 	}
+	// Create the files owner-only before SQLite opens them: it gives the
+	// -wal and -shm files the main file's mode.
+	for _, p := range []string{db.MainPath(), db.KeysPath()} {
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("store: create db file: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("store: create db file: %w", err)
+		}
+	}
 	var opened []*sql.DB
 	defer func() {
 		if err != nil {
@@ -157,9 +168,11 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	if err := read.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: open main db: %w", err)
 	}
-	for _, p := range []string{db.MainPath(), db.KeysPath()} {
-		if err := os.Chmod(p, 0o600); err != nil {
-			return fmt.Errorf("store: restrict db file mode: %w", err)
+	for _, base := range []string{db.MainPath(), db.KeysPath()} {
+		for _, p := range []string{base, base + "-wal", base + "-shm"} {
+			if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("store: restrict db file mode: %w", err)
+			}
 		}
 	}
 	db.write, db.read, db.kdb = write, read, kdb

@@ -53,7 +53,7 @@ func TestOpenCloseReopen(t *testing.T) {
 	fi, err := os.Stat(dir)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
-	for _, p := range []string{db.MainPath(), db.KeysPath()} {
+	for _, p := range []string{db.MainPath(), db.KeysPath(), db.MainPath() + "-wal", db.MainPath() + "-shm", db.KeysPath() + "-wal"} {
 		fi, err := os.Stat(p)
 		require.NoError(t, err)
 		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), p)

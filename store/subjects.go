@@ -94,8 +94,8 @@ func (db *DB) lookupIdentities(ctx context.Context, q querier, keys []identityKe
 
 // ResolveSubject finds the subject known by any of the identities, or
 // creates one with a fresh data key, and links every identity to it. A
-// non-empty name replaces the stored one; a higher role raises the stored
-// one. If the identities belong to different subjects already, those are
+// non-empty name replaces the stored one (cut to 1 kB); a higher role
+// raises the stored one. If the identities belong to different subjects already, those are
 // merged into the oldest (rows re-sealed under its key, the other keys
 // destroyed), so one person is one subject for export and erasure.
 func (db *DB) ResolveSubject(ctx context.Context, in bot.SubjectInput) (bot.Subject, error) {
@@ -110,7 +110,8 @@ func (db *DB) ResolveSubject(ctx context.Context, in bot.SubjectInput) (bot.Subj
 		return bot.Subject{}, errors.New("resolve subject: unknown role")
 	}
 	if len(in.Name) > maxNameLen {
-		return bot.Subject{}, fmt.Errorf("resolve subject: name: %w", bot.ErrTooLarge)
+		// A platform display name is not worth losing a message over.
+		in.Name = strings.ToValidUTF8(in.Name[:maxNameLen], "")
 	}
 	in.Tenant = strings.ToLower(strings.TrimSpace(in.Tenant))
 

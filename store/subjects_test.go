@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -62,6 +63,12 @@ func TestResolveSubject(t *testing.T) {
 		got, err := db.FindSubjects(ctx, bot.Identity{Kind: bot.IDLID, Value: "2@lid"})
 		require.NoError(t, err)
 		assert.Equal(t, []bot.SubjectID{z.ID}, got)
+	})
+	t.Run("LongNameCut", func(t *testing.T) {
+		s, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{phone, phone}, Name: strings.Repeat("é", maxNameLen)})
+		require.NoError(t, err)
+		assert.Equal(t, a.ID, s.ID)
+		assert.Equal(t, strings.Repeat("é", maxNameLen/2), s.Name)
 	})
 	for _, tc := range []struct {
 		name string
@@ -147,4 +154,24 @@ func TestSubjectSetters(t *testing.T) {
 	assert.ErrorIs(t, err, bot.ErrNotFound)
 	_, err = db.Identities(ctx, missing)
 	assert.ErrorIs(t, err, bot.ErrNotFound)
+}
+
+// FuzzNormalizeIdentity: normalising is idempotent, so an identity and its
+// normalised form share one blind index, and nothing panics.
+func FuzzNormalizeIdentity(f *testing.F) {
+	for _, seed := range []struct{ kind, value string }{
+		{"whatsapp", "+44 7700 900123"}, {"whatsapp", "07700900123"}, {"whatsapp-lid", "123:4@lid"},
+		{"teams", " AAD-Object "}, {"tenant", "T"}, {"whatsapp", "+"}, {"whatsapp-lid", "@lid"},
+	} {
+		f.Add(seed.kind, seed.value)
+	}
+	kr, err := newKeyring(testKey, 1)
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, kind, value string) {
+		id := bot.Identity{Kind: bot.IdentityKind(kind), Value: value}
+		n := normalizeIdentity(id)
+		assert.Equal(t, n, normalizeIdentity(n))
+		assert.Equal(t, kr.identityIndex(id), kr.identityIndex(n))
+		assert.Len(t, kr.identityIndex(id), 32)
+	})
 }

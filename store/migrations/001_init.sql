@@ -8,7 +8,7 @@ CREATE TABLE subjects (
 	created_at    INTEGER NOT NULL,
 	updated_at    INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX subjects_tenant ON subjects(tenant) WHERE tenant <> '';
+CREATE INDEX subjects_tenant ON subjects(tenant);
 
 -- identities: lookups go through a keyed HMAC blind index of kind and normalised value, never a plain hash
 CREATE TABLE identities (
@@ -73,6 +73,7 @@ CREATE TABLE decisions (
 ) STRICT;
 CREATE UNIQUE INDEX decisions_settling ON decisions(draft_id) WHERE kind IN ('approve', 'edit', 'reject');
 CREATE UNIQUE INDEX decisions_action ON decisions(action_id) WHERE action_id IS NOT NULL;
+CREATE INDEX decisions_draft ON decisions(draft_id); -- foreign key checks when drafts are deleted
 CREATE INDEX decisions_subject ON decisions(subject_id);
 CREATE INDEX decisions_by ON decisions(by_subject) WHERE by_subject IS NOT NULL;
 
@@ -133,5 +134,5 @@ CREATE TABLE audit (
 	subject TEXT NOT NULL DEFAULT '',
 	detail  TEXT NOT NULL DEFAULT ''
 ) STRICT;
-CREATE INDEX audit_subject ON audit(subject) WHERE subject <> '';
-CREATE INDEX audit_actor ON audit(actor) WHERE actor <> '';
+CREATE INDEX audit_subject ON audit(subject);
+CREATE INDEX audit_actor ON audit(actor);

@@ -124,10 +124,10 @@ CREATE TABLE subjects (
 ) STRICT;
 
 -- index audit_actor
-CREATE INDEX audit_actor ON audit(actor) WHERE actor <> '';
+CREATE INDEX audit_actor ON audit(actor);
 
 -- index audit_subject
-CREATE INDEX audit_subject ON audit(subject) WHERE subject <> '';
+CREATE INDEX audit_subject ON audit(subject);
 
 -- index cards_subject
 CREATE INDEX cards_subject ON cards(subject_id);
@@ -137,6 +137,9 @@ CREATE UNIQUE INDEX decisions_action ON decisions(action_id) WHERE action_id IS 
 
 -- index decisions_by
 CREATE INDEX decisions_by ON decisions(by_subject) WHERE by_subject IS NOT NULL;
+
+-- index decisions_draft
+CREATE INDEX decisions_draft ON decisions(draft_id);
 
 -- index decisions_settling
 CREATE UNIQUE INDEX decisions_settling ON decisions(draft_id) WHERE kind IN ('approve', 'edit', 'reject');
@@ -184,5 +187,5 @@ CREATE INDEX requests_by ON requests(requested_by);
 CREATE INDEX requests_open ON requests(due_at) WHERE status = 'open';
 
 -- index subjects_tenant
-CREATE INDEX subjects_tenant ON subjects(tenant) WHERE tenant <> '';
+CREATE INDEX subjects_tenant ON subjects(tenant);
 
