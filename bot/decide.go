@@ -34,6 +34,9 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 	if d.DraftID <= 0 {
 		return refused("This card is not linked to a draft."), nil
 	}
+	if d.By.Kind == "" || d.By.Value == "" {
+		return refused("This decision does not say who made it, so it was not taken."), nil
+	}
 	switch d.Kind {
 	case Regenerate, Retry:
 		return r.decideRedraft(ctx, d)

@@ -272,7 +272,9 @@ func (r *Router) draftWorker(ctx context.Context, quit <-chan struct{}) {
 // more), then runs a command, lets Commands intercept plain text, queues a
 // customer's message for drafting, or answers staff with a short help. It
 // returns an error if the message could not be stored, or if the draft queue
-// is full (ErrQueueFull; the message is stored and drafted later).
+// is full (ErrQueueFull; the message is stored and drafted later), and
+// ErrStopped once Run's context is done. Deliver may be called before Run:
+// messages then wait in the queue until the workers start.
 func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 	if r.queue.isClosed() {
 		return fmt.Errorf("deliver: %w", ErrStopped)

@@ -85,6 +85,16 @@ type Store interface {
 	RevokeMessage(ctx context.Context, platform Platform, chat ChatID, id MessageID) ([]int64, error)
 }
 
+// HandledMarker is implemented by a Store that can record inbound messages
+// answered without a draft (commands, intercepted confirmations, staff
+// text), so Undrafted leaves them out and they do not crowd out real work
+// after a restart. The router uses it when the Store has it.
+type HandledMarker interface {
+	// MarkHandled records that the inbound message with row id needs no
+	// draft. Unknown ids are not an error.
+	MarkHandled(ctx context.Context, messageID int64) error
+}
+
 // CommandRequest is a slash command (or, for Intercept, plain text) from a
 // known subject.
 type CommandRequest struct {

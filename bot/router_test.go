@@ -1,0 +1,591 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/channels/channeltest"
+)
+
+func TestApproveSendDeliverRead(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(1)
+	h.send(c, "Are you open on Sunday?")
+
+	card := h.cardFor("Are you open on Sunday?")
+	assert.Equal(t, c.name, card.Customer)
+	assert.Equal(t, "Thanks for your message. We open at 9.", card.Draft)
+	assert.Equal(t, bot.DraftPending, card.Status)
+	assert.NotEmpty(t, card.Subject)
+	reqs := h.drafter.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "Are you open on Sunday?", reqs[0].Message.Text)
+
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ActionID: "click-1"})
+	assert.Equal(t, bot.Applied, res.Outcome)
+	assert.Equal(t, "Ann Staff", res.Card.DecidedBy)
+
+	sends := h.waitSends(c.chat, 1)
+	assert.Equal(t, []string{"Thanks for your message. We open at 9."}, sends)
+	card = h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "card shows sent")
+	assert.Equal(t, bot.DraftSent, card.Status)
+
+	id := h.wa.Sends()[0].ID
+	ctx := context.Background()
+	require.NoError(t, h.wa.InjectReceipt(ctx, bot.Receipt{Chat: c.chat, IDs: []bot.MessageID{id}, Status: bot.StatusDelivered}))
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusDelivered }, "card shows delivered")
+	require.NoError(t, h.wa.InjectReceipt(ctx, bot.Receipt{Chat: c.chat, IDs: []bot.MessageID{id}, Status: bot.StatusRead}))
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusRead }, "card shows read")
+	// A late "delivered" never lowers "read".
+	require.NoError(t, h.wa.InjectReceipt(ctx, bot.Receipt{Chat: c.chat, IDs: []bot.MessageID{id}, Status: bot.StatusDelivered}))
+	require.NoError(t, h.stop())
+	got, _ := h.notifier.Card(card.DraftID)
+	assert.Equal(t, bot.StatusRead, got.SendStatus)
+	assert.Len(t, h.wa.SendsTo(c.chat), 1)
+}
+
+func TestEditThenSend(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(2)
+	h.send(c, "How much is a haircut?")
+	card := h.cardFor("How much is a haircut?")
+
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Edit, Text: "   "})
+	assert.Equal(t, bot.Refused, res.Outcome, "an empty edit is refused")
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Edit, Text: "A haircut is £25."})
+	assert.Equal(t, bot.Applied, res.Outcome)
+	assert.Equal(t, []string{"A haircut is £25."}, h.waitSends(c.chat, 1))
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "card shows sent")
+
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	assert.Equal(t, bot.AlreadyDecided, res.Outcome)
+	assert.Contains(t, res.Message, "Already approved with edits by Ann Staff at ")
+}
+
+func TestReject(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(3)
+	h.send(c, "Spam spam spam")
+	card := h.cardFor("Spam spam spam")
+
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Reject, ByName: "Bob Staff"})
+	assert.Equal(t, bot.Applied, res.Outcome)
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.Status == bot.DraftRejected }, "card shows rejected")
+
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	assert.Equal(t, bot.AlreadyDecided, res.Outcome)
+	assert.Regexp(t, `^Already rejected by Bob Staff at \d\d:\d\d; nothing sent\.$`, res.Message)
+	require.NoError(t, h.stop())
+	assert.Empty(t, h.wa.SendsTo(c.chat))
+}
+
+func TestDuplicateApproveSendsOnce(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	t.Run("Repeated click", func(t *testing.T) {
+		c := newCustomer(4)
+		h.send(c, "Repeated?")
+		card := h.cardFor("Repeated?")
+		first := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ActionID: "a-1"})
+		require.Equal(t, bot.Applied, first.Outcome)
+		again := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ActionID: "a-1"})
+		assert.Equal(t, bot.AlreadyDecided, again.Outcome, "a retried delivery of the same click")
+		other := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ActionID: "a-2"})
+		assert.Equal(t, bot.AlreadyDecided, other.Outcome)
+		assert.Regexp(t, `^Already approved by Ann Staff at \d\d:\d\d; nothing sent again\.$`, other.Message)
+		h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "sent")
+	})
+	t.Run("Concurrent double-click", func(t *testing.T) {
+		c := newCustomer(5)
+		h.send(c, "Concurrent?")
+		card := h.cardFor("Concurrent?")
+		const n = 12
+		outcomes := make([]bot.Outcome, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				res, err := h.router.Decide(context.Background(), bot.Decision{
+					DraftID: card.DraftID, Kind: bot.Approve, ActionID: fmt.Sprintf("c-%d", i),
+					By: bot.Identity{Kind: bot.IDTeams, Value: fmt.Sprintf("00000000-0000-0000-0000-%012d", i)}, ByName: "Staff",
+				})
+				assert.NoError(t, err)
+				outcomes[i] = res.Outcome
+			})
+		}
+		wg.Wait()
+		applied := 0
+		for _, o := range outcomes {
+			if o == bot.Applied {
+				applied++
+			} else {
+				assert.Equal(t, bot.AlreadyDecided, o)
+			}
+		}
+		assert.Equal(t, 1, applied)
+		h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "sent")
+	})
+	require.NoError(t, h.stop())
+	assert.Len(t, h.wa.SendsTo(newCustomer(4).chat), 1)
+	assert.Len(t, h.wa.SendsTo(newCustomer(5).chat), 1)
+}
+
+func TestStoppedBetweenApprovalAndSend(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(6)
+	h.send(c, "Can I book for Friday?")
+	card := h.cardFor("Can I book for Friday?")
+
+	// The process stops (router drained, store closed) right after the
+	// approval was stored: the send has not happened.
+	require.NoError(t, h.stop())
+	h.db = h.openStore()
+	r := h.newRouter(h.db)
+	res, err := r.Decide(context.Background(), bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ByName: "Ann Staff",
+		By: bot.Identity{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-0000000000a1"}})
+	require.NoError(t, err)
+	require.Equal(t, bot.Applied, res.Outcome)
+	require.NoError(t, h.db.Close())
+	assert.Empty(t, h.wa.SendsTo(c.chat), "nothing sent before the restart")
+
+	h.start()
+	assert.Equal(t, []string{"Thanks for your message. We open at 9."}, h.waitSends(c.chat, 1))
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "card updated after restart")
+	h.restart()
+	require.NoError(t, h.stop())
+	assert.Len(t, h.wa.SendsTo(c.chat), 1, "sent exactly once across restarts")
+}
+
+func TestCommands(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(7)
+	h.send(c, "/frobnicate now")
+	h.send(c, "/HELP")
+	sends := h.waitSends(c.chat, 2)
+	assert.Equal(t, "Unknown command /frobnicate. Send /help for the list.", sends[0])
+	assert.Equal(t, bot.BuiltinHelp, sends[1])
+	require.NoError(t, h.stop())
+	assert.Empty(t, h.drafter.Requests(), "commands are not drafted")
+	assert.Empty(t, h.notifier.Posts())
+
+	t.Run("Restart does not draft stored commands", func(t *testing.T) {
+		h.start()
+		h.send(c, "a real question")
+		h.cardFor("a real question")
+		require.NoError(t, h.stop())
+		require.Len(t, h.drafter.Requests(), 1)
+		assert.Equal(t, "a real question", h.drafter.Requests()[0].Message.Text)
+	})
+}
+
+// commandsFn is a function-field fake of the privacy service.
+type commandsFn struct {
+	handle    func(bot.CommandRequest) (bot.Reply, error)
+	intercept func(bot.CommandRequest) (bot.Reply, bool, error)
+}
+
+func (c commandsFn) Handle(_ context.Context, req bot.CommandRequest) (bot.Reply, error) {
+	return c.handle(req)
+}
+
+func (c commandsFn) Intercept(_ context.Context, req bot.CommandRequest) (bot.Reply, bool, error) {
+	return c.intercept(req)
+}
+
+func TestCommandsService(t *testing.T) {
+	cmds := commandsFn{
+		handle: func(req bot.CommandRequest) (bot.Reply, error) {
+			switch req.Command.Name {
+			case "export":
+				return bot.Reply{Text: "Your data", File: &bot.File{Name: "export.json", MIME: "application/json", Data: []byte("{}")}}, nil
+			case "forget":
+				return bot.Reply{}, &bot.UserError{Code: "confirm", Safe: "Reply YES to confirm.", Err: errors.New("needs confirmation")}
+			}
+			return bot.Reply{}, bot.ErrUnknownCommand
+		},
+		intercept: func(req bot.CommandRequest) (bot.Reply, bool, error) {
+			if req.Text == "YES" {
+				return bot.Reply{Text: "Erased."}, true, nil
+			}
+			return bot.Reply{}, false, nil
+		},
+	}
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Commands = cmds })
+	c := newCustomer(8)
+	h.send(c, "/export")
+	h.send(c, "/forget me")
+	h.send(c, "YES")
+	h.send(c, "/help")
+	h.send(c, "/nope")
+	sends := h.waitSends(c.chat, 5)
+	assert.Equal(t, []string{"Your data", "Reply YES to confirm.", "Erased.", bot.CommandHelp, "Unknown command /nope. Send /help for the list."}, sends)
+	assert.NotNil(t, h.wa.Sends()[0].File)
+	require.NoError(t, h.stop())
+	assert.Empty(t, h.drafter.Requests())
+}
+
+func TestStaffPlainTextGetsHelp(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	in := bot.Inbound{Platform: bot.Teams, Chat: "a:staff-chat", ID: "act-1", Sender: bot.Identity{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-0000000000b2"},
+		Tenant: "00000000-0000-0000-0000-00000000000t", Role: bot.RoleStaff, Text: "hello bot", SentAt: time.Now()}
+	require.NoError(t, h.teams.Inject(context.Background(), in))
+	require.Eventually(t, func() bool { return len(h.teams.SendsTo("a:staff-chat")) == 1 }, wait, tick)
+	assert.Equal(t, bot.StaffHelp, h.teams.SendsTo("a:staff-chat")[0])
+	require.NoError(t, h.stop())
+	assert.Empty(t, h.drafter.Requests())
+}
+
+func TestLongMessageTruncated(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(9)
+	// 100 kB whose cut falls inside a three-byte character.
+	long := strings.Repeat("a", 16380-1) + strings.Repeat("€", (102400-16379)/3)
+	long += strings.Repeat("b", 102400-len(long))
+	require.Len(t, long, 102400)
+	h.send(c, long)
+	h.send(c, "and a short one")
+
+	var card bot.Card
+	require.Eventually(t, func() bool {
+		for _, p := range h.notifier.Posts() {
+			if strings.HasPrefix(p.Message, "aaaa") {
+				card = p
+				return true
+			}
+		}
+		return false
+	}, wait, tick)
+	assert.Contains(t, card.Note, "message truncated from 102400 bytes")
+	assert.LessOrEqual(t, len(card.Message), bot.DefaultMaxText)
+	assert.True(t, strings.HasPrefix(long, strings.SplitN(card.Message, "\n\n[message truncated", 2)[0]))
+	h.cardFor("and a short one")
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	assert.Equal(t, bot.Applied, res.Outcome)
+	h.waitSends(c.chat, 1)
+}
+
+func TestDrafterFailureThenRetry(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	h.drafter.FailNext(1)
+	c := newCustomer(10)
+	h.send(c, "Will this fail?")
+	card := h.cardFor("Will this fail?")
+	assert.Equal(t, bot.DraftFailed, card.Status)
+	assert.Equal(t, bot.NoteDraftFailed, card.Note)
+	assert.Empty(t, card.Draft)
+
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Retry})
+	require.Equal(t, bot.Applied, res.Outcome)
+	card = h.waitCard(card.DraftID, func(c bot.Card) bool { return c.Status == bot.DraftPending && c.Draft != "" }, "retry drafted")
+	assert.Empty(t, card.Note)
+
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Regenerate, Instruction: "shorter"})
+	require.Equal(t, bot.Applied, res.Outcome)
+	require.Eventually(t, func() bool {
+		reqs := h.drafter.Requests()
+		return len(reqs) == 3 && reqs[2].Instruction == "shorter" && reqs[2].Previous != ""
+	}, wait, tick)
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	assert.Equal(t, bot.Applied, res.Outcome)
+	h.waitSends(c.chat, 1)
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Regenerate})
+	assert.Equal(t, bot.AlreadyDecided, res.Outcome)
+}
+
+func TestAIRestrictedNeverReachesDrafter(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(11)
+	ctx := context.Background()
+	subj, err := h.db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDPhone, Value: c.phone}}, Role: bot.RoleCustomer})
+	require.NoError(t, err)
+	require.NoError(t, h.db.SetAIRestricted(ctx, subj.ID, true))
+
+	h.send(c, "Private question")
+	card := h.cardFor("Private question")
+	assert.Equal(t, bot.NoteAIOff, card.Note)
+	assert.Empty(t, card.Draft)
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Regenerate})
+	require.Equal(t, bot.Applied, res.Outcome)
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.Note == bot.NoteAIOff }, "still manual")
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	assert.Equal(t, bot.Refused, res.Outcome, "an empty manual draft cannot be approved as is")
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Edit, Text: "Written by hand."})
+	assert.Equal(t, bot.Applied, res.Outcome)
+	assert.Equal(t, []string{"Written by hand."}, h.waitSends(c.chat, 1))
+	require.NoError(t, h.stop())
+	assert.Empty(t, h.drafter.Requests(), "the drafter never saw the restricted subject")
+}
+
+func TestQueueFullDraftsLater(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Workers = 1; o.QueueSize = 1 })
+	h.drafter.Fn = func(ctx context.Context, req bot.DraftRequest) (bot.DraftResult, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return bot.DraftResult{}, ctx.Err()
+		}
+		return bot.DraftResult{Text: "reply to " + req.Message.Text}, nil
+	}
+	ctx := context.Background()
+	c1, c2, c3 := newCustomer(21), newCustomer(22), newCustomer(23)
+	h.send(c1, "one")
+	require.Eventually(t, func() bool { return len(h.drafter.Requests()) == 1 }, wait, tick, "the worker holds the first")
+	h.send(c2, "two")
+	in := c3.inbound("three")
+	err := h.wa.Inject(ctx, in)
+	require.ErrorIs(t, err, bot.ErrQueueFull)
+	assert.NoError(t, h.wa.Inject(ctx, in), "the redelivery is a stored duplicate")
+	close(release)
+	for _, text := range []string{"one", "two", "three"} {
+		h.cardFor(text)
+	}
+	require.NoError(t, h.stop())
+	assert.Len(t, h.drafter.Requests(), 3, "each message drafted once")
+}
+
+func TestUncardedPostedOnRestartWithNotifier(t *testing.T) {
+	var noNotifier = true
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) {
+		if noNotifier {
+			o.Notifier = nil
+		}
+	})
+	c := newCustomer(12)
+	h.send(c, "anyone there?")
+	require.Eventually(t, func() bool { return len(h.drafter.Requests()) == 1 }, wait, tick)
+	require.NoError(t, h.stop())
+	assert.Empty(t, h.notifier.Posts())
+	noNotifier = false
+	h.start()
+	card := h.cardFor("anyone there?")
+	assert.Equal(t, bot.DraftPending, card.Status)
+	h.restart()
+	require.NoError(t, h.stop())
+	assert.Len(t, h.notifier.Posts(), 1, "posted once")
+	assert.Len(t, h.drafter.Requests(), 1, "drafted once")
+}
+
+func TestSendRetriesThenFails(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.SendAttempts = 3 })
+	c, d := newCustomer(13), newCustomer(14)
+	h.send(c, "retry me")
+	card := h.cardFor("retry me")
+	h.wa.FailNext(2, nil)
+	h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "sent on the third attempt")
+	assert.Len(t, h.wa.SendsTo(c.chat), 1)
+
+	h.send(d, "fail me")
+	card = h.cardFor("fail me")
+	h.wa.FailNext(3, nil)
+	h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusFailed }, "failed after three attempts")
+	require.NoError(t, h.stop())
+	assert.Empty(t, h.wa.SendsTo(d.chat))
+}
+
+func TestRevokeUpdatesCard(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(15)
+	in := h.send(c, "oops, wrong chat")
+	card := h.cardFor("oops, wrong chat")
+	require.NoError(t, h.wa.InjectRevoke(context.Background(), c.chat, in.Sender, in.ID))
+	card = h.waitCard(card.DraftID, func(c bot.Card) bool { return strings.Contains(c.Note, bot.NoteRevoked) }, "card says deleted")
+	assert.NotContains(t, card.Message, "oops")
+	assert.NoError(t, h.wa.InjectRevoke(context.Background(), c.chat, in.Sender, "never-stored"))
+}
+
+func TestDeliverValidates(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	ctx := context.Background()
+	good := newCustomer(16).inbound("hi")
+	tests := []struct {
+		name string
+		edit func(*bot.Inbound)
+		want string
+	}{
+		{"No platform", func(in *bot.Inbound) { in.Platform = "" }, "no platform"},
+		{"No sender", func(in *bot.Inbound) { in.Sender = bot.Identity{} }, "no sender"},
+		{"No chat", func(in *bot.Inbound) { in.Chat = "" }, "no chat"},
+		{"No id", func(in *bot.Inbound) { in.ID = "" }, "no platform message id"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := good
+			tc.edit(&in)
+			assert.ErrorContains(t, h.router.Deliver(ctx, in), tc.want)
+		})
+	}
+	require.NoError(t, h.router.Deliver(ctx, good))
+	require.NoError(t, h.router.Deliver(ctx, good), "a redelivery is accepted and ignored")
+	h.cardFor("hi")
+	require.NoError(t, h.stop())
+	assert.Len(t, h.drafter.Requests(), 1)
+	assert.ErrorIs(t, h.router.Deliver(ctx, good), bot.ErrStopped)
+}
+
+func TestNonTextPlaceholder(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(17)
+	in := c.inbound("")
+	in.Kind = bot.KindVoice
+	in.SenderName = ""
+	require.NoError(t, h.wa.Inject(context.Background(), in))
+	card := h.cardFor("[voice note]")
+	assert.Equal(t, "+44 7••• ••0017", card.Customer, "no name: a masked number")
+	in = c.inbound("look at this")
+	in.Kind = bot.KindImage
+	require.NoError(t, h.wa.Inject(context.Background(), in))
+	h.cardFor("[image] look at this")
+}
+
+// TestLogsCarryNoPersonalData runs whole flows with a planted phone number,
+// name and message text and checks none of them reaches the logs.
+func TestLogsCarryNoPersonalData(t *testing.T) {
+	var buf syncBuffer
+	log := zerolog.New(&buf).Level(zerolog.DebugLevel)
+	h := newHarness(t, log, nil)
+	const (
+		phone = "+447700900123"
+		name  = "Zebulon Quixote"
+		text  = "my parcel code is XYZZY-4242"
+		reply = "Your code XYZZY-4242 is noted, Zebulon"
+	)
+	h.drafter.Text = reply
+	c := &customer{phone: phone, name: name, chat: "447700900123@s.whatsapp.net"}
+	h.send(c, text)
+	card := h.cardFor(text)
+	h.wa.FailNext(1, nil)
+	h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ByName: "Yolanda Staffperson"})
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "sent")
+	h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ByName: "Yolanda Staffperson"})
+	h.send(c, "/frobnicate "+text)
+	h.drafter.FailNext(1)
+	in := h.send(c, text+" again")
+	h.cardFor(text + " again")
+	require.NoError(t, h.wa.InjectRevoke(context.Background(), c.chat, in.Sender, in.ID))
+	h.restart()
+	require.NoError(t, h.stop())
+
+	out := buf.String()
+	require.Contains(t, out, `"subject":"s_`, "logs name subjects by id")
+	for _, secret := range []string{phone, "7700900123", name, "Zebulon", "Quixote", "XYZZY", "parcel", "Yolanda", "frobnicate"} {
+		assert.NotContains(t, out, secret)
+	}
+	_ = channeltest.ErrInjected
+}
+
+func TestStopDrainsQueueInChatOrder(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Workers = 3 })
+	customers := []*customer{newCustomer(31), newCustomer(32), newCustomer(33), newCustomer(34)}
+	for i := range 6 {
+		for _, c := range customers {
+			h.send(c, fmt.Sprintf("%s message %d", c.chat, i))
+		}
+	}
+	require.NoError(t, h.stop(), "the drain finishes within its deadline")
+	reqs := h.drafter.Requests()
+	require.Len(t, reqs, 24, "every queued message was drafted before Run returned")
+	next := map[bot.ChatID]int{}
+	for _, req := range reqs {
+		chat := req.Message.Chat
+		assert.Equal(t, fmt.Sprintf("%s message %d", chat, next[chat]), req.Message.Text, "one chat's messages are drafted in order")
+		next[chat]++
+		if next[chat] > 1 {
+			assert.NotEmpty(t, req.History, "the drafter sees the earlier messages")
+		}
+	}
+	h.start()
+	require.NoError(t, h.stop())
+	assert.Len(t, h.drafter.Requests(), 24, "nothing drafted twice after restart")
+	assert.Len(t, h.notifier.Posts(), 24)
+}
+
+// countMetrics counts calls; it is safe for concurrent use.
+type countMetrics struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (m *countMetrics) add(k string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.n == nil {
+		m.n = map[string]int{}
+	}
+	m.n[k]++
+}
+
+func (m *countMetrics) get(k string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n[k]
+}
+
+func (m *countMetrics) Inbound(p bot.Platform)    { m.add("inbound:" + string(p)) }
+func (m *countMetrics) Drafted(s bot.DraftStatus) { m.add("drafted:" + string(s)) }
+func (m *countMetrics) Decided(k bot.DecisionKind, o bot.Outcome) {
+	m.add("decided:" + string(k) + ":" + string(o))
+}
+func (m *countMetrics) Failure(stage string) { m.add("failure:" + stage) }
+func (m *countMetrics) Sent(p bot.Platform, err error) {
+	if err != nil {
+		m.add("sent-error:" + string(p))
+		return
+	}
+	m.add("sent:" + string(p))
+}
+
+func TestMetricsCountEveryStep(t *testing.T) {
+	m := &countMetrics{}
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Metrics = m })
+	c := newCustomer(40)
+	h.send(c, "count me")
+	card := h.cardFor("count me")
+	h.wa.FailNext(1, nil)
+	h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "sent")
+	require.NoError(t, h.stop())
+	assert.Equal(t, 1, m.get("inbound:whatsapp"))
+	assert.Equal(t, 1, m.get("drafted:pending"))
+	assert.Equal(t, 1, m.get("decided:approve:applied"))
+	assert.Equal(t, 1, m.get("decided:approve:already-decided"))
+	assert.Equal(t, 1, m.get("sent-error:whatsapp"))
+	assert.Equal(t, 1, m.get("sent:whatsapp"))
+}
+
+func TestDecideNeedsDecider(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(41)
+	h.send(c, "who decides?")
+	card := h.cardFor("who decides?")
+	res, err := h.router.Decide(context.Background(), bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	require.NoError(t, err)
+	assert.Equal(t, bot.Refused, res.Outcome)
+	res = h.decide(bot.Decision{DraftID: 0, Kind: bot.Approve})
+	assert.Equal(t, bot.Refused, res.Outcome)
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: "dance"})
+	assert.Equal(t, bot.Refused, res.Outcome)
+	res = h.decide(bot.Decision{DraftID: card.DraftID + 1000, Kind: bot.Approve})
+	assert.Equal(t, bot.Refused, res.Outcome)
+	assert.Contains(t, res.Message, "no longer exists")
+}
+
+func TestRunOnce(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	r := h.newRouter(h.db)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, r.Run(ctx), "a cancelled Run drains and returns")
+	assert.ErrorContains(t, r.Run(context.Background()), "already started")
+}
