@@ -24,9 +24,12 @@ func (r *Router) draftMessage(ctx context.Context, m Message) {
 		return
 	}
 	res, status := r.makeDraft(ctx, log, subj, m, "", "")
-	if ctx.Err() != nil {
-		return // stopping: the message stays undrafted and resumes on restart
+	if status == DraftFailed && ctx.Err() != nil {
+		return // cut off by shutdown: the message stays undrafted and resumes on restart
 	}
+	// A finished draft is kept even if shutdown's deadline passes meanwhile.
+	ctx, cancel := detached(ctx, persistTimeout)
+	defer cancel()
 	now := r.now()
 	id, err := r.store.CreateDraft(ctx, Draft{
 		Subject:   m.Subject,
@@ -70,9 +73,13 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 	})
 	if err != nil {
 		r.metrics.Failure("drafter")
-		log.Warn().Err(err).Msg("drafter failed")
+		// Not the error text: a model endpoint's error may echo the prompt.
+		// The drafter logs what is safe to log.
+		log.Warn().Str("error_type", fmt.Sprintf("%T", err)).
+			Bool("timeout", errors.Is(err, context.DeadlineExceeded)).Msg("drafter failed")
 		return DraftResult{Note: NoteDraftFailed}, DraftFailed
 	}
+	res.Text = cutUTF8(strings.ToValidUTF8(res.Text, "\uFFFD"), r.maxText)
 	if res.Manual {
 		res.Text = ""
 	}
@@ -101,9 +108,11 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 		return
 	}
 	res, status := r.makeDraft(ctx, log, subj, view.Message, instruction, view.Draft.Text)
-	if ctx.Err() != nil {
+	if status == DraftFailed && ctx.Err() != nil {
 		return
 	}
+	ctx, cancel := detached(ctx, persistTimeout)
+	defer cancel()
 	r.metrics.Drafted(status)
 	if status == DraftFailed {
 		// Keep the stored draft as it was; the card says the attempt failed.
@@ -160,7 +169,9 @@ func (r *Router) rescan(ctx context.Context) {
 			continue
 		}
 		if _, isCmd := ParseCommand(m.Text); isCmd && (m.Kind == KindText || m.Kind == "") {
-			continue // commands were answered when they came in
+			// Commands were answered when they came in.
+			r.markHandled(ctx, r.log.With().Int64("message_id", m.ID).Logger(), m.ID)
+			continue
 		}
 		added, err := r.queue.add(chatKey(m.Platform, m.Chat), job{msg: m})
 		if err != nil {
@@ -200,9 +211,12 @@ func (r *Router) postUncarded(ctx context.Context) {
 	}
 }
 
+// setCardRetry schedules a retry of unposted cards after cardRetryDelay, so
+// an unreachable notifier is not hammered.
 func (r *Router) setCardRetry() {
 	r.mu.Lock()
 	r.cardRetry = true
+	r.cardRetryAt = r.now().Add(cardRetryDelay)
 	r.mu.Unlock()
 }
 

@@ -45,7 +45,7 @@ func (b *syncBuffer) String() string {
 // notifier and a fake drafter. restart stops it and starts a new process on
 // the same data directory.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	key      []byte
 	log      zerolog.Logger
@@ -61,7 +61,7 @@ type harness struct {
 
 // newHarness starts a process. opts, if not nil, edits the router options
 // of every start (a nil Notifier in opts stays nil).
-func newHarness(t *testing.T, log zerolog.Logger, opts func(*bot.Options)) *harness {
+func newHarness(t testing.TB, log zerolog.Logger, opts func(*bot.Options)) *harness {
 	t.Helper()
 	key := make([]byte, 32)
 	_, err := rand.Read(key)
@@ -120,6 +120,7 @@ func (h *harness) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	routerDone := make(chan error, 1)
 	go func() { routerDone <- h.router.Run(ctx) }()
+	<-h.router.Ready()
 	chCtx, chCancel := context.WithCancel(context.Background())
 	var chans sync.WaitGroup
 	for _, f := range []*channeltest.Fake{h.wa, h.teams} {

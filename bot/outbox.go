@@ -56,7 +56,7 @@ func (r *Router) maintain(ctx context.Context) {
 		r.rescan(ctx)
 	}
 	r.mu.Lock()
-	retry := r.cardRetry && r.notifier != nil
+	retry := r.cardRetry && r.notifier != nil && !r.now().Before(r.cardRetryAt)
 	r.mu.Unlock()
 	if retry {
 		r.postUncarded(ctx)
@@ -112,7 +112,12 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 	cancel()
 	r.metrics.Sent(it.Platform, err)
 	if err == nil {
-		if err := r.store.MarkSent(ctx, it.ID, pid, r.now()); err != nil {
+		// The reply left: record it even if shutdown cancels ctx now, or it
+		// would be sent again after a restart.
+		pctx, cancel := detached(ctx, persistTimeout)
+		err := r.store.MarkSent(pctx, it.ID, pid, r.now())
+		cancel()
+		if err != nil {
 			r.metrics.Failure("outbox")
 			log.Error().Err(err).Msg("sent but not recorded")
 			return time.Time{}, false
@@ -152,6 +157,13 @@ func (r *Router) giveUp(ctx context.Context, log zerolog.Logger, it OutboxItem, 
 	}
 	if it.DraftID != 0 {
 		r.refreshCard(ctx, it.DraftID)
+	}
+	if r.notifier != nil {
+		// Ids only: the alert reaches admins, not the customer's data.
+		msg := fmt.Sprintf("A reply (outbox %d, draft %d) could not be sent on %s and was given up; its card shows it failed.", it.ID, it.DraftID, it.Platform)
+		if err := r.notifier.Alert(ctx, msg); err != nil {
+			log.Warn().Err(err).Msg("alert admins")
+		}
 	}
 	return true
 }

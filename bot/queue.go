@@ -42,8 +42,12 @@ type chatQueue struct {
 	closed  bool
 	drained chan struct{} // closed once closed and nothing is queued or running
 	// msgs holds the message row ids of first-draft jobs queued or running,
-	// so a rescan of undrafted messages does not queue one twice.
+	// and of messages Deliver is still deciding about, so a rescan of
+	// undrafted messages does not queue one twice.
 	msgs map[int64]bool
+	// skip holds ids of queued messages Deliver answered without a draft
+	// after a rescan had queued them; their jobs are dropped.
+	skip map[int64]bool
 	// scanning is set while a rescan reads undrafted messages; done collects
 	// the message ids finished meanwhile, which the rescan must not queue
 	// again even though its read still listed them.
@@ -61,6 +65,7 @@ func newChatQueue(limit int) *chatQueue {
 		ready:   make(chan string, limit),
 		drained: make(chan struct{}),
 		msgs:    make(map[int64]bool),
+		skip:    make(map[int64]bool),
 	}
 }
 
@@ -77,12 +82,30 @@ func (q *chatQueue) push(key string, j job) error {
 
 // add is push that also reports whether j was added (not a duplicate).
 func (q *chatQueue) add(key string, j job) (added bool, err error) {
+	return q.addJob(key, j, false)
+}
+
+// pushClaimed queues the first-draft job of a message claimed with claim.
+// On error the claim is released.
+func (q *chatQueue) pushClaimed(key string, j job) error {
+	_, err := q.addJob(key, j, true)
+	return err
+}
+
+func (q *chatQueue) addJob(key string, j job, claimed bool) (added bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if claimed && j.msg.ID != 0 {
+		defer func() {
+			if err != nil {
+				q.unclaimLocked(j.msg.ID)
+			}
+		}()
+	}
 	if q.closed {
 		return false, ErrStopped
 	}
-	if j.msg.ID != 0 && q.msgs[j.msg.ID] {
+	if !claimed && j.msg.ID != 0 && q.msgs[j.msg.ID] {
 		return false, nil
 	}
 	if q.queued >= q.limit {
@@ -109,16 +132,57 @@ func (q *chatQueue) add(key string, j job) (added bool, err error) {
 }
 
 // take removes the first job of the chat whose key came out of ready.
-func (q *chatQueue) take(key string) job {
+// skipped is true for a job Deliver cancelled; the worker runs nothing but
+// still calls finish.
+func (q *chatQueue) take(key string) (j job, skipped bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	c := q.chats[key]
-	j := c.jobs[0]
+	j = c.jobs[0]
 	c.jobs[0] = job{}
 	c.jobs = c.jobs[1:]
 	q.queued--
 	q.running++
-	return j
+	if j.msg.ID != 0 && q.skip[j.msg.ID] {
+		delete(q.skip, j.msg.ID)
+		skipped = true
+	}
+	return j, skipped
+}
+
+// claim marks a just-stored message as being decided on by Deliver, so a
+// concurrent rescan leaves it alone. It returns false if a rescan queued
+// it first.
+func (q *chatQueue) claim(id int64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.msgs[id] {
+		return false
+	}
+	q.msgs[id] = true
+	return true
+}
+
+// answered records that Deliver answered a message without a draft: it
+// drops Deliver's claim, or, if a rescan had queued the message, cancels
+// that job.
+func (q *chatQueue) answered(id int64, claimed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if claimed {
+		q.unclaimLocked(id)
+		return
+	}
+	if q.msgs[id] {
+		q.skip[id] = true
+	}
+}
+
+func (q *chatQueue) unclaimLocked(id int64) {
+	delete(q.msgs, id)
+	if q.scanning {
+		q.done[id] = true
+	}
 }
 
 // finish marks the job taken for key done and lets the chat's next job run.
@@ -127,10 +191,7 @@ func (q *chatQueue) finish(key string, j job) {
 	defer q.mu.Unlock()
 	q.running--
 	if j.msg.ID != 0 {
-		delete(q.msgs, j.msg.ID)
-		if q.scanning {
-			q.done[j.msg.ID] = true
-		}
+		q.unclaimLocked(j.msg.ID)
 	}
 	c := q.chats[key]
 	if len(c.jobs) > 0 {

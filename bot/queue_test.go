@@ -21,8 +21,10 @@ func runQueue(q *chatQueue, n int, fn func(key string, j job)) (stop func()) {
 				case <-quit:
 					return
 				case key := <-q.ready:
-					j := q.take(key)
-					fn(key, j)
+					j, skipped := q.take(key)
+					if !skipped {
+						fn(key, j)
+					}
 					q.finish(key, j)
 				}
 			}
@@ -102,4 +104,39 @@ func TestChatQueueScanSkipsFinished(t *testing.T) {
 	require.Eventually(t, func() bool { return q.scanned(1) }, 5*time.Second, time.Millisecond)
 	q.endScan()
 	assert.False(t, q.scanned(1))
+}
+
+func TestChatQueueClaims(t *testing.T) {
+	q := newChatQueue(10)
+	require.True(t, q.claim(1))
+	added, err := q.add("a", job{msg: Message{ID: 1}})
+	require.NoError(t, err)
+	assert.False(t, added, "a rescan leaves a claimed message alone")
+	q.answered(1, true)
+	added, err = q.add("a", job{msg: Message{ID: 1}})
+	require.NoError(t, err)
+	assert.True(t, added, "a rescan finding it later queues it (the store would have marked it handled)")
+
+	// A rescan queued message 2 before Deliver claimed it; Deliver answers
+	// it without a draft, so its job is skipped.
+	added, err = q.add("b", job{msg: Message{ID: 2}})
+	require.NoError(t, err)
+	require.True(t, added)
+	assert.False(t, q.claim(2))
+	q.answered(2, false)
+	var ran []int64
+	var mu sync.Mutex
+	stop := runQueue(q, 1, func(_ string, j job) { mu.Lock(); ran = append(ran, j.msg.ID); mu.Unlock() })
+	defer stop()
+	q.close()
+	<-q.drained
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []int64{1}, ran)
+
+	q2 := newChatQueue(1)
+	require.NoError(t, q2.push("x", job{msg: Message{ID: 5}}))
+	require.True(t, q2.claim(6))
+	assert.ErrorIs(t, q2.pushClaimed("y", job{msg: Message{ID: 6}}), ErrQueueFull)
+	assert.True(t, q2.claim(6), "a refused push releases the claim")
 }

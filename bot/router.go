@@ -22,8 +22,15 @@ const (
 	DefaultSendAttempts = 8
 )
 
-// drainTimeout bounds the drain after Run's context is done.
-const drainTimeout = 10 * time.Second
+// DefaultDrainTimeout bounds the drain after Run's context is done.
+const DefaultDrainTimeout = 10 * time.Second
+
+// persistTimeout bounds recording finished work (a draft, a sent reply)
+// after the context that did the work was cancelled.
+const persistTimeout = 5 * time.Second
+
+// cardRetryDelay is the wait before unposted cards are tried again.
+const cardRetryDelay = 5 * time.Second
 
 // pollInterval is how often the outbox worker looks for due items and the
 // router for work left waiting (undrafted messages, unposted cards).
@@ -69,6 +76,9 @@ type Options struct {
 	// Backoff returns the wait after the attempt-th failed send (1-based).
 	// If nil, DefaultBackoff.
 	Backoff func(attempt int) time.Duration
+	// DrainTimeout bounds the drain after Run's context is done. If 0,
+	// DefaultDrainTimeout.
+	DrainTimeout time.Duration
 }
 
 // DefaultBackoff waits exponentially from 1 s to 5 min, with ±25 % jitter.
@@ -101,9 +111,11 @@ type Router struct {
 	historyLimit int
 	sendAttempts int
 	backoff      func(int) time.Duration
+	drainTimeout time.Duration
 
 	queue *chatQueue
 	wake  chan struct{} // nudges the outbox worker
+	ready chan struct{} // closed once Run resumed earlier work and started
 
 	mu      sync.Mutex
 	started bool
@@ -111,8 +123,9 @@ type Router struct {
 	// and a draft worker never post the same card twice.
 	carding map[int64]bool
 	// cardRetry is set when posting a card failed; the poll loop retries
-	// unposted cards.
-	cardRetry bool
+	// unposted cards from cardRetryAt.
+	cardRetry   bool
+	cardRetryAt time.Time
 }
 
 var _ Sink = (*Router)(nil)
@@ -122,8 +135,8 @@ func NewRouter(opts Options) (*Router, error) {
 	if opts.Store == nil {
 		return nil, errors.New("new router: store is required")
 	}
-	if opts.Workers < 0 || opts.QueueSize < 0 || opts.MaxText < 0 || opts.HistoryLimit < 0 || opts.SendAttempts < 0 {
-		return nil, errors.New("new router: Workers, QueueSize, MaxText, HistoryLimit and SendAttempts must not be negative")
+	if opts.Workers < 0 || opts.QueueSize < 0 || opts.MaxText < 0 || opts.HistoryLimit < 0 || opts.SendAttempts < 0 || opts.DrainTimeout < 0 {
+		return nil, errors.New("new router: Workers, QueueSize, MaxText, HistoryLimit, SendAttempts and DrainTimeout must not be negative")
 	}
 	r := &Router{
 		log:          opts.Log.With().Str("component", "router").Logger(),
@@ -134,13 +147,15 @@ func NewRouter(opts Options) (*Router, error) {
 		channels:     make(map[Platform]Channel),
 		metrics:      opts.Metrics,
 		now:          opts.Now,
-		workers:      cmp(opts.Workers, DefaultWorkers),
-		maxText:      cmp(opts.MaxText, DefaultMaxText),
-		historyLimit: cmp(opts.HistoryLimit, DefaultHistoryLimit),
-		sendAttempts: cmp(opts.SendAttempts, DefaultSendAttempts),
+		workers:      orDefault(opts.Workers, DefaultWorkers),
+		maxText:      orDefault(opts.MaxText, DefaultMaxText),
+		historyLimit: orDefault(opts.HistoryLimit, DefaultHistoryLimit),
+		sendAttempts: orDefault(opts.SendAttempts, DefaultSendAttempts),
 		backoff:      opts.Backoff,
-		queue:        newChatQueue(cmp(opts.QueueSize, DefaultQueueSize)),
+		drainTimeout: opts.DrainTimeout,
+		queue:        newChatQueue(orDefault(opts.QueueSize, DefaultQueueSize)),
 		wake:         make(chan struct{}, 1),
+		ready:        make(chan struct{}),
 		carding:      make(map[int64]bool),
 	}
 	if r.maxText < minMaxText {
@@ -171,11 +186,14 @@ func NewRouter(opts Options) (*Router, error) {
 	if r.backoff == nil {
 		r.backoff = DefaultBackoff
 	}
+	if r.drainTimeout == 0 {
+		r.drainTimeout = DefaultDrainTimeout
+	}
 	return r, nil
 }
 
-// cmp returns v, or def if v is zero.
-func cmp(v, def int) int {
+// orDefault returns v, or def if v is zero.
+func orDefault(v, def int) int {
 	if v == 0 {
 		return def
 	}
@@ -185,8 +203,9 @@ func cmp(v, def int) int {
 // Run resumes work left by an earlier process (unposted cards, undrafted
 // messages, due replies), runs the draft workers and the outbox worker, and
 // blocks until ctx is done. Then Deliver refuses input with ErrStopped, and
-// Run drains the draft queue and sends due replies within a fresh 10 s
-// deadline before it returns. Work cut off by the deadline stays in the store
+// Run drains the draft queue and sends due replies within a fresh deadline
+// (DrainTimeout, 10 s by default) before it returns; it returns an error if
+// the deadline cut the drain short. Work cut off by the deadline stays in the store
 // and is resumed by the next Run. Run may be called once.
 func (r *Router) Run(ctx context.Context) error {
 	r.mu.Lock()
@@ -219,11 +238,12 @@ func (r *Router) Run(ctx context.Context) error {
 		defer close(outboxDone)
 		r.outboxLoop(jobCtx, stopOutbox)
 	}()
+	close(r.ready)
 
 	<-ctx.Done()
 	r.queue.close()
 	r.log.Info().Msg("router draining")
-	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.drainTimeout)
 	defer cancel()
 
 	var err error
@@ -249,6 +269,10 @@ func (r *Router) Run(ctx context.Context) error {
 	return err
 }
 
+// Ready returns a channel that is closed once Run has resumed the work an
+// earlier process left and started its workers: a readiness probe.
+func (r *Router) Ready() <-chan struct{} { return r.ready }
+
 // draftWorker runs queued jobs until quit is closed.
 func (r *Router) draftWorker(ctx context.Context, quit <-chan struct{}) {
 	for {
@@ -256,10 +280,12 @@ func (r *Router) draftWorker(ctx context.Context, quit <-chan struct{}) {
 		case <-quit:
 			return
 		case key := <-r.queue.ready:
-			j := r.queue.take(key)
-			if j.msg.ID != 0 {
+			j, skipped := r.queue.take(key)
+			switch {
+			case skipped:
+			case j.msg.ID != 0:
 				r.draftMessage(ctx, j.msg)
-			} else {
+			default:
 				r.redraft(ctx, j.draftID, j.instruction)
 			}
 			r.queue.finish(key, j)
@@ -331,6 +357,9 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		return nil
 	}
 	msg.ID = id
+	// Until this message is answered or queued, a concurrent rescan of
+	// undrafted messages must leave it alone.
+	claimed := r.queue.claim(id)
 	r.metrics.Inbound(in.Platform)
 	log = log.With().Int64("message_id", id).Logger()
 	if origLen > 0 {
@@ -352,29 +381,36 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 	if cmd, ok := ParseCommand(text); ok && kind == KindText {
 		req.Command = cmd
 		r.runCommand(ctx, log, req, in.ID)
+		r.answered(ctx, log, id, claimed)
 		return nil
 	}
 	if r.commands != nil {
 		reply, handled, err := r.commands.Intercept(ctx, req)
-		if err != nil {
+		switch {
+		case err != nil:
+			// Lose nothing: the message goes on as if not intercepted, so
+			// staff see it.
 			r.metrics.Failure("intercept")
-			log.Error().Err(err).Msg("intercept failed")
-			r.reply(ctx, log, in.Platform, in.Chat, in.ID, Reply{Text: safeText(err, "Sorry, that did not work. Please try again later.")})
-			return nil
-		}
-		if handled {
+			log.Error().Err(err).Msg("intercept failed; message passed on")
+		case handled:
 			log.Debug().Msg("message intercepted by commands")
 			if reply.Text != "" || reply.File != nil {
 				r.reply(ctx, log, in.Platform, in.Chat, in.ID, reply)
 			}
+			r.answered(ctx, log, id, claimed)
 			return nil
 		}
 	}
 	if subj.Role != RoleCustomer {
 		r.reply(ctx, log, in.Platform, in.Chat, in.ID, Reply{Text: StaffHelp})
+		r.answered(ctx, log, id, claimed)
 		return nil
 	}
-	if err := r.queue.push(chatKey(in.Platform, in.Chat), job{msg: msg}); err != nil {
+	if !claimed {
+		log.Debug().Msg("message already queued by a rescan")
+		return nil
+	}
+	if err := r.queue.pushClaimed(chatKey(in.Platform, in.Chat), job{msg: msg}); err != nil {
 		r.metrics.Failure("queue")
 		log.Warn().Err(err).Msg("message stored but not queued for drafting")
 		return fmt.Errorf("deliver: message %d stored, drafting later: %w", id, err)
@@ -431,6 +467,33 @@ func (r *Router) runCommand(ctx context.Context, log zerolog.Logger, req Command
 	if reply.Text != "" || reply.File != nil {
 		r.reply(ctx, log, req.Platform, req.Chat, replyTo, reply)
 	}
+}
+
+// answered records that a message was answered without a draft: in the
+// store, and in the queue (so a rescan does not draft it).
+func (r *Router) answered(ctx context.Context, log zerolog.Logger, id int64, claimed bool) {
+	r.markHandled(ctx, log, id)
+	r.queue.answered(id, claimed)
+}
+
+// markHandled tells a Store that implements HandledMarker that the message
+// needs no draft. Failures only cost a skipped entry in a later rescan.
+func (r *Router) markHandled(ctx context.Context, log zerolog.Logger, id int64) {
+	hm, ok := r.store.(HandledMarker)
+	if !ok {
+		return
+	}
+	if err := hm.MarkHandled(ctx, id); err != nil {
+		r.metrics.Failure("mark-handled")
+		log.Warn().Err(err).Msg("mark message handled")
+	}
+}
+
+// detached returns a context that outlives ctx's cancellation for up to d:
+// recording work already done (a sent reply, a finished draft) must not be
+// cut off by shutdown.
+func detached(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
 
 // safeText returns the Safe text of a UserError in err's chain, or def.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/channels/channeltest"
+	"github.com/switchboard/switchboard/store"
 )
 
 func TestApproveSendDeliverRead(t *testing.T) {
@@ -391,6 +392,8 @@ func TestSendRetriesThenFails(t *testing.T) {
 	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusFailed }, "failed after three attempts")
 	require.NoError(t, h.stop())
 	assert.Empty(t, h.wa.SendsTo(d.chat))
+	require.Len(t, h.notifier.Alerts(), 1, "admins hear of a reply given up")
+	assert.Contains(t, h.notifier.Alerts()[0], fmt.Sprintf("draft %d", card.DraftID))
 }
 
 func TestRevokeUpdatesCard(t *testing.T) {
@@ -469,7 +472,10 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "sent")
 	h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ByName: "Yolanda Staffperson"})
 	h.send(c, "/frobnicate "+text)
-	h.drafter.FailNext(1)
+	h.drafter.Fn = func(_ context.Context, req bot.DraftRequest) (bot.DraftResult, error) {
+		// A model endpoint whose error echoes the prompt.
+		return bot.DraftResult{}, fmt.Errorf("400 bad request: %q", req.Message.Text)
+	}
 	in := h.send(c, text+" again")
 	h.cardFor(text + " again")
 	require.NoError(t, h.wa.InjectRevoke(context.Background(), c.chat, in.Sender, in.ID))
@@ -588,4 +594,139 @@ func TestRunOnce(t *testing.T) {
 	cancel()
 	require.NoError(t, r.Run(ctx), "a cancelled Run drains and returns")
 	assert.ErrorContains(t, r.Run(context.Background()), "already started")
+}
+
+// markingStore is the real store plus a record of MarkHandled calls.
+type markingStore struct {
+	*store.DB
+	mu     sync.Mutex
+	marked []int64
+}
+
+func (m *markingStore) MarkHandled(_ context.Context, id int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.marked = append(m.marked, id)
+	return nil
+}
+
+// count returns the number of distinct ids marked (a startup rescan may
+// mark a stored command again; marking is idempotent).
+func (m *markingStore) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[int64]bool{}
+	for _, id := range m.marked {
+		seen[id] = true
+	}
+	return len(seen)
+}
+
+func TestAnsweredWithoutDraftIsMarkedHandled(t *testing.T) {
+	var ms *markingStore
+	cmds := commandsFn{
+		handle: func(bot.CommandRequest) (bot.Reply, error) { return bot.Reply{}, bot.ErrUnknownCommand },
+		intercept: func(req bot.CommandRequest) (bot.Reply, bool, error) {
+			return bot.Reply{Text: "ok"}, req.Text == "YES", nil
+		},
+	}
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) {
+		o.Commands = cmds
+		ms = &markingStore{DB: o.Store.(*store.DB)}
+		o.Store = ms
+	})
+	c := newCustomer(42)
+	h.send(c, "/help")
+	h.send(c, "YES")
+	staff := bot.Inbound{Platform: bot.Teams, Chat: "a:staff", ID: "act-9", Sender: bot.Identity{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-0000000000c3"}, Role: bot.RoleStaff, Text: "hi"}
+	require.NoError(t, h.teams.Inject(context.Background(), staff))
+	h.send(c, "a question")
+	h.cardFor("a question")
+	assert.Equal(t, 3, ms.count(), "command, intercepted text and staff text; not the drafted question")
+}
+
+func TestCardPostRetried(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	h.notifier.FailPosts(1)
+	c := newCustomer(43)
+	h.send(c, "card later")
+	h.cardFor("card later")
+	require.NoError(t, h.stop())
+	assert.Len(t, h.notifier.Posts(), 1)
+}
+
+func TestDrainDeadlineResumesOnRestart(t *testing.T) {
+	block := true
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.DrainTimeout = 200 * time.Millisecond })
+	h.drafter.Fn = func(ctx context.Context, req bot.DraftRequest) (bot.DraftResult, error) {
+		if block {
+			<-ctx.Done() // a model call that outlives the drain
+			return bot.DraftResult{}, ctx.Err()
+		}
+		return bot.DraftResult{Text: "late but here"}, nil
+	}
+	c := newCustomer(44)
+	h.send(c, "slow one")
+	require.Eventually(t, func() bool { return len(h.drafter.Requests()) == 1 }, wait, tick)
+	assert.ErrorContains(t, h.stop(), "drain deadline passed")
+	assert.Empty(t, h.notifier.Posts(), "no failed draft is stored for a cut-off call")
+
+	block = false
+	h.start()
+	card := h.cardFor("slow one")
+	assert.Equal(t, "late but here", card.Draft)
+}
+
+func TestDeliverBeforeRun(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	require.NoError(t, h.stop())
+	h.db = h.openStore()
+	t.Cleanup(func() { _ = h.db.Close() })
+	r := h.newRouter(h.db)
+	c := newCustomer(45)
+	require.NoError(t, r.Deliver(context.Background(), c.inbound("early bird")))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	h.cardFor("early bird")
+	cancel()
+	require.NoError(t, <-done)
+	assert.Len(t, h.drafter.Requests(), 1)
+}
+
+// FuzzDeliver feeds arbitrary inbound messages through the router into a
+// real store: Deliver never panics, and a message it accepted is a
+// duplicate the second time.
+func FuzzDeliver(f *testing.F) {
+	f.Add("hello", "Ann", "text", "+447700900123", false)
+	f.Add("/forget me", "", "text", "+447700900124", false)
+	f.Add("\xff\xfe bad utf8", "\x00", "voice", "+447700900125", true)
+	f.Add("", "", "", "", false)
+	f.Add(strings.Repeat("€", 7000), strings.Repeat("n", 400), "image", "+1 (555) 010-9999", true)
+	h := newHarness(f, zerolog.Nop(), nil)
+	n := 0
+	f.Fuzz(func(t *testing.T, text, name, kind, phone string, group bool) {
+		n++
+		in := bot.Inbound{
+			Platform: bot.WhatsApp, Chat: bot.ChatID(fmt.Sprintf("fuzz-%d", n%50)), ID: bot.MessageID(fmt.Sprintf("fuzz-%d", n)),
+			Sender: bot.Identity{Kind: bot.IDPhone, Value: phone}, SenderName: name, Kind: bot.MessageKind(kind), Text: text, Group: group,
+		}
+		ctx := context.Background()
+		if err := h.router.Deliver(ctx, in); err != nil {
+			return
+		}
+		assert.NoError(t, h.router.Deliver(ctx, in), "a redelivery is a duplicate")
+	})
+}
+
+func TestInterceptFailurePassesMessageOn(t *testing.T) {
+	cmds := commandsFn{
+		handle:    func(bot.CommandRequest) (bot.Reply, error) { return bot.Reply{}, bot.ErrUnknownCommand },
+		intercept: func(bot.CommandRequest) (bot.Reply, bool, error) { return bot.Reply{}, false, errors.New("privacy store down") },
+	}
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Commands = cmds })
+	c := newCustomer(46)
+	h.send(c, "still reaches staff")
+	h.cardFor("still reaches staff")
+	assert.Empty(t, h.wa.SendsTo(c.chat))
 }
