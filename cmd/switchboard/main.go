@@ -218,7 +218,17 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	defer cancelRouter()
 	routerDone := make(chan error, 1)
 	go func() { routerDone <- r.Run(rctx) }()
-	health.SetState(compRouter, true, "running")
+	// The router is ready once it has resumed earlier work and started its
+	// workers.
+	stopWatch, watchDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		select {
+		case <-r.Ready():
+			health.SetState(compRouter, true, "running")
+		case <-stopWatch:
+		}
+	}()
 	cctx, cancelChannels := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelChannels()
 	waitChannels := runChannels(cctx, app, channels, r)
@@ -237,6 +247,8 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	}
 
 	// 1. Stop taking input: channels and HTTP (the Teams webhook).
+	close(stopWatch)
+	<-watchDone
 	health.SetState(compRouter, false, StateStopping)
 	cancelChannels()
 	httpErr := stopHTTP()
