@@ -1,0 +1,392 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Environment variables. Secrets are read only from the environment or from
+// a file named by NAME_FILE, never from flags, so they stay out of shell
+// history, process listings and --help.
+const (
+	envData       = "SWITCHBOARD_DATA"
+	envListen     = "SWITCHBOARD_LISTEN"
+	envLogLevel   = "SWITCHBOARD_LOG_LEVEL"
+	envLogFormat  = "SWITCHBOARD_LOG_FORMAT"
+	envDefaultCC  = "SWITCHBOARD_DEFAULT_CC"
+	envNoWhatsApp = "SWITCHBOARD_NO_WHATSAPP"
+	envTeamsDev   = "SWITCHBOARD_TEAMS_DEV"
+
+	envMasterKey     = "SWITCHBOARD_MASTER_KEY"
+	envMasterKeyFile = "SWITCHBOARD_MASTER_KEY_FILE"
+
+	envAppID       = "MICROSOFT_APP_ID"
+	envAppPassword = "MICROSOFT_APP_PASSWORD"
+	envAppTenantID = "MICROSOFT_APP_TENANT_ID"
+
+	envOpenAIKey     = "OPENAI_API_KEY"
+	envOpenAIBaseURL = "OPENAI_BASE_URL"
+	envOpenAIModel   = "OPENAI_MODEL"
+)
+
+// Log formats.
+const (
+	LogJSON    = "json"
+	LogConsole = "console"
+)
+
+// Config is everything Switchboard reads at start-up. Build it with
+// DefaultConfig or Load; check it with Validate. Print it with String, which
+// redacts secrets.
+type Config struct {
+	// DataDir holds switchboard.db, keys.db and master.key.
+	DataDir string
+	// Listen is the HTTP address for /healthz, /readyz, /metrics and the
+	// Teams endpoint. Port 0 picks a free port (tests).
+	Listen string
+	// LogLevel is trace, debug, info, warn or error.
+	LogLevel string
+	// LogFormat is json or console. If empty, console when stderr is a
+	// terminal, else json.
+	LogFormat string
+	// DefaultCC is the country calling code (digits) given to national
+	// phone numbers typed without one, "44".
+	DefaultCC string
+
+	// NoWhatsApp runs without the WhatsApp channel (Teams only).
+	NoWhatsApp bool
+	// TeamsDev accepts unsigned Bot Framework requests from the local Agents
+	// Playground; only on a loopback listen address.
+	TeamsDev bool
+
+	// MasterKey wraps every subject's data key. If empty, MasterKeyFile is
+	// read; if that is empty too, <DataDir>/master.key is read or generated.
+	MasterKey Secret
+	// MasterKeyFile names a file holding the master key (not world-readable).
+	MasterKeyFile string
+
+	// MicrosoftAppID, MicrosoftAppPassword and MicrosoftAppTenantID are the
+	// Teams bot's Entra app registration.
+	MicrosoftAppID       string
+	MicrosoftAppPassword Secret
+	MicrosoftAppTenantID string
+
+	// OpenAIAPIKey, OpenAIBaseURL and OpenAIModel configure the drafter. If
+	// the base URL and key are both empty, drafts are manual.
+	OpenAIAPIKey  Secret
+	OpenAIBaseURL string
+	OpenAIModel   string
+}
+
+// DefaultConfig returns the configuration used when neither flags nor
+// environment say otherwise.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:   "./switchboard-data",
+		Listen:    "127.0.0.1:3978",
+		LogLevel:  "info",
+		LogFormat: "",
+		DefaultCC: "44",
+	}
+}
+
+// secretFlagNames are refused as flags with a pointer to the environment.
+var secretFlagNames = map[string]string{
+	"master-key":             envMasterKey,
+	"master-key-file":        envMasterKeyFile,
+	"microsoft-app-password": envAppPassword,
+	"app-password":           envAppPassword,
+	"openai-api-key":         envOpenAIKey,
+}
+
+// Load builds the configuration from defaults, then the environment (through
+// getenv), then flags in args (without the program name), and validates it.
+// Secrets come only from the environment or NAME_FILE files. On -h it
+// returns flag.ErrHelp.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	return load(args, getenv, nil)
+}
+
+// load is Load with extra, subcommand-specific flags declared by extra.
+func load(args []string, getenv func(string) string, extra func(fs *flag.FlagSet)) (Config, error) {
+	cfg := DefaultConfig()
+	if err := cfg.fromEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	fs := cfg.flagSet(io.Discard)
+	if extra != nil {
+		extra(fs)
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, ok := flagName(a)
+		if !ok {
+			continue
+		}
+		if env, secret := secretFlagNames[name]; secret {
+			return Config{}, fmt.Errorf("flag --%s: secrets are read only from the environment (%s or %s_FILE)", name, env, env)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("parse flags: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (flags start with --)", clip(fs.Arg(0), 40))
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// flagName returns the name of a "-name", "--name" or "--name=value" argument.
+func flagName(arg string) (string, bool) {
+	if len(arg) < 2 || arg[0] != '-' {
+		return "", false
+	}
+	name := strings.TrimLeft(arg, "-")
+	name, _, _ = strings.Cut(name, "=")
+	return strings.ToLower(name), name != ""
+}
+
+// fromEnv overlays environment values on cfg.
+func (c *Config) fromEnv(getenv func(string) string) error {
+	str := func(dst *string, key string) {
+		if v := getenv(key); v != "" {
+			*dst = v
+		}
+	}
+	str(&c.DataDir, envData)
+	str(&c.Listen, envListen)
+	str(&c.LogLevel, envLogLevel)
+	str(&c.LogFormat, envLogFormat)
+	str(&c.DefaultCC, envDefaultCC)
+	str(&c.MicrosoftAppID, envAppID)
+	str(&c.MicrosoftAppTenantID, envAppTenantID)
+	str(&c.OpenAIBaseURL, envOpenAIBaseURL)
+	str(&c.OpenAIModel, envOpenAIModel)
+	var errs []error
+	for _, b := range []struct {
+		dst *bool
+		key string
+	}{{&c.NoWhatsApp, envNoWhatsApp}, {&c.TeamsDev, envTeamsDev}} {
+		v := getenv(b.key)
+		if v == "" {
+			continue
+		}
+		parsed, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, &FieldError{Field: b.key, Msg: "want true or false"})
+			continue
+		}
+		*b.dst = parsed
+	}
+
+	// The master key file is read (and its permissions checked) when the key
+	// is loaded; here both sources at once are refused.
+	if getenv(envMasterKey) != "" && getenv(envMasterKeyFile) != "" {
+		errs = append(errs, &FieldError{Field: envMasterKey, Msg: "set either " + envMasterKey + " or " + envMasterKeyFile + ", not both"})
+	}
+	c.MasterKey = NewSecret(getenv(envMasterKey))
+	c.MasterKeyFile = getenv(envMasterKeyFile)
+	for _, s := range []struct {
+		dst *Secret
+		key string
+	}{{&c.MicrosoftAppPassword, envAppPassword}, {&c.OpenAIAPIKey, envOpenAIKey}} {
+		v, err := readSecret(getenv, s.key)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		*s.dst = v
+	}
+	return errors.Join(errs...)
+}
+
+// readSecret reads NAME from the environment or the file named by NAME_FILE
+// (trailing newlines dropped). Errors never hold the secret.
+func readSecret(getenv func(string) string, key string) (Secret, error) {
+	v, file := getenv(key), getenv(key+"_FILE")
+	switch {
+	case v != "" && file != "":
+		return Secret{}, &FieldError{Field: key, Msg: "set either " + key + " or " + key + "_FILE, not both"}
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return Secret{}, &FieldError{Field: key + "_FILE", Msg: "cannot read the file", Err: err}
+		}
+		s := strings.TrimRight(string(b), "\r\n")
+		if s == "" {
+			return Secret{}, &FieldError{Field: key + "_FILE", Msg: "the file is empty"}
+		}
+		return NewSecret(s), nil
+	default:
+		return NewSecret(v), nil
+	}
+}
+
+// flagSet declares the flags over c's fields, so their defaults are what
+// DefaultConfig and the environment gave. Secrets have no flags.
+func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("switchboard run", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory: switchboard.db, keys.db, master.key (env "+envData+")")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address for /healthz, /readyz, /metrics, /api/messages (env "+envListen+")")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "trace, debug, info, warn or error (env "+envLogLevel+")")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or console; empty: console on a terminal, else json (env "+envLogFormat+")")
+	fs.StringVar(&c.DefaultCC, "default-country-code", c.DefaultCC, "country calling code for national phone numbers (env "+envDefaultCC+")")
+	fs.BoolVar(&c.NoWhatsApp, "no-whatsapp", c.NoWhatsApp, "run without the WhatsApp channel (env "+envNoWhatsApp+")")
+	fs.BoolVar(&c.TeamsDev, "teams-dev", c.TeamsDev, "accept unsigned Teams requests from the local Agents Playground; loopback only (env "+envTeamsDev+")")
+	return fs
+}
+
+// usage writes the help text for "switchboard run".
+func usage(w io.Writer) {
+	cfg := DefaultConfig()
+	fs := cfg.flagSet(w)
+	fmt.Fprintln(w, "Usage: switchboard [run] [flags]")
+	fmt.Fprintln(w, "       switchboard backup --out DIR [flags]   copy switchboard.db and keys.db into DIR with VACUUM INTO")
+	fmt.Fprintln(w, "       switchboard version")
+	fmt.Fprintln(w, "\nFlags (each defaults from its environment variable):")
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nSecrets, read only from the environment or from a file named by NAME_FILE:")
+	fmt.Fprintln(w, "  "+envMasterKey+"   32 bytes, base64 or hex; else <data>/master.key (generated on first run)")
+	fmt.Fprintln(w, "  "+envAppPassword+"   Teams bot client secret")
+	fmt.Fprintln(w, "  "+envOpenAIKey+"           key for the OpenAI-compatible endpoint")
+	fmt.Fprintln(w, "\nOther environment: "+envAppID+", "+envAppTenantID+", "+envOpenAIBaseURL+", "+envOpenAIModel)
+}
+
+// FieldError is one invalid setting. Field names the flag or variable; Msg
+// says what is wrong without echoing secrets.
+type FieldError struct {
+	Field string
+	Msg   string
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	s := "config " + e.Field + ": " + e.Msg
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Validate checks every field and returns all problems joined, each a
+// *FieldError.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, msg string) { errs = append(errs, &FieldError{Field: field, Msg: msg}) }
+
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("--data", "must not be empty")
+	} else if strings.ContainsRune(c.DataDir, 0) {
+		bad("--data", "must not contain a NUL byte")
+	}
+	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("--listen", "want host:port, such as 127.0.0.1:3978")
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("--listen", "port must be a number from 0 to 65535")
+	} else if c.TeamsDev && !isLoopback(host) {
+		bad("--teams-dev", "accepts unsigned requests, so --listen must be a loopback address (127.0.0.1, ::1 or localhost)")
+	}
+	switch c.LogLevel {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		bad("--log-level", "want trace, debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "", LogJSON, LogConsole:
+	default:
+		bad("--log-format", "want json or console")
+	}
+	if cc := c.DefaultCC; cc == "" || len(cc) > 3 || cc[0] == '0' || strings.Trim(cc, "0123456789") != "" {
+		bad("--default-country-code", "want 1 to 3 digits without a leading 0 or +, such as 44")
+	}
+	if !c.MasterKey.IsZero() {
+		if _, err := ParseMasterKey(c.MasterKey.Value()); err != nil {
+			errs = append(errs, &FieldError{Field: envMasterKey, Msg: "malformed", Err: err})
+		}
+	}
+	if c.OpenAIBaseURL != "" {
+		if u, err := url.Parse(c.OpenAIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(envOpenAIBaseURL, "want an http or https URL")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// isLoopback reports whether host names the loopback interface.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// String renders the configuration for logs and support, secrets redacted.
+func (c Config) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "data=%q listen=%q log-level=%s log-format=%q default-country-code=%s no-whatsapp=%t teams-dev=%t",
+		c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC, c.NoWhatsApp, c.TeamsDev)
+	fmt.Fprintf(&b, " master-key=%s master-key-file=%q", c.MasterKey, c.MasterKeyFile)
+	fmt.Fprintf(&b, " microsoft-app-id=%q microsoft-app-password=%s microsoft-app-tenant-id=%q", c.MicrosoftAppID, c.MicrosoftAppPassword, c.MicrosoftAppTenantID)
+	fmt.Fprintf(&b, " openai-api-key=%s openai-base-url=%q openai-model=%q", c.OpenAIAPIKey, c.OpenAIBaseURL, c.OpenAIModel)
+	return b.String()
+}
+
+// GoString redacts like String, so %#v does not print secrets either.
+func (c Config) GoString() string { return "main.Config{" + c.String() + "}" }
+
+// Secret holds a credential. Every way of printing it (fmt verbs, JSON,
+// text) shows only whether it is set; Value returns it.
+type Secret struct{ v string }
+
+// NewSecret wraps s.
+func NewSecret(s string) Secret { return Secret{v: s} }
+
+// Value returns the secret itself. Never log it.
+func (s Secret) Value() string { return s.v }
+
+// IsZero reports whether the secret is unset.
+func (s Secret) IsZero() bool { return s.v == "" }
+
+// String returns "(set)" or "(unset)".
+func (s Secret) String() string {
+	if s.v == "" {
+		return "(unset)"
+	}
+	return "(set)"
+}
+
+// GoString redacts like String.
+func (s Secret) GoString() string { return s.String() }
+
+// Format redacts for every verb, %x and %q included.
+func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
+
+// MarshalText redacts, so encoders and zerolog's Interface show no secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// clip shortens s to at most n bytes for error messages.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Planted secrets: no output may ever contain them.
+const (
+	plantedMasterKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // base64 of 32 ASCII bytes
+	plantedPassword  = "app-password-c2VjcmV0LXBhc3N3b3Jk"
+	plantedOpenAIKey = "sk-planted-openai-key-0123456789"
+)
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoad(t *testing.T) {
+	def := DefaultConfig()
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		want  func(c *Config)
+		field string // non-empty: Load fails naming this field
+	}{
+		{name: "Defaults", want: func(c *Config) {}},
+		{
+			name: "EnvOverridesDefaults",
+			env: map[string]string{
+				envData: "/var/lib/sb", envListen: "0.0.0.0:8080", envLogLevel: "debug", envLogFormat: "console",
+				envDefaultCC: "1", envNoWhatsApp: "true", envAppID: "app", envAppTenantID: "tenant",
+				envOpenAIBaseURL: "http://127.0.0.1:11434/v1", envOpenAIModel: "llama3",
+			},
+			want: func(c *Config) {
+				c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC = "/var/lib/sb", "0.0.0.0:8080", "debug", "console", "1"
+				c.NoWhatsApp, c.MicrosoftAppID, c.MicrosoftAppTenantID = true, "app", "tenant"
+				c.OpenAIBaseURL, c.OpenAIModel = "http://127.0.0.1:11434/v1", "llama3"
+			},
+		},
+		{
+			name: "FlagsOverrideEnv",
+			args: []string{"--data", "/d", "--listen=127.0.0.1:0", "-log-level", "warn", "--log-format", "json", "--default-country-code", "353", "--no-whatsapp", "--teams-dev"},
+			env:  map[string]string{envData: "/env", envListen: "0.0.0.0:1", envNoWhatsApp: "false"},
+			want: func(c *Config) {
+				c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC = "/d", "127.0.0.1:0", "warn", "json", "353"
+				c.NoWhatsApp, c.TeamsDev = true, true
+			},
+		},
+		{
+			name: "SecretsFromEnv",
+			env:  map[string]string{envMasterKey: plantedMasterKey, envAppPassword: plantedPassword, envOpenAIKey: plantedOpenAIKey},
+			want: func(c *Config) {
+				c.MasterKey, c.MicrosoftAppPassword, c.OpenAIAPIKey = NewSecret(plantedMasterKey), NewSecret(plantedPassword), NewSecret(plantedOpenAIKey)
+			},
+		},
+		{name: "MasterKeyFileIsOnlyNamed", env: map[string]string{envMasterKeyFile: "/run/secrets/k"}, want: func(c *Config) { c.MasterKeyFile = "/run/secrets/k" }},
+		{name: "ErrBadListen", args: []string{"--listen", "3978"}, field: "--listen"},
+		{name: "ErrBadPort", args: []string{"--listen", "127.0.0.1:99999"}, field: "--listen"},
+		{name: "ErrEmptyData", args: []string{"--data", ""}, field: "--data"},
+		{name: "ErrLogLevel", env: map[string]string{envLogLevel: "loud"}, field: "--log-level"},
+		{name: "ErrLogFormat", args: []string{"--log-format", "xml"}, field: "--log-format"},
+		{name: "ErrCountryCodePlus", args: []string{"--default-country-code", "+44"}, field: "--default-country-code"},
+		{name: "ErrCountryCodeLong", args: []string{"--default-country-code", "4444"}, field: "--default-country-code"},
+		{name: "ErrTeamsDevNotLoopback", args: []string{"--teams-dev", "--listen", "0.0.0.0:3978"}, field: "--teams-dev"},
+		{name: "ErrBoolEnv", env: map[string]string{envNoWhatsApp: "maybe"}, field: envNoWhatsApp},
+		{name: "ErrMalformedMasterKey", env: map[string]string{envMasterKey: "not-a-key"}, field: envMasterKey},
+		{name: "ErrMasterKeyTwice", env: map[string]string{envMasterKey: plantedMasterKey, envMasterKeyFile: "/k"}, field: envMasterKey},
+		{name: "ErrOpenAIKeyTwice", env: map[string]string{envOpenAIKey: plantedOpenAIKey, envOpenAIKey + "_FILE": "/k"}, field: envOpenAIKey},
+		{name: "ErrSecretFileMissing", env: map[string]string{envAppPassword + "_FILE": "/nonexistent/switchboard-test"}, field: envAppPassword + "_FILE"},
+		{name: "ErrBaseURL", env: map[string]string{envOpenAIBaseURL: "localhost:11434"}, field: envOpenAIBaseURL},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Load(tc.args, envMap(tc.env))
+			if tc.field != "" {
+				require.Error(t, err)
+				var fe *FieldError
+				require.ErrorAs(t, err, &fe)
+				assert.Contains(t, err.Error(), "config "+tc.field+":")
+				assertNoSecrets(t, err.Error())
+				return
+			}
+			require.NoError(t, err)
+			want := def
+			tc.want(&want)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func TestLoadArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "ErrSecretFlag", args: []string{"--master-key", plantedMasterKey}, want: "secrets are read only from the environment"},
+		{name: "ErrSecretFlagWithValue", args: []string{"--openai-api-key=" + plantedOpenAIKey}, want: "OPENAI_API_KEY"},
+		{name: "ErrUnknownFlag", args: []string{"--nope"}, want: "flag provided but not defined"},
+		{name: "ErrStrayArgument", args: []string{"--data", "/d", "extra"}, want: "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(tc.args, envMap(nil))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assertNoSecrets(t, err.Error())
+		})
+	}
+	t.Run("Help", func(t *testing.T) {
+		_, err := Load([]string{"-h"}, envMap(nil))
+		assert.ErrorIs(t, err, flag.ErrHelp)
+	})
+}
+
+func TestLoadSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pw")
+	require.NoError(t, os.WriteFile(path, []byte(plantedPassword+"\n"), 0o600))
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
+
+	cfg, err := Load(nil, envMap(map[string]string{envAppPassword + "_FILE": path}))
+	require.NoError(t, err)
+	assert.Equal(t, plantedPassword, cfg.MicrosoftAppPassword.Value())
+
+	_, err = Load(nil, envMap(map[string]string{envOpenAIKey + "_FILE": empty}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "empty")
+}
+
+func TestValidateJoinsAllErrors(t *testing.T) {
+	c := DefaultConfig()
+	c.DataDir, c.Listen, c.LogLevel = "", "nope", "loud"
+	err := c.Validate()
+	require.Error(t, err)
+	for _, f := range []string{"--data", "--listen", "--log-level"} {
+		assert.Contains(t, err.Error(), "config "+f+":")
+	}
+}
+
+func TestConfigRedactsSecrets(t *testing.T) {
+	cfg, err := Load(nil, envMap(map[string]string{envMasterKey: plantedMasterKey, envAppPassword: plantedPassword, envOpenAIKey: plantedOpenAIKey}))
+	require.NoError(t, err)
+	js, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	outputs := map[string]string{
+		"String": cfg.String(),
+		"%v":     fmt.Sprintf("%v", cfg),
+		"%+v":    fmt.Sprintf("%+v", cfg),
+		"%#v":    fmt.Sprintf("%#v", cfg),
+		"%s":     fmt.Sprintf("%s", cfg.MasterKey),
+		"%q":     fmt.Sprintf("%q", cfg.OpenAIAPIKey),
+		"%x":     fmt.Sprintf("%x", cfg.MicrosoftAppPassword),
+		"json":   string(js),
+	}
+	for name, out := range outputs {
+		t.Run(name, func(t *testing.T) {
+			assertNoSecrets(t, out)
+		})
+	}
+	assert.Contains(t, cfg.String(), "master-key=(set)")
+	assert.Contains(t, DefaultConfig().String(), "master-key=(unset)")
+}
+
+func TestUsageShowsNoSecrets(t *testing.T) {
+	var out bytes.Buffer
+	env := envMap(map[string]string{envMasterKey: plantedMasterKey, envAppPassword: plantedPassword, envOpenAIKey: plantedOpenAIKey})
+	require.NoError(t, run(t.Context(), []string{"run", "--help"}, env, &out, &out))
+	assert.Contains(t, out.String(), "-listen")
+	assert.Contains(t, out.String(), envMasterKey)
+	assertNoSecrets(t, out.String())
+}
+
+// assertNoSecrets fails if s holds any planted secret.
+func assertNoSecrets(t *testing.T, s string) {
+	t.Helper()
+	for _, secret := range []string{plantedMasterKey, plantedPassword, plantedOpenAIKey} {
+		assert.NotContains(t, s, secret)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	for _, seed := range []string{
+		"", "--data\x00/d", "--listen=127.0.0.1:0", "--log-level\x00debug\x00--log-format\x00console",
+		"--teams-dev\x00--listen\x000.0.0.0:1", "--master-key\x00x", "-h", "--", "--no-whatsapp=maybe",
+		"--default-country-code\x00+44", "stray", "---data=x", "-=",
+	} {
+		f.Add(seed)
+	}
+	env := envMap(map[string]string{envMasterKey: plantedMasterKey, envAppPassword: plantedPassword, envOpenAIKey: plantedOpenAIKey})
+	f.Fuzz(func(t *testing.T, in string) {
+		var args []string
+		if in != "" {
+			args = strings.Split(in, "\x00")
+		}
+		cfg, err := Load(args, env)
+		if err != nil {
+			assertNoSecrets(t, err.Error())
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				assert.NotEmpty(t, fe.Field)
+			}
+			return
+		}
+		require.NoError(t, cfg.Validate(), "Load returned a config that does not validate")
+		assertNoSecrets(t, cfg.String())
+		again, err := Load(args, env)
+		require.NoError(t, err)
+		assert.Equal(t, cfg, again, "Load is not deterministic")
+	})
+}
