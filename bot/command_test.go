@@ -38,7 +38,8 @@ func TestParseCommand(t *testing.T) {
 }
 
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"/export", "/forget me", "/Forget +44 7700 900123", "/", "//", "/a\tb", "hello", "/name \u00a0x"} {
+	for _, s := range []string{"/export", "/forget me", "/Forget +44 7700 900123", "/", "//", "/a\tb", "hello", "/name \u00a0x",
+		"/help", "/Forget ME", "/export  +44 7700 900123 ", "/usr/bin", " /stop", "/a\u00a0b", "/x\xff"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -48,6 +49,7 @@ func FuzzParseCommand(f *testing.F) {
 			return
 		}
 		assert.NotEmpty(t, cmd.Name)
+		assert.LessOrEqual(t, len(cmd.Name), 32)
 		assert.Equal(t, strings.ToLower(cmd.Name), cmd.Name)
 		assert.Equal(t, strings.TrimSpace(cmd.Args), cmd.Args)
 		// Rendering the command again parses to the same command.

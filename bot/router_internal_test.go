@@ -112,24 +112,3 @@ func TestAlreadyMessage(t *testing.T) {
 // nilStore satisfies Store for constructor tests that do no I/O; its
 // methods are never called.
 type nilStore struct{ Store }
-
-// FuzzParseCommand checks what the router relies on from ParseCommand.
-func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"/help", "/Forget ME", "/export  +44 7700 900123 ", "/usr/bin", "/", "hello", " /stop", "/a\u00a0b", "/x\xff"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		cmd, ok := ParseCommand(s)
-		if !ok {
-			require.Equal(t, Command{}, cmd)
-			return
-		}
-		require.NotEmpty(t, cmd.Name)
-		require.LessOrEqual(t, len(cmd.Name), 32)
-		require.Equal(t, strings.ToLower(cmd.Name), cmd.Name)
-		require.Equal(t, strings.TrimSpace(cmd.Args), cmd.Args)
-		again, ok := ParseCommand("/" + cmd.Name + " " + cmd.Args)
-		require.True(t, ok)
-		require.Equal(t, cmd, again)
-	})
-}

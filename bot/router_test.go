@@ -738,8 +738,10 @@ func FuzzDeliver(f *testing.F) {
 
 func TestInterceptFailurePassesMessageOn(t *testing.T) {
 	cmds := commandsFn{
-		handle:    func(bot.CommandRequest) (bot.Reply, error) { return bot.Reply{}, bot.ErrUnknownCommand },
-		intercept: func(bot.CommandRequest) (bot.Reply, bool, error) { return bot.Reply{}, false, errors.New("privacy store down") },
+		handle: func(bot.CommandRequest) (bot.Reply, error) { return bot.Reply{}, bot.ErrUnknownCommand },
+		intercept: func(bot.CommandRequest) (bot.Reply, bool, error) {
+			return bot.Reply{}, false, errors.New("privacy store down")
+		},
 	}
 	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Commands = cmds })
 	c := newCustomer(46)
