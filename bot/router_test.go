@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/bot/bottest"
+
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -471,7 +473,7 @@ func TestNonTextPlaceholder(t *testing.T) {
 // TestLogsCarryNoPersonalData runs whole flows with a planted phone number,
 // name and message text and checks none of them reaches the logs.
 func TestLogsCarryNoPersonalData(t *testing.T) {
-	var buf syncBuffer
+	var buf bottest.LogBuffer
 	log := zerolog.New(&buf).Level(zerolog.DebugLevel)
 	h := newHarness(t, log, nil)
 	const (

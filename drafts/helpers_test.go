@@ -1,7 +1,6 @@
 package drafts
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard/bot/bottest"
 
 	"github.com/rs/zerolog"
 	openai "github.com/sashabaranov/go-openai"
@@ -150,35 +151,17 @@ func (s *sleeps) all() []time.Duration {
 	return append([]time.Duration(nil), s.d...)
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is a Drafter against a fake endpoint with recorded logs and waits.
 type harness struct {
 	d      *Drafter
 	llm    *fakeLLM
-	logs   *syncBuffer
+	logs   *bottest.LogBuffer
 	sleeps *sleeps
 }
 
 func newHarness(t *testing.T, respond func(n int, req openai.ChatCompletionRequest, w http.ResponseWriter, r *http.Request), mutate ...func(*Options)) *harness {
 	t.Helper()
-	h := &harness{llm: newFakeLLM(t, respond), logs: &syncBuffer{}, sleeps: &sleeps{}}
+	h := &harness{llm: newFakeLLM(t, respond), logs: &bottest.LogBuffer{}, sleeps: &sleeps{}}
 	opts := Options{
 		Log:     zerolog.New(h.logs),
 		APIKey:  "test-key",

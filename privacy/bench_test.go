@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/bot/bottest"
+
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
@@ -126,7 +128,7 @@ func newBenchHarness(b *testing.B) *harness {
 	benchCleanup.Lock()
 	benchCleanup.dirs = append(benchCleanup.dirs, dir)
 	benchCleanup.Unlock()
-	h := &harness{t: b, ctx: context.Background(), clock: newClock(), logs: &syncBuffer{}, forget: &recForgetter{}, teams: &recChannel{}}
+	h := &harness{t: b, ctx: context.Background(), clock: newClock(), logs: &bottest.LogBuffer{}, forget: &recForgetter{}, teams: &recChannel{}}
 	h.st, h.dir = openBenchStore(b, filepath.Join(dir, "data"), h.clock.Now)
 	svc, err := New(Options{Log: zerolog.Nop(), Store: h.st, Forgetters: []bot.Forgetter{h.forget}, Now: h.clock.Now, ExportDir: filepath.Join(dir, "exports")})
 	require.NoError(b, err)

@@ -1,13 +1,14 @@
 package privacy
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard/bot/bottest"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -17,43 +18,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 31, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
-}
+func newClock() *bottest.Clock { return bottest.NewClock(time.Date(2026, 1, 31, 9, 0, 0, 0, time.UTC)) }
 
 // forgetCall records one Forgetter call.
 type forgetCall struct {
@@ -108,8 +73,8 @@ type harness struct {
 	ctx    context.Context
 	st     testStore
 	svc    *Service
-	clock  *clock
-	logs   *syncBuffer
+	clock  *bottest.Clock
+	logs   *bottest.LogBuffer
 	forget *recForgetter
 	teams  *recChannel
 	dir    string // the store's directory, "" for the in-memory store
@@ -119,7 +84,7 @@ type harnessOpt func(*Options)
 
 func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
-	h := &harness{t: t, ctx: context.Background(), clock: newClock(), logs: &syncBuffer{}, forget: &recForgetter{}, teams: &recChannel{}}
+	h := &harness{t: t, ctx: context.Background(), clock: newClock(), logs: &bottest.LogBuffer{}, forget: &recForgetter{}, teams: &recChannel{}}
 	log := zerolog.New(h.logs).With().Timestamp().Logger()
 	h.st, h.dir = openTestStore(t, h.clock.Now, log)
 	o := Options{

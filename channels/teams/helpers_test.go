@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/bot/bottest"
+
 	"github.com/golang-jwt/jwt/v4"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -227,30 +229,12 @@ type env struct {
 	conn  *connectorStub
 	sink  *fakeSink
 	state *memState
-	log   *syncBuffer
-}
-
-// syncBuffer collects log output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log   *bottest.LogBuffer
 }
 
 func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
-	e := &env{iss: newIssuer(t), conn: newConnector(t), sink: &fakeSink{}, state: newMemState(), log: &syncBuffer{}}
+	e := &env{iss: newIssuer(t), conn: newConnector(t), sink: &fakeSink{}, state: newMemState(), log: &bottest.LogBuffer{}}
 	opts := Options{
 		Log:            zerolog.New(e.log),
 		AppID:          testAppID,

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/bot/bottest"
+
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -103,7 +105,7 @@ func TestPlaygroundEndToEnd(t *testing.T) {
 	addr := ln.Addr().String()
 	state := newMemState()
 	sink := &playgroundSink{}
-	logs := &syncBuffer{}
+	logs := &bottest.LogBuffer{}
 	mk := func(admins []string) *Channel {
 		ch, err := New(Options{Log: zerolog.New(logs), Dev: true, ListenAddr: addr, TenantID: pgTenant, Admins: admins, State: state})
 		require.NoError(t, err)
