@@ -134,4 +134,3 @@ func (m *maintenance) once(ctx context.Context) {
 	}
 	m.log.Info().Int("failed_steps", failed).Int("reminders", len(reqs)).Dur("took", time.Since(start)).Msg("daily maintenance done")
 }
-

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/channels/teams"
+	"github.com/switchboard/switchboard/drafts"
+	"github.com/switchboard/switchboard/store"
+)
+
+// Teams ids of the end-to-end test: one tenant, an admin and a plain staff
+// member in it, and an outsider from another tenant.
+const (
+	e2eTenant   = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	e2eAdmin    = "11111111-2222-4333-8444-555555555555"
+	e2eStaff    = "6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c"
+	e2eOutsider = "99999999-8888-4777-8666-555555555555"
+	e2eOtherTen = "12345678-8888-4777-8666-555555555555"
+)
+
+// connector is an httptest Bot Connector: it records the activities the bot
+// posts and answers each with an id.
+type connector struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	got  []posted
+	next atomic.Int32
+}
+
+// posted is one activity the bot sent.
+type posted struct {
+	Path string
+	Text string
+}
+
+func newConnector(t *testing.T) *connector {
+	t.Helper()
+	c := &connector{}
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Text string }
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &body)
+		c.mu.Lock()
+		c.got = append(c.got, posted{Path: r.URL.Path, Text: body.Text})
+		c.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id":"act-%d"}`, c.next.Add(1))
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+// texts returns the texts posted so far.
+func (c *connector) texts() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, p := range c.got {
+		out = append(out, p.Text)
+	}
+	return out
+}
+
+// waitText waits until a posted text contains want and returns it.
+func (c *connector) waitText(t *testing.T, want string) string {
+	t.Helper()
+	var found string
+	require.Eventually(t, func() bool {
+		for _, s := range c.texts() {
+			if strings.Contains(s, want) {
+				found = s
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "no posted text contains %q; got %q", want, c.texts())
+	return found
+}
+
+// teamsMessage is a Bot Framework message activity in a personal chat.
+func teamsMessage(serviceURL, id, tenant, aad, text string) []byte {
+	act := map[string]any{
+		"type": "message", "id": id, "channelId": "msteams", "serviceUrl": serviceURL,
+		"timestamp": time.Now().UTC().Format(time.RFC3339Nano),
+		"text":      text, "textFormat": "plain",
+		"from":         map[string]any{"id": "29:" + aad[:8], "name": "Test Person", "aadObjectId": aad},
+		"conversation": map[string]any{"conversationType": "personal", "tenantId": tenant, "id": "a:conv-" + aad[:8]},
+		"recipient":    map[string]any{"id": "28:bot", "name": "Switchboard"},
+		"channelData":  map[string]any{"tenant": map[string]any{"id": tenant}},
+	}
+	b, _ := json.Marshal(act)
+	return b
+}
+
+// postActivity posts an activity to the bot and returns the status code.
+func postActivity(t *testing.T, base string, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/api/messages", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestRunTeamsDevEndToEnd runs the real binary's run() with Teams in dev
+// mode and no WhatsApp, and plays Teams against it through /api/messages
+// with an httptest connector as the serviceUrl.
+func TestRunTeamsDevEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	conn := newConnector(t)
+	env := envMap(map[string]string{envAdmins: e2eAdmin, envAppTenantID: e2eTenant})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	tap := newLogTap()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--data", dir, "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug", "--no-whatsapp", "--teams-dev"},
+			env, io.Discard, tap)
+	}()
+	var addr string
+	select {
+	case addr = <-tap.addrs:
+	case err := <-done:
+		require.FailNow(t, "run returned before listening", "err=%v log:\n%s", err, tap.String())
+	}
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		code, _ := get(t, base+"/readyz")
+		return code == http.StatusOK
+	}, 20*time.Second, 20*time.Millisecond, "never ready; log:\n%s", tap.String())
+	_, body := get(t, base+"/readyz")
+	assert.Contains(t, body, `"teams":{"ready":true`)
+	assert.NotContains(t, body, `"whatsapp"`)
+
+	// An admin says /here: the conversation becomes the staff conversation.
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m1", e2eTenant, e2eAdmin, "/here")))
+	conn.waitText(t, "Draft cards will be posted in this conversation")
+	state, err := teams.OpenFileState(filepath.Join(dir, teams.StateFile))
+	require.NoError(t, err)
+	staffConv, err := state.StaffConversation(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "a:conv-"+e2eAdmin[:8], staffConv.ID)
+	assert.Equal(t, conn.srv.URL, staffConv.ServiceURL)
+
+	// /help goes through the router and the privacy service, and comes back
+	// through the connector, with the admin commands for an admin.
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m2", e2eTenant, e2eAdmin, "/help")))
+	help := conn.waitText(t, "/forget me")
+	assert.Contains(t, help, "/profile")
+	assert.Contains(t, help, "/disconnect whatsapp")
+
+	// A staff member who is not an admin may not edit the profile.
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m3", e2eTenant, e2eStaff, "/profile set name Impostor Ltd")))
+	conn.waitText(t, msgAdminOnly)
+	assert.NoFileExists(t, filepath.Join(dir, profileFile))
+
+	// The admin may: without an LLM the profile is saved for later.
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m4", e2eTenant, e2eAdmin, "/profile set name Brightwater Plumbing")))
+	conn.waitText(t, "Saved.")
+	p, err := drafts.LoadProfile(filepath.Join(dir, profileFile))
+	require.NoError(t, err)
+	assert.Equal(t, "Brightwater Plumbing", p.BusinessName)
+
+	// Without WhatsApp, /disconnect says so.
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m5", e2eTenant, e2eAdmin, "/disconnect whatsapp")))
+	conn.waitText(t, msgNoWhatsApp)
+
+	// Someone from another tenant is refused, and nothing is stored.
+	before := len(conn.texts())
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m6", e2eOtherTen, e2eOutsider, "/help")))
+	refusal := conn.waitText(t, "only works for the staff")
+	assert.Len(t, conn.texts(), before+1)
+	assert.NotContains(t, refusal, "Commands:")
+
+	// An unsigned request is accepted only because of dev mode; a malformed
+	// one is still refused.
+	assert.Equal(t, http.StatusBadRequest, postActivity(t, base, []byte(`{"type":`)))
+
+	cancel()
+	require.NoError(t, <-done, "log:\n%s", tap.String())
+	logs := tap.String()
+	assert.Contains(t, logs, "TEAMS DEV MODE")
+	assert.NotContains(t, logs, `"level":"error"`)
+	for _, planted := range []string{e2eAdmin, e2eStaff, e2eOutsider, "Test Person", "Brightwater", "Impostor"} {
+		assert.NotContains(t, logs, planted, "logs name people only by subject id")
+	}
+	// The outsider left no subject behind: only the admin and the staff
+	// member are known.
+	assert.Equal(t, 2, countSubjects(t, dir))
+}
+
+// countSubjects opens the store in dir and counts its subjects.
+func countSubjects(t *testing.T, dir string) int {
+	t.Helper()
+	db := openTestStore(t, dir)
+	n := 0
+	for _, id := range []string{e2eAdmin, e2eStaff, e2eOutsider} {
+		subs, err := db.FindSubjects(t.Context(), bot.Identity{Kind: bot.IDTeams, Value: id})
+		require.NoError(t, err)
+		n += len(subs)
+	}
+	return n
+}
+
+// openTestStore opens the store in dir with the master key run generated.
+func openTestStore(t *testing.T, dir string) *store.DB {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	key, _, err := LoadMasterKey(cfg, zerolog.Nop(), strings.NewReader(""))
+	require.NoError(t, err)
+	db, err := store.New(store.Options{Dir: dir, MasterKey: key, Log: zerolog.Nop()})
+	require.NoError(t, err)
+	require.NoError(t, db.Open(t.Context()))
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func TestTeamsManifest(t *testing.T) {
+	const appID = "00000000-1111-2222-3333-444444444444"
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // error text; empty for success
+	}{
+		{name: "AppIDFlag", args: []string{"--app-id", appID}},
+		{name: "AppIDFromEnv", env: map[string]string{envAppID: appID}},
+		{name: "ErrNoAppID", want: "--app-id"},
+		{name: "ErrBadAppID", args: []string{"--app-id", "not-a-guid"}, want: "GUID"},
+		{name: "ErrNoOut", args: []string{"--app-id", appID, "--out", ""}, want: "--out"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "switchboard.zip")
+			args := append([]string{"teams-manifest", "--out", out}, tc.args...)
+			var stdout bytes.Buffer
+			err := run(t.Context(), args, envMap(tc.env), &stdout, io.Discard)
+			if tc.want != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.want)
+				var ue *usageError
+				assert.ErrorAs(t, err, &ue)
+				assert.NoFileExists(t, out)
+				return
+			}
+			require.NoError(t, err)
+			assert.Contains(t, stdout.String(), "Upload it in Teams")
+			zr, err := zip.OpenReader(out)
+			require.NoError(t, err)
+			defer zr.Close()
+			var names []string
+			for _, f := range zr.File {
+				names = append(names, f.Name)
+			}
+			require.Contains(t, names, "manifest.json")
+			f, err := zr.Open("manifest.json")
+			require.NoError(t, err)
+			defer f.Close()
+			var m struct {
+				Bots []struct {
+					BotID string `json:"botId"`
+				} `json:"bots"`
+			}
+			require.NoError(t, json.NewDecoder(f).Decode(&m))
+			require.Len(t, m.Bots, 1)
+			assert.Equal(t, appID, m.Bots[0].BotID)
+		})
+	}
+}
+
+func TestWhatsAppLogout(t *testing.T) {
+	t.Run("EmptyDataDir", func(t *testing.T) {
+		dir := t.TempDir()
+		var out bytes.Buffer
+		require.NoError(t, run(t.Context(), []string{"whatsapp", "logout", "--data", dir}, envMap(nil), &out, io.Discard))
+		assert.Contains(t, out.String(), "No WhatsApp session in "+dir+": nothing to log out.")
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		assert.Empty(t, entries, "logout created files")
+	})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "ErrNoSubcommand", args: []string{"whatsapp"}, want: "name a subcommand"},
+		{name: "ErrUnknownSubcommand", args: []string{"whatsapp", "login"}, want: "unknown subcommand"},
+		{name: "ErrBadFlag", args: []string{"whatsapp", "logout", "--nope"}, want: "flag provided but not defined"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(t.Context(), tc.args, envMap(nil), io.Discard, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			var ue *usageError
+			assert.ErrorAs(t, err, &ue)
+		})
+	}
+}
+
+func TestHelpListsSubcommands(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"help"}, envMap(nil), &out, io.Discard))
+	for _, want := range []string{"whatsapp logout", "teams-manifest", "-whatsapp-pair-phone", "-public-url", "-retention-months", envAdmins, envStaffTenants} {
+		assert.Contains(t, out.String(), want)
+	}
+}
