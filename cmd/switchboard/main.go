@@ -244,7 +244,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	}()
 	cctx, cancelChannels := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelChannels()
-	waitChannels := runChannels(cctx, app, channels, r)
+	waitChannels := runChannels(cctx, app, channels, roleSync{Sink: r, db: app.Store, log: log})
 	// Background tasks (admin alerts, daily maintenance) use the store: they
 	// stop with the channels, before the router drains and the store closes.
 	waitTasks := runTasks(cctx, app.Tasks)

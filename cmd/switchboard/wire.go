@@ -285,6 +285,56 @@ func (f *forwardCards) CardsOf(ctx context.Context, subject bot.SubjectID) ([]bo
 	return to.CardsOf(ctx, subject)
 }
 
+// roleSync keeps the stored role of a Teams sender in step with what the
+// Teams channel established for this very message (tenant and admin list,
+// from the signed activity). The store never lowers a role by itself, so
+// without this an admin removed from SWITCHBOARD_ADMINS or with /admin
+// remove would keep admin rights in the privacy and admin commands, which
+// read the stored role.
+type roleSync struct {
+	bot.Sink
+	db  *store.DB
+	log zerolog.Logger
+}
+
+// Deliver lowers a Teams sender's stored role to the channel's, then
+// delivers.
+func (s roleSync) Deliver(ctx context.Context, in bot.Inbound) error {
+	if in.Platform == bot.Teams && (in.Role == bot.RoleStaff || in.Role == bot.RoleCustomer) && !in.Sender.IsZero() {
+		ids, err := s.db.FindSubjects(ctx, in.Sender)
+		if err != nil {
+			return fmt.Errorf("deliver: role check: %w", err)
+		}
+		for _, id := range ids {
+			subj, err := s.db.FindSubject(ctx, id)
+			if errors.Is(err, bot.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("deliver: role check: %w", err)
+			}
+			if roleRank(subj.Role) > roleRank(in.Role) {
+				if err := s.db.SetRole(ctx, id, in.Role); err != nil {
+					return fmt.Errorf("deliver: lower role: %w", err)
+				}
+				s.log.Info().Str("subject", string(id)).Str("from", string(subj.Role)).Str("to", string(in.Role)).Msg("teams role lowered")
+			}
+		}
+	}
+	return s.Sink.Deliver(ctx, in)
+}
+
+// roleRank orders roles: customer < staff < admin.
+func roleRank(r bot.Role) int {
+	switch r {
+	case bot.RoleAdmin:
+		return 2
+	case bot.RoleStaff:
+		return 1
+	}
+	return 0
+}
+
 // readyOnRun reports its channel ready on /readyz once Run starts (the
 // Teams channel has no connection of its own to watch).
 type readyOnRun struct {

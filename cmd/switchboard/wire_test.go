@@ -183,6 +183,24 @@ func TestRunTeamsDevEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Brightwater Plumbing", p.BusinessName)
 
+	// An added admin may too, until removed: the stored role follows.
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m4a", e2eTenant, e2eAdmin, "/admin add "+e2eStaff)))
+	conn.waitText(t, "is now an admin")
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m4b", e2eTenant, e2eStaff, "/profile set name Staff Plumbing")))
+	require.Eventually(t, func() bool {
+		p, err := drafts.LoadProfile(filepath.Join(dir, profileFile))
+		return err == nil && p.BusinessName == "Staff Plumbing"
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m4c", e2eTenant, e2eAdmin, "/admin remove "+e2eStaff)))
+	conn.waitText(t, "no longer an admin")
+	n := len(conn.texts())
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m4d", e2eTenant, e2eStaff, "/profile set name Former Admin Ltd")))
+	require.Eventually(t, func() bool { return len(conn.texts()) > n }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, msgAdminOnly, conn.texts()[n], "a removed admin keeps no admin rights")
+	p, err = drafts.LoadProfile(filepath.Join(dir, profileFile))
+	require.NoError(t, err)
+	assert.Equal(t, "Staff Plumbing", p.BusinessName)
+
 	// Without WhatsApp, /disconnect says so.
 	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m5", e2eTenant, e2eAdmin, "/disconnect whatsapp")))
 	conn.waitText(t, msgNoWhatsApp)
@@ -203,7 +221,7 @@ func TestRunTeamsDevEndToEnd(t *testing.T) {
 	logs := tap.String()
 	assert.Contains(t, logs, "TEAMS DEV MODE")
 	assert.NotContains(t, logs, `"level":"error"`)
-	for _, planted := range []string{e2eAdmin, e2eStaff, e2eOutsider, "Test Person", "Brightwater", "Impostor"} {
+	for _, planted := range []string{e2eAdmin, e2eStaff, e2eOutsider, "Test Person", "Brightwater", "Impostor", "Former Admin"} {
 		assert.NotContains(t, logs, planted, "logs name people only by subject id")
 	}
 	// The outsider left no subject behind: only the admin and the staff
