@@ -166,6 +166,9 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		forgetters = append(forgetters, tm)
 		senders[bot.Teams] = tm
 	}
+	if tm == nil {
+		app.Log.Warn().Msg("Teams is off (no MICROSOFT_APP_ID, no --teams-dev): drafts are stored but no staff see them until Teams is configured")
+	}
 	popts.Forgetters = forgetters
 	svc, err := privacy.New(popts)
 	if err != nil {

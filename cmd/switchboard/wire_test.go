@@ -229,6 +229,55 @@ func TestRunTeamsDevEndToEnd(t *testing.T) {
 	assert.Equal(t, 2, countSubjects(t, dir))
 }
 
+// TestRunWithLLMWritesDefaultProfile starts with an LLM configured and no
+// profile: a default profile is written, and an admin's /profile change
+// reaches the drafter and the file.
+func TestRunWithLLMWritesDefaultProfile(t *testing.T) {
+	dir := t.TempDir()
+	conn := newConnector(t)
+	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the model was called: %s", r.URL.Path)
+		http.Error(w, "no", http.StatusTeapot)
+	}))
+	defer llm.Close()
+	env := envMap(map[string]string{envAdmins: e2eAdmin, envAppTenantID: e2eTenant, envOpenAIBaseURL: llm.URL + "/v1", envOpenAIModel: "test-model"})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	tap := newLogTap()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--data", dir, "--listen", "127.0.0.1:0", "--log-format", "json", "--no-whatsapp", "--teams-dev"}, env, io.Discard, tap)
+	}()
+	var addr string
+	select {
+	case addr = <-tap.addrs:
+	case err := <-done:
+		require.FailNow(t, "run returned before listening", "err=%v log:\n%s", err, tap.String())
+	}
+	base := "http://" + addr
+	require.Eventually(t, func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusOK }, 20*time.Second, 20*time.Millisecond)
+	p, err := drafts.LoadProfile(filepath.Join(dir, profileFile))
+	require.NoError(t, err)
+	assert.Equal(t, defaultProfile(), p)
+	assert.Contains(t, tap.String(), "no business profile yet")
+	assert.Contains(t, tap.String(), `"message":"AI drafts on"`)
+
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "p1", e2eTenant, e2eAdmin, "/profile price add callout 60 visit Standard callout")))
+	reply := conn.waitText(t, "Saved.")
+	assert.NotContains(t, reply, "No AI model")
+	assert.Contains(t, reply, "callout")
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "p2", e2eTenant, e2eAdmin, "/profile")))
+	require.Eventually(t, func() bool { return len(conn.texts()) == 2 }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, conn.texts()[1], "Standard callout", "the drafter's profile changed")
+	p, err = drafts.LoadProfile(filepath.Join(dir, profileFile))
+	require.NoError(t, err)
+	require.Len(t, p.PriceList.Items, 1)
+	assert.Equal(t, int64(6000), p.PriceList.Items[0].UnitPrice)
+
+	cancel()
+	require.NoError(t, <-done, "log:\n%s", tap.String())
+}
+
 // countSubjects opens the store in dir and counts its subjects.
 func countSubjects(t *testing.T, dir string) int {
 	t.Helper()
