@@ -136,7 +136,8 @@ func TestRunTeamsDevEndToEnd(t *testing.T) {
 	tap := newLogTap()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"run", "--data", dir, "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug", "--no-whatsapp", "--teams-dev"},
+		done <- run(ctx, []string{"run", "--data", dir, "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug", "--no-whatsapp", "--teams-dev",
+			"--public-url", "http://127.0.0.1:1/"},
 			env, io.Discard, tap)
 	}()
 	var addr string
@@ -204,6 +205,18 @@ func TestRunTeamsDevEndToEnd(t *testing.T) {
 	// Without WhatsApp, /disconnect says so.
 	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m5", e2eTenant, e2eAdmin, "/disconnect whatsapp")))
 	conn.waitText(t, msgNoWhatsApp)
+
+	// The admin exports their own data: a one-time link under --public-url,
+	// served by the bot's HTTP server.
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "m5e", e2eTenant, e2eAdmin, "/export")))
+	linkText := conn.waitText(t, "http://127.0.0.1:1/exports/")
+	i := strings.Index(linkText, "/exports/")
+	path := strings.Fields(linkText[i:])[0]
+	code, export := get(t, base+path)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, export, `"switchboard.export/v1"`)
+	code, _ = get(t, base+path)
+	assert.Equal(t, http.StatusNotFound, code, "an export link works once")
 
 	// Someone from another tenant is refused, and nothing is stored.
 	before := len(conn.texts())
