@@ -112,25 +112,34 @@ func (m *maintenance) once(ctx context.Context) {
 	at := now()
 	start := time.Now()
 	failed := 0
-	if err := m.privacy.Purge(ctx, at); err != nil {
+	fail := func(err error, msg string) {
 		failed++
-		m.log.Error().Err(err).Msg("retention purge failed")
+		lvl := zerolog.ErrorLevel
+		if ctx.Err() != nil {
+			lvl = zerolog.WarnLevel // cut off by shutdown; the next run resumes
+		}
+		m.log.WithLevel(lvl).Err(err).Msg(msg)
+	}
+	if err := m.privacy.Purge(ctx, at); err != nil {
+		fail(err, "retention purge failed")
 	}
 	if m.whatsapp != nil {
 		n, err := m.whatsapp.PurgeStale(ctx, staleEventAge)
 		if err != nil {
-			failed++
-			m.log.Error().Err(err).Msg("whatsapp stale buffer purge failed")
+			fail(err, "whatsapp stale buffer purge failed")
 		} else if n > 0 {
 			m.log.Info().Int("rows", n).Msg("whatsapp stale buffer purged")
 		}
 	}
 	reqs, err := m.privacy.Reminders(ctx, at)
 	if err != nil {
-		failed++
-		m.log.Error().Err(err).Msg("request reminders failed")
+		fail(err, "request reminders failed")
 	} else if text := privacy.ReminderText(reqs, at); text != "" {
 		m.alerts.send(text)
+	}
+	if ctx.Err() != nil {
+		m.log.Warn().Int("failed_steps", failed).Dur("took", time.Since(start)).Msg("daily maintenance cut short")
+		return
 	}
 	m.log.Info().Int("failed_steps", failed).Int("reminders", len(reqs)).Dur("took", time.Since(start)).Msg("daily maintenance done")
 }
