@@ -115,8 +115,9 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		senders[bot.WhatsApp] = wa
 	}
 
-	// The privacy service is built before Teams, whose Forget hook needs its
-	// card index, and gets its forgetters below.
+	// The privacy service needs the channels (forgetters, senders) and the
+	// Teams channel needs the privacy service's card index: Teams gets a
+	// forwarding index, pointed at the service once it exists.
 	policy := privacy.Policy{RetentionMonths: cfg.RetentionMonths, LLMProvider: cfg.LLM.Provider()}
 	exportURL := ""
 	if cfg.PublicURL != "" {
@@ -131,9 +132,6 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		ExportURL: exportURL,
 		Policy:    policy,
 	}
-	// forgetters is filled in below; privacy.New copies the slice header, so
-	// build it once every channel exists.
-	var cards privacy.CardIndex = storeCards{app.Store}
 	var fw *forwardCards
 
 	if cfg.MicrosoftAppID != "" || cfg.TeamsDev {
@@ -142,9 +140,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		if err != nil {
 			return nil, fmt.Errorf("teams state: %w", err)
 		}
-		// The privacy service's card index is not built yet; this one
-		// forwards to it once it is.
-		fw = &forwardCards{fallback: cards}
+		fw = &forwardCards{fallback: storeCards{app.Store}}
 		tm, err = teams.New(teams.Options{
 			Log:          app.Log,
 			AppID:        cfg.MicrosoftAppID,
