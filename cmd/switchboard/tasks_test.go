@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -45,7 +47,8 @@ func runAlerter(t *testing.T, notifier bot.Notifier) *alerter {
 func TestWhatsAppStateReporter(t *testing.T) {
 	notifier := channeltest.NewNotifier()
 	health := NewHealth(nil, nil)
-	report := whatsAppStateReporter(health, runAlerter(t, notifier))
+	metrics := NewMetrics()
+	report := whatsAppStateReporter(health, metrics, runAlerter(t, notifier))
 
 	steps := []struct {
 		state     whatsapp.State
@@ -63,7 +66,7 @@ func TestWhatsAppStateReporter(t *testing.T) {
 		{whatsapp.StateClientOutdated, false, 4},
 	}
 	for _, s := range steps {
-		report(whatsapp.Health{State: s.state, Since: time.Now()})
+		report(whatsapp.Health{State: s.state, Since: time.Now(), Undecryptable: 2})
 		_, comps := health.Snapshot()
 		assert.Equal(t, s.ready, comps[compWhatsApp].Ready, "state %s", s.state)
 		assert.Equal(t, string(s.state), comps[compWhatsApp].State)
@@ -71,6 +74,13 @@ func TestWhatsAppStateReporter(t *testing.T) {
 			"after %s: alerts %q", s.state, notifier.Alerts())
 	}
 	assert.Contains(t, notifier.Alerts()[1], "logged-out")
+
+	rec := httptest.NewRecorder()
+	metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	assert.Contains(t, body, `switchboard_whatsapp_state{state="client-outdated"} 1`)
+	assert.Contains(t, body, `switchboard_whatsapp_state{state="connected"} 0`)
+	assert.Contains(t, body, `switchboard_whatsapp_undecryptable 2`)
 }
 
 func TestMaintenanceRemindsAndPurges(t *testing.T) {

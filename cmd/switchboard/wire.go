@@ -105,7 +105,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 			PairPhone:      cfg.WhatsAppPairPhone,
 			QR:             app.stdout(),
 			Retry:          app.Store,
-			OnState:        whatsAppStateReporter(app.Health, alerts),
+			OnState:        whatsAppStateReporter(app.Health, app.Metrics, alerts),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("whatsapp: %w", err)
@@ -348,13 +348,14 @@ func (r readyOnRun) Run(ctx context.Context, sink bot.Sink) error {
 }
 
 // whatsAppStateReporter turns the WhatsApp channel's health changes into
-// /readyz states and, for the states that need a person, one admin alert per
-// change. It never blocks.
-func whatsAppStateReporter(health *Health, alerts *alerter) func(whatsapp.Health) {
+// /readyz states and metrics and, for the states that need a person, one
+// admin alert per change. It never blocks.
+func whatsAppStateReporter(health *Health, metrics *Metrics, alerts *alerter) func(whatsapp.Health) {
 	var mu sync.Mutex
 	var last whatsapp.State
 	return func(h whatsapp.Health) {
 		health.SetState(compWhatsApp, h.Ready(), string(h.State))
+		metrics.WhatsAppState(string(h.State), h.Undecryptable)
 		mu.Lock()
 		changed := h.State != last
 		last = h.State
