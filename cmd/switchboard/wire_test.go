@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/channels/channeltest"
 	"github.com/switchboard/switchboard/channels/teams"
 	"github.com/switchboard/switchboard/drafts"
 	"github.com/switchboard/switchboard/store"
@@ -48,8 +49,10 @@ type connector struct {
 
 // posted is one activity the bot sent.
 type posted struct {
-	Path string
-	Text string
+	Method string
+	Path   string
+	Text   string
+	Body   string
 }
 
 func newConnector(t *testing.T) *connector {
@@ -60,7 +63,7 @@ func newConnector(t *testing.T) *connector {
 		b, _ := io.ReadAll(r.Body)
 		_ = json.Unmarshal(b, &body)
 		c.mu.Lock()
-		c.got = append(c.got, posted{Path: r.URL.Path, Text: body.Text})
+		c.got = append(c.got, posted{Method: r.Method, Path: r.URL.Path, Text: body.Text, Body: string(b)})
 		c.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
@@ -68,6 +71,13 @@ func newConnector(t *testing.T) *connector {
 	}))
 	t.Cleanup(c.srv.Close)
 	return c
+}
+
+// all returns every request so far.
+func (c *connector) all() []posted {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]posted(nil), c.got...)
 }
 
 // texts returns the texts posted so far.
@@ -240,6 +250,86 @@ func TestRunTeamsDevEndToEnd(t *testing.T) {
 	// The outsider left no subject behind: only the admin and the staff
 	// member are known.
 	assert.Equal(t, 2, countSubjects(t, dir))
+}
+
+// TestWhatsAppToTeamsCardAndBack runs serve with the production builder
+// (Teams in dev mode) plus a fake WhatsApp channel: a customer's message
+// becomes a card in the staff conversation the admin chose with /here, the
+// admin's edit on the card sends the reply on WhatsApp once, and the card is
+// updated.
+func TestWhatsAppToTeamsCardAndBack(t *testing.T) {
+	conn := newConnector(t)
+	cfg := DefaultConfig()
+	cfg.DataDir, cfg.Listen, cfg.LogFormat, cfg.LogLevel = t.TempDir(), "127.0.0.1:0", LogJSON, "debug"
+	cfg.NoWhatsApp, cfg.TeamsDev, cfg.Admins, cfg.MicrosoftAppTenantID = true, true, []string{e2eAdmin}, e2eTenant
+	wa := &sinkChannel{Fake: channeltest.NewFake(bot.WhatsApp), sinks: make(chan bot.Sink, 1)}
+	build := func(app *App) ([]bot.Channel, error) {
+		chs, err := buildChannels(app)
+		return append(chs, wa), err
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	tap := newLogTap()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, tap, build) }()
+	addr := <-tap.addrs
+	base := "http://" + addr
+	<-wa.sinks
+	require.Eventually(t, func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusOK }, 20*time.Second, 20*time.Millisecond)
+
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "h1", e2eTenant, e2eAdmin, "/here")))
+	conn.waitText(t, "Draft cards will be posted")
+
+	require.NoError(t, wa.Inject(ctx, bot.Inbound{
+		Chat: plantedChat, ID: "WAMSG-1", Sender: bot.Identity{Kind: bot.IDPhone, Value: plantedPhone},
+		SenderName: plantedName, Role: bot.RoleCustomer, Kind: bot.KindText, Text: plantedText, SentAt: time.Now(),
+	}))
+	var card posted
+	require.Eventually(t, func() bool {
+		for _, p := range conn.all() {
+			if p.Method == http.MethodPost && strings.Contains(p.Body, "application/vnd.microsoft.card.adaptive") {
+				card = p
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "no card posted; log:\n%s", tap.String())
+	assert.Contains(t, card.Path, "/v3/conversations/a:conv-"+e2eAdmin[:8])
+	assert.Contains(t, card.Body, "blue sofa", "the card shows the customer's message")
+	assert.Contains(t, card.Body, "by hand", "without an LLM the card asks for a manual reply")
+	var draftID int64
+	_, err := fmt.Sscanf(card.Body[strings.Index(card.Body, `"draft":`):], `"draft":%d`, &draftID)
+	require.NoError(t, err)
+
+	edit := func(id string) []byte {
+		var act map[string]any
+		require.NoError(t, json.Unmarshal(teamsMessage(conn.srv.URL, id, e2eTenant, e2eAdmin, ""), &act))
+		act["value"] = map[string]any{"switchboard": "decide", "verb": "edit", "draft": draftID, "text": plantedReply}
+		b, err := json.Marshal(act)
+		require.NoError(t, err)
+		return b
+	}
+	require.Equal(t, http.StatusOK, postActivity(t, base, edit("click-1")))
+	require.Equal(t, http.StatusOK, postActivity(t, base, edit("click-2")))
+	require.Eventually(t, func() bool { return len(wa.Sends()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, plantedReply, wa.Sends()[0].Text)
+	assert.Equal(t, bot.ChatID(plantedChat), wa.Sends()[0].Chat)
+	require.Eventually(t, func() bool {
+		for _, p := range conn.all() {
+			if p.Method == http.MethodPut && strings.HasPrefix(p.Path, card.Path+"/") && strings.Contains(p.Body, "Test Person") {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "the card was not updated with who decided: %+v", conn.all())
+
+	cancel()
+	require.NoError(t, <-done, "log:\n%s", tap.String())
+	assert.Len(t, wa.Sends(), 1, "a second click sent nothing")
+	logs := tap.String()
+	for _, planted := range []string{plantedPhone, plantedName, plantedText, "blue sofa", plantedReply, e2eAdmin} {
+		assert.NotContains(t, logs, planted)
+	}
 }
 
 // TestRunWithLLMWritesDefaultProfile starts with an LLM configured and no
