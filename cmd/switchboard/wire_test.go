@@ -323,13 +323,38 @@ func TestWhatsAppToTeamsCardAndBack(t *testing.T) {
 		return false
 	}, 10*time.Second, 10*time.Millisecond, "the card was not updated with who decided: %+v", conn.all())
 
+	assert.Len(t, wa.Sends(), 1, "a second click sent nothing")
+
+	// The customer erases their data: the card in Teams is deleted through
+	// the Teams channel's Forget hook (the privacy service's card index).
+	say := func(id, text string) {
+		require.NoError(t, wa.Inject(ctx, bot.Inbound{
+			Chat: plantedChat, ID: bot.MessageID(id), Sender: bot.Identity{Kind: bot.IDPhone, Value: plantedPhone},
+			Role: bot.RoleCustomer, Kind: bot.KindText, Text: text, SentAt: time.Now(),
+		}))
+	}
+	say("WAMSG-2", "/forget me")
+	require.Eventually(t, func() bool { return len(wa.Sends()) == 2 }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, wa.Sends()[1].Text, "YES")
+	say("WAMSG-3", "YES")
+	require.Eventually(t, func() bool {
+		for _, p := range conn.all() {
+			if p.Method == http.MethodDelete && strings.HasPrefix(p.Path, card.Path+"/") {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "the card was not deleted: %+v", conn.all())
+
 	cancel()
 	require.NoError(t, <-done, "log:\n%s", tap.String())
-	assert.Len(t, wa.Sends(), 1, "a second click sent nothing")
 	logs := tap.String()
 	for _, planted := range []string{plantedPhone, plantedName, plantedText, "blue sofa", plantedReply, e2eAdmin} {
 		assert.NotContains(t, logs, planted)
 	}
+	subs, err := openTestStore(t, cfg.DataDir).FindSubjects(t.Context(), bot.Identity{Kind: bot.IDPhone, Value: plantedPhone})
+	require.NoError(t, err)
+	assert.Empty(t, subs, "the customer is erased")
 }
 
 // TestRunWithLLMWritesDefaultProfile starts with an LLM configured and no
