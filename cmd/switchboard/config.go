@@ -395,7 +395,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nSecrets, read only from the environment or from a file named by NAME_FILE:")
 	fmt.Fprintln(w, "  "+envMasterKey+"   32 bytes, base64 or hex; else <data>/master.key (generated on first run)")
 	fmt.Fprintln(w, "  "+envAppPassword+"   Teams bot client secret")
-	fmt.Fprintln(w, "  "+envOpenAIKey+"           key for the OpenAI-compatible endpoint")
+	fmt.Fprintln(w, "  "+envOpenAIKey+"           key for the OpenAI-compatible endpoint (or AZURE_OPENAI_API_KEY, environment only)")
 	fmt.Fprintln(w, "\nOther environment:")
 	fmt.Fprintln(w, "  "+envAppID+", "+envAppTenantID+"   the Teams bot's app registration (Teams runs when the app id is set, or with --teams-dev)")
 	fmt.Fprintln(w, "  "+envAdmins+"   comma-separated Entra object ids of the Teams admins")
