@@ -156,6 +156,12 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		if err != nil {
 			return nil, fmt.Errorf("teams: %w", err)
 		}
+		if cfg.MicrosoftAppTenantID == "" && len(cfg.StaffTenants) == 0 {
+			app.Log.Warn().Msg("no MICROSOFT_APP_TENANT_ID or SWITCHBOARD_STAFF_TENANTS: nobody in Teams counts as staff")
+		}
+		if len(cfg.Admins) == 0 {
+			app.Log.Warn().Msg("no SWITCHBOARD_ADMINS: nobody in Teams is an admin (/here, /profile, admin data-rights commands)")
+		}
 		app.Mux.Handle("POST /api/messages", tm.Handler())
 		app.Notifier = tm
 		channels = append(channels, readyOnRun{Channel: tm, health: app.Health, comp: compTeams})
