@@ -207,7 +207,9 @@ func TestPlaygroundBinary(t *testing.T) {
 		"value": map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": "edit",
 			"data": map[string]any{"switchboard": "decide", "verb": "edit", "draft": draftID, "text": plantedReply}}, "trigger": "manual"},
 	}, &res)
-	next(func(f pgFrame) bool { return f.Action == "updateMessage" && f.Message.MessageID == card.Message.MessageID })
+	next(func(f pgFrame) bool {
+		return f.Action == "updateMessage" && f.Message.MessageID == card.Message.MessageID
+	})
 	require.Eventually(t, func() bool { return len(wa.Sends()) == 1 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, plantedReply, wa.Sends()[0].Text)
 }
