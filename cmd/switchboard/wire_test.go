@@ -522,3 +522,33 @@ func TestHelpListsSubcommands(t *testing.T) {
 		assert.Contains(t, out.String(), want)
 	}
 }
+
+// TestBuildChannelsWithWhatsApp builds (without running) the production
+// channels with WhatsApp on and Teams off: WhatsApp is registered on
+// /readyz, there is no Teams endpoint, and drafts are manual.
+func TestBuildChannelsWithWhatsApp(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.WhatsAppPairPhone = "+44 7700 900123"
+	metrics := NewMetrics()
+	app := &App{
+		Config: cfg, Log: zerolog.Nop(), Store: newTestDB(t), Metrics: metrics,
+		Health: NewHealth(nil, metrics.ComponentReady), Mux: http.NewServeMux(), ListenAddr: "127.0.0.1:3978",
+	}
+	chs, err := buildChannels(app)
+	require.NoError(t, err)
+	require.Len(t, chs, 1)
+	assert.Equal(t, bot.WhatsApp, chs[0].Platform())
+	_, comps := app.Health.Snapshot()
+	assert.Contains(t, comps, compWhatsApp)
+	assert.NotContains(t, comps, compTeams)
+	assert.Nil(t, app.Notifier)
+	assert.Equal(t, bot.ManualDrafter{}, app.Drafter)
+	require.NotNil(t, app.Commands)
+	assert.Len(t, app.Tasks, 2, "alerts and maintenance")
+	_, pattern := app.Mux.Handler(httptest.NewRequest(http.MethodPost, "/api/messages", nil))
+	assert.Empty(t, pattern, "no Teams endpoint without Teams")
+	entries, err := os.ReadDir(cfg.DataDir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "building does no I/O in the data dir")
+}
