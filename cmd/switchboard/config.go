@@ -10,6 +10,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/drafts"
 )
 
 // Environment variables. Secrets are read only from the environment or from
@@ -24,6 +27,12 @@ const (
 	envNoWhatsApp = "SWITCHBOARD_NO_WHATSAPP"
 	envTeamsDev   = "SWITCHBOARD_TEAMS_DEV"
 
+	envPairPhone       = "SWITCHBOARD_WHATSAPP_PAIR_PHONE"
+	envAdmins          = "SWITCHBOARD_ADMINS"
+	envStaffTenants    = "SWITCHBOARD_STAFF_TENANTS"
+	envPublicURL       = "SWITCHBOARD_PUBLIC_URL"
+	envRetentionMonths = "SWITCHBOARD_RETENTION_MONTHS"
+
 	envMasterKey     = "SWITCHBOARD_MASTER_KEY"
 	envMasterKeyFile = "SWITCHBOARD_MASTER_KEY_FILE"
 
@@ -34,6 +43,13 @@ const (
 	envOpenAIKey     = "OPENAI_API_KEY"
 	envOpenAIBaseURL = "OPENAI_BASE_URL"
 	envOpenAIModel   = "OPENAI_MODEL"
+	envAzureEndpoint = "AZURE_OPENAI_ENDPOINT"
+)
+
+// Limits of --retention-months.
+const (
+	defaultRetentionMonths = 12
+	maxRetentionMonths     = 120
 )
 
 // Log formats.
@@ -78,11 +94,80 @@ type Config struct {
 	MicrosoftAppPassword Secret
 	MicrosoftAppTenantID string
 
-	// OpenAIAPIKey, OpenAIBaseURL and OpenAIModel configure the drafter. If
-	// the base URL and key are both empty, drafts are manual.
+	// WhatsAppPairPhone, if set, pairs a new WhatsApp session with a code
+	// typed on that phone (international format) instead of the QR code.
+	WhatsAppPairPhone string
+	// Admins are the Entra (AAD) object ids of the Teams admins, lower case.
+	Admins []string
+	// StaffTenants are Entra tenants whose users are staff, besides
+	// MicrosoftAppTenantID (which always is).
+	StaffTenants []string
+	// PublicURL is the https address the bot is reached at from outside
+	// (behind the TLS proxy); Teams exports are sent as one-time links
+	// under PublicURL/exports/. If empty, exports go as a file or a reply.
+	PublicURL string
+	// RetentionMonths is how long a customer's messages and drafts are kept
+	// after their last message.
+	RetentionMonths int
+
+	// OpenAIAPIKey, OpenAIBaseURL and OpenAIModel are the drafter's
+	// OpenAI-style settings as read from the environment; LLM is what
+	// drafts.OptionsFromEnv made of them (and of AZURE_OPENAI_*).
 	OpenAIAPIKey  Secret
 	OpenAIBaseURL string
 	OpenAIModel   string
+	// LLM configures AI drafts; nil when no LLM is configured (staff then
+	// write every reply by hand).
+	LLM *LLM
+}
+
+// LLM wraps the drafter's options, which hold the API key: every way of
+// printing it redacts the key.
+type LLM struct{ opts drafts.Options }
+
+// Options returns the drafter's options (with the key). Never log them
+// except through String.
+func (l *LLM) Options() drafts.Options { return l.opts }
+
+// String describes the endpoint and model, without the key.
+func (l *LLM) String() string {
+	if l == nil {
+		return "manual"
+	}
+	return l.opts.String()
+}
+
+// GoString redacts like String.
+func (l *LLM) GoString() string { return l.String() }
+
+// Format redacts for every verb.
+func (l *LLM) Format(f fmt.State, _ rune) { io.WriteString(f, l.String()) }
+
+// MarshalText redacts, so encoders show no key.
+func (l *LLM) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// Provider names the LLM provider for the privacy notice: the host that
+// receives the prompts.
+func (l *LLM) Provider() string {
+	if l == nil {
+		return ""
+	}
+	switch {
+	case l.opts.Azure != nil:
+		return "Microsoft Azure OpenAI (" + hostOf(l.opts.Azure.Endpoint) + ")"
+	case l.opts.BaseURL != "":
+		return "the AI model service at " + hostOf(l.opts.BaseURL)
+	default:
+		return "OpenAI (USA)"
+	}
+}
+
+// hostOf returns the host of a URL, or the URL if it does not parse.
+func hostOf(s string) string {
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return s
 }
 
 // DefaultConfig returns the configuration used when neither flags nor
@@ -94,6 +179,8 @@ func DefaultConfig() Config {
 		LogLevel:  "info",
 		LogFormat: "",
 		DefaultCC: "44",
+
+		RetentionMonths: defaultRetentionMonths,
 	}
 }
 
@@ -177,7 +264,19 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	str(&c.MicrosoftAppTenantID, envAppTenantID)
 	str(&c.OpenAIBaseURL, envOpenAIBaseURL)
 	str(&c.OpenAIModel, envOpenAIModel)
+	str(&c.WhatsAppPairPhone, envPairPhone)
+	str(&c.PublicURL, envPublicURL)
+	c.Admins = splitList(getenv(envAdmins), true)
+	c.StaffTenants = splitList(getenv(envStaffTenants), true)
 	var errs []error
+	if v := strings.TrimSpace(getenv(envRetentionMonths)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, &FieldError{Field: envRetentionMonths, Msg: "want a whole number of months"})
+		} else {
+			c.RetentionMonths = n
+		}
+	}
 	for _, b := range []struct {
 		dst *bool
 		key string
@@ -212,7 +311,34 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		}
 		*s.dst = v
 	}
+	// A malformed OPENAI_BASE_URL is reported by Validate, naming it.
+	if drafts.Configured(getenv) && len(errs) == 0 && (c.OpenAIBaseURL == "" || httpURL(c.OpenAIBaseURL)) {
+		// The drafts package reads its own variables (OPENAI_*, AZURE_OPENAI_*);
+		// its errors name them and never hold the key.
+		o, err := drafts.OptionsFromEnv(getenv)
+		if err != nil {
+			errs = append(errs, &FieldError{Field: "OPENAI_*/AZURE_OPENAI_*", Msg: "bad AI drafts settings", Err: err})
+		} else {
+			c.LLM = &LLM{opts: o}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// splitList splits a comma-separated list, trimming blanks and dropping
+// empty entries; lower cases the entries if lower.
+func splitList(s string, lower bool) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if lower {
+			f = strings.ToLower(f)
+		}
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // readSecret reads NAME from the environment or the file named by NAME_FILE
@@ -249,6 +375,9 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.DefaultCC, "default-country-code", c.DefaultCC, "country calling code for national phone numbers (env "+envDefaultCC+")")
 	fs.BoolVar(&c.NoWhatsApp, "no-whatsapp", c.NoWhatsApp, "run without the WhatsApp channel (env "+envNoWhatsApp+")")
 	fs.BoolVar(&c.TeamsDev, "teams-dev", c.TeamsDev, "accept unsigned Teams requests from the local Agents Playground; loopback only (env "+envTeamsDev+")")
+	fs.StringVar(&c.WhatsAppPairPhone, "whatsapp-pair-phone", c.WhatsAppPairPhone, "pair WhatsApp with a code typed on this phone (+44 7700 900123) instead of the QR code (env "+envPairPhone+")")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "https address the bot is reached at, for one-time Teams export links; empty: exports go as a file or reply (env "+envPublicURL+")")
+	fs.IntVar(&c.RetentionMonths, "retention-months", c.RetentionMonths, "erase a customer's messages and drafts this many months after their last message (env "+envRetentionMonths+")")
 	return fs
 }
 
@@ -258,14 +387,20 @@ func usage(w io.Writer) {
 	fs := cfg.flagSet(w)
 	fmt.Fprintln(w, "Usage: switchboard [run] [flags]")
 	fmt.Fprintln(w, "       switchboard backup --out DIR [flags]   copy switchboard.db and keys.db into DIR with VACUUM INTO")
+	fmt.Fprintln(w, "       switchboard whatsapp logout [--data DIR]   unlink the WhatsApp device and delete its session keys (bot stopped)")
+	fmt.Fprintln(w, "       switchboard teams-manifest --out switchboard.zip [--app-id ID]   write the Teams app package")
 	fmt.Fprintln(w, "       switchboard version")
 	fmt.Fprintln(w, "\nFlags (each defaults from its environment variable):")
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "\nSecrets, read only from the environment or from a file named by NAME_FILE:")
 	fmt.Fprintln(w, "  "+envMasterKey+"   32 bytes, base64 or hex; else <data>/master.key (generated on first run)")
 	fmt.Fprintln(w, "  "+envAppPassword+"   Teams bot client secret")
-	fmt.Fprintln(w, "  "+envOpenAIKey+"           key for the OpenAI-compatible endpoint")
-	fmt.Fprintln(w, "\nOther environment: "+envAppID+", "+envAppTenantID+", "+envOpenAIBaseURL+", "+envOpenAIModel)
+	fmt.Fprintln(w, "  "+envOpenAIKey+"           key for the OpenAI-compatible endpoint (or AZURE_OPENAI_API_KEY, environment only)")
+	fmt.Fprintln(w, "\nOther environment:")
+	fmt.Fprintln(w, "  "+envAppID+", "+envAppTenantID+"   the Teams bot's app registration (Teams runs when the app id is set, or with --teams-dev)")
+	fmt.Fprintln(w, "  "+envAdmins+"   comma-separated Entra object ids of the Teams admins")
+	fmt.Fprintln(w, "  "+envStaffTenants+"   further Entra tenants whose users are staff (comma separated)")
+	fmt.Fprintln(w, "  "+envOpenAIBaseURL+", "+envOpenAIModel+", AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_API_VERSION   AI drafts")
 }
 
 // FieldError is one invalid setting. Field names the flag or variable; Msg
@@ -322,12 +457,67 @@ func (c Config) Validate() error {
 			errs = append(errs, &FieldError{Field: envMasterKey, Msg: "malformed", Err: err})
 		}
 	}
-	if c.OpenAIBaseURL != "" {
-		if u, err := url.Parse(c.OpenAIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(envOpenAIBaseURL, "want an http or https URL")
+	if c.WhatsAppPairPhone != "" {
+		if _, err := bot.NormalizePhone(c.WhatsAppPairPhone, ""); err != nil || !strings.HasPrefix(strings.TrimSpace(c.WhatsAppPairPhone), "+") {
+			bad("--whatsapp-pair-phone", "want the business number in international format, such as +44 7700 900123")
+		} else if c.NoWhatsApp {
+			bad("--whatsapp-pair-phone", "has no use with --no-whatsapp")
 		}
 	}
+	for i, a := range c.Admins {
+		if _, err := bot.ParseIdentity("teams:"+a, ""); err != nil || !guidLike(a) {
+			bad(envAdmins, fmt.Sprintf("entry %d is not an Entra object id (a GUID such as 6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c; find it in Entra ID, Users)", i+1))
+		}
+	}
+	for i, t := range c.StaffTenants {
+		if !guidLike(t) {
+			bad(envStaffTenants, fmt.Sprintf("entry %d is not an Entra tenant id (a GUID)", i+1))
+		}
+	}
+	if c.MicrosoftAppTenantID != "" && !guidLike(c.MicrosoftAppTenantID) {
+		bad(envAppTenantID, "want the Entra tenant id, a GUID")
+	}
+	if c.MicrosoftAppID != "" && c.MicrosoftAppPassword.IsZero() && !c.TeamsDev {
+		bad(envAppPassword, "is required with "+envAppID+" (or run with --teams-dev on a developer machine)")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		switch {
+		case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+			bad("--public-url", "want an address such as https://bot.example.com (no query or fragment)")
+		case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
+			bad("--public-url", "must be https (http only for a loopback host)")
+		}
+	}
+	if c.RetentionMonths < 1 || c.RetentionMonths > maxRetentionMonths {
+		bad("--retention-months", fmt.Sprintf("want 1 to %d", maxRetentionMonths))
+	}
+	if c.OpenAIBaseURL != "" && !httpURL(c.OpenAIBaseURL) {
+		bad(envOpenAIBaseURL, "want an http or https URL")
+	}
 	return errors.Join(errs...)
+}
+
+// httpURL reports whether s is an absolute http or https URL.
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// guidLike reports whether s looks like an Entra object or tenant id: hex
+// digits in dash-separated groups, as GUIDs are. It is lenient on group
+// lengths, since the Agents Playground uses ids such as
+// 00000000-0000-0000-0000-0000000000001.
+func guidLike(s string) bool {
+	if len(s) < 32 || len(s) > 40 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // isLoopback reports whether host names the loopback interface.
@@ -346,7 +536,15 @@ func (c Config) String() string {
 		c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC, c.NoWhatsApp, c.TeamsDev)
 	fmt.Fprintf(&b, " master-key=%s master-key-file=%q", c.MasterKey, c.MasterKeyFile)
 	fmt.Fprintf(&b, " microsoft-app-id=%q microsoft-app-password=%s microsoft-app-tenant-id=%q", c.MicrosoftAppID, c.MicrosoftAppPassword, c.MicrosoftAppTenantID)
-	fmt.Fprintf(&b, " openai-api-key=%s openai-base-url=%q openai-model=%q", c.OpenAIAPIKey, c.OpenAIBaseURL, c.OpenAIModel)
+	fmt.Fprintf(&b, " openai-api-key=%s openai-base-url=%q openai-model=%q llm=%q", c.OpenAIAPIKey, c.OpenAIBaseURL, c.OpenAIModel, c.LLM.String())
+	// The pairing phone and the admins' object ids are personal data: only
+	// whether they are set.
+	pair := "(unset)"
+	if c.WhatsAppPairPhone != "" {
+		pair = "(set)"
+	}
+	fmt.Fprintf(&b, " whatsapp-pair-phone=%s admins=%d staff-tenants=%q public-url=%q retention-months=%d",
+		pair, len(c.Admins), strings.Join(c.StaffTenants, ","), c.PublicURL, c.RetentionMonths)
 	return b.String()
 }
 

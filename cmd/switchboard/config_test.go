@@ -13,6 +13,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard/switchboard/drafts"
+)
+
+// Ids used in configuration tests.
+const (
+	testAppID   = "00000000-1111-2222-3333-444444444444"
+	testTenant  = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	testTenant2 = "99999999-8888-4777-8666-555555555555"
+	testAdmin   = "11111111-2222-4333-8444-555555555555"
 )
 
 // Planted secrets: no output may ever contain them.
@@ -40,22 +50,52 @@ func TestLoad(t *testing.T) {
 			name: "EnvOverridesDefaults",
 			env: map[string]string{
 				envData: "/var/lib/sb", envListen: "0.0.0.0:8080", envLogLevel: "debug", envLogFormat: "console",
-				envDefaultCC: "1", envNoWhatsApp: "true", envAppID: "app", envAppTenantID: "tenant",
+				envDefaultCC: "1", envNoWhatsApp: "true", envAppID: testAppID, envAppTenantID: testTenant, envAppPassword: plantedPassword,
 				envOpenAIBaseURL: "http://127.0.0.1:11434/v1", envOpenAIModel: "llama3",
+				envAdmins: " " + strings.ToUpper(testAdmin) + ", ,", envStaffTenants: testTenant2, envPublicURL: "https://bot.example.com/",
+				envRetentionMonths: "6",
 			},
 			want: func(c *Config) {
 				c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC = "/var/lib/sb", "0.0.0.0:8080", "debug", "console", "1"
-				c.NoWhatsApp, c.MicrosoftAppID, c.MicrosoftAppTenantID = true, "app", "tenant"
+				c.NoWhatsApp, c.MicrosoftAppID, c.MicrosoftAppTenantID, c.MicrosoftAppPassword = true, testAppID, testTenant, NewSecret(plantedPassword)
 				c.OpenAIBaseURL, c.OpenAIModel = "http://127.0.0.1:11434/v1", "llama3"
+				c.LLM = &LLM{opts: drafts.Options{BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3"}}
+				c.Admins, c.StaffTenants, c.PublicURL, c.RetentionMonths = []string{testAdmin}, []string{testTenant2}, "https://bot.example.com/", 6
 			},
 		},
 		{
 			name: "FlagsOverrideEnv",
-			args: []string{"--data", "/d", "--listen=127.0.0.1:0", "-log-level", "warn", "--log-format", "json", "--default-country-code", "353", "--no-whatsapp", "--teams-dev"},
-			env:  map[string]string{envData: "/env", envListen: "0.0.0.0:1", envNoWhatsApp: "false"},
+			args: []string{"--data", "/d", "--listen=127.0.0.1:0", "-log-level", "warn", "--log-format", "json", "--default-country-code", "353", "--no-whatsapp", "--teams-dev",
+				"--public-url", "http://127.0.0.1:3978", "--retention-months", "24"},
+			env: map[string]string{envData: "/env", envListen: "0.0.0.0:1", envNoWhatsApp: "false", envPublicURL: "https://env.example.com", envRetentionMonths: "3",
+				envAppID: testAppID}, // no password: dev mode
 			want: func(c *Config) {
 				c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC = "/d", "127.0.0.1:0", "warn", "json", "353"
-				c.NoWhatsApp, c.TeamsDev = true, true
+				c.NoWhatsApp, c.TeamsDev, c.PublicURL, c.RetentionMonths, c.MicrosoftAppID = true, true, "http://127.0.0.1:3978", 24, testAppID
+			},
+		},
+		{
+			name: "PairPhone",
+			args: []string{"--whatsapp-pair-phone", "+44 7700 900123"},
+			want: func(c *Config) { c.WhatsAppPairPhone = "+44 7700 900123" },
+		},
+		{
+			name: "PairPhoneFromEnv",
+			env:  map[string]string{envPairPhone: "+447700900123"},
+			want: func(c *Config) { c.WhatsAppPairPhone = "+447700900123" },
+		},
+		{
+			name: "PlaygroundIDs",
+			env:  map[string]string{envAppTenantID: "00000000-0000-0000-0000-0000000000001", envAdmins: "00000000-0000-0000-0000-0000000000020"},
+			want: func(c *Config) {
+				c.MicrosoftAppTenantID, c.Admins = "00000000-0000-0000-0000-0000000000001", []string{"00000000-0000-0000-0000-0000000000020"}
+			},
+		},
+		{
+			name: "AzureLLM",
+			env:  map[string]string{envAzureEndpoint: "https://res.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "gpt4o", "AZURE_OPENAI_API_KEY": plantedOpenAIKey},
+			want: func(c *Config) {
+				c.LLM = &LLM{opts: drafts.Options{APIKey: plantedOpenAIKey, Azure: &drafts.AzureOptions{Endpoint: "https://res.openai.azure.com", Deployment: "gpt4o"}}}
 			},
 		},
 		{
@@ -63,6 +103,7 @@ func TestLoad(t *testing.T) {
 			env:  map[string]string{envMasterKey: plantedMasterKey, envAppPassword: plantedPassword, envOpenAIKey: plantedOpenAIKey},
 			want: func(c *Config) {
 				c.MasterKey, c.MicrosoftAppPassword, c.OpenAIAPIKey = NewSecret(plantedMasterKey), NewSecret(plantedPassword), NewSecret(plantedOpenAIKey)
+				c.LLM = &LLM{opts: drafts.Options{APIKey: plantedOpenAIKey, Model: drafts.DefaultModel}}
 			},
 		},
 		{name: "MasterKeyFileIsOnlyNamed", env: map[string]string{envMasterKeyFile: "/run/secrets/k"}, want: func(c *Config) { c.MasterKeyFile = "/run/secrets/k" }},
@@ -80,6 +121,21 @@ func TestLoad(t *testing.T) {
 		{name: "ErrOpenAIKeyTwice", env: map[string]string{envOpenAIKey: plantedOpenAIKey, envOpenAIKey + "_FILE": "/k"}, field: envOpenAIKey},
 		{name: "ErrSecretFileMissing", env: map[string]string{envAppPassword + "_FILE": "/nonexistent/switchboard-test"}, field: envAppPassword + "_FILE"},
 		{name: "ErrBaseURL", env: map[string]string{envOpenAIBaseURL: "localhost:11434"}, field: envOpenAIBaseURL},
+		{name: "ErrBaseURLWithoutModel", env: map[string]string{envOpenAIBaseURL: "http://127.0.0.1:11434/v1"}, field: "OPENAI_*/AZURE_OPENAI_*"},
+		{name: "ErrAzureWithoutDeployment", env: map[string]string{envAzureEndpoint: "https://res.openai.azure.com", envOpenAIKey: plantedOpenAIKey}, field: "OPENAI_*/AZURE_OPENAI_*"},
+		{name: "ErrPairPhoneNational", args: []string{"--whatsapp-pair-phone", "07700 900123"}, field: "--whatsapp-pair-phone"},
+		{name: "ErrPairPhoneLetters", env: map[string]string{envPairPhone: "+44 call me"}, field: "--whatsapp-pair-phone"},
+		{name: "ErrPairPhoneNoWhatsApp", args: []string{"--no-whatsapp", "--whatsapp-pair-phone", "+447700900123"}, field: "--whatsapp-pair-phone"},
+		{name: "ErrAdminNotGUID", env: map[string]string{envAdmins: testAdmin + ",alex@example.com"}, field: envAdmins},
+		{name: "ErrStaffTenantNotGUID", env: map[string]string{envStaffTenants: "contoso.onmicrosoft.com"}, field: envStaffTenants},
+		{name: "ErrTenantNotGUID", env: map[string]string{envAppTenantID: "contoso"}, field: envAppTenantID},
+		{name: "ErrAppIDWithoutPassword", env: map[string]string{envAppID: testAppID}, field: envAppPassword},
+		{name: "ErrPublicURLHTTP", args: []string{"--public-url", "http://bot.example.com"}, field: "--public-url"},
+		{name: "ErrPublicURLQuery", args: []string{"--public-url", "https://bot.example.com/?x=1"}, field: "--public-url"},
+		{name: "ErrPublicURLNoHost", env: map[string]string{envPublicURL: "bot.example.com"}, field: "--public-url"},
+		{name: "ErrRetentionZero", args: []string{"--retention-months", "0"}, field: "--retention-months"},
+		{name: "ErrRetentionHuge", args: []string{"--retention-months", "121"}, field: "--retention-months"},
+		{name: "ErrRetentionEnv", env: map[string]string{envRetentionMonths: "a year"}, field: envRetentionMonths},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,6 +228,7 @@ func TestConfigRedactsSecrets(t *testing.T) {
 		})
 	}
 	assert.Contains(t, cfg.String(), "master-key=(set)")
+	assert.Contains(t, cfg.String(), "key: set")
 	assert.Contains(t, DefaultConfig().String(), "master-key=(unset)")
 }
 

@@ -8,8 +8,12 @@
 //
 //	switchboard [run] [flags]            run the bot (the default)
 //	switchboard backup --out DIR [flags] back up both databases with VACUUM INTO
+//	switchboard whatsapp logout [--data DIR]
+//	                                     unlink WhatsApp, delete its session keys
+//	switchboard teams-manifest --out switchboard.zip [--app-id ID]
+//	                                     write the Teams app package
 //	switchboard version                  print the version
-//	switchboard help            print the flags and environment
+//	switchboard help                     print the flags and environment
 package main
 
 import (
@@ -27,6 +31,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/switchboard/switchboard/bot"
 )
 
 // Shutdown deadlines, each fresh: a stage that overruns does not eat the
@@ -83,9 +89,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return &usageError{err}
 		}
-		return serve(ctx, cfg, stderr, buildChannels)
+		return serve(ctx, cfg, stderr, func(app *App) ([]bot.Channel, error) {
+			app.Stdout = stdout // the WhatsApp pairing QR code
+			return buildChannels(app)
+		})
 	case "backup":
 		return backup(ctx, args, getenv, stdout, stderr)
+	case "whatsapp":
+		return whatsappCmd(ctx, args, getenv, stdout)
+	case "teams-manifest":
+		return teamsManifest(args, getenv, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
@@ -202,7 +215,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 		}
 	}
 
-	app := &App{Config: cfg, Log: log, Store: db, Metrics: metrics, Health: health, Mux: srv.Mux}
+	app := &App{Config: cfg, Log: log, Store: db, Metrics: metrics, Health: health, Mux: srv.Mux, ListenAddr: addr.String()}
 	channels, err := build(app)
 	if err != nil {
 		return errors.Join(fmt.Errorf("build channels: %w", err), stopHTTP(), closeStore())
@@ -231,7 +244,10 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	}()
 	cctx, cancelChannels := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelChannels()
-	waitChannels := runChannels(cctx, app, channels, r)
+	waitChannels := runChannels(cctx, app, channels, roleSync{Sink: r, db: app.Store, log: log})
+	// Background tasks (admin alerts, daily maintenance) use the store: they
+	// stop with the channels, before the router drains and the store closes.
+	waitTasks := runTasks(cctx, app.Tasks)
 	log.Info().Int("channels", len(channels)).Msg("ready")
 
 	var runErr error
@@ -258,6 +274,10 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	chanErr := waitChannels(channelStopTimeout)
 	if chanErr != nil {
 		log.Error().Err(chanErr).Msg("channel shutdown")
+	}
+	if err := waitTasks(channelStopTimeout); err != nil {
+		log.Error().Err(err).Msg("background task shutdown")
+		chanErr = errors.Join(chanErr, err)
 	}
 	// 2. Drain the router: it finishes queued drafts and due replies within
 	// its own deadline; what is cut off stays in the store for next time.

@@ -132,7 +132,7 @@ func TestRunRestartsOnSameData(t *testing.T) {
 		tap := newLogTap()
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, []string{"--data", dir, "--listen", "127.0.0.1:0", "--log-format", "json"}, envMap(nil), io.Discard, tap)
+			done <- run(ctx, []string{"--data", dir, "--listen", "127.0.0.1:0", "--log-format", "json", "--no-whatsapp"}, envMap(nil), io.Discard, tap)
 		}()
 		select {
 		case <-tap.addrs:

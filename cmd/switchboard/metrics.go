@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -29,6 +30,13 @@ type Metrics struct {
 	sends     *prometheus.CounterVec
 	failures  *prometheus.CounterVec
 	ready     *prometheus.GaugeVec
+	// waState is 1 for the WhatsApp connection's current state word, 0 for
+	// the others it had; waUndecryptable counts undecryptable messages
+	// since the channel started.
+	waState         *prometheus.GaugeVec
+	waUndecryptable prometheus.Gauge
+	waMu            sync.Mutex
+	waLast          string
 }
 
 var _ bot.Metrics = (*Metrics)(nil)
@@ -57,8 +65,14 @@ func NewMetrics() *Metrics {
 		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchboard_component_ready", Help: "1 if the component reports ready (see /readyz), else 0.",
 		}, []string{"component"}),
+		waState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchboard_whatsapp_state", Help: "1 for the WhatsApp connection's current state (connected, disconnected, logged-out, temporarily-banned, …), else 0.",
+		}, []string{"state"}),
+		waUndecryptable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_whatsapp_undecryptable", Help: "WhatsApp messages that could not be decrypted since the channel started; staff should ask the customer to resend.",
+		}),
 	}
-	m.reg.MustRegister(m.inbound, m.drafts, m.decisions, m.sends, m.failures, m.ready,
+	m.reg.MustRegister(m.inbound, m.drafts, m.decisions, m.sends, m.failures, m.ready, m.waState, m.waUndecryptable,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -77,6 +91,19 @@ func NewMetrics() *Metrics {
 		}
 	}
 	return m
+}
+
+// WhatsAppState records the WhatsApp connection's state word (bounded: the
+// channel's State constants) and its undecryptable-message count.
+func (m *Metrics) WhatsAppState(state string, undecryptable int) {
+	m.waMu.Lock()
+	defer m.waMu.Unlock()
+	if m.waLast != "" && m.waLast != state {
+		m.waState.WithLabelValues(m.waLast).Set(0)
+	}
+	m.waState.WithLabelValues(state).Set(1)
+	m.waLast = state
+	m.waUndecryptable.Set(float64(undecryptable))
 }
 
 // Registerer lets other packages (a channel's connection states) add their

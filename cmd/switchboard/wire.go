@@ -4,13 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/channels/teams"
+	"github.com/switchboard/switchboard/channels/whatsapp"
+	"github.com/switchboard/switchboard/drafts"
+	"github.com/switchboard/switchboard/privacy"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -39,21 +48,337 @@ type App struct {
 	// Commands runs data-rights and admin commands; the privacy package
 	// sets it. If nil, the router knows only /help.
 	Commands bot.Commands
+	// Tasks run in the background from when the router starts until
+	// shutdown (before the router drains and the store closes): admin
+	// alerts, the daily maintenance. Each returns when its context is done.
+	Tasks []func(ctx context.Context)
+	// ListenAddr is the bound HTTP address.
+	ListenAddr string
+	// Stdout is where the WhatsApp pairing QR code is printed. If nil,
+	// os.Stdout.
+	Stdout io.Writer
+}
+
+// stdout returns Stdout or os.Stdout.
+func (a *App) stdout() io.Writer {
+	if a.Stdout == nil {
+		return os.Stdout
+	}
+	return a.Stdout
 }
 
 // channelBuilder builds the channels over app and may set app.Drafter,
-// app.Notifier and app.Commands. serve calls it once, after the store is open.
+// app.Notifier, app.Commands and app.Tasks. serve calls it once, after the
+// store is open.
 type channelBuilder func(app *App) ([]bot.Channel, error)
 
-// buildChannels is the production channelBuilder: it builds the chat
-// channels the configuration enables. WhatsApp (unless --no-whatsapp) and
-// Teams (when MICROSOFT_APP_ID or --teams-dev is set) are added here by their
-// issues: each registers its health component on app.Health, Teams mounts
-// its handler on app.Mux and sets app.Notifier, and the drafts package sets
-// app.Drafter when an LLM is configured.
+// Files in the data directory besides the databases.
+const (
+	profileFile = "profile.json"
+	exportsDir  = "exports"
+)
+
+// buildChannels is the production channelBuilder. It builds WhatsApp (unless
+// --no-whatsapp), Teams (when MICROSOFT_APP_ID or --teams-dev is set; it
+// becomes the notifier), the drafter (when an LLM is configured; else
+// staff write replies by hand), the privacy service with the admin commands
+// in front of it, and the daily maintenance task.
 func buildChannels(app *App) ([]bot.Channel, error) {
-	_ = app
-	return nil, nil
+	cfg := app.Config
+	var (
+		channels   []bot.Channel
+		forgetters []bot.Forgetter
+		senders    = map[bot.Platform]bot.Channel{}
+		wa         *whatsapp.Channel
+		tm         *teams.Channel
+	)
+	alerts := newAlerter(app)
+	app.Tasks = append(app.Tasks, alerts.run)
+
+	if !cfg.NoWhatsApp {
+		app.Health.Register(compWhatsApp)
+		var err error
+		wa, err = whatsapp.New(whatsapp.Options{
+			Log:            app.Log,
+			WhatsmeowLevel: max(zerolog.WarnLevel, app.Log.GetLevel()),
+			Dir:            cfg.DataDir,
+			PairPhone:      cfg.WhatsAppPairPhone,
+			QR:             app.stdout(),
+			Retry:          app.Store,
+			OnState:        whatsAppStateReporter(app.Health, app.Metrics, alerts),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("whatsapp: %w", err)
+		}
+		channels = append(channels, wa)
+		forgetters = append(forgetters, wa)
+		senders[bot.WhatsApp] = wa
+	}
+
+	// The privacy service needs the channels (forgetters, senders) and the
+	// Teams channel needs the privacy service's card index: Teams gets a
+	// forwarding index, pointed at the service once it exists.
+	policy := privacy.Policy{RetentionMonths: cfg.RetentionMonths, LLMProvider: cfg.LLM.Provider()}
+	exportURL := ""
+	if cfg.PublicURL != "" {
+		exportURL = strings.TrimRight(cfg.PublicURL, "/") + "/exports/"
+	}
+	popts := privacy.Options{
+		Log:       app.Log.With().Str("component", "privacy").Logger(),
+		Store:     app.Store,
+		Senders:   senders,
+		DefaultCC: cfg.DefaultCC,
+		ExportDir: filepath.Join(cfg.DataDir, exportsDir),
+		ExportURL: exportURL,
+		Policy:    policy,
+	}
+	var fw *forwardCards
+
+	if cfg.MicrosoftAppID != "" || cfg.TeamsDev {
+		app.Health.Register(compTeams)
+		state, err := teams.OpenFileState(filepath.Join(cfg.DataDir, teams.StateFile))
+		if err != nil {
+			return nil, fmt.Errorf("teams state: %w", err)
+		}
+		fw = &forwardCards{fallback: storeCards{app.Store}}
+		tm, err = teams.New(teams.Options{
+			Log:          app.Log,
+			AppID:        cfg.MicrosoftAppID,
+			AppPassword:  cfg.MicrosoftAppPassword.Value(),
+			TenantID:     cfg.MicrosoftAppTenantID,
+			StaffTenants: cfg.StaffTenants,
+			Admins:       cfg.Admins,
+			State:        state,
+			Cards:        fw,
+			Dev:          cfg.TeamsDev,
+			ListenAddr:   app.ListenAddr,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("teams: %w", err)
+		}
+		if cfg.MicrosoftAppTenantID == "" && len(cfg.StaffTenants) == 0 {
+			app.Log.Warn().Msg("no MICROSOFT_APP_TENANT_ID or SWITCHBOARD_STAFF_TENANTS: nobody in Teams counts as staff")
+		}
+		if len(cfg.Admins) == 0 {
+			app.Log.Warn().Msg("no SWITCHBOARD_ADMINS: nobody in Teams is an admin (/here, /profile, admin data-rights commands)")
+		}
+		app.Mux.Handle("POST /api/messages", tm.Handler())
+		app.Notifier = tm
+		channels = append(channels, readyOnRun{Channel: tm, health: app.Health, comp: compTeams})
+		forgetters = append(forgetters, tm)
+		senders[bot.Teams] = tm
+	}
+	if tm == nil {
+		app.Log.Warn().Msg("Teams is off (no MICROSOFT_APP_ID, no --teams-dev): drafts are stored but no staff see them until Teams is configured")
+	}
+	popts.Forgetters = forgetters
+	svc, err := privacy.New(popts)
+	if err != nil {
+		return nil, fmt.Errorf("privacy: %w", err)
+	}
+	if fw != nil {
+		fw.set(svc.Cards())
+	}
+	if exportURL != "" {
+		app.Mux.Handle("GET /exports/", svc.ExportHandler())
+	}
+
+	cmds := &adminCommands{
+		privacy:     svc,
+		store:       app.Store,
+		log:         app.Log.With().Str("component", "admin").Logger(),
+		profilePath: filepath.Join(cfg.DataDir, profileFile),
+	}
+	if wa != nil {
+		cmds.whatsapp = wa
+	}
+	if cfg.LLM != nil {
+		d, err := newDrafter(app, cmds.profilePath)
+		if err != nil {
+			return nil, err
+		}
+		app.Drafter = d
+		cmds.drafter = d
+	} else {
+		app.Drafter = bot.ManualDrafter{}
+		app.Log.Info().Msg("no LLM configured: staff write every reply by hand (set OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for AI drafts)")
+	}
+	app.Commands = cmds
+
+	m := &maintenance{log: app.Log.With().Str("component", "maintenance").Logger(), privacy: svc, alerts: alerts}
+	if wa != nil {
+		m.whatsapp = wa
+	}
+	app.Tasks = append(app.Tasks, m.run)
+	return channels, nil
+}
+
+// newDrafter builds the AI drafter with the business profile from
+// profilePath; a missing profile is created with defaults for the admin to
+// edit with /profile.
+func newDrafter(app *App, profilePath string) (*drafts.Drafter, error) {
+	profile, err := drafts.LoadProfile(profilePath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		profile = defaultProfile()
+		if err := drafts.SaveProfile(profilePath, profile); err != nil {
+			return nil, fmt.Errorf("save default profile: %w", err)
+		}
+		app.Log.Warn().Str("path", profilePath).
+			Msg("no business profile yet: wrote a default one; an admin should set it with /profile in Teams (name, trade, hours, prices) before drafts are useful")
+	case err != nil:
+		return nil, fmt.Errorf("load profile %s: %w", profilePath, err)
+	}
+	opts := app.Config.LLM.Options()
+	opts.Log = app.Log.With().Str("component", "drafts").Logger()
+	opts.Profile = &profile
+	store := app.Store
+	opts.Restricted = func(ctx context.Context, subject bot.SubjectID) (bool, error) {
+		s, err := store.FindSubject(ctx, subject)
+		if err != nil {
+			return false, fmt.Errorf("restricted: %w", err)
+		}
+		return s.AIRestricted, nil
+	}
+	d, err := drafts.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("drafts: %w", err)
+	}
+	app.Log.Info().Str("llm", app.Config.LLM.String()).Msg("AI drafts on")
+	return d, nil
+}
+
+// defaultProfile is the profile written on the first start with an LLM.
+func defaultProfile() drafts.Profile {
+	return drafts.Profile{
+		BusinessName: "Our business",
+		Tone:         "friendly, short, plain English",
+		VATRate:      2000,
+		Currency:     "GBP",
+		PriceList:    drafts.PriceList{Version: "1"},
+	}
+}
+
+// storeCards is the card index before the privacy service exists.
+type storeCards struct{ db *store.DB }
+
+func (s storeCards) CardsOf(ctx context.Context, subject bot.SubjectID) ([]bot.CardRef, error) {
+	return s.db.CardsOf(ctx, subject)
+}
+
+// forwardCards lets the Teams channel be built before the privacy service
+// whose card index it uses.
+type forwardCards struct {
+	mu       sync.Mutex
+	to       privacy.CardIndex
+	fallback privacy.CardIndex
+}
+
+func (f *forwardCards) set(to privacy.CardIndex) {
+	f.mu.Lock()
+	f.to = to
+	f.mu.Unlock()
+}
+
+func (f *forwardCards) CardsOf(ctx context.Context, subject bot.SubjectID) ([]bot.CardRef, error) {
+	f.mu.Lock()
+	to := f.to
+	f.mu.Unlock()
+	if to == nil {
+		to = f.fallback
+	}
+	return to.CardsOf(ctx, subject)
+}
+
+// roleSync keeps the stored role of a Teams sender in step with what the
+// Teams channel established for this very message (tenant and admin list,
+// from the signed activity). The store never lowers a role by itself, so
+// without this an admin removed from SWITCHBOARD_ADMINS or with /admin
+// remove would keep admin rights in the privacy and admin commands, which
+// read the stored role.
+type roleSync struct {
+	bot.Sink
+	db  *store.DB
+	log zerolog.Logger
+}
+
+// Deliver lowers a Teams sender's stored role to the channel's, then
+// delivers.
+func (s roleSync) Deliver(ctx context.Context, in bot.Inbound) error {
+	if in.Platform == bot.Teams && (in.Role == bot.RoleStaff || in.Role == bot.RoleCustomer) && !in.Sender.IsZero() {
+		ids, err := s.db.FindSubjects(ctx, in.Sender)
+		if err != nil {
+			return fmt.Errorf("deliver: role check: %w", err)
+		}
+		for _, id := range ids {
+			subj, err := s.db.FindSubject(ctx, id)
+			if errors.Is(err, bot.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("deliver: role check: %w", err)
+			}
+			if roleRank(subj.Role) > roleRank(in.Role) {
+				if err := s.db.SetRole(ctx, id, in.Role); err != nil {
+					return fmt.Errorf("deliver: lower role: %w", err)
+				}
+				s.log.Info().Str("subject", string(id)).Str("from", string(subj.Role)).Str("to", string(in.Role)).Msg("teams role lowered")
+			}
+		}
+	}
+	return s.Sink.Deliver(ctx, in)
+}
+
+// roleRank orders roles: customer < staff < admin.
+func roleRank(r bot.Role) int {
+	switch r {
+	case bot.RoleAdmin:
+		return 2
+	case bot.RoleStaff:
+		return 1
+	}
+	return 0
+}
+
+// readyOnRun reports its channel ready on /readyz once Run starts (the
+// Teams channel has no connection of its own to watch).
+type readyOnRun struct {
+	bot.Channel
+	health *Health
+	comp   string
+}
+
+func (r readyOnRun) Run(ctx context.Context, sink bot.Sink) error {
+	r.health.SetState(r.comp, true, "running")
+	return r.Channel.Run(ctx, sink)
+}
+
+// whatsAppStateReporter turns the WhatsApp channel's health changes into
+// /readyz states and metrics and, for the states that need a person, one
+// admin alert per change. It never blocks.
+func whatsAppStateReporter(health *Health, metrics *Metrics, alerts *alerter) func(whatsapp.Health) {
+	var mu sync.Mutex
+	var last whatsapp.State
+	return func(h whatsapp.Health) {
+		health.SetState(compWhatsApp, h.Ready(), string(h.State))
+		metrics.WhatsAppState(string(h.State), h.Undecryptable)
+		mu.Lock()
+		changed := h.State != last
+		last = h.State
+		mu.Unlock()
+		if changed && needsPerson(h.State) {
+			alerts.send(h.String())
+		}
+	}
+}
+
+// needsPerson reports whether a WhatsApp state is worth an admin alert.
+func needsPerson(s whatsapp.State) bool {
+	switch s {
+	case whatsapp.StateLoggedOut, whatsapp.StateStreamReplaced, whatsapp.StateTempBanned, whatsapp.StateClientOutdated:
+		return true
+	}
+	return false
 }
 
 // openStore builds and opens the SQLite store in the data dir and reports it
@@ -96,6 +421,27 @@ func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
 		return nil, fmt.Errorf("build router: %w", err)
 	}
 	return r, nil
+}
+
+// runTasks runs each task until ctx is done. The returned function waits
+// until every task has returned, up to timeout.
+func runTasks(ctx context.Context, tasks []func(context.Context)) func(timeout time.Duration) error {
+	var wg sync.WaitGroup
+	for _, task := range tasks {
+		wg.Go(func() { task(ctx) })
+	}
+	return func(timeout time.Duration) error {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-done:
+			return nil
+		case <-t.C:
+			return fmt.Errorf("background tasks: still running after %s", timeout)
+		}
+	}
 }
 
 // runChannels runs each channel, feeding sink, until ctx is done. A channel
