@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/switchboard/switchboard/bot"
@@ -20,6 +21,9 @@ type Policy struct {
 	// where ("OpenAI (USA)"). If empty, "the AI model provider the business
 	// has configured".
 	LLMProvider string
+	// NoAI is true when no AI model is configured: staff write every
+	// reply, and the notice and exports name no AI provider.
+	NoAI bool
 	// RetentionMonths is how long message text and drafts are kept after a
 	// subject's last message. If 0, 12.
 	RetentionMonths int
@@ -51,11 +55,17 @@ const icoRoute = "the Information Commissioner's Office (ICO): ico.org.uk/make-a
 
 // Notice is the short privacy notice /privacy shows.
 func (p Policy) Notice() string {
+	why := "Why: to answer your messages and give you the service you ask for (contract and legitimate interests). An AI model drafts replies; a person checks every one before it is sent, and your messages are not used to train AI models."
+	who := "Who processes it: our staff on Microsoft Teams, Microsoft (Teams), Meta (WhatsApp) and " + p.LLMProvider + " (AI drafts)."
+	if p.NoAI {
+		why = "Why: to answer your messages and give you the service you ask for (contract and legitimate interests). Our staff write every reply; no AI model sees your messages."
+		who = "Who processes it: our staff on Microsoft Teams, Microsoft (Teams) and Meta (WhatsApp)."
+	}
 	return strings.Join([]string{
 		"Privacy notice: " + p.Controller,
 		"What we keep: your phone number and WhatsApp ids (or your Teams id), the name your app shows, the messages you send us and our replies, and the reply drafts our staff review.",
-		"Why: to answer your messages and give you the service you ask for (contract and legitimate interests). An AI model drafts replies; a person checks every one before it is sent, and your messages are not used to train AI models.",
-		"Who processes it: our staff on Microsoft Teams, Microsoft (Teams), Meta (WhatsApp) and " + p.LLMProvider + " (AI drafts).",
+		why,
+		who,
 		fmt.Sprintf("How long: messages and drafts are erased %d months after your last message; technical logs after %d days; export files once delivered or after 24 hours.", p.RetentionMonths, p.LogDays),
 		"Your rights: /export for a copy of your data, /name to correct your name, /stop to keep AI away from your messages (/start to resume), /forget me to erase your data. We answer within one month.",
 		"Complaints: " + p.Contact + "; you can also complain to " + icoRoute + ".",
@@ -125,7 +135,7 @@ type Supplementary struct {
 
 // Supplementary returns the export's supplementary information.
 func (p Policy) Supplementary() Supplementary {
-	return Supplementary{
+	s := Supplementary{
 		Controller: p.Controller,
 		Contact:    p.Contact,
 		Purposes: []Purpose{
@@ -158,4 +168,11 @@ func (p Policy) Supplementary() Supplementary {
 		InternationalTransfers: "the AI provider and Microsoft may process data outside the UK under UK adequacy regulations or the International Data Transfer Addendum",
 		Complaints:             p.Contact + "; or " + icoRoute,
 	}
+	if p.NoAI {
+		s.Purposes = slices.DeleteFunc(s.Purposes, func(x Purpose) bool { return strings.HasPrefix(x.Purpose, "AI-drafted") })
+		s.Recipients = s.Recipients[:len(s.Recipients)-1]
+		s.AutomatedDecisions = "none: staff write every reply"
+		s.InternationalTransfers = "Microsoft may process data outside the UK under UK adequacy regulations or the International Data Transfer Addendum"
+	}
+	return s
 }

@@ -118,7 +118,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	// The privacy service needs the channels (forgetters, senders) and the
 	// Teams channel needs the privacy service's card index: Teams gets a
 	// forwarding index, pointed at the service once it exists.
-	policy := privacy.Policy{RetentionMonths: cfg.RetentionMonths, LLMProvider: cfg.LLM.Provider()}
+	policy := privacy.Policy{RetentionMonths: cfg.RetentionMonths, LLMProvider: cfg.LLM.Provider(), NoAI: cfg.LLM == nil}
 	exportURL := ""
 	if cfg.PublicURL != "" {
 		exportURL = strings.TrimRight(cfg.PublicURL, "/") + "/exports/"
