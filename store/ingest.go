@@ -37,8 +37,7 @@ func (db *DB) Ingest(ctx context.Context, in bot.SubjectInput, m bot.Message) (b
 	if err != nil {
 		return bot.Subject{}, 0, false, err
 	}
-	m.Subject = "ingest" // checked below; set by the batch
-	if m, err = checkMessage(m); err != nil {
+	if m, err = checkMessage(m, false); err != nil {
 		return bot.Subject{}, 0, false, err
 	}
 	if _, _, _, err := db.handles(); err != nil {
@@ -87,6 +86,7 @@ type ingestBatch struct {
 	bySubj  map[bot.SubjectID]*cachedSubject
 	byBidx  map[string]bot.SubjectID
 	created []bot.SubjectID
+	unused  []*subjectKey // taken for subjects that were rolled back
 	tx      *sql.Tx
 	w       *writeStmts
 	stmts   map[*sql.Stmt]*sql.Stmt // the writer's prepared statements bound to tx
@@ -183,8 +183,9 @@ func (db *DB) ingestOne(ctx context.Context, b *ingestBatch, r *saveReq, savepoi
 	if err != nil {
 		r.err = err
 		if created != nil {
-			// Its subject row is rolled back below: the key names nobody.
-			defer db.returnSubjectKey(created)
+			// Its subject row is rolled back (below, or with the whole
+			// transaction): runBatch gives the key back after that.
+			b.unused = append(b.unused, created)
 		}
 		if !savepoint {
 			return err

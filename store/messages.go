@@ -71,7 +71,7 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // Concurrent calls share one transaction (group commit); each gets its own
 // result.
 func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, error) {
-	m, err := checkMessage(m)
+	m, err := checkMessage(m, true)
 	if err != nil {
 		return 0, false, err
 	}
@@ -98,10 +98,11 @@ func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, erro
 	return r.id, r.dup, nil
 }
 
-// checkMessage validates an inbound message and fills its defaults.
-func checkMessage(m bot.Message) (bot.Message, error) {
+// checkMessage validates an inbound message and fills its defaults; the
+// subject is required unless the message is ingested (resolved later).
+func checkMessage(m bot.Message, needSubject bool) (bot.Message, error) {
 	switch {
-	case m.Subject == "" || m.Platform == "" || m.Chat == "":
+	case (needSubject && m.Subject == "") || m.Platform == "" || m.Chat == "":
 		return m, errors.New("save message: subject, platform and chat are required")
 	case len(m.Text) > MaxTextLen:
 		return m, fmt.Errorf("save message: %w", bot.ErrTooLarge)
@@ -274,6 +275,9 @@ func (db *DB) runBatch(ctx context.Context, batch []*saveReq, mine *saveReq) boo
 		}
 		return nil
 	})
+	for _, sk := range b.unused {
+		db.returnSubjectKey(sk)
+	}
 	if err != nil {
 		// The subjects this batch created are not stored: destroy their
 		// keys, as ResolveSubject does.
