@@ -35,7 +35,7 @@ func benchInboundFrom(n, customers int) []bot.Inbound {
 			Chat:       bot.ChatID(phone[1:] + "@s.whatsapp.net"),
 			ID:         bot.MessageID(fmt.Sprintf("3EB0%016X", i)),
 			Sender:     bot.Identity{Kind: bot.IDPhone, Value: phone},
-			SenderName: fmt.Sprintf("Customer %d", i),
+			SenderName: fmt.Sprintf("Customer %d", i%customers), // a customer keeps their name
 			Role:       bot.RoleCustomer,
 			Kind:       bot.KindText,
 			Text:       "Hello, could you tell me your opening hours on Sunday, and whether I need to book ahead?",
@@ -109,8 +109,8 @@ func rawInsert(b *testing.B, ins []bot.Inbound) float64 {
 // does not compete (the queue holds every message); "ingest-4-senders" is
 // the same with four goroutines delivering at once, as several channels do;
 // "ingest-returning-4-senders" has 200 customers writing again and again
-// (the usual day: most senders are known), the raw side then inserts only
-// the message row after its identity lookup. "pipeline" runs the
+// (the usual day: most senders are known, under an unchanged name), the raw
+// side then inserts only the message row after its identity lookup. "pipeline" runs the
 // router with a fake drafter and notifier and counts until every message
 // has its draft and card.
 func BenchmarkIngest(b *testing.B) {

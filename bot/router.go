@@ -337,19 +337,13 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		sentAt = now
 	}
 	ids := append([]Identity{in.Sender}, in.AltSenders...)
-	subj, err := r.store.ResolveSubject(ctx, SubjectInput{
+	sin := SubjectInput{
 		Identities: ids,
 		Name:       clipName(in.SenderName),
 		Role:       role,
 		Tenant:     in.Tenant,
-	})
-	if err != nil {
-		r.metrics.Failure("resolve")
-		return fmt.Errorf("deliver: resolve subject: %w", err)
 	}
-	log := r.log.With().Str("subject", string(subj.ID)).Str("platform", string(in.Platform)).Logger()
 	msg := Message{
-		Subject:    subj.ID,
 		Platform:   in.Platform,
 		Chat:       in.Chat,
 		PlatformID: in.ID,
@@ -360,11 +354,12 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		StoredAt:   now,
 		Status:     StatusReceived,
 	}
-	id, dup, err := r.store.SaveInbound(ctx, msg)
+	subj, id, dup, err := r.ingest(ctx, sin, msg)
 	if err != nil {
-		r.metrics.Failure("save")
-		return fmt.Errorf("deliver: save message: %w", err)
+		return err
 	}
+	msg.Subject = subj.ID
+	log := r.log.With().Str("subject", string(subj.ID)).Str("platform", string(in.Platform)).Logger()
 	if dup {
 		log.Debug().Int64("message_id", id).Msg("duplicate delivery ignored")
 		return nil
@@ -430,6 +425,31 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 	}
 	log.Debug().Msg("message queued for drafting")
 	return nil
+}
+
+// ingest resolves the sender and stores the message: in one step if the
+// store is an Ingester, else with ResolveSubject then SaveInbound.
+func (r *Router) ingest(ctx context.Context, in SubjectInput, msg Message) (Subject, int64, bool, error) {
+	if ing, ok := r.store.(Ingester); ok {
+		subj, id, dup, err := ing.Ingest(ctx, in, msg)
+		if err != nil {
+			r.metrics.Failure("save")
+			return Subject{}, 0, false, fmt.Errorf("deliver: ingest: %w", err)
+		}
+		return subj, id, dup, nil
+	}
+	subj, err := r.store.ResolveSubject(ctx, in)
+	if err != nil {
+		r.metrics.Failure("resolve")
+		return Subject{}, 0, false, fmt.Errorf("deliver: resolve subject: %w", err)
+	}
+	msg.Subject = subj.ID
+	id, dup, err := r.store.SaveInbound(ctx, msg)
+	if err != nil {
+		r.metrics.Failure("save")
+		return Subject{}, 0, false, fmt.Errorf("deliver: save message: %w", err)
+	}
+	return subj, id, dup, nil
 }
 
 // Replies the router gives by itself.

@@ -139,3 +139,15 @@ func (NopMetrics) Drafted(DraftStatus)           {}
 func (NopMetrics) Decided(DecisionKind, Outcome) {}
 func (NopMetrics) Sent(Platform, error)          {}
 func (NopMetrics) Failure(string)                {}
+
+// Ingester is implemented by a Store that resolves an inbound message's
+// sender and stores the message in one step (one transaction, shared with
+// concurrent calls), which costs fewer commits than ResolveSubject followed
+// by SaveInbound. The router uses it when the Store has it.
+type Ingester interface {
+	// Ingest resolves in as ResolveSubject does, then stores m with its
+	// Subject set to the resolved subject as SaveInbound does. dup is true
+	// (and id the existing row) if the same platform message id was stored
+	// before. If it fails, nothing of m is stored.
+	Ingest(ctx context.Context, in SubjectInput, m Message) (sub Subject, id int64, dup bool, err error)
+}

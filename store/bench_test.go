@@ -228,3 +228,39 @@ func BenchmarkDeleteSubject(b *testing.B) {
 		b.Fatalf("messages left: %d", n)
 	}
 }
+
+// BenchmarkIngestNewSenders is Ingest from one caller, a new customer per
+// message: a subject, an identity and a message per commit.
+func BenchmarkIngestNewSenders(b *testing.B) {
+	db, _ := openTest(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		phone := fmt.Sprintf("+4477%09d", i)
+		if _, _, _, err := db.Ingest(ctx, bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDPhone, Value: phone}}, Name: "Bench"},
+			bot.Message{Platform: bot.WhatsApp, Chat: bot.ChatID(phone[1:] + "@s.whatsapp.net"), PlatformID: bot.MessageID(fmt.Sprintf("3EB0%016d", i)),
+				Text: benchText, SentAt: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// BenchmarkIngestReturning is Ingest from one caller, 200 customers writing
+// in turn with unchanged names: resolved from the subject cache.
+func BenchmarkIngestReturning(b *testing.B) {
+	db, _ := openTest(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		phone := fmt.Sprintf("+4477%09d", i%200)
+		if _, _, _, err := db.Ingest(ctx, bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDPhone, Value: phone}}, Name: "Bench"},
+			bot.Message{Platform: bot.WhatsApp, Chat: bot.ChatID(phone[1:] + "@s.whatsapp.net"), PlatformID: bot.MessageID(fmt.Sprintf("3EB0%016d", i)),
+				Text: benchText, SentAt: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}

@@ -405,6 +405,11 @@ func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
 		d.At = db.now()
 	}
 	var r resolved
+	if byKeys != nil {
+		// The decider is resolved (created, renamed) in the transaction.
+		release := db.subjects.hold()
+		defer release()
+	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if d.ActionID != "" {
 			var n int

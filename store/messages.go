@@ -71,20 +71,9 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // Concurrent calls share one transaction (group commit); each gets its own
 // result.
 func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, error) {
-	switch {
-	case m.Subject == "" || m.Platform == "" || m.Chat == "":
-		return 0, false, errors.New("save message: subject, platform and chat are required")
-	case len(m.Text) > MaxTextLen:
-		return 0, false, fmt.Errorf("save message: %w", bot.ErrTooLarge)
-	}
-	if m.Dir == "" {
-		m.Dir = bot.In
-	}
-	if m.Kind == "" {
-		m.Kind = bot.KindText
-	}
-	if m.Status == "" {
-		m.Status = bot.StatusReceived
+	m, err := checkMessage(m, true)
+	if err != nil {
+		return 0, false, err
 	}
 	if _, _, _, err := db.handles(); err != nil {
 		return 0, false, err
@@ -99,8 +88,7 @@ func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, erro
 		platformID: nullString(string(m.PlatformID)),
 		wake:       make(chan bool, 1),
 	}
-	r.args = []any{string(m.Subject), r.platform, r.chatIdx, sk.seal("messages", "chat", []byte(m.Chat)), r.platformID,
-		string(m.Dir), string(m.Kind), sk.sealString("messages", "text", m.Text), ts(m.SentAt), ts(db.now()), string(m.Status)}
+	r.args = messageArgs(db, sk, r, m)
 	if err := db.inbound.submit(ctx, db, r); err != nil {
 		return 0, false, fmt.Errorf("save message: %w", err)
 	}
@@ -108,6 +96,34 @@ func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, erro
 		return 0, false, fmt.Errorf("save message: %w", notFound(r.err))
 	}
 	return r.id, r.dup, nil
+}
+
+// checkMessage validates an inbound message and fills its defaults; the
+// subject is required unless the message is ingested (resolved later).
+func checkMessage(m bot.Message, needSubject bool) (bot.Message, error) {
+	switch {
+	case (needSubject && m.Subject == "") || m.Platform == "" || m.Chat == "":
+		return m, errors.New("save message: subject, platform and chat are required")
+	case len(m.Text) > MaxTextLen:
+		return m, fmt.Errorf("save message: %w", bot.ErrTooLarge)
+	}
+	if m.Dir == "" {
+		m.Dir = bot.In
+	}
+	if m.Kind == "" {
+		m.Kind = bot.KindText
+	}
+	if m.Status == "" {
+		m.Status = bot.StatusReceived
+	}
+	return m, nil
+}
+
+// messageArgs are the arguments of insertMessageSQL for m, sealed with the
+// key of its subject.
+func messageArgs(db *DB, sk *subjectKey, r *saveReq, m bot.Message) []any {
+	return []any{string(sk.id), r.platform, r.chatIdx, sk.seal("messages", "chat", []byte(m.Chat)), r.platformID,
+		string(m.Dir), string(m.Kind), sk.sealString("messages", "text", m.Text), ts(m.SentAt), ts(db.now()), string(m.Status)}
 }
 
 // saveReq is one SaveInbound waiting for a group commit.
@@ -119,9 +135,12 @@ type saveReq struct {
 	// wake gets true when the request is done, false when its caller must
 	// lead the next batch.
 	wake chan bool
-	id   int64
-	dup  bool
-	err  error
+	// ingest is set for an Ingest call: the sender is resolved in the
+	// batch and args are built there.
+	ingest *ingestReq
+	id     int64
+	dup    bool
+	err    error
 }
 
 // maxBatch bounds the messages stored in one group commit.
@@ -224,17 +243,25 @@ func (b *inboundBatcher) remove(r *saveReq) bool {
 // runBatch inserts the batch in one transaction, sets each request's
 // result, wakes the others and reports whether mine was in it.
 func (db *DB) runBatch(ctx context.Context, batch []*saveReq, mine *saveReq) bool {
+	b := &ingestBatch{}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO messages (subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-		if err != nil {
+		b.tx = tx
+		var err error
+		if b.w, err = db.writeStatements(); err != nil {
 			return err
 		}
-		defer ins.Close()
+		b.gen, b.cacheOn = db.subjects.state()
+		savepoints := len(batch) > 1
 		for _, r := range batch {
+			if r.ingest != nil {
+				if err := db.ingestOne(ctx, b, r, savepoints); err != nil {
+					return err
+				}
+				continue
+			}
 			// A failing statement (a subject erased meanwhile) is rolled
 			// back alone; the rest of the batch goes on.
-			res, err := ins.ExecContext(ctx, r.args...)
+			res, err := b.stmt(ctx, b.w.insertMessage).ExecContext(ctx, r.args...)
 			if err != nil {
 				r.err = err
 				continue
@@ -244,11 +271,20 @@ func (db *DB) runBatch(ctx context.Context, batch []*saveReq, mine *saveReq) boo
 				continue
 			}
 			r.dup = true
-			r.err = tx.QueryRowContext(ctx, "SELECT id FROM messages WHERE platform = ? AND chat_bidx = ? AND platform_id = ?",
-				r.platform, r.chatIdx, r.platformID).Scan(&r.id)
+			r.err = b.stmt(ctx, b.w.findMessage).QueryRowContext(ctx, r.platform, r.chatIdx, r.platformID).Scan(&r.id)
 		}
 		return nil
 	})
+	for _, sk := range b.unused {
+		db.returnSubjectKey(sk)
+	}
+	if err != nil {
+		// The subjects this batch created are not stored: destroy their
+		// keys, as ResolveSubject does.
+		db.destroyKeys(ctx, b.created)
+	} else if b.cacheOn && len(b.bySubj) > 0 {
+		db.subjects.fill(b.gen, b.entries())
+	}
 	found := false
 	for _, r := range batch {
 		if err != nil {

@@ -216,6 +216,7 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 		{"identities", "DELETE FROM identities WHERE subject_id = ?1"},
 		{"subjects", "DELETE FROM subjects WHERE id = ?1"},
 	}
+	release := db.subjects.hold()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		for _, st := range steps {
 			res, err := tx.ExecContext(ctx, st.query, string(s))
@@ -227,6 +228,7 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 		}
 		return nil
 	})
+	release()
 	if err != nil {
 		return nil, fmt.Errorf("delete subject: %w", err)
 	}

@@ -99,24 +99,20 @@ func (db *DB) lookupIdentities(ctx context.Context, q querier, keys []identityKe
 // merged into the oldest (rows re-sealed under its key, the other keys
 // destroyed), so one person is one subject for export and erasure.
 func (db *DB) ResolveSubject(ctx context.Context, in bot.SubjectInput) (bot.Subject, error) {
-	keys, err := db.identityKeys(in.Identities)
+	keys, in, err := db.subjectInput(in)
 	if err != nil {
 		return bot.Subject{}, err
 	}
-	if in.Role == "" {
-		in.Role = bot.RoleCustomer
+	// Fast paths, no write lock: every identity known, same subject,
+	// nothing to update; first from the cache, then from a read.
+	if e, ok := db.subjects.lookup(bidxStrings(keys)); ok && !e.needsUpdate(in, db.subjects.nameMAC(in.Name)) {
+		if sk, err := db.subjectKey(ctx, e.sub.ID); err == nil {
+			sub := e.sub
+			if sub.Name, err = e.name(sk, in); err == nil {
+				return sub, nil
+			}
+		}
 	}
-	if !validRole(in.Role) {
-		return bot.Subject{}, errors.New("resolve subject: unknown role")
-	}
-	if len(in.Name) > maxNameLen {
-		// A platform display name is not worth losing a message over.
-		in.Name = strings.ToValidUTF8(in.Name[:maxNameLen], "")
-	}
-	in.Tenant = strings.ToLower(strings.TrimSpace(in.Tenant))
-
-	// Fast path, no write lock: every identity known, same subject, nothing
-	// to update.
 	_, read, _, err := db.handles()
 	if err != nil {
 		return bot.Subject{}, err
@@ -132,17 +128,40 @@ func (db *DB) ResolveSubject(ctx context.Context, in bot.SubjectInput) (bot.Subj
 		}
 	}
 
+	release := db.subjects.hold()
 	var r resolved
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		r, err = db.resolveIn(ctx, tx, keys, in)
 		return err
 	})
+	release()
 	db.afterResolve(ctx, r, err)
 	if err != nil {
 		return bot.Subject{}, fmt.Errorf("resolve subject: %w", err)
 	}
 	return r.sub, nil
+}
+
+// subjectInput validates and normalises a SubjectInput and computes the
+// blind indexes of its identities.
+func (db *DB) subjectInput(in bot.SubjectInput) ([]identityKey, bot.SubjectInput, error) {
+	keys, err := db.identityKeys(in.Identities)
+	if err != nil {
+		return nil, in, err
+	}
+	if in.Role == "" {
+		in.Role = bot.RoleCustomer
+	}
+	if !validRole(in.Role) {
+		return nil, in, errors.New("resolve subject: unknown role")
+	}
+	if len(in.Name) > maxNameLen {
+		// A platform display name is not worth losing a message over.
+		in.Name = strings.ToValidUTF8(in.Name[:maxNameLen], "")
+	}
+	in.Tenant = strings.ToLower(strings.TrimSpace(in.Tenant))
+	return keys, in, nil
 }
 
 // resolved is what resolveIn did.
@@ -166,7 +185,13 @@ func (db *DB) afterResolve(ctx context.Context, r resolved, err error) {
 			drop = []bot.SubjectID{r.created}
 		}
 	}
-	for _, s := range drop {
+	db.destroyKeys(ctx, drop)
+}
+
+// destroyKeys destroys the keys of subjects that are not (or no longer)
+// stored.
+func (db *DB) destroyKeys(ctx context.Context, subjects []bot.SubjectID) {
+	for _, s := range subjects {
 		if _, derr := db.destroySubjectKey(context.WithoutCancel(ctx), s); derr != nil {
 			db.log.Warn().Err(derr).Str("subject", string(s)).Msg("orphan subject key left in keys db")
 		}
@@ -185,10 +210,10 @@ func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in 
 	var sk *subjectKey
 	switch subjects := distinct(found); len(subjects) {
 	case 0:
-		s = bot.NewSubjectID()
-		if sk, err = db.createSubjectKey(ctx, s); err != nil {
+		if sk, err = db.takeSubjectKey(ctx); err != nil {
 			return r, err
 		}
+		s = sk.id
 		r.created = s
 		now := ts(db.now())
 		if _, err := tx.ExecContext(ctx, `INSERT INTO subjects (id, name, role, tenant, ai_restricted, created_at, updated_at)
@@ -416,6 +441,8 @@ func (db *DB) updateSubject(ctx context.Context, op, set string, args ...any) er
 	if err != nil {
 		return err
 	}
+	release := db.subjects.hold()
+	defer release()
 	res, err := write.ExecContext(ctx, "UPDATE subjects SET "+set+", updated_at = ? WHERE id = ?", args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
