@@ -104,14 +104,19 @@ func (r *Router) decideRedraft(ctx context.Context, d Decision) (DecisionResult,
 	}
 	instruction := strings.TrimSpace(strings.ToValidUTF8(d.Instruction, ""))
 	instruction = cutUTF8(instruction, 1000)
+	// The card says "drafting again" before the job is queued: a fast
+	// worker's refreshed card must not be overwritten by this note.
+	log := r.log.With().Int64("draft", d.DraftID).Logger()
+	busy := card
+	busy.Note = NoteRedrafting
+	r.updateCard(ctx, log, view, busy)
 	if err := r.queue.push(chatKey(view.Draft.Platform, view.Draft.Chat), job{draftID: d.DraftID, instruction: instruction}); err != nil {
+		r.updateCard(ctx, log, view, card)
 		res := refused("Too busy to draft again right now; please try again in a minute.")
 		res.Card = card
 		return res, nil
 	}
-	card.Note = NoteRedrafting
-	r.updateCard(ctx, r.log.With().Int64("draft", d.DraftID).Logger(), view, card)
-	return DecisionResult{Outcome: Applied, Message: NoteRedrafting, Card: card}, nil
+	return DecisionResult{Outcome: Applied, Message: NoteRedrafting, Card: busy}, nil
 }
 
 func refused(msg string) DecisionResult { return DecisionResult{Outcome: Refused, Message: msg} }
