@@ -17,7 +17,29 @@ import (
 // register entry. The reply goes to the chat the request came from, even
 // when the requester erased themself.
 func (s *Service) runErase(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (bot.Reply, error) {
-	id, counts, err := s.erase(ctx, by, scope, received, subjects)
+	return s.runEraseFrom(ctx, by, scope, received, subjects, "", "")
+}
+
+// runEraseFrom is runErase for a request made in chat on platform. A
+// person who erased themself is told there before the channels forget
+// them: on WhatsApp, sending re-creates the Signal session and LID-map
+// rows that the channel's Forget deletes, so a confirmation sent afterwards
+// would leave the person's number in whatsmeow's tables. The reply is then
+// empty. If that early send fails, the confirmation comes back as the reply
+// as usual.
+func (s *Service) runEraseFrom(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID, platform bot.Platform, chat bot.ChatID) (bot.Reply, error) {
+	var announce func(id int64, counts map[string]int) bool
+	if ch := s.senders[platform]; scope == ScopeSelf && ch != nil && chat != "" {
+		announce = func(id int64, counts map[string]int) bool {
+			_, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: s.selfErasedText(id, counts)})
+			if err != nil {
+				s.log.Warn().Err(err).Int64("request", id).Msg("erasure confirmation not sent before forgetting; it goes as the reply")
+				return false
+			}
+			return true
+		}
+	}
+	id, counts, announced, err := s.erase(ctx, by, scope, received, subjects, announce)
 	if err != nil {
 		if id == 0 {
 			return bot.Reply{}, s.userErr("erase", err)
@@ -25,11 +47,20 @@ func (s *Service) runErase(ctx context.Context, by bot.SubjectID, scope Scope, r
 		return bot.Reply{}, &bot.UserError{Code: "privacy-erase", Err: fmt.Errorf("erase request %d: %w", id, err),
 			Safe: fmt.Sprintf("The erasure (request #%d) did not fully complete; our staff have been told and will finish it.", id)}
 	}
-	when := s.now().UTC().Format("2 Jan 2006 15:04 MST")
-	if scope == ScopeSelf {
-		return bot.Reply{Text: fmt.Sprintf("Done: we erased your data (%s). Request #%d, completed %s. If you message us again, that starts a new record.", countsText(counts), id, when)}, nil
+	if announced {
+		return bot.Reply{}, nil
 	}
+	if scope == ScopeSelf {
+		return bot.Reply{Text: s.selfErasedText(id, counts)}, nil
+	}
+	when := s.now().UTC().Format("2 Jan 2006 15:04 MST")
 	return bot.Reply{Text: fmt.Sprintf("Done: erased %d person(s) (%s). Request #%d, completed %s.", len(subjects), countsText(counts), id, when)}, nil
+}
+
+// selfErasedText confirms a person's erasure of their own data.
+func (s *Service) selfErasedText(id int64, counts map[string]int) string {
+	when := s.now().UTC().Format("2 Jan 2006 15:04 MST")
+	return fmt.Sprintf("Done: we erased your data (%s). Request #%d, completed %s. If you message us again, that starts a new record.", countsText(counts), id, when)
 }
 
 // countsText renders row counts, "3 messages, 1 drafts", sorted by name.
@@ -49,17 +80,24 @@ func countsText(c map[string]int) string {
 
 // erase is the one erasure path (commands and retention). It returns the
 // register id and the rows removed per table. A failure on one subject
-// does not stop the others; the register entry is then "failed".
-func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (int64, map[string]int, error) {
+// does not stop the others; the register entry is then "failed". If
+// announce is not nil, it is called once our rows of a single subject are
+// gone and before the channels forget them; announced reports whether it
+// returned true.
+func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID, announce func(id int64, counts map[string]int) bool) (id int64, total map[string]int, announced bool, err error) {
 	r := bot.Request{Kind: bot.RequestErase, Scope: string(scope), Received: received, Due: bot.DueDate(received), RequestedBy: by, Status: "open"}
-	id, err := s.st.CreateRequest(ctx, r)
+	id, err = s.st.CreateRequest(ctx, r)
 	if err != nil {
-		return 0, nil, fmt.Errorf("create request: %w", err)
+		return 0, nil, false, fmt.Errorf("create request: %w", err)
 	}
-	total := map[string]int{}
+	total = map[string]int{}
 	var errs []error
+	var before func(map[string]int)
+	if announce != nil && len(subjects) == 1 {
+		before = func(counts map[string]int) { announced = announce(id, counts) }
+	}
 	for _, sub := range subjects {
-		counts, err := s.eraseSubject(ctx, sub)
+		counts, err := s.eraseSubject(ctx, sub, before)
 		for k, n := range counts {
 			total[k] += n
 		}
@@ -81,13 +119,14 @@ func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, rece
 	if err := s.st.CompleteRequest(ctx, id, status, total, s.now().UTC()); err != nil {
 		errs = append(errs, fmt.Errorf("complete request: %w", err))
 	}
-	return id, total, errors.Join(errs...)
+	return id, total, announced, errors.Join(errs...)
 }
 
-// eraseSubject deletes the subject's rows and key, calls every forgetter
-// with the identities it had (and, through Cards, the cards it had), and
-// checkpoints. A subject already gone counts as erased.
-func (s *Service) eraseSubject(ctx context.Context, sub bot.SubjectID) (map[string]int, error) {
+// eraseSubject deletes the subject's rows and key, calls before (if not
+// nil) with the counts, calls every forgetter with the identities it had
+// (and, through Cards, the cards it had), and checkpoints. A subject
+// already gone counts as erased.
+func (s *Service) eraseSubject(ctx context.Context, sub bot.SubjectID, before func(map[string]int)) (map[string]int, error) {
 	ids, err := s.st.Identities(ctx, sub)
 	if err != nil && !errors.Is(err, bot.ErrNotFound) {
 		return nil, fmt.Errorf("identities of %s: %w", sub, err)
@@ -107,6 +146,9 @@ func (s *Service) eraseSubject(ctx context.Context, sub bot.SubjectID) (map[stri
 	counts, err := s.st.DeleteSubject(ctx, sub)
 	if err != nil && !errors.Is(err, bot.ErrNotFound) {
 		return nil, fmt.Errorf("delete subject %s: %w", sub, err)
+	}
+	if before != nil {
+		before(counts)
 	}
 	var errs []error
 	for i, f := range s.forgetters {
@@ -167,7 +209,7 @@ func (s *Service) Purge(ctx context.Context, now time.Time) error {
 	if len(victims) == 0 {
 		return nil
 	}
-	id, counts, err := s.erase(ctx, "", ScopeRetention, now.UTC(), victims)
+	id, counts, _, err := s.erase(ctx, "", ScopeRetention, now.UTC(), victims, nil)
 	s.log.Info().Int64("request", id).Int("subjects", len(victims)).Int("messages", counts["messages"]).Msg("retention purge")
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)

@@ -482,6 +482,6 @@ func (s *Service) Intercept(ctx context.Context, req bot.CommandRequest) (bot.Re
 		return bot.Reply{Text: textExpired}, true, nil
 	}
 	by := req.Subject.ID
-	reply, err := s.runErase(ctx, by, p.scope, p.received, p.subjects)
+	reply, err := s.runEraseFrom(ctx, by, p.scope, p.received, p.subjects, req.Platform, req.Chat)
 	return reply, true, err
 }
