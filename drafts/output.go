@@ -267,41 +267,27 @@ func (c *checks) checkAmounts(text string, p *Profile, q *bot.Quote) []string {
 		v, err := parseFixed2(s)
 		return v, err == nil
 	}
-	for _, m := range c.amountSym.FindAllStringSubmatchIndex(text, -1) {
-		g := func(i int) string {
-			if m[2*i] < 0 {
-				return ""
+	// Amounts with a currency symbol ("£12.50") or code ("12.50 GBP"): both
+	// patterns capture (currency, whole, fraction) before or after the figure.
+	for _, re := range []*regexp.Regexp{c.amountSym, c.amountCode} {
+		for _, m := range re.FindAllStringSubmatchIndex(text, -1) {
+			g := func(i int) string {
+				if m[2*i] < 0 {
+					return ""
+				}
+				return text[m[2*i]:m[2*i+1]]
 			}
-			return text[m[2*i]:m[2*i+1]]
-		}
-		sym, whole, frac := g(1), g(2), g(3)
-		if sym == "" {
-			whole, frac, sym = g(4), g(5), g(6)
-		}
-		v, ok := amount(whole, frac)
-		if !ok {
-			flags = appendFlag(flags, FlagInventedAmount)
-			continue
-		}
-		judge(currencyOf(sym), v, m[0], m[1])
-	}
-	for _, m := range c.amountCode.FindAllStringSubmatchIndex(text, -1) {
-		g := func(i int) string {
-			if m[2*i] < 0 {
-				return ""
+			cur, whole, frac := g(1), g(2), g(3)
+			if cur == "" {
+				whole, frac, cur = g(4), g(5), g(6)
 			}
-			return text[m[2*i]:m[2*i+1]]
+			v, ok := amount(whole, frac)
+			if !ok {
+				flags = appendFlag(flags, FlagInventedAmount)
+				continue
+			}
+			judge(currencyOf(cur), v, m[0], m[1])
 		}
-		code, whole, frac := g(1), g(2), g(3)
-		if code == "" {
-			whole, frac, code = g(4), g(5), g(6)
-		}
-		v, ok := amount(whole, frac)
-		if !ok {
-			flags = appendFlag(flags, FlagInventedAmount)
-			continue
-		}
-		judge(currencyOf(code), v, m[0], m[1])
 	}
 	for _, m := range c.pence.FindAllStringSubmatchIndex(text, -1) {
 		v, ok := amount(text[m[2]:m[3]], "")
