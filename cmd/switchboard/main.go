@@ -247,7 +247,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	waitChannels := runChannels(cctx, app, channels, roleSync{Sink: r, db: app.Store, log: log})
 	// Background tasks (admin alerts, daily maintenance) use the store: they
 	// stop with the channels, before the router drains and the store closes.
-	waitTasks := runTasks(cctx, app.Tasks)
+	waitTasks := runTasks(cctx, "background tasks", app.Tasks)
 	log.Info().Int("channels", len(channels)).Msg("ready")
 
 	var runErr error

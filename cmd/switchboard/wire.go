@@ -424,8 +424,8 @@ func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
 }
 
 // runTasks runs each task until ctx is done. The returned function waits
-// until every task has returned, up to timeout.
-func runTasks(ctx context.Context, tasks []func(context.Context)) func(timeout time.Duration) error {
+// until every task has returned, up to timeout; what names them in its error.
+func runTasks(ctx context.Context, what string, tasks []func(context.Context)) func(timeout time.Duration) error {
 	var wg sync.WaitGroup
 	for _, task := range tasks {
 		wg.Go(func() { task(ctx) })
@@ -439,7 +439,7 @@ func runTasks(ctx context.Context, tasks []func(context.Context)) func(timeout t
 		case <-done:
 			return nil
 		case <-t.C:
-			return fmt.Errorf("background tasks: still running after %s", timeout)
+			return fmt.Errorf("%s: still running after %s", what, timeout)
 		}
 	}
 }
@@ -449,10 +449,10 @@ func runTasks(ctx context.Context, tasks []func(context.Context)) func(timeout t
 // keeps running for the others (and for /readyz to tell). The returned
 // function waits until every channel's Run has returned, up to timeout.
 func runChannels(ctx context.Context, app *App, channels []bot.Channel, sink bot.Sink) func(timeout time.Duration) error {
-	var wg sync.WaitGroup
+	tasks := make([]func(context.Context), 0, len(channels))
 	for _, ch := range channels {
 		comp := string(ch.Platform())
-		wg.Go(func() {
+		tasks = append(tasks, func(ctx context.Context) {
 			err := ch.Run(ctx, sink)
 			switch {
 			case err != nil && ctx.Err() == nil:
@@ -467,16 +467,5 @@ func runChannels(ctx context.Context, app *App, channels []bot.Channel, sink bot
 			}
 		})
 	}
-	return func(timeout time.Duration) error {
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		select {
-		case <-done:
-			return nil
-		case <-t.C:
-			return fmt.Errorf("channels: still running after %s", timeout)
-		}
-	}
+	return runTasks(ctx, "channels", tasks)
 }
