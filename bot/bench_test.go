@@ -64,11 +64,14 @@ func benchStore(b *testing.B) *store.DB {
 func rawInsert(b *testing.B, ins []bot.Inbound) float64 {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "raw.db")
-	db, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on&_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_secure_delete=on&_synchronous=NORMAL")
+	db, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_secure_delete=on&_synchronous=NORMAL")
 	require.NoError(b, err)
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	ctx := context.Background()
+	// The store's connect pragmas (store.connectPragmas), on the one connection.
+	_, err = db.ExecContext(ctx, "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = 16777216; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 4000;")
+	require.NoError(b, err)
 	_, err = db.ExecContext(ctx, `
 		CREATE TABLE subjects (id TEXT PRIMARY KEY, name TEXT, role TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;
 		CREATE TABLE identities (id INTEGER PRIMARY KEY, subject_id TEXT NOT NULL REFERENCES subjects(id), kind TEXT NOT NULL, value TEXT NOT NULL) STRICT;

@@ -508,7 +508,7 @@ func TestSubjectQueriesUseIndexes(t *testing.T) {
 		"SELECT id FROM audit WHERE id IN (SELECT id FROM audit WHERE subject = ?1 UNION SELECT id FROM audit WHERE actor = ?1)",
 		"SELECT id FROM decisions WHERE draft_id = ?1",
 		"SELECT id FROM decisions WHERE by_subject = ?1 AND subject_id <> ?1",
-		"SELECT id FROM subjects WHERE tenant = ?1",
+		"SELECT id FROM subjects WHERE tenant = ?1 AND tenant <> '' ORDER BY created_at, id",
 	}
 	for _, st := range []struct{ table, query string }{
 		{"decisions", "UPDATE decisions SET by_subject = NULL WHERE by_subject = ?1 AND subject_id <> ?1"},

@@ -85,7 +85,9 @@ func TestPragmas(t *testing.T) {
 		"secure_delete":      "1",
 		"synchronous":        "1",
 		"temp_store":         "2",
-		"journal_size_limit": "1048576",
+		"journal_size_limit": "16777216",
+		"page_size":          "2048",
+		"wal_autocheckpoint": "4000",
 	}
 	for name, h := range map[string]*sql.DB{"write": db.write, "read": db.read, "keys": db.kdb} {
 		// Hold several read connections at once so more than one is checked.

@@ -373,7 +373,7 @@ func (db *DB) FindSubjects(ctx context.Context, id bot.Identity) ([]bot.SubjectI
 	}
 	var rows *sql.Rows
 	if id.Kind == bot.IDTenant {
-		rows, err = read.QueryContext(ctx, "SELECT id FROM subjects WHERE tenant = ? ORDER BY created_at, id", id.Value)
+		rows, err = read.QueryContext(ctx, "SELECT id FROM subjects WHERE tenant = ? AND tenant <> '' ORDER BY created_at, id", id.Value)
 	} else {
 		rows, err = read.QueryContext(ctx, "SELECT subject_id FROM identities WHERE bidx_ver = ? AND bidx = ?",
 			bidxVersion, db.keys.identityIndex(id))

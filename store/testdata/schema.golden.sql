@@ -190,5 +190,5 @@ CREATE INDEX requests_by ON requests(requested_by);
 CREATE INDEX requests_open ON requests(due_at) WHERE status = 'open';
 
 -- index subjects_tenant
-CREATE INDEX subjects_tenant ON subjects(tenant);
+CREATE INDEX subjects_tenant ON subjects(tenant) WHERE tenant <> '';
 
