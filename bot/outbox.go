@@ -123,6 +123,12 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 			return time.Time{}, false
 		}
 		log.Info().Int("attempt", it.Attempts+1).Msg("reply sent")
+		if rc, ok := r.early.take(it.Platform, it.Chat, pid, r.now()); ok {
+			if _, err := r.store.ApplyReceipt(ctx, rc); err != nil {
+				r.metrics.Failure("receipt")
+				log.Warn().Err(err).Msg("apply early receipt")
+			}
+		}
 		if it.DraftID != 0 {
 			r.refreshCard(ctx, it.DraftID)
 		}
@@ -197,6 +203,9 @@ func (r *Router) Receipt(ctx context.Context, rc Receipt) error {
 	if rc.At.IsZero() {
 		rc.At = r.now()
 	}
+	// Held first, so a send recorded between ApplyReceipt and hold still
+	// finds it.
+	r.early.hold(rc, r.now())
 	ids, err := r.store.ApplyReceipt(ctx, rc)
 	if err != nil {
 		r.metrics.Failure("receipt")

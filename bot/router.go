@@ -105,6 +105,7 @@ func DefaultBackoff(attempt int) time.Duration {
 // the Sink every channel delivers to. Create it with NewRouter and start it
 // with Run; channels are run by the caller.
 type Router struct {
+	early    earlyReceipts
 	log      zerolog.Logger
 	store    Store
 	drafter  Drafter
