@@ -39,7 +39,17 @@ func (s *Service) runEraseFrom(ctx context.Context, by bot.SubjectID, scope Scop
 			return true
 		}
 	}
+	var ids []bot.Identity
+	if announce != nil && len(subjects) == 1 {
+		var err error
+		if ids, err = s.st.Identities(ctx, subjects[0]); err != nil && !errors.Is(err, bot.ErrNotFound) {
+			return bot.Reply{}, s.userErr("erase", err)
+		}
+	}
 	id, counts, announced, err := s.erase(ctx, by, scope, received, subjects, announce)
+	if announce != nil && !announced && len(ids) > 0 {
+		s.forgetLater(subjects[0], ids)
+	}
 	if err != nil {
 		if id == 0 {
 			return bot.Reply{}, s.userErr("erase", err)
@@ -55,6 +65,24 @@ func (s *Service) runEraseFrom(ctx context.Context, by bot.SubjectID, scope Scop
 	}
 	when := s.now().UTC().Format("2 Jan 2006 15:04 MST")
 	return bot.Reply{Text: fmt.Sprintf("Done: erased %d person(s) (%s). Request #%d, completed %s.", len(subjects), countsText(counts), id, when)}, nil
+}
+
+// forgetLater runs the channels' forgetters for an erased subject again
+// once the fallback confirmation (the command's reply) has gone out, since
+// sending re-creates rows such as whatsmeow's Signal session. The
+// identities stay in memory until then, and are lost if the process stops
+// first.
+func (s *Service) forgetLater(sub bot.SubjectID, ids []bot.Identity) {
+	time.AfterFunc(s.reforget, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for i, f := range s.forgetters {
+			if err := f.Forget(ctx, sub, ids); err != nil {
+				s.log.Warn().Err(err).Int("forgetter", i).Str("subject", string(sub)).Msg("second forget after the confirmation failed")
+			}
+		}
+		s.log.Info().Str("subject", string(sub)).Msg("channels forgot the subject again after the confirmation")
+	})
 }
 
 // selfErasedText confirms a person's erasure of their own data.

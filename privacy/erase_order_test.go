@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,6 +25,12 @@ func (o *orderLog) add(e string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.events = append(o.events, e)
+}
+
+func (o *orderLog) snapshot() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.events...)
 }
 
 // waSender stands in for the WhatsApp channel as a Sender.
@@ -61,7 +68,8 @@ func TestSelfErasureConfirmsBeforeChannelsForget(t *testing.T) {
 		// Sending on WhatsApp re-creates the session rows Forget deletes:
 		// the confirmation must leave first, and not again as the reply.
 		{name: "ConfirmedFirst", wantOrder: []string{"send", "forget"}},
-		// If the early send fails, nothing is lost: the reply carries it.
+		// If the early send fails, nothing is lost: the reply carries it,
+		// and the channels forget the person again after it went out.
 		{name: "SendFailsReplyCarriesIt", sendErr: errors.New("not connected"), wantOrder: []string{"forget"}, wantReply: true},
 	}
 	for _, tc := range tests {
@@ -70,17 +78,21 @@ func TestSelfErasureConfirmsBeforeChannelsForget(t *testing.T) {
 			h := newHarness(t, func(o *Options) {
 				o.Forgetters = []bot.Forgetter{waForgetter{ol}}
 				o.Senders = map[bot.Platform]bot.Channel{bot.WhatsApp: waSender{ol}}
+				o.ReforgetAfter = time.Millisecond
 			})
 			a := h.customer("+447700900123", "111111111@lid", "Ada")
 			h.must(a, "/forget me")
 			reply, handled, err := h.say(a, "YES")
 			require.NoError(t, err)
 			require.True(t, handled)
-			assert.Equal(t, tc.wantOrder, ol.events)
 			if tc.wantReply {
 				assert.Contains(t, reply.Text, "we erased your data")
+				require.Eventually(t, func() bool { return len(ol.snapshot()) == 2 }, 5*time.Second, time.Millisecond,
+					"the channels forget the person again after the fallback reply")
+				assert.Equal(t, []string{"forget", "forget"}, ol.snapshot())
 				return
 			}
+			assert.Equal(t, tc.wantOrder, ol.snapshot())
 			assert.Empty(t, reply.Text, "the confirmation already went out")
 			require.Len(t, ol.sent, 1)
 			assert.Equal(t, chatOf(a), ol.sent[0].Chat)

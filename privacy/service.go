@@ -54,6 +54,11 @@ type Options struct {
 	ExportEvery time.Duration
 	// LinkTTL is how long an export link works. If 0, 24 hours.
 	LinkTTL time.Duration
+	// ReforgetAfter is how long after a self-erasure whose confirmation had
+	// to go as the command's reply (sending it early failed) the channels
+	// forget the person again, since sending re-creates their rows. If 0,
+	// 30 seconds.
+	ReforgetAfter time.Duration
 }
 
 // Service is the privacy engine. It satisfies bot.Commands. Its methods may
@@ -71,6 +76,7 @@ type Service struct {
 	confirm    time.Duration
 	every      time.Duration
 	ttl        time.Duration
+	reforget   time.Duration
 
 	mu         sync.Mutex
 	pending    map[chatKey]pending
@@ -148,7 +154,10 @@ func New(opts Options) (*Service, error) {
 	if opts.LinkTTL == 0 {
 		opts.LinkTTL = 24 * time.Hour
 	}
-	if opts.ConfirmWindow < 0 || opts.ExportEvery < 0 || opts.LinkTTL < 0 {
+	if opts.ReforgetAfter == 0 {
+		opts.ReforgetAfter = 30 * time.Second
+	}
+	if opts.ConfirmWindow < 0 || opts.ExportEvery < 0 || opts.LinkTTL < 0 || opts.ReforgetAfter < 0 {
 		return nil, errors.New("privacy: durations must not be negative")
 	}
 	return &Service{
@@ -164,6 +173,7 @@ func New(opts Options) (*Service, error) {
 		confirm:    opts.ConfirmWindow,
 		every:      opts.ExportEvery,
 		ttl:        opts.LinkTTL,
+		reforget:   opts.ReforgetAfter,
 		pending:    map[chatKey]pending{},
 		company:    map[Verb]companyPending{},
 		lastExport: map[bot.SubjectID]time.Time{},
