@@ -7,9 +7,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard/bot/bottest"
 
 	"github.com/stretchr/testify/require"
 
@@ -21,25 +22,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 // testKey is a fixed master key for tests.
 var testKey = bytes.Repeat([]byte{0x42}, 32)
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *bottest.Clock { return bottest.NewClock(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)) }
 
 // openAt opens a DB in dir and closes it at the end of the test.
 func openAt(t testing.TB, dir string, now func() time.Time) *DB {
@@ -51,7 +34,7 @@ func openAt(t testing.TB, dir string, now func() time.Time) *DB {
 	return db
 }
 
-func openTest(t testing.TB) (*DB, *clock) {
+func openTest(t testing.TB) (*DB, *bottest.Clock) {
 	t.Helper()
 	c := newClock()
 	return openAt(t, filepath.Join(t.TempDir(), "data"), c.Now), c
