@@ -10,6 +10,10 @@ type Capabilities struct {
 	Files   bool // can send documents
 	Edits   bool // can update a posted message
 	MaxText int  // longest text it sends in one message, in bytes; 0 means no limit
+	// Window is how long after a chat's last inbound message the channel
+	// may send free-form text to it (the WhatsApp Business Platform's
+	// 24-hour customer-service window); 0 means any time.
+	Window time.Duration
 }
 
 // Inbound is one message from a platform, already mapped to bot types.
@@ -71,6 +75,14 @@ type Outbound struct {
 	ReplyTo MessageID // optional
 	Text    string
 	File    *File
+	// Key names one reply across all its attempts (the outbox row's
+	// idempotency key); it carries no personal data. A channel that can
+	// choose the platform's message id derives the id from Key, so a retry
+	// after a crash is the same message; a channel whose platform echoes
+	// caller data in status updates (the Cloud API's
+	// biz_opaque_callback_data) attaches Key and reports it back in
+	// Receipt.Key. Empty for replies sent outside the outbox.
+	Key string
 }
 
 // Forgetter is implemented by channels that keep data of their own about a

@@ -197,8 +197,10 @@ func (r *Router) Receipt(ctx context.Context, rc Receipt) error {
 	if rc.Platform == "" || len(rc.IDs) == 0 {
 		return errors.New("receipt: no platform or no message ids")
 	}
-	if rc.Status != StatusDelivered && rc.Status != StatusRead {
-		return fmt.Errorf("receipt: status %q is not delivered or read", rc.Status)
+	switch rc.Status {
+	case StatusSent, StatusDelivered, StatusRead, StatusFailed:
+	default:
+		return fmt.Errorf("receipt: status %q is not sent, delivered, read or failed", rc.Status)
 	}
 	if rc.At.IsZero() {
 		rc.At = r.now()

@@ -751,3 +751,23 @@ func TestInterceptFailurePassesMessageOn(t *testing.T) {
 	h.cardFor("still reaches staff")
 	assert.Empty(t, h.wa.SendsTo(c.chat))
 }
+
+func TestReceiptStatuses(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	c := newCustomer(40)
+	h.send(c, "Can you come on Friday?")
+	card := h.cardFor("Can you come on Friday?")
+	require.Equal(t, bot.Applied, h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve}).Outcome)
+	h.waitSends(c.chat, 1)
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "card shows sent")
+	id := h.wa.Sends()[0].ID
+	ctx := context.Background()
+
+	err := h.wa.InjectReceipt(ctx, bot.Receipt{Chat: c.chat, IDs: []bot.MessageID{id}, Status: bot.StatusReceived})
+	assert.ErrorContains(t, err, "is not sent, delivered, read or failed")
+	// A platform that reports "sent" again changes nothing.
+	require.NoError(t, h.wa.InjectReceipt(ctx, bot.Receipt{Chat: c.chat, IDs: []bot.MessageID{id}, Status: bot.StatusSent}))
+	// A failure reported after acceptance (an undeliverable number) reaches the card.
+	require.NoError(t, h.wa.InjectReceipt(ctx, bot.Receipt{Chat: c.chat, IDs: []bot.MessageID{id}, Status: bot.StatusFailed, Reason: "131026 Message undeliverable"}))
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusFailed }, "card shows failed")
+}

@@ -244,13 +244,20 @@ type DecisionResult struct {
 	Card Card
 }
 
-// Receipt reports delivery or read status of sent messages.
+// Receipt reports the status of sent messages: accepted by the platform
+// (sent), delivered, read, or failed after acceptance.
 type Receipt struct {
 	Platform Platform
 	Chat     ChatID
 	IDs      []MessageID
-	Status   MessageStatus // StatusDelivered or StatusRead
+	Status   MessageStatus // StatusSent, StatusDelivered, StatusRead or StatusFailed
 	At       time.Time
+	// Key is the Outbound.Key the platform echoed with the status, if any:
+	// it names the reply even before its platform id was recorded.
+	Key string
+	// Reason says why a failed message failed (the platform's error code
+	// and title), for staff and operators; never message text.
+	Reason string
 }
 
 // File is a document to send (an /export).
