@@ -38,9 +38,15 @@ const (
 
 // dsnParams is set on every connection to either file: foreign keys, a
 // busy timeout, BEGIN IMMEDIATE for transactions (no lock upgrades that
-// deadlock), secure_delete so erased rows are zeroed, and NORMAL sync (safe
-// in WAL mode). WAL is set by connectPragmas, after the page size.
-const dsnParams = "_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_secure_delete=on&_synchronous=NORMAL"
+// deadlock), secure_delete so erased rows are zeroed, and FULL sync: in WAL
+// mode every commit fsyncs the WAL before it returns, so a commit that was
+// acknowledged (an inbound message WhatsApp was told about, a new subject's
+// key in keys.db) survives a power cut or an OS crash; NORMAL syncs only at
+// checkpoints and may lose the last commits. Inbound messages share commits
+// (group commit, inboundBatcher) and new subjects' keys are committed in
+// batches (keyPool), so FULL costs one fsync per batch, not per message.
+// WAL is set by connectPragmas, after the page size.
+const dsnParams = "_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_secure_delete=on&_synchronous=FULL"
 
 // connectPragmas are set by a ConnectHook on every connection; the DSN has
 // no keys for them. page_size 2048 (default 4096) applies to a new file

@@ -8,19 +8,27 @@ CREATE TABLE audit (
 	detail  TEXT NOT NULL DEFAULT ''
 ) STRICT;
 
+-- table card_removals
+CREATE TABLE card_removals (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	conversation TEXT NOT NULL,
+	activity_id  TEXT NOT NULL,
+	created_at   INTEGER NOT NULL
+) STRICT;
+
 -- table cards
-CREATE TABLE cards (
-	id           INTEGER PRIMARY KEY,
+CREATE TABLE "cards" (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
 	draft_id     INTEGER NOT NULL UNIQUE REFERENCES drafts(id),
 	subject_id   TEXT NOT NULL REFERENCES subjects(id),
 	conversation TEXT NOT NULL,
 	activity_id  TEXT NOT NULL,
 	posted_at    INTEGER NOT NULL
-) STRICT;
+, state TEXT NOT NULL DEFAULT 'posted', rendered INTEGER NOT NULL DEFAULT 1) STRICT;
 
 -- table decisions
-CREATE TABLE decisions (
-	id         INTEGER PRIMARY KEY,
+CREATE TABLE "decisions" (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
 	draft_id   INTEGER NOT NULL REFERENCES drafts(id),
 	subject_id TEXT NOT NULL REFERENCES subjects(id),
 	by_subject TEXT REFERENCES subjects(id),
@@ -33,8 +41,8 @@ CREATE TABLE decisions (
 ) STRICT;
 
 -- table drafts
-CREATE TABLE drafts (
-	id         INTEGER PRIMARY KEY,
+CREATE TABLE "drafts" (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
 	subject_id TEXT NOT NULL REFERENCES subjects(id),
 	message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL, -- NULL once the sender revoked the message
 	platform   TEXT NOT NULL,
@@ -45,6 +53,13 @@ CREATE TABLE drafts (
 	status     TEXT NOT NULL,
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL
+, token TEXT NOT NULL DEFAULT '') STRICT;
+
+-- table erasures
+CREATE TABLE erasures (
+	subject_id TEXT PRIMARY KEY,
+	step       TEXT NOT NULL,
+	started_at INTEGER NOT NULL
 ) STRICT;
 
 -- table identities
@@ -59,8 +74,8 @@ CREATE TABLE identities (
 ) STRICT;
 
 -- table messages
-CREATE TABLE messages (
-	id          INTEGER PRIMARY KEY,
+CREATE TABLE "messages" (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
 	subject_id  TEXT NOT NULL REFERENCES subjects(id),
 	platform    TEXT NOT NULL,
 	chat_bidx   BLOB NOT NULL,
@@ -75,8 +90,8 @@ CREATE TABLE messages (
 , handled INTEGER NOT NULL DEFAULT 0) STRICT;
 
 -- table outbox
-CREATE TABLE outbox (
-	id           INTEGER PRIMARY KEY,
+CREATE TABLE "outbox" (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
 	draft_id     INTEGER REFERENCES drafts(id),
 	subject_id   TEXT NOT NULL REFERENCES subjects(id),
 	platform     TEXT NOT NULL,
@@ -90,7 +105,7 @@ CREATE TABLE outbox (
 	last_error   TEXT NOT NULL DEFAULT '',   -- operator-facing, never message text
 	created_at   INTEGER NOT NULL,
 	updated_at   INTEGER NOT NULL
-) STRICT;
+, key TEXT NOT NULL DEFAULT '', sending_at INTEGER NOT NULL DEFAULT 0, waiting TEXT NOT NULL DEFAULT '') STRICT;
 
 -- table requests
 CREATE TABLE requests (
@@ -112,6 +127,9 @@ CREATE TABLE schema_migrations (
 	applied_at INTEGER NOT NULL
 ) STRICT;
 
+-- table sqlite_sequence
+CREATE TABLE sqlite_sequence(name,seq);
+
 -- table subjects
 CREATE TABLE subjects (
 	id            TEXT PRIMARY KEY,          -- random "s_…", no personal data
@@ -132,6 +150,9 @@ CREATE INDEX audit_subject ON audit(subject);
 -- index cards_subject
 CREATE INDEX cards_subject ON cards(subject_id);
 
+-- index cards_unfinished
+CREATE INDEX cards_unfinished ON cards(draft_id) WHERE state = 'posting' OR rendered = 0;
+
 -- index decisions_action
 CREATE UNIQUE INDEX decisions_action ON decisions(action_id) WHERE action_id IS NOT NULL;
 
@@ -146,6 +167,9 @@ CREATE UNIQUE INDEX decisions_settling ON decisions(draft_id) WHERE kind IN ('ap
 
 -- index decisions_subject
 CREATE INDEX decisions_subject ON decisions(subject_id);
+
+-- index drafts_drafting
+CREATE INDEX drafts_drafting ON drafts(id) WHERE status = 'drafting';
 
 -- index drafts_message
 CREATE INDEX drafts_message ON drafts(message_id);
@@ -176,6 +200,12 @@ CREATE UNIQUE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
 
 -- index outbox_due
 CREATE INDEX outbox_due ON outbox(next_attempt) WHERE status = 'pending';
+
+-- index outbox_in_doubt
+CREATE INDEX outbox_in_doubt ON outbox(id) WHERE status IN ('sending', 'unconfirmed');
+
+-- index outbox_key
+CREATE UNIQUE INDEX outbox_key ON outbox(key) WHERE key <> '';
 
 -- index outbox_platform_id
 CREATE INDEX outbox_platform_id ON outbox(platform, chat_bidx, platform_id) WHERE platform_id IS NOT NULL;
