@@ -192,7 +192,10 @@ func (db *DB) auditOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.Au
 // DeleteSubject erases subject s. In one transaction it deletes, children
 // first, every row keyed by s (decisions on its drafts, cards, outbox,
 // drafts, messages, identities, the subject) and clears s from decisions it
-// took as staff on other subjects' drafts ("decisions_by"). Then it destroys
+// took as staff on other subjects' drafts ("decisions_by"); the same
+// transaction writes the erasure journal (subject id and step only) and
+// queues s's posted cards for removal from the platform (card_removals).
+// Then it destroys
 // s's data key in the keys db, so copies of its ciphertext in old backups
 // cannot be opened, and checkpoints both databases (TRUNCATE) so the zeroed
 // pages replace the old ones on disk. Requests and audit rows hold ids only
@@ -200,7 +203,10 @@ func (db *DB) auditOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.Au
 //
 // It returns the rows removed per table ("subject_keys" for the key). An
 // unknown subject with no key gives bot.ErrNotFound. A failed checkpoint is
-// returned with the counts: the rows are gone but not yet physically.
+// returned with the counts: the rows are gone but not yet physically. An
+// erasure cut off after its rows went (a crash, a failed key deletion) stays
+// in the journal and is completed by the next Open; calling DeleteSubject
+// again completes it too.
 func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error) {
 	if s == "" {
 		return nil, errors.New("delete subject: empty id")
@@ -218,6 +224,12 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 	}
 	release := db.subjects.hold()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.journalErasure(ctx, tx, s); err != nil {
+			return err
+		}
+		if err := db.queueCardRemovals(ctx, tx, s); err != nil {
+			return err
+		}
 		for _, st := range steps {
 			res, err := tx.ExecContext(ctx, st.query, string(s))
 			if err != nil {
@@ -238,9 +250,18 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 	}
 	counts["subject_keys"] = n
 	if counts["subjects"] == 0 && n == 0 {
+		if err := db.setErasureStep(ctx, s, ""); err != nil {
+			return nil, fmt.Errorf("delete subject: %w", err)
+		}
 		return nil, fmt.Errorf("delete subject: %w", bot.ErrNotFound)
 	}
+	if err := db.setErasureStep(ctx, s, eraseStepCheckpoint); err != nil {
+		return counts, fmt.Errorf("delete subject: %w", err)
+	}
 	if err := db.Checkpoint(ctx); err != nil {
+		return counts, fmt.Errorf("delete subject: %w", err)
+	}
+	if err := db.setErasureStep(ctx, s, ""); err != nil {
 		return counts, fmt.Errorf("delete subject: %w", err)
 	}
 	db.log.Info().Str("subject", string(s)).Int("messages", counts["messages"]).Msg("subject erased")

@@ -100,6 +100,8 @@ type DB struct {
 	write *sql.DB    // main db, one connection: all writes
 	read  *sql.DB    // main db, several connections: reads
 	kdb   *sql.DB    // keys db, one connection
+
+	recovery Recovery // what the last Open recovered; guarded by mu
 }
 
 var _ bot.Store = (*DB)(nil)
@@ -146,9 +148,34 @@ func (db *DB) MainPath() string { return filepath.Join(db.dir, MainFile) }
 // KeysPath is the path of the keys database file.
 func (db *DB) KeysPath() string { return filepath.Join(db.dir, KeysFile) }
 
-// Open creates the data directory (0700), opens both databases and applies
-// pending migrations.
-func (db *DB) Open(ctx context.Context) (err error) {
+// Open creates the data directory (0700), opens both databases, applies
+// pending migrations, and then finishes what a crash of an earlier process
+// left (LastRecovery says what): it completes journaled erasures and
+// destroys subject keys that no subject uses (spare keys of the pool, keys
+// of subjects rolled back or merged).
+func (db *DB) Open(ctx context.Context) error {
+	if err := db.open(ctx); err != nil {
+		return err
+	}
+	rec, err := db.recover(ctx)
+	if err != nil {
+		_ = db.Close()
+		return fmt.Errorf("store: recover: %w", err)
+	}
+	db.mu.Lock()
+	db.recovery = rec
+	db.mu.Unlock()
+	if rec.OrphanKeys > 0 && rec.Erasures == 0 {
+		// The deleted keys' pages leave the WAL now (secure_delete zeroed
+		// them in the file); an erasure above checkpointed already.
+		if err := db.Checkpoint(ctx); err != nil {
+			db.log.Warn().Err(err).Msg("checkpoint after destroying orphan keys")
+		}
+	}
+	return nil
+}
+
+func (db *DB) open(ctx context.Context) (err error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.write != nil {
