@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -38,10 +39,31 @@ func (db *DB) journalErasure(ctx context.Context, tx *sql.Tx, s bot.SubjectID) e
 // router removes them; see PendingCardRemovals). Only the platform's
 // conversation and activity ids are kept, never the subject.
 func (db *DB) queueCardRemovals(ctx context.Context, tx *sql.Tx, s bot.SubjectID) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO card_removals (conversation, activity_id, created_at)
-		SELECT conversation, activity_id, ? FROM cards WHERE subject_id = ? AND activity_id <> '' ORDER BY id`, ts(db.now()), string(s))
+	rows, err := tx.QueryContext(ctx, "SELECT conversation, activity_id FROM cards WHERE subject_id = ? AND activity_id <> '' ORDER BY id", string(s))
 	if err != nil {
 		return fmt.Errorf("queue card removals: %w", err)
+	}
+	var refs []bot.CardRef
+	for rows.Next() {
+		var r bot.CardRef
+		if err := rows.Scan(&r.Conversation, &r.ActivityID); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("queue card removals: %w", err)
+		}
+		refs = append(refs, r)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("queue card removals: %w", err)
+	}
+	for _, r := range refs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("queue card removals: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO card_removals (ref, created_at) VALUES (?, ?)",
+			db.keys.sealRow("card_removals", "ref", b), ts(db.now())); err != nil {
+			return fmt.Errorf("queue card removals: %w", err)
+		}
 	}
 	return nil
 }

@@ -83,9 +83,14 @@ func TestInterruptedErasureResumes(t *testing.T) {
 	assert.Equal(t, subjects, countKeys(t, db), "one key per live subject")
 	_, err = db.FindSubject(ctx, b.customer.ID)
 	assert.NoError(t, err)
-	var n int
-	require.NoError(t, db.read.QueryRow("SELECT count(*) FROM card_removals WHERE activity_id = ?", "card-"+string(a.customer.ID)).Scan(&n))
-	assert.Equal(t, 1, n, "the erased subject's card waits for removal")
+	rms, err := db.PendingCardRemovals(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, rms, 1, "the erased subject's card waits for removal")
+	assert.Equal(t, bot.CardRef{Conversation: "conv", ActivityID: "card-" + string(a.customer.ID)}, rms[0].Ref)
+	require.NoError(t, db.CardRemoved(ctx, rms[0].ID))
+	rms, err = db.PendingCardRemovals(ctx, 10)
+	require.NoError(t, err)
+	assert.Empty(t, rms)
 }
 
 // TestErasureJournalEmptyAfterDelete: a completed erasure leaves no journal

@@ -151,21 +151,7 @@ func (db *DB) ExportSubject(ctx context.Context, s bot.SubjectID, fn func(kind s
 }
 
 func (db *DB) outboxOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.OutboxItem, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, draft_id, subject_id, platform, chat, text, status, attempts, next_attempt, platform_id, last_error
-		FROM outbox WHERE subject_id = ? ORDER BY id`, string(s))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []bot.OutboxItem
-	for rows.Next() {
-		it, err := db.scanOutbox(ctx, rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, it)
-	}
-	return out, rows.Err()
+	return db.queryOutbox(ctx, q, "WHERE subject_id = ? ORDER BY id", string(s))
 }
 
 func (db *DB) auditOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.AuditEntry, error) {

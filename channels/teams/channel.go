@@ -72,9 +72,10 @@ type Channel struct {
 }
 
 var (
-	_ bot.Channel   = (*Channel)(nil)
-	_ bot.Notifier  = (*Channel)(nil)
-	_ bot.Forgetter = (*Channel)(nil)
+	_ bot.Channel     = (*Channel)(nil)
+	_ bot.Notifier    = (*Channel)(nil)
+	_ bot.CardRemover = (*Channel)(nil)
+	_ bot.Forgetter   = (*Channel)(nil)
 )
 
 // New validates opts and returns a Channel. It does no I/O.
@@ -264,6 +265,29 @@ func (c *Channel) UpdateCard(ctx context.Context, ref bot.CardRef, card bot.Card
 		return fmt.Errorf("update card: %w", err)
 	}
 	return nil
+}
+
+// RemoveCard implements bot.CardRemover: it deletes the posted card; one
+// already gone (404) is not an error. A card Teams refuses to delete is
+// replaced with a "removed" card.
+func (c *Channel) RemoveCard(ctx context.Context, ref bot.CardRef) error {
+	conv, err := parseChatID(ref.Conversation)
+	if err != nil {
+		return fmt.Errorf("remove card: %w", err)
+	}
+	err = c.conn.remove(ctx, conv, ref.ActivityID)
+	var se *statusError
+	switch {
+	case err == nil, errors.As(err, &se) && se.status == http.StatusNotFound:
+		return nil
+	case errors.As(err, &se) && se.status < 500 && se.status != http.StatusTooManyRequests:
+		// Refused for good: blank it instead.
+		if uerr := c.UpdateCard(ctx, ref, bot.Card{Removed: true}); uerr != nil {
+			return fmt.Errorf("remove card: %w (blank: %w)", err, uerr)
+		}
+		return nil
+	}
+	return fmt.Errorf("remove card: %w", err)
 }
 
 // Alert implements bot.Notifier: a plain message to the staff conversation.

@@ -283,6 +283,7 @@ func (c *Channel) onAdmin(ctx context.Context, a *activity, who caller, args str
 func (c *Channel) decide(ctx context.Context, a *activity, who caller, ca cardAction, sink bot.Sink) (bot.DecisionResult, error) {
 	return sink.Decide(ctx, bot.Decision{
 		DraftID:     ca.DraftID,
+		Token:       ca.Token,
 		Kind:        ca.Kind,
 		Text:        ca.Text,
 		Instruction: ca.Instruction,

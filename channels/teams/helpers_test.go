@@ -123,6 +123,7 @@ type connectorStub struct {
 	next       atomic.Int32
 	failDelete atomic.Bool
 	failAll    atomic.Bool
+	goneDelete atomic.Bool // DELETE answers 404, as for an activity deleted already
 }
 
 func newConnector(t testing.TB) *connectorStub {
@@ -156,6 +157,10 @@ func newConnector(t testing.TB) *connectorStub {
 		cs.mu.Unlock()
 		if cs.failAll.Load() || (r.Method == http.MethodDelete && cs.failDelete.Load()) {
 			http.Error(w, "nope", http.StatusForbidden)
+			return
+		}
+		if r.Method == http.MethodDelete && cs.goneDelete.Load() {
+			http.Error(w, "gone", http.StatusNotFound)
 			return
 		}
 		switch r.Method {

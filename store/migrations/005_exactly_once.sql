@@ -9,6 +9,8 @@ CREATE UNIQUE INDEX outbox_key ON outbox(key) WHERE key <> '';
 ALTER TABLE outbox ADD COLUMN sending_at INTEGER NOT NULL DEFAULT 0;
 -- waiting: the platform a pending reply waits for (its channel is off or reconnecting); '' when not waiting
 ALTER TABLE outbox ADD COLUMN waiting TEXT NOT NULL DEFAULT '';
+-- reason: why the reply failed or is unconfirmed, in plain words for the card (never message text)
+ALTER TABLE outbox ADD COLUMN reason TEXT NOT NULL DEFAULT '';
 CREATE INDEX outbox_in_doubt ON outbox(id) WHERE status IN ('sending', 'unconfirmed');
 
 -- drafts.token binds a card's actions to this draft; '' for drafts made before it existed
@@ -21,12 +23,11 @@ ALTER TABLE cards ADD COLUMN state TEXT NOT NULL DEFAULT 'posted';
 ALTER TABLE cards ADD COLUMN rendered INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX cards_unfinished ON cards(draft_id) WHERE state = 'posting' OR rendered = 0;
 
--- card_removals: posted cards of erased subjects, until the platform deleted them; no subject, no personal data
+-- card_removals: posted cards of erased subjects, until the platform deleted them; no subject; the card's place sealed under the store's own key
 CREATE TABLE card_removals (
-	id           INTEGER PRIMARY KEY AUTOINCREMENT,
-	conversation TEXT NOT NULL,
-	activity_id  TEXT NOT NULL,
-	created_at   INTEGER NOT NULL
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	ref        BLOB NOT NULL,                -- sealed JSON of bot.CardRef
+	created_at INTEGER NOT NULL
 ) STRICT;
 
 -- erasures: the journal of erasures under way, written in the transaction of the first delete; the subject id and the step only

@@ -10,10 +10,9 @@ CREATE TABLE audit (
 
 -- table card_removals
 CREATE TABLE card_removals (
-	id           INTEGER PRIMARY KEY AUTOINCREMENT,
-	conversation TEXT NOT NULL,
-	activity_id  TEXT NOT NULL,
-	created_at   INTEGER NOT NULL
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	ref        BLOB NOT NULL,                -- sealed JSON of bot.CardRef
+	created_at INTEGER NOT NULL
 ) STRICT;
 
 -- table cards
@@ -105,7 +104,7 @@ CREATE TABLE "outbox" (
 	last_error   TEXT NOT NULL DEFAULT '',   -- operator-facing, never message text
 	created_at   INTEGER NOT NULL,
 	updated_at   INTEGER NOT NULL
-, key TEXT NOT NULL DEFAULT '', sending_at INTEGER NOT NULL DEFAULT 0, waiting TEXT NOT NULL DEFAULT '') STRICT;
+, key TEXT NOT NULL DEFAULT '', sending_at INTEGER NOT NULL DEFAULT 0, waiting TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '') STRICT;
 
 -- table requests
 CREATE TABLE requests (
