@@ -368,6 +368,12 @@ func (r *Router) Receipt(ctx context.Context, rc Receipt) error {
 		r.metrics.Failure("receipt")
 		return fmt.Errorf("receipt: %w", err)
 	}
+	if len(ids) > 0 && len(rc.IDs) <= 1 {
+		// It found its reply: nothing to hold for a later send (a resend
+		// under the same id must not meet this receipt again). A receipt
+		// naming several messages stays held: some may be early.
+		r.early.forget(rc)
+	}
 	r.log.Debug().Str("platform", string(rc.Platform)).Str("status", string(rc.Status)).Int("drafts", len(ids)).Msg("receipt applied")
 	for _, id := range ids {
 		r.refreshCard(ctx, id)
