@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/drafts"
@@ -32,6 +33,7 @@ const (
 	envStaffTenants    = "SWITCHBOARD_STAFF_TENANTS"
 	envPublicURL       = "SWITCHBOARD_PUBLIC_URL"
 	envRetentionMonths = "SWITCHBOARD_RETENTION_MONTHS"
+	envDraftDeadline   = "SWITCHBOARD_DRAFT_DEADLINE"
 
 	envMasterKey     = "SWITCHBOARD_MASTER_KEY"
 	envMasterKeyFile = "SWITCHBOARD_MASTER_KEY_FILE"
@@ -50,6 +52,12 @@ const (
 const (
 	defaultRetentionMonths = 12
 	maxRetentionMonths     = 120
+)
+
+// Limits of --draft-deadline.
+const (
+	minDraftDeadline = 5 * time.Second
+	maxDraftDeadline = 10 * time.Minute
 )
 
 // Log formats.
@@ -109,6 +117,9 @@ type Config struct {
 	// RetentionMonths is how long a customer's messages and drafts are kept
 	// after their last message.
 	RetentionMonths int
+	// DraftDeadline bounds one AI draft, the model's retries included; a
+	// card says "drafting took too long" after it (bot.Options.DraftDeadline).
+	DraftDeadline time.Duration
 
 	// OpenAIAPIKey, OpenAIBaseURL and OpenAIModel are the drafter's
 	// OpenAI-style settings as read from the environment; LLM is what
@@ -181,6 +192,7 @@ func DefaultConfig() Config {
 		DefaultCC: "44",
 
 		RetentionMonths: defaultRetentionMonths,
+		DraftDeadline:   bot.DefaultDraftDeadline,
 	}
 }
 
@@ -275,6 +287,14 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 			errs = append(errs, &FieldError{Field: envRetentionMonths, Msg: "want a whole number of months"})
 		} else {
 			c.RetentionMonths = n
+		}
+	}
+	if v := strings.TrimSpace(getenv(envDraftDeadline)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, &FieldError{Field: envDraftDeadline, Msg: "want a duration such as 45s or 2m"})
+		} else {
+			c.DraftDeadline = d
 		}
 	}
 	for _, b := range []struct {
@@ -378,6 +398,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.WhatsAppPairPhone, "whatsapp-pair-phone", c.WhatsAppPairPhone, "pair WhatsApp with a code typed on this phone (+44 7700 900123) instead of the QR code (env "+envPairPhone+")")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "https address the bot is reached at, for one-time Teams export links; empty: exports go as a file or reply (env "+envPublicURL+")")
 	fs.IntVar(&c.RetentionMonths, "retention-months", c.RetentionMonths, "erase a customer's messages and drafts this many months after their last message (env "+envRetentionMonths+")")
+	fs.DurationVar(&c.DraftDeadline, "draft-deadline", c.DraftDeadline, "longest wait for one AI draft, retries included, before the card says drafting took too long (env "+envDraftDeadline+")")
 	return fs
 }
 
@@ -492,6 +513,9 @@ func (c Config) Validate() error {
 	if c.RetentionMonths < 1 || c.RetentionMonths > maxRetentionMonths {
 		bad("--retention-months", fmt.Sprintf("want 1 to %d", maxRetentionMonths))
 	}
+	if c.DraftDeadline < minDraftDeadline || c.DraftDeadline > maxDraftDeadline {
+		bad("--draft-deadline", "want 5 seconds to 10 minutes (5s to 10m)")
+	}
 	if c.OpenAIBaseURL != "" && !httpURL(c.OpenAIBaseURL) {
 		bad(envOpenAIBaseURL, "want an http or https URL")
 	}
@@ -543,8 +567,8 @@ func (c Config) String() string {
 	if c.WhatsAppPairPhone != "" {
 		pair = "(set)"
 	}
-	fmt.Fprintf(&b, " whatsapp-pair-phone=%s admins=%d staff-tenants=%q public-url=%q retention-months=%d",
-		pair, len(c.Admins), strings.Join(c.StaffTenants, ","), c.PublicURL, c.RetentionMonths)
+	fmt.Fprintf(&b, " whatsapp-pair-phone=%s admins=%d staff-tenants=%q public-url=%q retention-months=%d draft-deadline=%s",
+		pair, len(c.Admins), strings.Join(c.StaffTenants, ","), c.PublicURL, c.RetentionMonths, c.DraftDeadline)
 	return b.String()
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,7 +54,7 @@ func TestLoad(t *testing.T) {
 				envDefaultCC: "1", envNoWhatsApp: "true", envAppID: testAppID, envAppTenantID: testTenant, envAppPassword: plantedPassword,
 				envOpenAIBaseURL: "http://127.0.0.1:11434/v1", envOpenAIModel: "llama3",
 				envAdmins: " " + strings.ToUpper(testAdmin) + ", ,", envStaffTenants: testTenant2, envPublicURL: "https://bot.example.com/",
-				envRetentionMonths: "6",
+				envRetentionMonths: "6", envDraftDeadline: "90s",
 			},
 			want: func(c *Config) {
 				c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC = "/var/lib/sb", "0.0.0.0:8080", "debug", "console", "1"
@@ -61,17 +62,19 @@ func TestLoad(t *testing.T) {
 				c.OpenAIBaseURL, c.OpenAIModel = "http://127.0.0.1:11434/v1", "llama3"
 				c.LLM = &LLM{opts: drafts.Options{BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3"}}
 				c.Admins, c.StaffTenants, c.PublicURL, c.RetentionMonths = []string{testAdmin}, []string{testTenant2}, "https://bot.example.com/", 6
+				c.DraftDeadline = 90 * time.Second
 			},
 		},
 		{
 			name: "FlagsOverrideEnv",
 			args: []string{"--data", "/d", "--listen=127.0.0.1:0", "-log-level", "warn", "--log-format", "json", "--default-country-code", "353", "--no-whatsapp", "--teams-dev",
-				"--public-url", "http://127.0.0.1:3978", "--retention-months", "24"},
+				"--public-url", "http://127.0.0.1:3978", "--retention-months", "24", "--draft-deadline", "2m"},
 			env: map[string]string{envData: "/env", envListen: "0.0.0.0:1", envNoWhatsApp: "false", envPublicURL: "https://env.example.com", envRetentionMonths: "3",
-				envAppID: testAppID}, // no password: dev mode
+				envAppID: testAppID, envDraftDeadline: "10s"}, // no password: dev mode
 			want: func(c *Config) {
 				c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC = "/d", "127.0.0.1:0", "warn", "json", "353"
 				c.NoWhatsApp, c.TeamsDev, c.PublicURL, c.RetentionMonths, c.MicrosoftAppID = true, true, "http://127.0.0.1:3978", 24, testAppID
+				c.DraftDeadline = 2 * time.Minute
 			},
 		},
 		{
@@ -136,6 +139,9 @@ func TestLoad(t *testing.T) {
 		{name: "ErrRetentionZero", args: []string{"--retention-months", "0"}, field: "--retention-months"},
 		{name: "ErrRetentionHuge", args: []string{"--retention-months", "121"}, field: "--retention-months"},
 		{name: "ErrRetentionEnv", env: map[string]string{envRetentionMonths: "a year"}, field: envRetentionMonths},
+		{name: "ErrDraftDeadlineShort", args: []string{"--draft-deadline", "1s"}, field: "--draft-deadline"},
+		{name: "ErrDraftDeadlineLong", args: []string{"--draft-deadline", "1h"}, field: "--draft-deadline"},
+		{name: "ErrDraftDeadlineEnv", env: map[string]string{envDraftDeadline: "a minute"}, field: envDraftDeadline},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -416,6 +416,8 @@ func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
 		Commands: app.Commands,
 		Channels: channels,
 		Metrics:  app.Metrics,
+		// Zero (a Config not from DefaultConfig) is the router's default.
+		DraftDeadline: app.Config.DraftDeadline,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
