@@ -211,7 +211,7 @@ func (s *Service) dropState(sub bot.SubjectID) {
 }
 
 // Purge erases, through the same path as /forget, every customer whose
-// last message is older than the retention period (Policy.RetentionMonths
+// last message to us (not our last reply) is older than the retention period (Policy.RetentionMonths
 // calendar months before now), and removes expired export files. Staff and
 // admins are kept. Run it daily.
 func (s *Service) Purge(ctx context.Context, now time.Time) error {

@@ -355,6 +355,27 @@ func TestPurgeUsesErasurePath(t *testing.T) {
 	assert.Len(t, h.forget.calls, 1)
 }
 
+// TestPurgeCountsTheCustomersLastMessage: "erased N months after your last
+// message" is the customer's last message; a reply we sent later does not
+// keep a silent customer's data alive.
+func TestPurgeCountsTheCustomersLastMessage(t *testing.T) {
+	h := newHarness(t)
+	admin := h.staffer("aad-admin", "Ada Admin", bot.RoleAdmin)
+	c := h.customer("+447700900001", "1001@lid", "Silent Sue")
+	h.conversation(c, admin, "one question")
+	last := h.clock.Now()
+	h.clock.Add(100 * 24 * time.Hour) // the reply goes out months later
+	due, err := h.st.DueOutbox(h.ctx, h.clock.Now(), 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	require.NoError(t, h.st.MarkSent(h.ctx, due[0].ID, "WAMID-reply", h.clock.Now()))
+
+	now := bot.AddMonths(last, 12).Add(24 * time.Hour)
+	require.NoError(t, h.svc.Purge(h.ctx, now))
+	_, err = h.st.FindSubject(h.ctx, c.ID)
+	assert.ErrorIs(t, err, bot.ErrNotFound, "12 months after the customer's last message, whatever we sent since")
+}
+
 func TestForgetterFailureIsReported(t *testing.T) {
 	h := newHarness(t)
 	h.forget.err = errors.New("teams unavailable")

@@ -45,7 +45,8 @@ type Store interface {
 	OpenRequests(ctx context.Context) ([]bot.Request, error)
 	// Audit appends one entry to the audit trail.
 	Audit(ctx context.Context, e bot.AuditEntry) error
-	// Inactive returns the subjects whose last message (or, with no
-	// messages, whose creation) is before the given time.
+	// Inactive returns the subjects whose last inbound message (the
+	// person's own, not our replies) or, with none, whose creation is
+	// before the given time.
 	Inactive(ctx context.Context, before time.Time) ([]bot.SubjectID, error)
 }

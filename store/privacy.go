@@ -370,16 +370,17 @@ func (db *DB) Audit(ctx context.Context, e bot.AuditEntry) error {
 	return nil
 }
 
-// Inactive returns the subjects whose last stored message (or, with no
-// messages, whose creation) is before the given time, oldest first: the
-// candidates of a retention purge. None is an empty slice.
+// Inactive returns the subjects whose last message to us (inbound; a reply
+// we sent later does not count) or, with none, whose creation is before the
+// given time, oldest first: the candidates of a retention purge. None is an
+// empty slice.
 func (db *DB) Inactive(ctx context.Context, before time.Time) ([]bot.SubjectID, error) {
 	_, read, _, err := db.handles()
 	if err != nil {
 		return nil, err
 	}
 	rows, err := read.QueryContext(ctx, `SELECT s.id FROM subjects s
-		WHERE COALESCE((SELECT MAX(m.stored_at) FROM messages m WHERE m.subject_id = s.id), s.created_at) < ?
+		WHERE COALESCE((SELECT MAX(m.stored_at) FROM messages m WHERE m.subject_id = s.id AND m.dir = 'in'), s.created_at) < ?
 		ORDER BY s.created_at, s.id`, ts(before))
 	if err != nil {
 		return nil, fmt.Errorf("inactive subjects: %w", err)
