@@ -83,6 +83,9 @@ type DB struct {
 	log  zerolog.Logger
 	now  func() time.Time
 	keys *keyring
+	// keyCheck is the key check value of the master key (see
+	// checkMasterKey).
+	keyCheck []byte
 
 	inbound  inboundBatcher // group commit of SaveInbound and Ingest
 	subjects *subjectCache  // returning senders, by blind index
@@ -121,6 +124,10 @@ func New(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	check, err := keyCheckValue(opts.MasterKey)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	macKey := make([]byte, 32)
 	if _, err := rand.Read(macKey); err != nil {
 		return nil, fmt.Errorf("store: name mac key: %w", err)
@@ -130,6 +137,7 @@ func New(opts Options) (*DB, error) {
 		log:      opts.Log.With().Str("component", "store").Logger(),
 		now:      opts.Now,
 		keys:     kr,
+		keyCheck: check,
 		subjects: newSubjectCache(size, macKey),
 	}, nil
 }
@@ -140,8 +148,10 @@ func (db *DB) MainPath() string { return filepath.Join(db.dir, MainFile) }
 // KeysPath is the path of the keys database file.
 func (db *DB) KeysPath() string { return filepath.Join(db.dir, KeysFile) }
 
-// Open creates the data directory (0700), opens both databases and applies
-// pending migrations.
+// Open creates the data directory (0700), opens both databases, applies
+// pending migrations and checks the master key against the key check value
+// the databases hold: data written with another key gives an error
+// wrapping ErrWrongMasterKey, and the store stays closed.
 func (db *DB) Open(ctx context.Context) (err error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -186,6 +196,9 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	}
 	if err := migrate(ctx, kdb, keysMigrations, "migrations/keys"); err != nil {
 		return fmt.Errorf("store: migrate keys db: %w", err)
+	}
+	if err := db.checkMasterKey(ctx, write, kdb); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	stmts, err := prepareWriteStmts(ctx, write)
 	if err != nil {

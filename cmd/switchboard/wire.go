@@ -395,6 +395,11 @@ func openStore(ctx context.Context, cfg Config, key []byte, log zerolog.Logger, 
 	health.SetState(compStore, false, "opening")
 	if err := db.Open(ctx); err != nil {
 		health.SetState(compStore, false, StateFailed)
+		if errors.Is(err, store.ErrWrongMasterKey) {
+			return nil, fmt.Errorf("open store: %w. Start with the master key this data was written with (%s, %s, or %s in the data dir); "+
+				"if that key is lost, the encrypted data cannot be read: move the data dir aside to start afresh", err,
+				envMasterKey, envMasterKeyFile, masterKeyName)
+		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	health.SetState(compStore, true, "open")

@@ -58,6 +58,13 @@ CREATE TABLE identities (
 	created_at INTEGER NOT NULL
 ) STRICT;
 
+-- table key_check
+CREATE TABLE key_check (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	mac        BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+
 -- table messages
 CREATE TABLE messages (
 	id          INTEGER PRIMARY KEY,
