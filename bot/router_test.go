@@ -235,6 +235,48 @@ func TestCommandsService(t *testing.T) {
 	assert.Empty(t, h.drafter.Requests())
 }
 
+// TestCommandsAreNotConversation: a command is kept as its name only; its
+// arguments (an erased person's number in an admin's "/forget 07700 900987",
+// another customer's number in a refused one) reach Commands but are never
+// stored in the sender's history or export.
+func TestCommandsAreNotConversation(t *testing.T) {
+	var mu sync.Mutex
+	var args []string
+	cmds := commandsFn{
+		handle: func(req bot.CommandRequest) (bot.Reply, error) {
+			mu.Lock()
+			args = append(args, req.Command.Args)
+			mu.Unlock()
+			return bot.Reply{Text: "ok"}, nil
+		},
+		intercept: func(bot.CommandRequest) (bot.Reply, bool, error) { return bot.Reply{}, false, nil },
+	}
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Commands = cmds })
+	admin := bot.Identity{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-0000000000a9"}
+	in := bot.Inbound{Platform: bot.Teams, Chat: "a:admin-chat", ID: "act-forget", Sender: admin,
+		Tenant: "00000000-0000-0000-0000-00000000000t", Role: bot.RoleAdmin, Text: "/forget 07700 900987", SentAt: time.Now()}
+	require.NoError(t, h.teams.Inject(context.Background(), in))
+	c := newCustomer(11)
+	h.send(c, "/forget whatsapp-lid:123456789@lid")
+	require.Eventually(t, func() bool { return len(h.teams.SendsTo("a:admin-chat")) == 1 && len(h.wa.SendsTo(c.chat)) == 1 }, wait, tick)
+	mu.Lock()
+	assert.ElementsMatch(t, []string{"07700 900987", "whatsapp-lid:123456789@lid"}, args, "Commands see the arguments")
+	mu.Unlock()
+
+	for _, who := range []struct {
+		id   bot.Identity
+		chat bot.ChatID
+	}{{admin, "a:admin-chat"}, {bot.Identity{Kind: bot.IDPhone, Value: c.phone}, c.chat}} {
+		subs, err := h.db.FindSubjects(context.Background(), who.id)
+		require.NoError(t, err)
+		require.Len(t, subs, 1)
+		hist, err := h.db.History(context.Background(), subs[0], who.chat, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, hist, 1)
+		assert.Equal(t, "/forget", hist[0].Text, "only the command's name is kept")
+	}
+}
+
 func TestStaffPlainTextGetsHelp(t *testing.T) {
 	h := newHarness(t, zerolog.Nop(), nil)
 	in := bot.Inbound{Platform: bot.Teams, Chat: "a:staff-chat", ID: "act-1", Sender: bot.Identity{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-0000000000b2"},
