@@ -151,8 +151,22 @@ func (db *DB) KeysPath() string { return filepath.Join(db.dir, KeysFile) }
 // Open creates the data directory (0700), opens both databases, applies
 // pending migrations and checks the master key against the key check value
 // the databases hold: data written with another key gives an error
-// wrapping ErrWrongMasterKey, and the store stays closed.
-func (db *DB) Open(ctx context.Context) (err error) {
+// wrapping ErrWrongMasterKey, and the store stays closed. Then it runs the
+// one-time data changes migrations scheduled (see runDataTasks).
+func (db *DB) Open(ctx context.Context) error {
+	if err := db.open(ctx); err != nil {
+		return err
+	}
+	if err := db.runDataTasks(ctx); err != nil {
+		_ = db.Close()
+		return fmt.Errorf("store: %w", err)
+	}
+	db.log.Info().Msg("store opened")
+	return nil
+}
+
+// open is Open up to the data tasks.
+func (db *DB) open(ctx context.Context) (err error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.write != nil {
@@ -217,7 +231,6 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	}
 	db.write, db.read, db.kdb = write, read, kdb
 	db.stmts = &stmts
-	db.log.Info().Msg("store opened")
 	return nil
 }
 

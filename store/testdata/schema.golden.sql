@@ -18,6 +18,11 @@ CREATE TABLE cards (
 	posted_at    INTEGER NOT NULL
 ) STRICT;
 
+-- table data_tasks
+CREATE TABLE data_tasks (
+	name TEXT PRIMARY KEY
+) STRICT;
+
 -- table decisions
 CREATE TABLE decisions (
 	id         INTEGER PRIMARY KEY,
