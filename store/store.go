@@ -101,6 +101,7 @@ type DB struct {
 
 var _ bot.Store = (*DB)(nil)
 var _ bot.HandledMarker = (*DB)(nil)
+var _ bot.MessageFinder = (*DB)(nil)
 
 // New validates opts and returns a DB. It does no I/O; call Open.
 func New(opts Options) (*DB, error) {
