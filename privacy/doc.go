@@ -11,6 +11,8 @@
 //   - mounts ExportHandler at Options.ExportURL's path (one-time links);
 //   - gives Cards() to the Teams channel as its card index, so the Teams
 //     Forget hook still finds a subject's cards while erasure runs;
+//   - runs Run as a background task (start-up clean-up of export files an
+//     earlier process left, and a sweep of expired confirmations);
 //   - calls Purge and Reminders once a day, posting reminders to admins.
 //
 // Erasure order, per subject: capture identities and cards, Store.DeleteSubject

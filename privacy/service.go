@@ -52,8 +52,12 @@ type Options struct {
 	// ExportEvery is the least time between two exports for one requester.
 	// If 0, one hour.
 	ExportEvery time.Duration
-	// LinkTTL is how long an export link works. If 0, 24 hours.
+	// LinkTTL is how long an export link works; its file is deleted when
+	// it ends, by a timer. If 0, 24 hours.
 	LinkTTL time.Duration
+	// SweepEvery is how often Run drops expired confirmations, links and
+	// rate-limit entries. If 0, one minute.
+	SweepEvery time.Duration
 	// ReforgetAfter is how long after a self-erasure whose confirmation had
 	// to go as the command's reply (sending it early failed) the channels
 	// forget the person again, since sending re-creates their rows. If 0,
@@ -77,6 +81,7 @@ type Service struct {
 	every      time.Duration
 	ttl        time.Duration
 	reforget   time.Duration
+	sweepEvery time.Duration
 
 	mu         sync.Mutex
 	pending    map[chatKey]pending
@@ -86,6 +91,12 @@ type Service struct {
 	// erasing holds, per subject being erased, its cards as they were
 	// before the rows went, for the channels' Forget hooks (see Cards).
 	erasing map[bot.SubjectID][]bot.CardRef
+
+	// fmu guards files, the export files this process wrote and has not
+	// removed; every other export file in the directory is a leftover.
+	// It is never held while taking mu.
+	fmu   sync.Mutex
+	files map[string]bool
 }
 
 var _ bot.Commands = (*Service)(nil)
@@ -157,7 +168,10 @@ func New(opts Options) (*Service, error) {
 	if opts.ReforgetAfter == 0 {
 		opts.ReforgetAfter = 30 * time.Second
 	}
-	if opts.ConfirmWindow < 0 || opts.ExportEvery < 0 || opts.LinkTTL < 0 || opts.ReforgetAfter < 0 {
+	if opts.SweepEvery == 0 {
+		opts.SweepEvery = time.Minute
+	}
+	if opts.ConfirmWindow < 0 || opts.ExportEvery < 0 || opts.LinkTTL < 0 || opts.ReforgetAfter < 0 || opts.SweepEvery < 0 {
 		return nil, errors.New("privacy: durations must not be negative")
 	}
 	return &Service{
@@ -174,11 +188,13 @@ func New(opts Options) (*Service, error) {
 		every:      opts.ExportEvery,
 		ttl:        opts.LinkTTL,
 		reforget:   opts.ReforgetAfter,
+		sweepEvery: opts.SweepEvery,
 		pending:    map[chatKey]pending{},
 		company:    map[Verb]companyPending{},
 		lastExport: map[bot.SubjectID]time.Time{},
 		links:      map[[32]byte]link{},
 		erasing:    map[bot.SubjectID][]bot.CardRef{},
+		files:      map[string]bool{},
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -304,6 +305,47 @@ func TestExportLinkOneTime(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// TestExportFileExpiresOnTime: an export link's file is deleted when the
+// link's time is up, by its own timer, not at the next daily sweep.
+func TestExportFileExpiresOnTime(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.ExportURL = "https://bot.example/exports/"; o.LinkTTL = 200 * time.Millisecond })
+	admin := h.staffer("aad-admin", "Ada Admin", bot.RoleAdmin)
+	a := h.customer("+447700900001", "1001@lid", "Alice")
+	h.conversation(a, admin, "hello from alice")
+	r := h.must(admin, "/export +447700900001")
+	require.Contains(t, r.Text, "https://bot.example/exports/")
+	ents, err := os.ReadDir(h.svc.dir)
+	require.NoError(t, err)
+	require.Len(t, ents, 1, "the file waits for its download")
+	require.Eventually(t, func() bool {
+		ents, err := os.ReadDir(h.svc.dir)
+		return err == nil && len(ents) == 0
+	}, 5*time.Second, 10*time.Millisecond, "the file is deleted when its link expires")
+	h.svc.mu.Lock()
+	assert.Empty(t, h.svc.links)
+	h.svc.mu.Unlock()
+}
+
+// TestRunRemovesLeftoverExportFiles: at start-up every export file an
+// earlier process left is deleted, however young: its link died with that
+// process, so nobody can fetch it any more.
+func TestRunRemovesLeftoverExportFiles(t *testing.T) {
+	h := newHarness(t)
+	require.NoError(t, os.MkdirAll(h.svc.dir, 0o700))
+	left := h.svc.dir + "/export-123.json"
+	other := h.svc.dir + "/notes.txt"
+	for _, p := range []string{left, other} {
+		require.NoError(t, os.WriteFile(p, []byte("{}"), 0o600))
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan struct{})
+	go func() { h.svc.Run(ctx); close(done) }()
+	require.Eventually(t, func() bool { _, err := os.Stat(left); return os.IsNotExist(err) }, 5*time.Second, 10*time.Millisecond)
+	assert.FileExists(t, other)
+	cancel()
+	<-done
 }
 
 func TestRequestsAndReminders(t *testing.T) {

@@ -182,6 +182,8 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	if exportURL != "" {
 		app.Mux.Handle("GET /exports/", svc.ExportHandler())
 	}
+	// Leftover export files go at start-up; links expire on their timers.
+	app.Tasks = append(app.Tasks, svc.Run)
 
 	cmds := &adminCommands{
 		privacy:     svc,
