@@ -247,6 +247,32 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 	return counts, nil
 }
 
+// CountSubject returns what DeleteSubject would remove of subject s, per
+// table, with the same keys (without "subject_keys"), so an erasure can be
+// described before it is confirmed. An unknown subject gives zero counts.
+func (db *DB) CountSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	var dby, dec, cards, outbox, drafts, msgs, ids, subs int
+	err = read.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM decisions WHERE by_subject = ?1 AND subject_id <> ?1),
+		(SELECT count(*) FROM decisions WHERE subject_id = ?1),
+		(SELECT count(*) FROM cards WHERE subject_id = ?1),
+		(SELECT count(*) FROM outbox WHERE subject_id = ?1),
+		(SELECT count(*) FROM drafts WHERE subject_id = ?1),
+		(SELECT count(*) FROM messages WHERE subject_id = ?1),
+		(SELECT count(*) FROM identities WHERE subject_id = ?1),
+		(SELECT count(*) FROM subjects WHERE id = ?1)`, string(s)).
+		Scan(&dby, &dec, &cards, &outbox, &drafts, &msgs, &ids, &subs)
+	if err != nil {
+		return nil, fmt.Errorf("count subject: %w", err)
+	}
+	return map[string]int{"decisions_by": dby, "decisions": dec, "cards": cards, "outbox": outbox,
+		"drafts": drafts, "messages": msgs, "identities": ids, "subjects": subs}, nil
+}
+
 // CreateRequest adds a data-rights request to the register and returns its
 // id. Received defaults to now, Due to one calendar month after Received,
 // Status to "open".

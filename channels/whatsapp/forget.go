@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,15 @@ var (
 // the deleted bytes are gone from whatsapp.db-wal too. It works whether or
 // not Run is running; without a session database it does nothing.
 func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) error {
+	_, err := c.ForgetCounted(ctx, subject, ids)
+	return err
+}
+
+var _ bot.Forgetter = (*Channel)(nil)
+
+// ForgetCounted is Forget, and returns how many rows it deleted from
+// whatsapp.db, for the erasure's confirmation.
+func (c *Channel) ForgetCounted(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) (int, error) {
 	var jids []types.JID
 	for _, id := range ids {
 		if id.Kind != bot.IDPhone && id.Kind != bot.IDLID {
@@ -68,20 +78,19 @@ func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.I
 		}
 		j, err := identityJID(id)
 		if err != nil {
-			return fmt.Errorf("whatsapp forget: %w", err)
+			return 0, fmt.Errorf("whatsapp forget: %w", err)
 		}
 		jids = append(jids, j)
 	}
 	if len(jids) == 0 {
-		return nil
+		return 0, nil
 	}
-	path := filepath.Join(c.opts.Dir, dbFile)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if !c.hasDB() {
+		return 0, nil
 	}
 	db, _, err := openStore(ctx, c.opts.Dir, c.opts.Log, c.opts.WhatsmeowLevel)
 	if err != nil {
-		return fmt.Errorf("whatsapp forget: %w", err)
+		return 0, fmt.Errorf("whatsapp forget: %w", err)
 	}
 	defer db.Close()
 	if s := c.session(); s != nil && s.lids != nil {
@@ -100,16 +109,92 @@ func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.I
 	}
 	n, err := forgetJIDs(ctx, db, jids)
 	if err != nil {
-		return fmt.Errorf("whatsapp forget: %w", err)
+		return 0, fmt.Errorf("whatsapp forget: %w", err)
 	}
 	if s := c.session(); s != nil && s.cache != nil {
 		s.cache.reset()
 	}
 	if err := checkpoint(ctx, db); err != nil {
-		return fmt.Errorf("whatsapp forget: %w", err)
+		return n, fmt.Errorf("whatsapp forget: %w", err)
 	}
 	c.log.Info().Str("subject", string(subject)).Int("rows", n).Msg("forgot whatsapp session data")
-	return nil
+	return n, nil
+}
+
+// hasDB reports whether the session database exists.
+func (c *Channel) hasDB() bool {
+	_, err := os.Stat(filepath.Join(c.opts.Dir, dbFile))
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+var _ bot.IdentityResolver = (*Channel)(nil)
+
+// OtherIdentities returns the identities whatsmeow's LID map pairs with
+// the phone-number and LID identities among ids (a LID's phone number, a
+// number's LID), from whatsapp.db and the running session's cache, leaving
+// out ids themselves. Other kinds and malformed values are skipped. It
+// reads local state only; without a session database it finds nothing.
+func (c *Channel) OtherIdentities(ctx context.Context, ids []bot.Identity) ([]bot.Identity, error) {
+	var jids []types.JID
+	for _, id := range ids {
+		if j, err := identityJID(id); err == nil {
+			jids = append(jids, j)
+		}
+	}
+	if len(jids) == 0 {
+		return nil, nil
+	}
+	var out []bot.Identity
+	add := func(j types.JID) {
+		id, ok := jidIdentity(j.ToNonAD())
+		if ok && !slices.Contains(ids, id) && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	if s := c.session(); s != nil && s.lids != nil {
+		for _, j := range jids {
+			var alt types.JID
+			var err error
+			if j.Server == types.HiddenUserServer {
+				alt, err = s.lids.GetPNForLID(ctx, j)
+			} else {
+				alt, err = s.lids.GetLIDForPN(ctx, j)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("whatsapp identities: %w", err)
+			}
+			if !alt.IsEmpty() {
+				add(alt)
+			}
+		}
+	}
+	if !c.hasDB() {
+		return out, nil
+	}
+	db, _, err := openStore(ctx, c.opts.Dir, c.opts.Log, c.opts.WhatsmeowLevel)
+	if err != nil {
+		return nil, fmt.Errorf("whatsapp identities: %w", err)
+	}
+	defer db.Close()
+	for _, j := range jids {
+		q := `SELECT pn FROM whatsmeow_lid_map WHERE lid = ?`
+		server := types.DefaultUserServer
+		if j.Server == types.DefaultUserServer {
+			q, server = `SELECT lid FROM whatsmeow_lid_map WHERE pn = ?`, types.HiddenUserServer
+		}
+		rows, err := db.QueryContext(ctx, q, j.User)
+		if err != nil {
+			return nil, fmt.Errorf("whatsapp identities: %w", err)
+		}
+		found := map[string]bool{}
+		if err := collect(rows, found); err != nil {
+			return nil, fmt.Errorf("whatsapp identities: %w", err)
+		}
+		for u := range found {
+			add(types.JID{User: u, Server: server})
+		}
+	}
+	return out, nil
 }
 
 // forgetJIDs deletes every row about the users of jids (and their LID-map

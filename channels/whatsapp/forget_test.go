@@ -391,3 +391,37 @@ func TestForgetDropsLIDCache(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, lidJID.User, m[pnJID].User)
 }
+
+// TestOtherIdentities: the LID map pairs a LID with its phone number both
+// ways, from the session database, so erasure finds a person first seen
+// under one and later under the other as one.
+func TestOtherIdentities(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ch, err := New(Options{Dir: dir})
+	require.NoError(t, err)
+	got, err := ch.OtherIdentities(ctx, []bot.Identity{pnID})
+	require.NoError(t, err)
+	assert.Empty(t, got, "no session database: nothing known")
+	_, err = os.Stat(filepath.Join(dir, dbFile))
+	assert.True(t, os.IsNotExist(err), "looking does not create the db")
+
+	plantIn(t, dir, person{pn: pnJID, lid: lidJID, pushName: "Ada Lovelace", text: "x"})
+	plantIn(t, dir, person{pn: otherPN, lid: otherLID, pushName: "Bob Other", text: "y"})
+	got, err = ch.OtherIdentities(ctx, []bot.Identity{pnID})
+	require.NoError(t, err)
+	assert.Equal(t, []bot.Identity{lidID}, got)
+	got, err = ch.OtherIdentities(ctx, []bot.Identity{lidID, {Kind: bot.IDTeams, Value: "aad"}})
+	require.NoError(t, err)
+	assert.Equal(t, []bot.Identity{pnID}, got)
+	got, err = ch.OtherIdentities(ctx, []bot.Identity{pnID, lidID})
+	require.NoError(t, err)
+	assert.Empty(t, got, "nothing beyond what was asked")
+
+	n, err := ch.ForgetCounted(ctx, "s_ada", []bot.Identity{pnID})
+	require.NoError(t, err)
+	assert.Positive(t, n, "the rows deleted are counted")
+	got, err = ch.OtherIdentities(ctx, []bot.Identity{pnID})
+	require.NoError(t, err)
+	assert.Empty(t, got, "forgotten")
+}
