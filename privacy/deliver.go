@@ -32,14 +32,14 @@ func (s *Service) askExport(ctx context.Context, req bot.CommandRequest, t Targe
 	if t.Scope == ScopeCompany {
 		return s.companyStep(ctx, req, VerbExport)
 	}
-	subs, err := s.resolve(ctx, req, t)
+	people, err := s.resolve(ctx, req, t)
 	if err != nil {
 		return bot.Reply{}, s.userErr("export", err)
 	}
-	if len(subs) == 0 {
+	if len(people) == 0 {
 		return s.noMatch(ctx, req, VerbExport, t)
 	}
-	return s.runExport(ctx, req, req.Subject.ID, t.Scope, s.received(req), subs)
+	return s.runExport(ctx, req, req.Subject.ID, t.Scope, s.received(req), subjectsOf(people))
 }
 
 // runExport registers an export, streams the document to a file and
@@ -117,7 +117,7 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		}
 		text := fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema)
 		if scope != ScopeSelf {
-			text = fmt.Sprintf("The export of %d person(s) is attached (request #%d, format %s).", len(subjects), id, ExportSchema)
+			text = fmt.Sprintf("The export of %s is attached (request #%d, format %s).", plural(len(subjects), countWord{"", "record", "records"}), id, ExportSchema)
 		}
 		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: "application/json", Data: data}}, nil
 	}
@@ -126,7 +126,7 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		s.removeFile(p)
 		return bot.Reply{}, s.userErr("export link", err)
 	}
-	return bot.Reply{Text: fmt.Sprintf("The export (request #%d) is ready: %s%s\nThe link works once and expires in %s.", id, s.url, tok, s.ttl.Round(time.Hour))}, nil
+	return bot.Reply{Text: fmt.Sprintf("The export (request #%d) is ready: %s%s\nThe link works once and expires in %s.", id, s.url, tok, duration(s.ttl))}, nil
 }
 
 // addLink registers a one-time link and returns its token (32 random

@@ -31,6 +31,9 @@ type Store interface {
 	// destroys its key in the key store and checkpoints the WAL. It returns
 	// the rows removed per table. Register rows (requests) are kept.
 	DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error)
+	// CountSubject returns what DeleteSubject would remove of the subject,
+	// per table, with DeleteSubject's keys; an unknown subject gives zeros.
+	CountSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error)
 	// CardsOf returns the staff cards posted about the subject's drafts;
 	// none is not an error.
 	CardsOf(ctx context.Context, s bot.SubjectID) ([]bot.CardRef, error)

@@ -18,7 +18,7 @@ import (
 // Texts the bot answers with. They hold no personal data.
 const (
 	msgNotStaff     = "Sorry, this assistant only works for the staff of this business. Nothing you wrote here was kept."
-	msgNotAdmin     = "Sorry, only admins can do that."
+	msgNotAdmin     = "Only an admin can do that." // the one wording, as privacy.TextAdminOnly
 	msgHere         = "Draft cards will be posted in this conversation from now on."
 	msgInstalled    = "Hello! Draft replies to customers will be posted here for approval."
 	msgBadAction    = "Sorry, I did not understand that card action. Please try again."

@@ -12,23 +12,29 @@ import (
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/drafts"
+	"github.com/switchboard/switchboard/privacy"
 	"github.com/switchboard/switchboard/store"
 )
 
 // Replies of the admin commands. They hold no personal data.
 const (
-	msgAdminOnly       = "Sorry, only admins can do that, in Teams."
+	msgAdminOnly       = privacy.TextAdminOnly
 	msgDisconnectUsage = "Usage: /disconnect whatsapp (unlinks the business's WhatsApp number from Switchboard)"
 	msgNoWhatsApp      = "WhatsApp is not enabled in this Switchboard (--no-whatsapp)."
 	msgDisconnected    = "WhatsApp is unlinked and its session keys are deleted. To connect again, restart Switchboard and scan the pairing QR code."
 	msgDisconnectHalf  = "The WhatsApp session keys are deleted here, but WhatsApp could not be told: on the business phone, remove \"Switchboard\" under Settings, Linked devices."
 	msgProfileFailed   = "Sorry, the profile could not be saved. Please try again later."
-	adminHelp          = "Admin (Teams):\n" +
-		"/profile: the business profile AI drafts use; /profile help for how to change it\n" +
-		"/disconnect whatsapp: unlink the business's WhatsApp number\n" +
-		"/here: post draft cards in this conversation\n" +
-		"/admin add|remove|list: manage admins"
 )
+
+// adminHelp are the Admin lines of /help for the commands served here and
+// by the Teams channel; the privacy service puts them in its one Admin
+// section.
+var adminHelp = []string{
+	"/profile: the business profile AI drafts use; /profile help for how to change it",
+	"/disconnect whatsapp: unlink the business's WhatsApp number",
+	"/here: post draft cards in this conversation",
+	"/admin add|remove|list: manage admins",
+}
 
 // unlinker is the WhatsApp channel's "/disconnect whatsapp".
 type unlinker interface {
@@ -64,12 +70,6 @@ func (c *adminCommands) Handle(ctx context.Context, req bot.CommandRequest) (bot
 			return c.profile(ctx, req), nil
 		}
 		return c.disconnect(ctx, req), nil
-	case "help":
-		rep, err := c.privacy.Handle(ctx, req)
-		if err == nil && req.Platform == bot.Teams && req.Subject.Role == bot.RoleAdmin {
-			rep.Text = strings.TrimSpace(rep.Text + "\n" + adminHelp)
-		}
-		return rep, err
 	}
 	return c.privacy.Handle(ctx, req)
 }

@@ -88,6 +88,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	var (
 		channels   []bot.Channel
 		forgetters []bot.Forgetter
+		resolvers  []bot.IdentityResolver
 		senders    = map[bot.Platform]bot.Channel{}
 		wa         *whatsapp.Channel
 		tm         *teams.Channel
@@ -112,6 +113,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		}
 		channels = append(channels, wa)
 		forgetters = append(forgetters, wa)
+		resolvers = append(resolvers, wa)
 		senders[bot.WhatsApp] = wa
 	}
 
@@ -131,6 +133,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		ExportDir: filepath.Join(cfg.DataDir, exportsDir),
 		ExportURL: exportURL,
 		Policy:    policy,
+		AdminHelp: adminHelp,
 	}
 	var fw *forwardCards
 
@@ -172,6 +175,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		app.Log.Warn().Msg("Teams is off (no MICROSOFT_APP_ID, no --teams-dev): drafts are stored but no staff see them until Teams is configured")
 	}
 	popts.Forgetters = forgetters
+	popts.Resolvers = resolvers
 	svc, err := privacy.New(popts)
 	if err != nil {
 		return nil, fmt.Errorf("privacy: %w", err)
