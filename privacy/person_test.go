@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -126,4 +127,35 @@ func TestExportIncludesEveryRecordOfThePerson(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), "written from the phone")
 	assert.NotContains(t, string(b), "Bob")
+}
+
+// TestPurgeKeepsARecordOfAPersonStillWriting: retention looks at the whole
+// person: their silent LID record stays while they write from their number.
+func TestPurgeKeepsARecordOfAPersonStillWriting(t *testing.T) {
+	sp := newSplitPerson(t)
+	h := sp.h
+	h.clock.Add(200 * 24 * time.Hour)
+	_, dup, err := h.st.SaveInbound(h.ctx, bot.Message{Subject: sp.byPhone.ID, Platform: bot.WhatsApp, Chat: chatOf(sp.byPhone),
+		PlatformID: "WAMID-later", Text: "still here", SentAt: h.clock.Now()})
+	require.NoError(t, err)
+	require.False(t, dup)
+	require.NoError(t, h.svc.Purge(h.ctx, bot.AddMonths(h.clock.Now(), 6)))
+	for _, s := range []bot.Subject{sp.byLID, sp.byPhone} {
+		_, err := h.st.FindSubject(h.ctx, s.ID)
+		assert.NoError(t, err, "the person still writes")
+	}
+	_, err = h.st.FindSubject(h.ctx, sp.bob.ID)
+	assert.ErrorIs(t, err, bot.ErrNotFound, "a silent customer goes")
+}
+
+// TestPromptSaysAnAdminGoes: an admin erasing another admin is told so.
+func TestPromptSaysAnAdminGoes(t *testing.T) {
+	h := newHarness(t)
+	admin := h.staffer("aad-admin-1", "Ada", bot.RoleAdmin)
+	h.staffer("aad-admin-2", "Grace", bot.RoleAdmin)
+	p := h.must(admin, "/forget teams:aad-admin-2").Text
+	assert.Contains(t, p, "Teams user ••••in-2 (admin): no messages")
+	assert.Contains(t, p, "This also removes an admin.")
+	self := h.must(admin, "/forget me").Text
+	assert.Contains(t, self, "This also removes you as an admin.")
 }
