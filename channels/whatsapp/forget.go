@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/switchboard/switchboard/bot"
@@ -31,8 +32,9 @@ var (
 		"whatsmeow_sessions",        // Signal sessions, by address "<user>:<dev>" / "<lid>_1:<dev>"
 		"whatsmeow_identity_keys",   // contacts' identity keys, same addresses
 		"whatsmeow_sender_keys",     // group sender keys by sender address (groups are ignored; cleared anyway)
-		"whatsmeow_event_buffer",    // decrypted plaintext awaiting our ack; no sender column (see Forget)
+		"whatsmeow_event_buffer",    // decrypted plaintext awaiting our ack; no sender column (see buffer.go)
 		"switchboard_wa_writers",    // our own: chats that wrote to us
+		"switchboard_wa_unacked",    // our own: senders of messages not acked, by fingerprint
 	}
 	// keptTables hold only this device's own keys and state.
 	keptTables = []string{
@@ -51,9 +53,11 @@ var (
 // the LID map pairs with them. Send any confirmation to the person before
 // calling it: sending re-creates the Signal session and LID-map rows.
 //
-// whatsmeow_event_buffer rows have no sender column, so every row still
-// holding plaintext (messages the sink has not stored yet, normally none)
-// is deleted; WhatsApp does not redeliver those. The running session's
+// whatsmeow_event_buffer rows have no sender column: a row still holding
+// plaintext (a message the sink has not stored yet, which WhatsApp
+// redelivers and only that row can decrypt) is deleted only if the channel
+// noted the person as its only sender (see buffer.go); other customers'
+// messages waiting there are kept. The running session's
 // LID-map cache is dropped; whatsmeow's per-device caches of push names and
 // of migrated phone-number sessions keep their entries in memory (never on
 // disk) until the process restarts.
@@ -294,8 +298,20 @@ func forgetJIDs(ctx context.Context, db *sql.DB, jids []types.JID) (int, error) 
 			}
 		}
 	}
-	if err := exec(`DELETE FROM whatsmeow_event_buffer WHERE plaintext IS NOT NULL`); err != nil {
+	senders := map[string]bool{}
+	for _, u := range keys(pn) {
+		senders[types.JID{User: u, Server: types.DefaultUserServer}.String()] = true
+	}
+	for _, u := range keys(lid) {
+		senders[types.JID{User: u, Server: types.HiddenUserServer}.String()] = true
+	}
+	n, kept, err := forgetBuffered(ctx, tx, senders)
+	if err != nil {
 		return 0, err
+	}
+	total += n
+	if kept > 0 {
+		zerolog.Ctx(ctx).Debug().Int("kept", kept).Msg("buffered messages of other senders kept")
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
@@ -353,7 +369,7 @@ func checkpoint(ctx context.Context, db *sql.DB) error {
 func purgeAfterLogout(ctx context.Context, db *sql.DB) error {
 	for _, t := range []string{"whatsmeow_privacy_tokens", "whatsmeow_lid_map", "whatsmeow_event_buffer",
 		"whatsmeow_contacts", "whatsmeow_chat_settings", "whatsmeow_message_secrets", "whatsmeow_sessions",
-		"whatsmeow_identity_keys", "whatsmeow_sender_keys", "switchboard_wa_writers"} {
+		"whatsmeow_identity_keys", "whatsmeow_sender_keys", "switchboard_wa_writers", "switchboard_wa_unacked"} {
 		if _, err := db.ExecContext(ctx, `DELETE FROM `+t); err != nil {
 			return fmt.Errorf("clear %s: %w", strings.TrimPrefix(t, "whatsmeow_"), err)
 		}
