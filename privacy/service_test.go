@@ -299,6 +299,7 @@ func TestExportLinkOneTime(t *testing.T) {
 	link := func(r bot.Reply) string {
 		t.Helper()
 		require.Nil(t, r.File)
+		assert.Contains(t, r.Text, "expires in 24 hours.", "words, not a Go duration")
 		i := strings.Index(r.Text, "https://bot.example/exports/")
 		require.GreaterOrEqual(t, i, 0, r.Text)
 		tok := strings.Fields(r.Text[i+len("https://bot.example/exports/"):])[0]
