@@ -509,3 +509,22 @@ func TestBufferFingerprint(t *testing.T) {
 	require.True(t, ok)
 	assert.NotEqual(t, want, other)
 }
+
+func FuzzBufferFingerprint(f *testing.F) {
+	for _, m := range []*waE2E.Message{textMsg("hello"), {ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("x")}}} {
+		b, _ := proto.Marshal(m)
+		f.Add(b)
+		f.Add(append(b, 3, 3, 3))
+	}
+	f.Add([]byte{})
+	f.Add([]byte{15})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fp, ok := bufferFingerprint(b) // never panics on a foreign row
+		if ok {
+			assert.Len(t, fp, sha256.Size)
+			again, ok2 := bufferFingerprint(b)
+			assert.True(t, ok2)
+			assert.Equal(t, fp, again, "deterministic")
+		}
+	})
+}
