@@ -51,11 +51,13 @@ func (r *Router) draftMessage(ctx context.Context, m Message) {
 	r.postCard(ctx, id)
 }
 
-// makeDraft asks the drafter, unless the subject objected to AI. A drafter
-// failure gives a failed status and a note; the error is logged, never shown.
+// makeDraft asks the drafter, unless the subject objects to AI now or had
+// objected when the message was stored. History leaves out every message
+// stored while the subject objected. A drafter failure gives a failed status
+// and a note; the error is logged, never shown.
 func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string) (DraftResult, DraftStatus) {
-	if subj.AIRestricted {
-		log.Debug().Msg("AI restricted: manual draft")
+	if subj.AIRestricted || m.AIRestricted {
+		log.Debug().Bool("objected_when_stored", m.AIRestricted).Msg("AI restricted: manual draft")
 		return DraftResult{Manual: true, Note: NoteAIOff}, DraftPending
 	}
 	hist, err := r.store.History(ctx, subj.ID, m.Chat, m.ID, r.historyLimit)
@@ -64,6 +66,7 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		log.Warn().Err(err).Msg("history unavailable; drafting without it")
 		hist = nil
 	}
+	hist = withoutObjected(hist)
 	res, err := r.drafter.Draft(ctx, DraftRequest{
 		Subject:     subj.ID,
 		Message:     m,
@@ -84,6 +87,18 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		res.Text = ""
 	}
 	return res, DraftPending
+}
+
+// withoutObjected drops the messages stored while their subject objected to
+// AI (/stop): they never go to the model.
+func withoutObjected(hist []Message) []Message {
+	out := hist[:0:0]
+	for _, m := range hist {
+		if !m.AIRestricted {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // redraft drafts an existing draft again (regenerate, retry) and updates its

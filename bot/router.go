@@ -360,6 +360,8 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		return err
 	}
 	msg.Subject = subj.ID
+	// The store marked the row the same way, from the subject it resolved.
+	msg.AIRestricted = subj.AIRestricted
 	log := r.log.With().Str("subject", string(subj.ID)).Str("platform", string(in.Platform)).Logger()
 	if dup {
 		log.Debug().Int64("message_id", id).Msg("duplicate delivery ignored")

@@ -154,6 +154,10 @@ type Message struct {
 	SentAt     time.Time // as the platform stamped it
 	StoredAt   time.Time
 	Status     MessageStatus
+	// AIRestricted is true when the subject had objected to AI (/stop) when
+	// the message was stored: it never goes to the model, also after /start.
+	// The store sets it; what a caller puts here when saving is ignored.
+	AIRestricted bool
 }
 
 // DraftStatus is a draft's place in review.
