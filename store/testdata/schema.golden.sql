@@ -128,7 +128,7 @@ CREATE TABLE subjects (
 	ai_restricted INTEGER NOT NULL DEFAULT 0,
 	created_at    INTEGER NOT NULL,
 	updated_at    INTEGER NOT NULL
-) STRICT;
+, name_set INTEGER NOT NULL DEFAULT 0) STRICT;
 
 -- index audit_actor
 CREATE INDEX audit_actor ON audit(actor);
