@@ -87,7 +87,8 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		return fail("export file", err)
 	}
 	p := f.Name()
-	counts, err := writeExport(ctx, s.st, f, s.now(), id, scope, s.policy.Supplementary(), subjects)
+	policy := s.policyNow()
+	counts, err := writeExport(ctx, s.st, f, s.now(), id, scope, policy.Supplementary(), subjects)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -114,7 +115,7 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		if err != nil {
 			return bot.Reply{}, s.userErr("export read", err)
 		}
-		text := fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema)
+		text := policy.signed(fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema))
 		if scope != ScopeSelf {
 			text = fmt.Sprintf("The export of %d person(s) is attached (request #%d, format %s).", len(subjects), id, ExportSchema)
 		}

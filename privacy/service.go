@@ -46,6 +46,11 @@ type Options struct {
 	// Policy feeds /privacy, /retention and the export's supplementary
 	// information; its RetentionMonths drives Purge.
 	Policy Policy
+	// Controller, if set, is asked on every notice, export and
+	// confirmation for who the controller is now (the business profile,
+	// which admins change at run time); it replaces Policy's Controller,
+	// TradingName, Contact and ICORegistration. If nil, Policy's are used.
+	Controller func() Controller
 	// ConfirmWindow is how long a YES (or a second admin) may take. If 0,
 	// 10 minutes.
 	ConfirmWindow time.Duration
@@ -73,6 +78,7 @@ type Service struct {
 	dir        string
 	url        string
 	policy     Policy
+	controller func() Controller
 	confirm    time.Duration
 	every      time.Duration
 	ttl        time.Duration
@@ -170,6 +176,7 @@ func New(opts Options) (*Service, error) {
 		dir:        opts.ExportDir,
 		url:        opts.ExportURL,
 		policy:     opts.Policy.withDefaults(),
+		controller: opts.Controller,
 		confirm:    opts.ConfirmWindow,
 		every:      opts.ExportEvery,
 		ttl:        opts.LinkTTL,
@@ -191,6 +198,14 @@ const (
 	textTryLater  = "Something went wrong on our side and nothing was lost. Please try again later."
 	textExpired   = "That confirmation expired, so nothing was erased. Send the command again to start over."
 )
+
+// policyNow is the policy with the controller as it is now.
+func (s *Service) policyNow() Policy {
+	if s.controller == nil {
+		return s.policy
+	}
+	return s.policy.withController(s.controller())
+}
 
 // received is when a command arrived: its timestamp, else now.
 func (s *Service) received(req bot.CommandRequest) time.Time {
@@ -216,7 +231,7 @@ func (s *Service) Handle(ctx context.Context, req bot.CommandRequest) (bot.Reply
 	case VerbHelp:
 		return bot.Reply{Text: Help(req.Subject.Role)}, nil
 	case VerbPrivacy:
-		return bot.Reply{Text: s.policy.Notice()}, nil
+		return bot.Reply{Text: s.policyNow().Notice()}, nil
 	}
 	if req.Subject.ID == "" {
 		return bot.Reply{}, &bot.UserError{Code: "privacy-no-subject", Safe: textTryLater, Err: errors.New("command from an unresolved sender")}
@@ -311,7 +326,7 @@ func (s *Service) restrict(ctx context.Context, req bot.CommandRequest, on bool)
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Text: text}, nil
+	return bot.Reply{Text: s.policyNow().signed(text)}, nil
 }
 
 func (s *Service) rename(ctx context.Context, req bot.CommandRequest, name string) (bot.Reply, error) {
@@ -319,7 +334,7 @@ func (s *Service) rename(ctx context.Context, req bot.CommandRequest, name strin
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Text: "Done: we will use the name you gave from now on."}, nil
+	return bot.Reply{Text: s.policyNow().signed("Done: we will use the name you gave from now on.")}, nil
 }
 
 // listRequests answers /requests.

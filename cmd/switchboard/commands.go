@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/drafts"
+	"github.com/switchboard/switchboard/privacy"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -146,6 +147,23 @@ func (c *adminCommands) current() (drafts.Profile, error) {
 		return drafts.Profile{}, fmt.Errorf("load profile: %w", err)
 	}
 	return p, nil
+}
+
+// controller is who the privacy notice names, from the profile in use. A
+// profile that cannot be read names nobody (the notice then says the
+// business has not set it), and the placeholder business name of the
+// default profile is no name.
+func (c *adminCommands) controller() privacy.Controller {
+	p, err := c.current()
+	if err != nil {
+		c.log.Warn().Err(err).Msg("profile unreadable: the privacy notice names no controller")
+		return privacy.Controller{}
+	}
+	pc := p.Controller()
+	if pc.TradingName == defaultProfile().BusinessName {
+		pc.TradingName = ""
+	}
+	return privacy.Controller{LegalName: pc.LegalName, TradingName: pc.TradingName, Contact: pc.PrivacyContact, ICORegistration: pc.ICORegistration}
 }
 
 // note says when the profile is not used for drafts.
