@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"encoding/json"
+	"github.com/switchboard/switchboard/bot"
 	"strings"
 	"sync"
 	"testing"
@@ -90,4 +91,25 @@ func TestPolicyWithoutController(t *testing.T) {
 	assert.NotContains(t, n, "the business you are messaging")
 	assert.Equal(t, "not yet set by the business", p.Supplementary().Controller)
 	assert.Empty(t, p.signature())
+}
+
+// In a chat that cannot receive files, /export says so before doing
+// anything: no request is registered and the hourly export is not used.
+func TestExportRefusedWhereNoFileCanGo(t *testing.T) {
+	h := newHarness(t)
+	admin := h.staffer("aad-admin", "Ada Admin", bot.RoleAdmin)
+	h.teams.noFiles.Store(true)
+	for _, cmd := range []string{"/export", "/export teams:aad-admin", "/export company"} {
+		r := h.must(admin, cmd)
+		assert.Equal(t, textNoFiles, r.Text, cmd)
+		assert.Nil(t, r.File)
+	}
+	reqs, err := h.st.OpenRequests(h.ctx)
+	require.NoError(t, err)
+	assert.Empty(t, reqs)
+	assert.NotContains(t, auditOf(t, h, admin.ID), `"action":"export"`)
+
+	h.teams.noFiles.Store(false)
+	r := h.must(admin, "/export")
+	require.NotNil(t, r.File, "the hourly export was not used up")
 }

@@ -28,7 +28,9 @@ type Options struct {
 	Forgetters []bot.Forgetter
 	// Senders reach chats other than the one a command came from: the first
 	// admin of a two-admin "company" request is told when a second admin
-	// confirmed it. If nil, that notice is skipped.
+	// confirmed it. If nil, that notice is skipped. Their Capabilities also
+	// say whether an export can go as a file: where it cannot (and no link
+	// is possible), /export says so before doing anything.
 	Senders map[bot.Platform]bot.Channel
 	// DefaultCC is the country code (digits) for national phone numbers an
 	// admin types. If empty, "44".

@@ -54,6 +54,13 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
+	// FileTTL is how long a file offered in a personal chat (a consent
+	// card) waits for the user's Allow; its bytes are held in memory until
+	// then. If 0, DefaultFileTTL.
+	FileTTL time.Duration
+	// UploadBackoff is the wait before another attempt at an upload
+	// fragment. If nil, one second per attempt so far.
+	UploadBackoff func(attempt int) time.Duration
 }
 
 // Channel is the Teams channel. Create it with New, mount Handler on the
@@ -69,6 +76,8 @@ type Channel struct {
 	sinkMu  sync.RWMutex
 	sink    bot.Sink
 	staffMu sync.Mutex // serialises staff conversation changes
+	files   files      // files offered in personal chats (fileconsent.go)
+	fileTTL time.Duration
 }
 
 var (
@@ -104,6 +113,13 @@ func New(opts Options) (*Channel, error) {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if opts.FileTTL < 0 {
+		return nil, errors.New("teams: FileTTL must not be negative")
+	}
+	c.fileTTL = opts.FileTTL
+	if c.fileTTL == 0 {
+		c.fileTTL = DefaultFileTTL
 	}
 	if tenant != "" {
 		c.staff[tenant] = true
@@ -172,9 +188,11 @@ func normAAD(s string) (string, error) {
 // Platform implements bot.Channel.
 func (c *Channel) Platform() bot.Platform { return bot.Teams }
 
-// Capabilities implements bot.Channel. Teams accepts about 28 KB per message.
+// Capabilities implements bot.Channel. Teams accepts about 28 KB per
+// message. Files go to personal chats only, with the user's consent (see
+// fileconsent.go); Send refuses them elsewhere.
 func (c *Channel) Capabilities() bot.Capabilities {
-	return bot.Capabilities{Files: false, Edits: true, MaxText: 28000}
+	return bot.Capabilities{Files: true, Edits: true, MaxText: 28000}
 }
 
 // Run stores the sink and blocks until ctx is done; the HTTP server that
@@ -187,6 +205,7 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 		c.log.Warn().Str("listen", c.opts.ListenAddr).
 			Msg("TEAMS DEV MODE: unsigned requests are accepted; never use this outside a developer machine")
 	}
+	c.files.start(ctx)
 	c.sinkMu.Lock()
 	c.sink = sink
 	c.sinkMu.Unlock()
@@ -194,6 +213,7 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 	c.sinkMu.Lock()
 	c.sink = nil
 	c.sinkMu.Unlock()
+	c.files.stop()
 	return nil
 }
 
@@ -204,10 +224,15 @@ func (c *Channel) currentSink() bot.Sink {
 }
 
 // Send implements bot.Channel: a text message into the conversation named by
-// msg.Chat. Files are not supported.
+// msg.Chat. A file is offered with a consent card, in a personal chat only
+// (elsewhere bot.ErrUnsupported); Send then owns msg.File.Data and zeroes it
+// once the file is uploaded, declined or its offer ends.
 func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error) {
 	if msg.File != nil {
-		return "", fmt.Errorf("teams send: files: %w", bot.ErrUnsupported)
+		if len(msg.Text) > c.Capabilities().MaxText {
+			return "", fmt.Errorf("teams send: %w", bot.ErrTooLarge)
+		}
+		return c.sendFile(ctx, msg)
 	}
 	if msg.Text == "" {
 		return "", fmt.Errorf("teams send: %w: empty text", bot.ErrUnsupported)
@@ -288,16 +313,19 @@ func (c *Channel) Alert(ctx context.Context, text string) error {
 // failures.
 func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) error {
 	var errs []error
+	var aads []string
 	for _, id := range ids {
 		if id.Kind != bot.IDTeams {
 			continue
 		}
 		if aad, err := normAAD(id.Value); err == nil {
+			aads = append(aads, aad)
 			if err := c.opts.State.RemoveAdmin(ctx, aad); err != nil {
 				errs = append(errs, fmt.Errorf("remove admin: %w", err))
 			}
 		}
 	}
+	c.files.forget(aads) // their personal chats and the files offered to them
 	if c.opts.Cards == nil {
 		errs = append(errs, fmt.Errorf("no card index: %w", bot.ErrUnsupported))
 		return fmt.Errorf("teams forget: %w", errors.Join(errs...))

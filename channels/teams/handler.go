@@ -193,6 +193,9 @@ func (c *Channel) onMessage(ctx context.Context, w http.ResponseWriter, a *activ
 		Text:       text,
 		SentAt:     a.sentAt(c.now().UTC()),
 	}
+	if a.personalChat() {
+		c.files.remember(in.Chat, who.id.Value) // where Send may offer files
+	}
 	if err := sink.Deliver(ctx, in); err != nil {
 		c.log.Error().Err(err).Msg("teams deliver failed")
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -345,6 +348,10 @@ func invokeError(status int, code, text string) invokeResponse {
 // onInvoke handles Action.Execute (adaptiveCard/action) and answers in the
 // HTTP response with the refreshed card.
 func (c *Channel) onInvoke(ctx context.Context, w http.ResponseWriter, a *activity, sink bot.Sink) {
+	if a.Name == invokeFileConsent {
+		c.onFileConsent(ctx, w, a)
+		return
+	}
 	if a.Name != invokeCardAction {
 		w.WriteHeader(http.StatusNotImplemented)
 		return

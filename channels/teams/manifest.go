@@ -88,7 +88,7 @@ func WriteManifest(w io.Writer, appID string, m Manifest) error {
 		"bots": []any{map[string]any{
 			"botId":              appID,
 			"scopes":             scopes,
-			"supportsFiles":      false,
+			"supportsFiles":      true, // exports go to personal chats with a consent card
 			"isNotificationOnly": false,
 		}},
 		"permissions":  []string{"identity", "messageTeamMembers"},

@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,4 +94,74 @@ func TestPrivacyNoticeFollowsProfile(t *testing.T) {
 	_, tap, _ = runTeamsDev(t, dir)
 	assert.NotContains(t, tap.String(), "does not name the controller")
 	assert.NotContains(t, tap.String(), "Brightwater", "logs hold no names")
+}
+
+// A Teams user's /export without --public-url arrives for real: a file
+// consent card in the personal chat, then, on Allow, the file in the user's
+// OneDrive upload session and a file card; nothing stays in the exports
+// directory.
+func TestTeamsExportByFileConsent(t *testing.T) {
+	dir := t.TempDir()
+	conn := newConnector(t)
+	var mu sync.Mutex
+	var uploaded []byte
+	var ranges []string
+	drive := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		uploaded = append(uploaded, b...)
+		ranges = append(ranges, r.Header.Get("Content-Range"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":"item-1","name":"export.json","file":{}}`))
+	}))
+	defer drive.Close()
+	base, tap, stop := runTeamsDev(t, dir)
+
+	require.Equal(t, http.StatusOK, postActivity(t, base, teamsMessage(conn.srv.URL, "x1", e2eTenant, e2eAdmin, "/export")))
+	var consent map[string]any
+	var cardID string
+	require.Eventually(t, func() bool {
+		for i, p := range conn.all() {
+			if strings.Contains(p.Body, "application/vnd.microsoft.teams.card.file.consent") {
+				var act struct {
+					Attachments []map[string]any `json:"attachments"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(p.Body), &act))
+				consent = act.Attachments[0]
+				cardID = fmt.Sprintf("act-%d", i+1)
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "no consent card; posted %q", conn.texts())
+	content := consent["content"].(map[string]any)
+	tok := content["acceptContext"].(map[string]any)["token"].(string)
+
+	invoke := map[string]any{
+		"type": "invoke", "name": "fileConsent/invoke", "id": "inv-1", "channelId": "msteams", "serviceUrl": conn.srv.URL,
+		"from":         map[string]any{"id": "29:" + e2eAdmin[:8], "name": "Test Person", "aadObjectId": e2eAdmin},
+		"conversation": map[string]any{"conversationType": "personal", "tenantId": e2eTenant, "id": "a:conv-" + e2eAdmin[:8]},
+		"recipient":    map[string]any{"id": "28:bot", "name": "Switchboard"},
+		"channelData":  map[string]any{"tenant": map[string]any{"id": e2eTenant}},
+		"replyToId":    cardID,
+		"value": map[string]any{"type": "fileUpload", "action": "accept", "context": map[string]any{"switchboard": "file", "token": tok},
+			"uploadInfo": map[string]any{"contentUrl": "https://contoso-my.sharepoint.com/personal/a/Documents/export.json", "name": "export.json",
+				"uploadUrl": drive.URL + "/up/1", "uniqueId": "U-1", "fileType": "json"}},
+	}
+	body, err := json.Marshal(invoke)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, postActivity(t, base, body))
+	conn.waitText(t, "Saved to your OneDrive")
+	mu.Lock()
+	got := append([]byte(nil), uploaded...)
+	mu.Unlock()
+	assert.Contains(t, string(got), `"switchboard.export/v1"`)
+	assert.EqualValues(t, len(got), content["sizeInBytes"])
+	assert.Equal(t, []string{fmt.Sprintf("bytes 0-%d/%d", len(got)-1, len(got))}, ranges)
+	ents, err := os.ReadDir(filepath.Join(dir, exportsDir))
+	require.NoError(t, err)
+	assert.Empty(t, ents, "no export file is left on disk")
+	stop()
+	assert.NotContains(t, tap.String(), `"level":"error"`)
 }
