@@ -123,7 +123,7 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		}
 		text := policy.signed(fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema))
 		if scope != ScopeSelf {
-			text = fmt.Sprintf("The export of %d person(s) is attached (request #%d, format %s).", len(subjects), id, ExportSchema)
+			text = fmt.Sprintf("Here is the export of %d person(s) (request #%d, format %s).", len(subjects), id, ExportSchema)
 		}
 		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: "application/json", Data: data}}, nil
 	}
