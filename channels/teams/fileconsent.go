@@ -222,6 +222,27 @@ type uploadInfo struct {
 	FileType   string `json:"fileType"`
 }
 
+// errBadConsent is returned for a fileConsent/invoke value that is not an
+// answer to one of our consent cards.
+var errBadConsent = errors.New("bad file consent")
+
+// parseFileConsent reads a fileConsent/invoke value: an accept or decline
+// carrying our context, whose token gives the offer's key.
+func parseFileConsent(value json.RawMessage) (fileConsentValue, [32]byte, error) {
+	var v fileConsentValue
+	var cc consentContext
+	if json.Unmarshal(value, &v) != nil || json.Unmarshal(v.Context, &cc) != nil {
+		return v, [32]byte{}, fmt.Errorf("%w: malformed", errBadConsent)
+	}
+	if cc.Switchboard != "file" || len(cc.Token) != 64 || strings.Trim(strings.ToLower(cc.Token), "0123456789abcdef") != "" {
+		return v, [32]byte{}, fmt.Errorf("%w: not our card", errBadConsent)
+	}
+	if v.Action != "accept" && v.Action != "decline" {
+		return v, [32]byte{}, fmt.Errorf("%w: unknown action", errBadConsent)
+	}
+	return v, sha256.Sum256([]byte(strings.ToLower(cc.Token))), nil
+}
+
 // personalChat reports whether an activity comes from a personal chat.
 func (a *activity) personalChat() bool {
 	t := a.Conversation.ConversationType
@@ -353,15 +374,12 @@ func (c *Channel) onFileConsent(ctx context.Context, w http.ResponseWriter, a *a
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
-	var v fileConsentValue
-	var cc consentContext
-	if who.role == "" || json.Unmarshal(a.Value, &v) != nil || json.Unmarshal(v.Context, &cc) != nil ||
-		cc.Switchboard != "file" || len(cc.Token) != 64 || (v.Action != "accept" && v.Action != "decline") {
+	v, key, err := parseFileConsent(a.Value)
+	if who.role == "" || err != nil {
 		c.log.Warn().Bool("staff", who.role != "").Msg("teams file consent refused: not ours or malformed")
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	key := sha256.Sum256([]byte(strings.ToLower(cc.Token)))
 	conv := conversationOf(a)
 
 	c.files.mu.Lock()

@@ -37,7 +37,7 @@ type oneDrive struct {
 	puts      int
 	done      bool
 	cancelled bool
-	fail      int // answer the next fail PUTs with 503
+	fail      int           // answer the next fail PUTs with 503
 	hold      chan struct{} // if set, a PUT waits for it to close (or the client to go)
 	errs      []string
 }
@@ -403,7 +403,9 @@ func TestSendFileOnlyInPersonalChat(t *testing.T) {
 
 // Erasing a person drops the files offered to them.
 func TestForgetDropsOfferedFiles(t *testing.T) {
-	e := newFileEnv(t, func(o *Options) { o.Cards = cardsFunc(func(context.Context, bot.SubjectID) ([]bot.CardRef, error) { return nil, nil }) })
+	e := newFileEnv(t, func(o *Options) {
+		o.Cards = cardsFunc(func(context.Context, bot.SubjectID) ([]bot.CardRef, error) { return nil, nil })
+	})
 	f := exportFile(t)
 	e.offer(t, f)
 	require.NoError(t, e.ch.Forget(context.Background(), "s_1", []bot.Identity{{Kind: bot.IDTeams, Value: staffAAD}}))
@@ -415,13 +417,16 @@ func TestForgetDropsOfferedFiles(t *testing.T) {
 
 type cardsFunc func(context.Context, bot.SubjectID) ([]bot.CardRef, error)
 
-func (f cardsFunc) CardsOf(ctx context.Context, s bot.SubjectID) ([]bot.CardRef, error) { return f(ctx, s) }
-
+func (f cardsFunc) CardsOf(ctx context.Context, s bot.SubjectID) ([]bot.CardRef, error) {
+	return f(ctx, s)
+}
 
 // Erasing the person while their file uploads stops the upload and zeroes
 // the bytes; no file card follows.
 func TestForgetStopsUpload(t *testing.T) {
-	e := newFileEnv(t, func(o *Options) { o.Cards = cardsFunc(func(context.Context, bot.SubjectID) ([]bot.CardRef, error) { return nil, nil }) })
+	e := newFileEnv(t, func(o *Options) {
+		o.Cards = cardsFunc(func(context.Context, bot.SubjectID) ([]bot.CardRef, error) { return nil, nil })
+	})
 	hold := make(chan struct{})
 	e.drive.mu.Lock()
 	e.drive.hold = hold

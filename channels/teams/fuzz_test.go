@@ -112,3 +112,41 @@ func mustParse(t *testing.T, s string) *url.URL {
 	require.NoError(t, err)
 	return u
 }
+
+func FuzzParseFileConsent(f *testing.F) {
+	tok := strings.Repeat("ab", 32)
+	for _, s := range []string{
+		`{"type":"fileUpload","action":"accept","context":{"switchboard":"file","token":"` + tok + `"},"uploadInfo":{"uploadUrl":"https://contoso.sharepoint.com/up/1","name":"a.json"}}`,
+		`{"type":"fileUpload","action":"decline","context":{"switchboard":"file","token":"` + strings.ToUpper(tok) + `"}}`,
+		`{"action":"accept","context":{"switchboard":"file","token":"xyz"}}`,
+		`{"action":"maybe","context":{"switchboard":"file","token":"` + tok + `"}}`,
+		`{"action":"accept","context":"text"}`, `"x"`, `null`, `{}`,
+	} {
+		f.Add([]byte(s), "https://contoso.sharepoint.com/up/1")
+	}
+	f.Add([]byte(`{}`), "http://127.0.0.1:8080/up")
+	f.Add([]byte(`{}`), "http://[::1]/up")
+	f.Add([]byte(`{}`), "http://upload.example.com/up")
+	f.Add([]byte(`{}`), "https://user:pw@host/up")
+	f.Add([]byte(`{}`), "ftp://host/up")
+	f.Fuzz(func(t *testing.T, value []byte, uploadURL string) {
+		v, key, err := parseFileConsent(json.RawMessage(value))
+		if err == nil {
+			assert.Contains(t, []string{"accept", "decline"}, v.Action)
+			assert.NotEqual(t, [32]byte{}, key)
+		} else {
+			assert.ErrorIs(t, err, errBadConsent)
+		}
+		if checkUploadURL(uploadURL) == nil {
+			u, err := url.Parse(uploadURL)
+			require.NoError(t, err)
+			assert.NotEmpty(t, u.Host)
+			assert.Nil(t, u.User)
+			if u.Scheme != "https" {
+				assert.Equal(t, "http", u.Scheme)
+				h := u.Hostname()
+				assert.True(t, h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1" || strings.Contains(h, ":"), "plain http only to loopback, got %q", h)
+			}
+		}
+	})
+}
