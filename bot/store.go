@@ -14,7 +14,7 @@ type SubjectInput struct {
 	// Identities of the one person; at least one. All are linked to the
 	// subject returned.
 	Identities []Identity
-	Name       string // display name; empty keeps the stored one
+	Name       string // platform display name; empty, or a name the person set with /name, keeps the stored one
 	Role       Role   // minimum role; a stored higher role is kept
 	Tenant     string
 }

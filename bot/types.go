@@ -50,8 +50,10 @@ const (
 // Subject is one person.
 type Subject struct {
 	ID SubjectID
-	// Name is the display name (WhatsApp push name, Teams name). Personal
-	// data: stored encrypted, never logged. Empty if unknown.
+	// Name is the display name: the one the person set with /name, which
+	// platform names never replace, else the platform's (WhatsApp push
+	// name, Teams name). Personal data: stored encrypted, never logged.
+	// Empty if unknown.
 	Name string
 	Role Role
 	// Tenant is the Microsoft Entra tenant a Teams subject came from; empty
