@@ -134,7 +134,7 @@ func New(opts Options) (*Channel, error) {
 			meta = append(meta, TenantMetadata(tenant))
 		}
 	}
-	c.val = newValidator(opts.AppID, tenant, meta, client, c.now)
+	c.val = newValidator(opts.AppID, tenant, meta, client, c.now, c.log)
 	var tokens *tokenSource
 	if opts.AppID != "" && opts.AppPassword != "" {
 		tu := opts.TokenURL

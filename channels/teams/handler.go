@@ -15,15 +15,22 @@ import (
 	"github.com/switchboard/switchboard/bot"
 )
 
-// Texts the bot answers with. They hold no personal data.
+// Texts the bot answers with. They hold no personal data. Refusals and
+// failures use the router's wordings, so each reads the same everywhere.
 const (
 	msgNotStaff     = "Sorry, this assistant only works for the staff of this business. Nothing you wrote here was kept."
-	msgNotAdmin     = "Sorry, only admins can do that."
+	msgNotAdmin     = bot.ReplyAdminOnly
 	msgHere         = "Draft cards will be posted in this conversation from now on."
 	msgInstalled    = "Hello! Draft replies to customers will be posted here for approval."
-	msgBadAction    = "Sorry, I did not understand that card action. Please try again."
-	msgDecideFailed = "Sorry, that did not work. Please try again in a moment."
-	msgAdminUsage   = "Usage: /admin add <aadObjectId>, /admin remove <aadObjectId>, /admin list"
+	msgBadAction    = "That card action could not be read, so nothing was done. Please try again."
+	msgDecideFailed = bot.ReplyTryLater
+	msgRefused      = "That was not done."
+	entraIDHint     = "An Entra object id looks like 6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c: find it in the Microsoft Entra admin center under Users, the person, Object ID."
+	msgAdminUsage   = "Usage: /admin add <Entra object id>, /admin remove <Entra object id>, /admin list. " + entraIDHint
+	msgNotEntraID   = "That is not an Entra object id, so nothing was changed. " + entraIDHint
+	msgAdminAdded   = "Done: that person is now an admin."
+	msgAdminRemoved = "Done: that person is no longer an admin."
+	msgAdminConfig  = "That admin is set in SWITCHBOARD_ADMINS; remove them there and restart."
 )
 
 // Handler returns the Bot Framework endpoint; mount it at POST /api/messages.
@@ -160,7 +167,20 @@ func (c *Channel) onMessage(ctx context.Context, w http.ResponseWriter, a *activ
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if cmd, ok := bot.ParseCommand(text); ok {
+	if cmd, ok := bot.ParseCommand(text); ok && (cmd.Name == "here" || cmd.Name == "admin") {
+		// Teams redelivers an activity it thinks went unanswered: these
+		// change state outside the store, so each runs once.
+		first, err := c.opts.State.ClaimActivity(ctx, activityKey(a))
+		if err != nil {
+			c.log.Error().Err(err).Msg("teams claim activity failed")
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		if !first {
+			c.log.Info().Str("command", cmd.Name).Msg("teams redelivered command ignored")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		switch cmd.Name {
 		case "here":
 			c.onHere(ctx, a, who)
@@ -238,7 +258,7 @@ func (c *Channel) onAdmin(ctx context.Context, a *activity, who caller, args str
 			return
 		}
 		var b strings.Builder
-		b.WriteString("Admins (AAD object ids):")
+		b.WriteString("Admins (Entra object ids):")
 		configured := slices.Sorted(maps.Keys(c.admins))
 		for _, id := range configured {
 			b.WriteString("\n- " + id + " (configured)")
@@ -250,15 +270,19 @@ func (c *Channel) onAdmin(ctx context.Context, a *activity, who caller, args str
 		}
 		c.reply(ctx, a, b.String())
 	case "add", "remove":
-		id, err := normAAD(arg)
-		if err != nil {
+		if arg == "" {
 			c.reply(ctx, a, msgAdminUsage)
+			return
+		}
+		id, err := normEntraID(arg)
+		if err != nil {
+			c.reply(ctx, a, msgNotEntraID)
 			return
 		}
 		if verb == "add" {
 			err = c.opts.State.AddAdmin(ctx, id)
 		} else if c.admins[id] {
-			c.reply(ctx, a, "That admin is configured in SWITCHBOARD_ADMINS; remove them there.")
+			c.reply(ctx, a, msgAdminConfig)
 			return
 		} else {
 			err = c.opts.State.RemoveAdmin(ctx, id)
@@ -270,9 +294,9 @@ func (c *Channel) onAdmin(ctx context.Context, a *activity, who caller, args str
 		}
 		c.log.Info().Str("op", verb).Msg("teams admin list changed")
 		if verb == "add" {
-			c.reply(ctx, a, "Done: that person is now an admin.")
+			c.reply(ctx, a, msgAdminAdded)
 		} else {
-			c.reply(ctx, a, "Done: that person is no longer an admin.")
+			c.reply(ctx, a, msgAdminRemoved)
 		}
 	default:
 		c.reply(ctx, a, msgAdminUsage)
@@ -376,7 +400,7 @@ func (c *Channel) onInvoke(ctx context.Context, w http.ResponseWriter, a *activi
 	if res.Outcome == bot.Refused {
 		msg := res.Message
 		if msg == "" {
-			msg = "Sorry, that was refused."
+			msg = msgRefused
 		}
 		writeInvoke(w, invokeMessage(msg))
 		return

@@ -31,6 +31,11 @@ type State interface {
 	// RemoveAdmin removes an added AAD object id; removing an absent one is
 	// not an error.
 	RemoveAdmin(ctx context.Context, aadObjectID string) error
+	// ClaimActivity records that the activity named key (a digest of its
+	// conversation and activity ids, no personal data) is being handled, and
+	// reports whether this is the first time: a redelivered /admin or /here
+	// is then not run again. It remembers at least the last 256 keys.
+	ClaimActivity(ctx context.Context, key string) (first bool, err error)
 }
 
 // Cards finds the cards posted about a subject, for erasure. The store
@@ -47,7 +52,12 @@ const StateFile = "teams-state.json"
 type fileData struct {
 	Staff  *Conversation `json:"staff,omitempty"`
 	Admins []string      `json:"admins,omitempty"`
+	// Handled are the keys of the latest activities claimed, oldest first.
+	Handled []string `json:"handled,omitempty"`
 }
+
+// maxHandled bounds FileState's remembered activity keys.
+const maxHandled = 256
 
 // FileState keeps State in a JSON file (mode 0600), rewritten atomically on
 // each change. It holds AAD object ids and a conversation reference, no
@@ -136,6 +146,26 @@ func (s *FileState) RemoveAdmin(_ context.Context, id string) error {
 		return err
 	}
 	return nil
+}
+
+// ClaimActivity implements State.
+func (s *FileState) ClaimActivity(_ context.Context, key string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slices.Contains(s.data.Handled, key) {
+		return false, nil
+	}
+	old := s.data.Handled
+	next := append(slices.Clone(old), key)
+	if len(next) > maxHandled {
+		next = next[len(next)-maxHandled:]
+	}
+	s.data.Handled = next
+	if err := s.save(); err != nil {
+		s.data.Handled = old
+		return false, err
+	}
+	return true, nil
 }
 
 // save writes the document to a temp file and renames it over path.

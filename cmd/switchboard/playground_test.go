@@ -72,7 +72,7 @@ func TestPlaygroundBinary(t *testing.T) {
 	say("/profile set name Impostor Ltd")
 	next(created(msgAdminOnly))
 	say("/here")
-	next(created("only admins"))
+	next(created(msgAdminOnly))
 	stop()
 
 	// The playground user is an admin now.
