@@ -335,7 +335,7 @@ func (e *env) post(body []byte, token string) *httptest.ResponseRecorder {
 
 // memState is the in-memory State for tests.
 type memState struct {
-	mu     sync.Mutex
+	mu      sync.Mutex
 	staff   *Conversation
 	admins  []string
 	handled []string
