@@ -21,8 +21,12 @@ type SubjectInput struct {
 
 // DraftView is a draft with everything its card needs.
 type DraftView struct {
-	Draft    Draft
-	Message  Message // the inbound message it answers (text decrypted)
+	Draft   Draft
+	Message Message // the inbound message it answers (text decrypted)
+	// Recent are up to RecentLimit messages of the same conversation before
+	// Message, oldest first (text decrypted), without commands and other
+	// messages answered without a draft: context for the card.
+	Recent   []Message
 	Customer Subject // name decrypted
 	// Phone is the customer's E.164 number if known, for a masked label.
 	Phone string
@@ -32,6 +36,9 @@ type DraftView struct {
 	// SendStatus is the reply's status once queued.
 	SendStatus MessageStatus
 }
+
+// RecentLimit is how many earlier messages a DraftView carries.
+const RecentLimit = 3
 
 // Store is the persistence the router needs. Implementations seal message,
 // draft and name text with the subject's key; every method may be called

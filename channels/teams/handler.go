@@ -167,7 +167,7 @@ func (c *Channel) onMessage(ctx context.Context, w http.ResponseWriter, a *activ
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if cmd, ok := bot.ParseCommand(text); ok && (cmd.Name == "here" || cmd.Name == "admin") {
+	if cmd, ok := bot.ParseCommand(text); ok && (cmd.Name == "here" || cmd.Name == "admin" || cmd.Name == "snippet") {
 		// Teams redelivers an activity it thinks went unanswered: these
 		// change state outside the store, so each runs once.
 		first, err := c.opts.State.ClaimActivity(ctx, activityKey(a))
@@ -188,6 +188,10 @@ func (c *Channel) onMessage(ctx context.Context, w http.ResponseWriter, a *activ
 			return
 		case "admin":
 			c.onAdmin(ctx, a, who, cmd.Args)
+			w.WriteHeader(http.StatusOK)
+			return
+		case "snippet":
+			c.onSnippet(ctx, a, who, cmd.Args)
 			w.WriteHeader(http.StatusOK)
 			return
 		}
@@ -303,8 +307,149 @@ func (c *Channel) onAdmin(ctx context.Context, a *activity, who caller, args str
 	}
 }
 
-// decide passes a card click to the sink.
+// Snippet limits.
+const (
+	maxSnippets    = 50
+	maxSnippetName = 32
+	maxSnippetText = 1000
+)
+
+// Snippet command texts.
+const (
+	msgSnippetUsage = "Usage: /snippet add <name> <text>, /snippet list, /snippet remove <name>. A name is one word of letters, digits, - or _ (at most 32). Staff can add a snippet to a reply under Edit on a card."
+	msgSnippetNone  = "There are no snippets yet. An admin can add one with /snippet add <name> <text>."
+	msgSnippetGone  = "That snippet no longer exists, so nothing was sent. Please choose again."
+)
+
+// snippetName validates a snippet name and lower-cases it.
+func snippetName(s string) (string, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" || len(s) > maxSnippetName {
+		return "", false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// onSnippet runs /snippet add|list|remove: any staff member may list, only
+// admins change them.
+func (c *Channel) onSnippet(ctx context.Context, a *activity, who caller, args string) {
+	verb, rest, _ := strings.Cut(strings.TrimSpace(args), " ")
+	verb = strings.ToLower(verb)
+	if verb == "list" {
+		sn, err := c.opts.State.Snippets(ctx)
+		if err != nil {
+			c.log.Error().Err(err).Msg("teams load snippets failed")
+			c.reply(ctx, a, msgDecideFailed)
+			return
+		}
+		if len(sn) == 0 {
+			c.reply(ctx, a, msgSnippetNone)
+			return
+		}
+		var b strings.Builder
+		b.WriteString("Snippets:")
+		for _, x := range sn {
+			b.WriteString("\n- " + x.Name + ": " + x.Text)
+		}
+		c.reply(ctx, a, b.String())
+		return
+	}
+	if verb != "add" && verb != "remove" {
+		c.reply(ctx, a, msgSnippetUsage)
+		return
+	}
+	if who.role != bot.RoleAdmin {
+		c.log.Info().Msg("teams /snippet refused: not an admin")
+		c.reply(ctx, a, msgNotAdmin)
+		return
+	}
+	rawName, text, _ := strings.Cut(strings.TrimSpace(rest), " ")
+	name, ok := snippetName(rawName)
+	text = strings.TrimSpace(text)
+	if !ok || (verb == "add" && text == "") {
+		c.reply(ctx, a, msgSnippetUsage)
+		return
+	}
+	if verb == "remove" {
+		removed, err := c.opts.State.RemoveSnippet(ctx, name)
+		switch {
+		case err != nil:
+			c.log.Error().Err(err).Msg("teams remove snippet failed")
+			c.reply(ctx, a, msgDecideFailed)
+		case removed:
+			c.log.Info().Msg("teams snippet removed")
+			c.reply(ctx, a, "Removed the snippet "+name+".")
+		default:
+			c.reply(ctx, a, "There is no snippet called "+name+"; nothing was removed.")
+		}
+		return
+	}
+	if len(text) > maxSnippetText {
+		c.reply(ctx, a, fmt.Sprintf("That snippet is too long (at most %d characters); nothing was saved.", maxSnippetText))
+		return
+	}
+	sn, err := c.opts.State.Snippets(ctx)
+	if err != nil {
+		c.log.Error().Err(err).Msg("teams load snippets failed")
+		c.reply(ctx, a, msgDecideFailed)
+		return
+	}
+	exists := slices.ContainsFunc(sn, func(x Snippet) bool { return x.Name == name })
+	if !exists && len(sn) >= maxSnippets {
+		c.reply(ctx, a, fmt.Sprintf("There are already %d snippets, the most there can be; remove one first.", maxSnippets))
+		return
+	}
+	if err := c.opts.State.SetSnippet(ctx, Snippet{Name: name, Text: text}); err != nil {
+		c.log.Error().Err(err).Msg("teams save snippet failed")
+		c.reply(ctx, a, msgDecideFailed)
+		return
+	}
+	c.log.Info().Bool("replaced", exists).Msg("teams snippet saved")
+	if exists {
+		c.reply(ctx, a, "Replaced the snippet "+name+". Staff can add it to a reply under Edit.")
+	} else {
+		c.reply(ctx, a, "Saved the snippet "+name+". Staff can add it to a reply under Edit.")
+	}
+}
+
+// withSnippet adds the chosen snippet to an edited reply: it is the reply
+// when none was written, else it follows it. ok is false when the snippet
+// no longer exists.
+func (c *Channel) withSnippet(ctx context.Context, ca cardAction) (cardAction, bool, error) {
+	if ca.Kind != bot.Edit || ca.Snippet == "" {
+		return ca, true, nil
+	}
+	sn, err := c.opts.State.Snippets(ctx)
+	if err != nil {
+		return ca, false, fmt.Errorf("load snippets: %w", err)
+	}
+	i := slices.IndexFunc(sn, func(x Snippet) bool { return x.Name == ca.Snippet })
+	if i < 0 {
+		return ca, false, nil
+	}
+	if ca.Text == "" {
+		ca.Text = sn[i].Text
+	} else {
+		ca.Text += "\n\n" + sn[i].Text
+	}
+	return ca, true, nil
+}
+
+// decide passes a card click to the sink, with its snippet added. A snippet
+// removed meanwhile refuses the click.
 func (c *Channel) decide(ctx context.Context, a *activity, who caller, ca cardAction, sink bot.Sink) (bot.DecisionResult, error) {
+	ca, ok, err := c.withSnippet(ctx, ca)
+	if err != nil {
+		return bot.DecisionResult{}, err
+	}
+	if !ok {
+		return bot.DecisionResult{Outcome: bot.Refused, Message: msgSnippetGone}, nil
+	}
 	return sink.Decide(ctx, bot.Decision{
 		DraftID:     ca.DraftID,
 		Kind:        ca.Kind,
@@ -406,7 +551,7 @@ func (c *Channel) onInvoke(ctx context.Context, w http.ResponseWriter, a *activi
 		return
 	}
 	c.refreshCard(ctx, a, res.Card)
-	writeInvoke(w, invokeResponse{StatusCode: 200, Type: contentTypeCard, Value: renderCard(res.Card)})
+	writeInvoke(w, invokeResponse{StatusCode: 200, Type: contentTypeCard, Value: renderCard(res.Card, c.view(ctx))})
 }
 
 // onConversationUpdate stores the staff conversation when the bot is added

@@ -335,11 +335,13 @@ func (e *env) post(body []byte, token string) *httptest.ResponseRecorder {
 
 // memState is the in-memory State for tests.
 type memState struct {
-	mu      sync.Mutex
-	staff   *Conversation
-	admins  []string
-	handled []string
-	err     error
+	mu       sync.Mutex
+	staff    *Conversation
+	admins   []string
+	handled  []string
+	snippets []Snippet
+	threads  map[bot.SubjectID]thread
+	err      error
 }
 
 func newMemState() *memState { return &memState{} }
@@ -399,6 +401,61 @@ func (m *memState) ClaimActivity(_ context.Context, key string) (bool, error) {
 	}
 	m.handled = append(m.handled, key)
 	return true, nil
+}
+
+func (m *memState) Snippets(context.Context) ([]Snippet, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.snippets), m.err
+}
+
+func (m *memState) SetSnippet(_ context.Context, sn Snippet) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
+	}
+	m.snippets = slices.DeleteFunc(m.snippets, func(x Snippet) bool { return x.Name == sn.Name })
+	m.snippets = append(m.snippets, sn)
+	slices.SortFunc(m.snippets, func(a, b Snippet) int { return strings.Compare(a.Name, b.Name) })
+	return nil
+}
+
+func (m *memState) RemoveSnippet(_ context.Context, name string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.snippets)
+	m.snippets = slices.DeleteFunc(m.snippets, func(x Snippet) bool { return x.Name == name })
+	return len(m.snippets) < n, m.err
+}
+
+func (m *memState) Thread(_ context.Context, conv string, subject bot.SubjectID) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t, ok := m.threads[subject]; ok && t.Conv == conv {
+		return t.Root, m.err
+	}
+	return "", m.err
+}
+
+func (m *memState) SetThread(_ context.Context, conv string, subject bot.SubjectID, root string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
+	}
+	if m.threads == nil {
+		m.threads = map[bot.SubjectID]thread{}
+	}
+	m.threads[subject] = thread{Conv: conv, Root: root}
+	return nil
+}
+
+func (m *memState) ForgetThreads(_ context.Context, subject bot.SubjectID) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.threads, subject)
+	return m.err
 }
 
 var _ State = (*memState)(nil)
