@@ -276,7 +276,7 @@ func (c *Channel) PostCard(ctx context.Context, card bot.Card) (bot.CardRef, err
 				return bot.CardRef{Conversation: string(in.chatID()), ActivityID: id}, nil
 			case err == nil:
 				return bot.CardRef{}, errors.New("post card: connector returned no activity id")
-			case !errors.As(err, &se) || se.status < 400 || se.status > 499 || se.status == http.StatusTooManyRequests:
+			case !errors.As(err, &se) || !threadGone(se.status):
 				return bot.CardRef{}, fmt.Errorf("post card: %w", err)
 			}
 			c.log.Info().Int("status", se.status).Str("subject", string(card.Subject)).Msg("teams thread unusable; starting a new one")
@@ -296,6 +296,13 @@ func (c *Channel) PostCard(ctx context.Context, card bot.Card) (bot.CardRef, err
 		}
 	}
 	return bot.CardRef{Conversation: string(conv.chatID()), ActivityID: id}, nil
+}
+
+// threadGone reports whether the connector's status says a thread cannot
+// take replies any more (its root was deleted), rather than a failure that
+// another post would meet too.
+func threadGone(status int) bool {
+	return status == http.StatusBadRequest || status == http.StatusNotFound || status == http.StatusGone
 }
 
 // UpdateCard implements bot.Notifier.

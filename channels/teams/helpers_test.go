@@ -144,6 +144,9 @@ type connectorStub struct {
 	next       atomic.Int32
 	failDelete atomic.Bool
 	failAll    atomic.Bool
+	// goneConv, if set, answers 404 to posts into that conversation id (a
+	// deleted thread root).
+	goneConv atomic.Pointer[string]
 }
 
 func newConnector(t testing.TB) *connectorStub {
@@ -175,6 +178,10 @@ func newConnector(t testing.TB) *connectorStub {
 		cs.mu.Lock()
 		cs.reqs = append(cs.reqs, recorded{Method: r.Method, Path: r.URL.EscapedPath(), Body: body})
 		cs.mu.Unlock()
+		if g := cs.goneConv.Load(); g != nil && strings.Contains(r.URL.EscapedPath(), "/v3/conversations/"+*g+"/") {
+			http.Error(w, "gone", http.StatusNotFound)
+			return
+		}
 		if cs.failAll.Load() || (r.Method == http.MethodDelete && cs.failDelete.Load()) {
 			http.Error(w, "nope", http.StatusForbidden)
 			return
