@@ -27,7 +27,8 @@ const (
 		"/profile: the business profile AI drafts use; /profile help for how to change it\n" +
 		"/disconnect whatsapp: unlink the business's WhatsApp number\n" +
 		"/here: post draft cards in this conversation\n" +
-		"/admin add|remove|list: manage admins"
+		"/admin add|remove <Entra object id>, /admin list: manage admins\n" +
+		"/snippet add <name> <text>, /snippet remove <name>, /snippet list: reply snippets staff can add under Edit"
 )
 
 // unlinker is the WhatsApp channel's "/disconnect whatsapp".

@@ -10,7 +10,7 @@
 //	switchboard backup --out DIR [flags] back up both databases with VACUUM INTO
 //	switchboard whatsapp logout [--data DIR]
 //	                                     unlink WhatsApp, delete its session keys
-//	switchboard teams-manifest --out switchboard.zip [--app-id ID]
+//	switchboard teams-manifest --out switchboard.zip [--app-id ID] --privacy-url URL --terms-url URL
 //	                                     write the Teams app package
 //	switchboard version                  print the version
 //	switchboard help                     print the flags and environment
