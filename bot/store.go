@@ -129,6 +129,14 @@ type Commands interface {
 	Intercept(ctx context.Context, req CommandRequest) (reply Reply, handled bool, err error)
 }
 
+// FailureStages are the stage labels the router passes to
+// Metrics.Failure, so a metrics backend can export each at zero from the
+// start (an alert on a counter's increase sees its first failure).
+var FailureStages = []string{
+	"card", "command", "decide", "draft", "drafter", "history", "intercept", "mark-handled", "outbox",
+	"queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "validate",
+}
+
 // Metrics counts what the router does. Implementations must not block.
 type Metrics interface {
 	Inbound(p Platform)

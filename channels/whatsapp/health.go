@@ -27,6 +27,11 @@ const (
 	StateClientOutdated   State = "client-outdated" // WhatsApp refuses this whatsmeow version (405): update it
 )
 
+// States lists every State, for metrics that export each at zero from the
+// start.
+var States = []State{StateStopped, StateStarting, StatePairing, StateConnected, StateDisconnected,
+	StateKeepAliveTimeout, StateLoggedOut, StateStreamReplaced, StateTempBanned, StateClientOutdated}
+
 // Health is a snapshot of the connection for /readyz, /metrics and admin
 // alerts. It holds no personal data.
 type Health struct {
