@@ -401,10 +401,49 @@ func (s *Service) askForget(ctx context.Context, req bot.CommandRequest, t Targe
 	s.mu.Lock()
 	s.pending[chatKey{req.Platform, req.Chat, req.Subject.ID}] = pending{scope: t.Scope, subjects: subs, received: s.received(req), expires: now.Add(s.confirm)}
 	s.mu.Unlock()
+	notes := s.forgetNotes(ctx, subs)
 	if t.Scope == ScopeSelf {
-		return bot.Reply{Text: fmt.Sprintf("This permanently erases everything we hold about you: your messages, our replies and drafts, your name and numbers. It cannot be undone. Reply YES within %s to confirm; anything else cancels.", minutes(s.confirm))}, nil
+		return bot.Reply{Text: fmt.Sprintf("This permanently erases everything we hold about you: your messages, our replies and drafts, your name and numbers. It cannot be undone.%s Reply YES within %s to confirm; anything else cancels.", notes, minutes(s.confirm))}, nil
 	}
-	return bot.Reply{Text: fmt.Sprintf("This permanently erases %d person(s) and everything held about them. Reply YES within %s to confirm; anything else cancels.", len(subs), minutes(s.confirm))}, nil
+	return bot.Reply{Text: fmt.Sprintf("This permanently erases %d person(s) and everything held about them.%s Reply YES within %s to confirm; anything else cancels.", len(subs), notes, minutes(s.confirm))}, nil
+}
+
+// ForgetNoter is implemented by a Forgetter whose erasure does more than
+// delete data (the Teams channel drops an added admin's rights): its notes
+// join the erasure's confirmation prompt.
+type ForgetNoter interface {
+	ForgetNotes(ctx context.Context, ids []bot.Identity) ([]string, error)
+}
+
+// forgetNotes collects the Forgetters' notes on erasing subs, each after a
+// space; "" when there are none. A note that cannot be had is left out and
+// logged.
+func (s *Service) forgetNotes(ctx context.Context, subs []bot.SubjectID) string {
+	var b strings.Builder
+	for _, f := range s.forgetters {
+		n, ok := f.(ForgetNoter)
+		if !ok {
+			continue
+		}
+		var ids []bot.Identity
+		for _, sub := range subs {
+			got, err := s.st.Identities(ctx, sub)
+			if err != nil {
+				s.log.Warn().Err(err).Str("subject", string(sub)).Msg("forget notes: identities")
+				continue
+			}
+			ids = append(ids, got...)
+		}
+		notes, err := n.ForgetNotes(ctx, ids)
+		if err != nil {
+			s.log.Warn().Err(err).Msg("forget notes")
+			continue
+		}
+		for _, note := range notes {
+			b.WriteString(" " + note)
+		}
+	}
+	return b.String()
 }
 
 // noMatch answers an admin whose identifier matched nobody.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -150,7 +151,7 @@ func New(opts Options) (*Channel, error) {
 			meta = append(meta, TenantMetadata(tenant))
 		}
 	}
-	c.val = newValidator(opts.AppID, tenant, meta, client, c.now)
+	c.val = newValidator(opts.AppID, tenant, meta, client, c.now, c.log)
 	var tokens *tokenSource
 	if opts.AppID != "" && opts.AppPassword != "" {
 		tu := opts.TokenURL
@@ -260,23 +261,73 @@ func (c *Channel) staffConversation(ctx context.Context) (Conversation, error) {
 	return conv, nil
 }
 
-// PostCard implements bot.Notifier.
+// view is what cards are rendered with now: the clock and the admins'
+// snippets. Snippets that cannot be loaded are left out (and logged).
+func (c *Channel) view(ctx context.Context) view {
+	sn, err := c.opts.State.Snippets(ctx)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("teams snippets unavailable; card rendered without them")
+	}
+	return view{now: c.now().UTC(), snippets: sn}
+}
+
+// PostCard implements bot.Notifier. In a team channel, a customer's first
+// card starts a thread and later cards about them are replies in it, so the
+// channel reads as one thread per customer; a card that cannot go into its
+// thread (the root was deleted) starts a new one. Personal and group chats
+// get each card as a message of its own.
 func (c *Channel) PostCard(ctx context.Context, card bot.Card) (bot.CardRef, error) {
 	conv, err := c.staffConversation(ctx)
 	if err != nil {
 		return bot.CardRef{}, fmt.Errorf("post card: %w", err)
 	}
+	msg := cardMessage(card, c.view(ctx))
+	threaded := conv.Type == "channel" && card.Subject != ""
 	if conv.Type == "channel" {
 		conv.ID = threadRoot(conv.ID)
 	}
-	id, err := c.conn.send(ctx, conv, "", cardMessage(card)...)
+	if threaded {
+		root, err := c.opts.State.Thread(ctx, conv.ID, card.Subject)
+		if err != nil {
+			c.log.Warn().Err(err).Str("subject", string(card.Subject)).Msg("teams thread lookup failed; starting a new thread")
+		}
+		if root != "" {
+			in := conv
+			in.ID = conv.ID + ";messageid=" + root
+			id, err := c.conn.send(ctx, in, "", msg...)
+			var se *statusError
+			switch {
+			case err == nil && id != "":
+				return bot.CardRef{Conversation: string(in.chatID()), ActivityID: id}, nil
+			case err == nil:
+				return bot.CardRef{}, errors.New("post card: connector returned no activity id")
+			case !errors.As(err, &se) || !threadGone(se.status):
+				return bot.CardRef{}, fmt.Errorf("post card: %w", err)
+			}
+			c.log.Info().Int("status", se.status).Str("subject", string(card.Subject)).Msg("teams thread unusable; starting a new one")
+		}
+	}
+	id, err := c.conn.send(ctx, conv, "", msg...)
 	if err != nil {
 		return bot.CardRef{}, fmt.Errorf("post card: %w", err)
 	}
 	if id == "" {
 		return bot.CardRef{}, errors.New("post card: connector returned no activity id")
 	}
+	if threaded {
+		if err := c.opts.State.SetThread(ctx, conv.ID, card.Subject, id); err != nil {
+			// The card is posted; the next one starts another thread.
+			c.log.Warn().Err(err).Str("subject", string(card.Subject)).Msg("teams thread root not recorded")
+		}
+	}
 	return bot.CardRef{Conversation: string(conv.chatID()), ActivityID: id}, nil
+}
+
+// threadGone reports whether the connector's status says a thread cannot
+// take replies any more (its root was deleted), rather than a failure that
+// another post would meet too.
+func threadGone(status int) bool {
+	return status == http.StatusBadRequest || status == http.StatusNotFound || status == http.StatusGone
 }
 
 // UpdateCard implements bot.Notifier.
@@ -285,7 +336,7 @@ func (c *Channel) UpdateCard(ctx context.Context, ref bot.CardRef, card bot.Card
 	if err != nil {
 		return fmt.Errorf("update card: %w", err)
 	}
-	if err := c.conn.update(ctx, conv, ref.ActivityID, cardMessage(card)...); err != nil {
+	if err := c.conn.update(ctx, conv, ref.ActivityID, cardMessage(card, c.view(ctx))...); err != nil {
 		return fmt.Errorf("update card: %w", err)
 	}
 	return nil
@@ -308,12 +359,15 @@ func (c *Channel) Alert(ctx context.Context, text string) error {
 
 // Forget implements bot.Forgetter: it deletes every card posted about
 // subject, and replaces those it cannot delete with a "removed at the
-// customer's request" card; it also drops the subject's Teams identities from
-// the admins added with /admin add. It tries everything and joins the
-// failures.
+// customer's request" card; it drops the subject's thread roots, and the
+// subject's Teams identities from the admins added with /admin add. It tries
+// everything and joins the failures.
 func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) error {
 	var errs []error
 	var aads []string
+	if err := c.opts.State.ForgetThreads(ctx, subject); err != nil {
+		errs = append(errs, fmt.Errorf("forget threads: %w", err))
+	}
 	for _, id := range ids {
 		if id.Kind != bot.IDTeams {
 			continue
@@ -358,4 +412,35 @@ func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.I
 		return fmt.Errorf("teams forget: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// ForgetNotes says what erasing the person with ids does in Teams beyond
+// deleting data, for the erasure's confirmation prompt: an admin added with
+// /admin add loses admin rights; one set in SWITCHBOARD_ADMINS keeps them
+// until removed there. None is an empty list.
+func (c *Channel) ForgetNotes(ctx context.Context, ids []bot.Identity) ([]string, error) {
+	added, err := c.opts.State.Admins(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("teams forget notes: %w", err)
+	}
+	var notes []string
+	addedHit, configHit := false, false
+	for _, id := range ids {
+		if id.Kind != bot.IDTeams {
+			continue
+		}
+		aad, err := normAAD(id.Value)
+		if err != nil {
+			continue
+		}
+		addedHit = addedHit || slices.Contains(added, aad)
+		configHit = configHit || c.admins[aad]
+	}
+	if addedHit {
+		notes = append(notes, "This also removes Teams admin rights given with /admin add.")
+	}
+	if configHit {
+		notes = append(notes, "A Teams admin set in SWITCHBOARD_ADMINS stays an admin until removed there.")
+	}
+	return notes, nil
 }

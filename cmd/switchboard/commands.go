@@ -18,17 +18,18 @@ import (
 
 // Replies of the admin commands. They hold no personal data.
 const (
-	msgAdminOnly       = "Sorry, only admins can do that, in Teams."
+	msgAdminOnly       = bot.ReplyAdminOnly
 	msgDisconnectUsage = "Usage: /disconnect whatsapp (unlinks the business's WhatsApp number from Switchboard)"
 	msgNoWhatsApp      = "WhatsApp is not enabled in this Switchboard (--no-whatsapp)."
 	msgDisconnected    = "WhatsApp is unlinked and its session keys are deleted. To connect again, restart Switchboard and scan the pairing QR code."
 	msgDisconnectHalf  = "The WhatsApp session keys are deleted here, but WhatsApp could not be told: on the business phone, remove \"Switchboard\" under Settings, Linked devices."
-	msgProfileFailed   = "Sorry, the profile could not be saved. Please try again later."
+	msgProfileFailed   = bot.ReplyTryLater
 	adminHelp          = "Admin (Teams):\n" +
 		"/profile: the business profile AI drafts use; /profile help for how to change it\n" +
 		"/disconnect whatsapp: unlink the business's WhatsApp number\n" +
 		"/here: post draft cards in this conversation\n" +
-		"/admin add|remove|list: manage admins"
+		"/admin add|remove <Entra object id>, /admin list: manage admins\n" +
+		"/snippet add <name> <text>, /snippet remove <name>, /snippet list: reply snippets staff can add under Edit"
 )
 
 // unlinker is the WhatsApp channel's "/disconnect whatsapp".

@@ -465,7 +465,7 @@ func runChannels(ctx context.Context, app *App, channels []bot.Channel, sink bot
 			case err != nil && ctx.Err() == nil:
 				app.Log.Error().Err(err).Str("platform", comp).Msg("channel stopped")
 				app.Health.SetState(comp, false, StateFailed)
-				app.Metrics.Failure("channel")
+				app.Metrics.Failure(stageChannel)
 			case err != nil && !errors.Is(err, context.Canceled):
 				app.Log.Warn().Err(err).Str("platform", comp).Msg("channel stopped with an error while shutting down")
 				app.Health.SetState(comp, false, StateStopped)
