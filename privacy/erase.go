@@ -97,7 +97,7 @@ func (s *Service) selfErasedText(id int64, counts map[string]int, pending []bot.
 	lines := []string{"Done: we erased your data."}
 	lines = append(lines, erasedLines(counts, pending, s.hasForgetter(bot.Teams), "your")...)
 	lines = append(lines, fmt.Sprintf("Request #%d, completed %s. If you message us again, that starts a new record.", id, when))
-	return strings.Join(lines, "\n")
+	return s.policyNow().signed(strings.Join(lines, "\n"))
 }
 
 // forgetterPlatforms lists the platforms of the forgetters that are

@@ -39,7 +39,9 @@ type Options struct {
 	AdminHelp []string
 	// Senders reach chats other than the one a command came from: the first
 	// admin of a two-admin "company" request is told when a second admin
-	// confirmed it. If nil, that notice is skipped.
+	// confirmed it. If nil, that notice is skipped. Their Capabilities also
+	// say whether an export can go as a file: where it cannot (and no link
+	// is possible), /export says so before doing anything.
 	Senders map[bot.Platform]bot.Channel
 	// DefaultCC is the country code (digits) for national phone numbers an
 	// admin types. If empty, "44".
@@ -57,6 +59,11 @@ type Options struct {
 	// Policy feeds /privacy, /retention and the export's supplementary
 	// information; its RetentionMonths drives Purge.
 	Policy Policy
+	// Controller, if set, is asked on every notice, export and
+	// confirmation for who the controller is now (the business profile,
+	// which admins change at run time); it replaces Policy's Controller,
+	// TradingName, Contact and ICORegistration. If nil, Policy's are used.
+	Controller func() Controller
 	// ConfirmWindow is how long a YES (or a second admin) may take. If 0,
 	// 10 minutes.
 	ConfirmWindow time.Duration
@@ -90,6 +97,7 @@ type Service struct {
 	dir        string
 	url        string
 	policy     Policy
+	controller func() Controller
 	confirm    time.Duration
 	every      time.Duration
 	ttl        time.Duration
@@ -204,6 +212,7 @@ func New(opts Options) (*Service, error) {
 		dir:        opts.ExportDir,
 		url:        opts.ExportURL,
 		policy:     opts.Policy.withDefaults(),
+		controller: opts.Controller,
 		confirm:    opts.ConfirmWindow,
 		every:      opts.ExportEvery,
 		ttl:        opts.LinkTTL,
@@ -222,16 +231,20 @@ func New(opts Options) (*Service, error) {
 const (
 	textGroup     = "For your privacy I only do this in a one-to-one chat. Please message us directly."
 	textOthers    = "You can only ask about your own data: type /export or /forget me."
-	textAdminOnly = TextAdminOnly
+	textAdminOnly = bot.ReplyAdminOnly
 	textNoMatch   = "No one is known by that identifier; nothing was done."
-	textTryLater  = "Something went wrong on our side and nothing was lost. Please try again later."
+	textTryLater  = bot.ReplyTryLater
 	textExpired   = "That confirmation expired, so nothing was erased. Send the command again to start over."
 	textCancelled = "Cancelled: nothing was erased."
 )
 
-// TextAdminOnly is the one wording of "admins only", for every admin
-// command wherever it is served.
-const TextAdminOnly = "Only an admin can do that."
+// policyNow is the policy with the controller as it is now.
+func (s *Service) policyNow() Policy {
+	if s.controller == nil {
+		return s.policy
+	}
+	return s.policy.withController(s.controller())
+}
 
 // received is when a command arrived: its timestamp, else now.
 func (s *Service) received(req bot.CommandRequest) time.Time {
@@ -257,7 +270,7 @@ func (s *Service) Handle(ctx context.Context, req bot.CommandRequest) (bot.Reply
 	case VerbHelp:
 		return bot.Reply{Text: Help(req.Subject.Role, s.adminHelp...)}, nil
 	case VerbPrivacy:
-		return bot.Reply{Text: s.policy.Notice()}, nil
+		return bot.Reply{Text: s.policyNow().Notice()}, nil
 	}
 	if req.Subject.ID == "" {
 		return bot.Reply{}, &bot.UserError{Code: "privacy-no-subject", Safe: textTryLater, Err: errors.New("command from an unresolved sender")}
@@ -352,7 +365,7 @@ func (s *Service) restrict(ctx context.Context, req bot.CommandRequest, on bool)
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Text: text}, nil
+	return bot.Reply{Text: s.policyNow().signed(text)}, nil
 }
 
 func (s *Service) rename(ctx context.Context, req bot.CommandRequest, name string) (bot.Reply, error) {
@@ -360,7 +373,7 @@ func (s *Service) rename(ctx context.Context, req bot.CommandRequest, name strin
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Text: "Done: we will use the name you gave from now on."}, nil
+	return bot.Reply{Text: s.policyNow().signed("Done: we will use the name you gave from now on.")}, nil
 }
 
 // listRequests answers /requests.
@@ -488,6 +501,11 @@ func (s *Service) forgetPrompt(ctx context.Context, req bot.CommandRequest, scop
 			admins++
 		}
 	}
+	var ids []bot.Identity
+	for _, p := range people {
+		ids = append(ids, p.ids...)
+	}
+	notes := s.forgetNotes(ctx, ids)
 	confirm := fmt.Sprintf("It cannot be undone. Reply YES within %s to confirm, or NO to cancel.", duration(s.confirm))
 	if scope == ScopeSelf {
 		what := listWords(sums[0].counts, dbWords[:2])
@@ -502,6 +520,7 @@ func (s *Service) forgetPrompt(ctx context.Context, req bot.CommandRequest, scop
 		if admins > 0 {
 			lines = append(lines, "This also removes you as an admin.")
 		}
+		lines = append(lines, notes...)
 		return strings.Join(append(lines, confirm), "\n"), nil
 	}
 	lines := []string{"This permanently erases " + peopleCount(len(people)) + ":"}
@@ -520,6 +539,7 @@ func (s *Service) forgetPrompt(ctx context.Context, req bot.CommandRequest, scop
 	case admins > 1:
 		lines = append(lines, fmt.Sprintf("This also removes %d admins.", admins))
 	}
+	lines = append(lines, notes...)
 	return strings.Join(append(lines, confirm), "\n"), nil
 }
 
@@ -564,6 +584,32 @@ func roleRank(r bot.Role) int {
 		return 1
 	}
 	return 0
+}
+
+// ForgetNoter is implemented by a Forgetter whose erasure does more than
+// delete data (the Teams channel drops an added admin's rights): its notes
+// join the erasure's confirmation prompt.
+type ForgetNoter interface {
+	ForgetNotes(ctx context.Context, ids []bot.Identity) ([]string, error)
+}
+
+// forgetNotes collects the Forgetters' notes on erasing people with ids. A
+// note that cannot be had is left out and logged.
+func (s *Service) forgetNotes(ctx context.Context, ids []bot.Identity) []string {
+	var out []string
+	for _, f := range s.forgetters {
+		n, ok := f.(ForgetNoter)
+		if !ok {
+			continue
+		}
+		notes, err := n.ForgetNotes(ctx, ids)
+		if err != nil {
+			s.log.Warn().Err(err).Msg("forget notes")
+			continue
+		}
+		out = append(out, notes...)
+	}
+	return out
 }
 
 // noMatch answers an admin whose identifier matched nobody.
