@@ -155,31 +155,38 @@ func (c *Channel) OtherIdentities(ctx context.Context, ids []bot.Identity) ([]bo
 			out = append(out, id)
 		}
 	}
-	if s := c.session(); s != nil && s.lids != nil {
-		for _, j := range jids {
-			var alt types.JID
-			var err error
-			if j.Server == types.HiddenUserServer {
-				alt, err = s.lids.GetPNForLID(ctx, j)
-			} else {
-				alt, err = s.lids.GetLIDForPN(ctx, j)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("whatsapp identities: %w", err)
-			}
-			if !alt.IsEmpty() {
-				add(alt)
+	var db *sql.DB
+	if s := c.session(); s != nil {
+		db = s.db // the running session's handle: no open per lookup
+		if s.lids != nil {
+			for _, j := range jids {
+				var alt types.JID
+				var err error
+				if j.Server == types.HiddenUserServer {
+					alt, err = s.lids.GetPNForLID(ctx, j)
+				} else {
+					alt, err = s.lids.GetLIDForPN(ctx, j)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("whatsapp identities: %w", err)
+				}
+				if !alt.IsEmpty() {
+					add(alt)
+				}
 			}
 		}
 	}
-	if !c.hasDB() {
-		return out, nil
+	if db == nil {
+		if !c.hasDB() {
+			return out, nil
+		}
+		opened, _, err := openStore(ctx, c.opts.Dir, c.opts.Log, c.opts.WhatsmeowLevel)
+		if err != nil {
+			return nil, fmt.Errorf("whatsapp identities: %w", err)
+		}
+		defer opened.Close()
+		db = opened
 	}
-	db, _, err := openStore(ctx, c.opts.Dir, c.opts.Log, c.opts.WhatsmeowLevel)
-	if err != nil {
-		return nil, fmt.Errorf("whatsapp identities: %w", err)
-	}
-	defer db.Close()
 	for _, j := range jids {
 		q := `SELECT pn FROM whatsmeow_lid_map WHERE lid = ?`
 		server := types.DefaultUserServer

@@ -528,3 +528,14 @@ func FuzzBufferFingerprint(f *testing.F) {
 		}
 	})
 }
+
+// TestOtherIdentitiesWhileRunning reads the running session's database and
+// LID map.
+func TestOtherIdentitiesWhileRunning(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.sess.db.Exec(`INSERT INTO whatsmeow_lid_map (lid, pn) VALUES (?, ?)`, lidJID.User, pnJID.User)
+	require.NoError(t, err)
+	got, err := h.ch.OtherIdentities(context.Background(), []bot.Identity{lidID})
+	require.NoError(t, err)
+	assert.Equal(t, []bot.Identity{pnID}, got)
+}
