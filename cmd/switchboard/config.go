@@ -398,7 +398,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.WhatsAppPairPhone, "whatsapp-pair-phone", c.WhatsAppPairPhone, "pair WhatsApp with a code typed on this phone (+44 7700 900123) instead of the QR code (env "+envPairPhone+")")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "https address the bot is reached at, for one-time Teams export links; empty: exports go as a file or reply (env "+envPublicURL+")")
 	fs.IntVar(&c.RetentionMonths, "retention-months", c.RetentionMonths, "erase a customer's messages and drafts this many months after their last message (env "+envRetentionMonths+")")
-	fs.DurationVar(&c.DraftDeadline, "draft-deadline", c.DraftDeadline, "longest wait for one AI draft, retries included, before the card says drafting took too long (env "+envDraftDeadline+")")
+	fs.DurationVar(&c.DraftDeadline, "draft-deadline", c.DraftDeadline, "longest wait for one AI draft, retries included, before the card says the model did not answer in time (env "+envDraftDeadline+")")
 	return fs
 }
 
@@ -409,7 +409,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: switchboard [run] [flags]")
 	fmt.Fprintln(w, "       switchboard backup --out DIR [flags]   copy switchboard.db and keys.db into DIR with VACUUM INTO")
 	fmt.Fprintln(w, "       switchboard whatsapp logout [--data DIR]   unlink the WhatsApp device and delete its session keys (bot stopped)")
-	fmt.Fprintln(w, "       switchboard teams-manifest --out switchboard.zip [--app-id ID]   write the Teams app package")
+	fmt.Fprintln(w, "       switchboard teams-manifest --out switchboard.zip [--app-id ID] --privacy-url URL --terms-url URL   write the Teams app package")
 	fmt.Fprintln(w, "       switchboard version")
 	fmt.Fprintln(w, "\nFlags (each defaults from its environment variable):")
 	fs.PrintDefaults()
