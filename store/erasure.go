@@ -130,8 +130,9 @@ func (db *DB) LastRecovery() Recovery {
 
 // orphanKeySafety bounds the orphan sweep: it never destroys more keys than
 // a crash can leave (a few pool refills) when that would be more than the
-// subjects the main database holds, which means the two files do not
-// belong together (a fresh or restored switchboard.db next to an older
+// subjects the main database holds, nor more than one refill when the main
+// database holds no subject at all: either means the two files do not
+// belong together (an empty or much older switchboard.db next to a used
 // keys.db). Destroying them would make every copy of the data unreadable,
 // so Open then leaves the keys and logs an error for the operator.
 const orphanKeySafety = 4 * maxSpareKeys
@@ -202,7 +203,7 @@ func (db *DB) destroyOrphanKeys(ctx context.Context) (int, error) {
 	if len(orphans) == 0 {
 		return 0, nil
 	}
-	if len(orphans) > orphanKeySafety && len(orphans) > len(live) {
+	if (len(orphans) > orphanKeySafety && len(orphans) > len(live)) || (len(live) == 0 && len(orphans) > maxSpareKeys) {
 		db.log.Error().Int("orphan_keys", len(orphans)).Int("subjects", len(live)).
 			Msg("keys.db holds many more keys than switchboard.db has subjects: the files may not belong together; no key destroyed")
 		return 0, nil
