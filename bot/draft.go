@@ -116,7 +116,7 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 	r.metrics.Drafted(status)
 	if status == DraftFailed {
 		// Keep the stored draft as it was; the card says the attempt failed.
-		card := cardOf(view)
+		card := r.cardFor(view)
 		card.Note = NoteDraftFailed
 		r.updateCard(ctx, log, view, card)
 		return
@@ -254,7 +254,7 @@ func (r *Router) postCard(ctx context.Context, id int64) {
 	if view.Card != nil {
 		return
 	}
-	ref, err := r.notifier.PostCard(ctx, cardOf(view))
+	ref, err := r.notifier.PostCard(ctx, r.cardFor(view))
 	if err != nil {
 		r.metrics.Failure("card")
 		log.Error().Err(err).Msg("post card")
@@ -282,7 +282,7 @@ func (r *Router) refreshCard(ctx context.Context, id int64) {
 		r.postCard(ctx, id)
 		return
 	}
-	r.updateCard(ctx, log, view, cardOf(view))
+	r.updateCard(ctx, log, view, r.cardFor(view))
 }
 
 // updateCard replaces a posted card; a platform that cannot edit leaves it.

@@ -31,6 +31,10 @@ type DraftView struct {
 	Decision *Decision
 	// SendStatus is the reply's status once queued.
 	SendStatus MessageStatus
+	// LastInbound is when the customer last wrote in the draft's chat (the
+	// platform's time of the newest stored inbound message); zero if no
+	// inbound message of the chat is stored.
+	LastInbound time.Time
 }
 
 // Store is the persistence the router needs. Implementations seal message,
