@@ -61,6 +61,13 @@ func renderCard(c bot.Card) obj {
 	if c.Note != "" {
 		body = append(body, textBlock(c.Note, obj{"color": "Warning"}))
 	}
+	if line := windowLine(c); line != "" && !decided(c) {
+		style := obj{"size": "Small"}
+		if c.WindowLeft <= 0 {
+			style = obj{"weight": "Bolder"}
+		}
+		body = append(body, textBlock(line, style))
+	}
 	if r.Blocked() {
 		for _, f := range r.Flags {
 			body = append(body, plainBlock("⚠ "+f, obj{"color": "Attention"}))
@@ -88,6 +95,23 @@ func renderCard(c bot.Card) obj {
 	}
 	card["body"] = body
 	return card
+}
+
+// windowLine says where the chat is in its reply window (the WhatsApp
+// Business Platform's 24 hours), or "" when the channel has none. The
+// closing time is absolute, so the line stays true as the card ages.
+func windowLine(c bot.Card) string {
+	if c.WindowEnds.IsZero() {
+		return ""
+	}
+	at := c.WindowEnds.UTC().Format("2 Jan 15:04") + " UTC"
+	if c.WindowLeft > 0 {
+		return "Reply window: " + bot.DurationWords(c.WindowLeft) + " left (closes " + at + ")."
+	}
+	if c.Template {
+		return "Reply window closed at " + at + ": send the template to ask the customer to write again, then send the reply."
+	}
+	return "Reply window closed at " + at + ": the customer must write again before a reply can be sent."
 }
 
 // decided reports whether the card shows a settled draft.
@@ -218,6 +242,7 @@ var verbs = map[string]bot.DecisionKind{
 	"reject":     bot.Reject,
 	"regenerate": bot.Regenerate,
 	"retry":      bot.Retry,
+	"template":   bot.SendTemplate,
 }
 
 // execute is an Action.Execute whose data also carries the verb, so the
@@ -267,6 +292,9 @@ func cardActions(c bot.Card) []any {
 			[]any{obj{"type": "Input.Text", "id": "instruction", "label": "What should change? (optional)",
 				"placeholder": "shorter, friendlier, mention opening hours…", "maxLength": 500}},
 			[]any{execute("Draft again", "regenerate", c.DraftID, nil)}))
+	}
+	if c.Template && !c.WindowEnds.IsZero() && c.WindowLeft <= 0 {
+		acts = append(acts, execute("Send template", "template", c.DraftID, nil))
 	}
 	acts = append(acts, execute("Reject", "reject", c.DraftID, obj{"style": "destructive"}))
 	return acts
