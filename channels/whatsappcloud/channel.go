@@ -178,11 +178,23 @@ func New(opts Options) (*Channel, error) {
 		log:     opts.Log.With().Str("component", "whatsappcloud").Logger(),
 		graph:   strings.TrimRight(opts.GraphURL, "/"),
 		http:    opts.HTTPClient,
-		health:  &healthTracker{now: opts.Now, on: opts.OnState},
+		health:  &healthTracker{now: opts.Now},
 		media:   newMediaLedger(opts.StateDir, []byte(opts.AppSecret)),
 		windows: make(map[bot.ChatID]window),
 	}
 	c.health.h = Health{State: StateStopped, Since: opts.Now()}
+	c.health.on = func(h Health) {
+		ev := c.log.Info()
+		if h.NeedsPerson() {
+			ev = c.log.Error()
+		} else if h.State == StateUnreachable {
+			ev = c.log.Warn()
+		}
+		ev.Str("state", string(h.State)).Str("detail", h.Detail).Msg("whatsapp cloud api state")
+		if opts.OnState != nil {
+			opts.OnState(h)
+		}
+	}
 	return c, nil
 }
 

@@ -43,6 +43,7 @@ type Request struct {
 	Language  string // template.language.code
 	MediaID   string // document.id
 	Filename  string // document.filename
+	ID        string // the wamid the fake answered with; "" if it refused
 	// For uploads: the form.
 	Form     map[string]string
 	File     []byte
@@ -287,6 +288,7 @@ func (g *Graph) message(w http.ResponseWriter, body []byte, update func(func(*Re
 	g.seq++
 	id := fmt.Sprintf("wamid.HBgMNDQ3NzAwOTAwMTIzFQIAERgSFAKE%06d", g.seq)
 	g.mu.Unlock()
+	update(func(r *Request) { r.ID = id })
 	input := req.To
 	if input == "" {
 		input = req.Recipient
