@@ -205,6 +205,15 @@ func TestCloudEndToEnd(t *testing.T) {
 	assert.Contains(t, card.Body, "Reply window: 24 hours left", "the window is on the card before anyone approves")
 	time.Sleep(300 * time.Millisecond)
 	assert.Len(t, a.cards(), 1, "one message, one card")
+	db := openTestStore(t, a.dir)
+	subs, err := db.FindSubjects(t.Context(), bot.Identity{Kind: bot.IDPhone, Value: plantedPhone})
+	require.NoError(t, err)
+	require.Len(t, subs, 1)
+	hist, err := db.History(t.Context(), subs[0], plantedChat, math.MaxInt64, 100)
+	require.NoError(t, err)
+	require.Len(t, hist, 1, "the redelivered webhook was stored once")
+	assert.Equal(t, plantedText, hist[0].Text)
+	require.NoError(t, db.Close())
 
 	// Staff approve (twice: one send).
 	a.decide(t, "approve-1", "approve", draft)
@@ -214,6 +223,7 @@ func TestCloudEndToEnd(t *testing.T) {
 	assert.Equal(t, e2eWaID, sent.To)
 	assert.Equal(t, "text", sent.Type)
 	assert.Equal(t, e2eDraft, sent.Text)
+	assert.Regexp(t, `^outbox-\d+$`, sent.Key, "biz_opaque_callback_data names the outbox row")
 	require.NotEmpty(t, sent.ID)
 	a.waitUpdate(t, card, `"value":"sent"`)
 
@@ -233,20 +243,30 @@ func TestCloudEndToEnd(t *testing.T) {
 	require.Eventually(t, func() bool { return len(a.graph.Messages()) == 2 }, 10*time.Second, 10*time.Millisecond)
 	assert.Contains(t, a.graph.Messages()[1].Text, "Meta Platforms (WhatsApp Business Platform), which runs our WhatsApp account for us")
 
-	a.stop()
-	db := openTestStore(t, a.dir)
-	subs, err := db.FindSubjects(t.Context(), bot.Identity{Kind: bot.IDPhone, Value: plantedPhone})
-	require.NoError(t, err)
-	require.Len(t, subs, 1)
-	hist, err := db.History(t.Context(), subs[0], plantedChat, math.MaxInt64, 100)
-	require.NoError(t, err)
-	var inbound []string
-	for _, m := range hist {
-		if m.Dir == bot.In {
-			inbound = append(inbound, m.Text)
-		}
+	// /export arrives as a document uploaded to Meta; /forget me deletes it
+	// there.
+	say := func(id, text string) {
+		require.Equal(t, http.StatusOK, a.webhook(t, cloudtest.TextMessage(e2ePNID, e2eWaID, plantedName, id, text, a.clock.Now().Unix())))
 	}
-	assert.Equal(t, []string{plantedText, "/privacy"}, inbound, "the redelivered webhook was stored once")
+	say("wamid.export", "/export")
+	require.Eventually(t, func() bool { return len(a.graph.Uploads()) == 1 && len(a.graph.Messages()) == 3 }, 10*time.Second, 10*time.Millisecond, "log:\n%s", a.tap.String())
+	doc := a.graph.Messages()[2]
+	assert.Equal(t, "document", doc.Type)
+	require.True(t, a.graph.HasMedia(doc.MediaID))
+	assert.Contains(t, string(a.graph.Uploads()[0].File), "switchboard.export/v1")
+	say("wamid.forget", "/forget me")
+	require.Eventually(t, func() bool { return len(a.graph.Messages()) == 4 }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, a.graph.Messages()[3].Text, "YES")
+	say("wamid.yes", "YES")
+	require.Eventually(t, func() bool { return !a.graph.HasMedia(doc.MediaID) }, 10*time.Second, 10*time.Millisecond,
+		"the export is deleted at Meta; log:\n%s", a.tap.String())
+	assert.Equal(t, []string{doc.MediaID}, a.graph.Deletes())
+
+	a.stop()
+	db = openTestStore(t, a.dir)
+	subs, err = db.FindSubjects(t.Context(), bot.Identity{Kind: bot.IDPhone, Value: plantedPhone})
+	require.NoError(t, err)
+	assert.Empty(t, subs, "the customer is erased")
 
 	logs := a.tap.String()
 	assert.NotContains(t, logs, `"level":"error"`)
