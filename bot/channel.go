@@ -121,8 +121,18 @@ type Card struct {
 	Customer string
 	// Message is the customer's message text (or its placeholder).
 	Message string
-	Draft   string
-	Status  DraftStatus
+	// WroteAt is when the customer sent Message; zero if unknown.
+	WroteAt time.Time
+	// Recent is the conversation just before Message, oldest first, each
+	// line clipped: context for staff.
+	Recent []CardLine
+	// Draft is the reply: the drafter's text, or once staff edited it, the
+	// text that is sent.
+	Draft string
+	// Author says who wrote Draft: "AI draft", "AI draft, edited by Alex",
+	// "Written by Alex"; empty while there is no reply.
+	Author string
+	Status DraftStatus
 	// Result is the drafter's structured output (intent, quote, flags).
 	Result *DraftResult
 	// Note explains an absent or blocked draft ("AI off at the customer's
@@ -146,6 +156,16 @@ type Card struct {
 	// Removed is set when the card is blanked at the customer's request.
 	Removed bool
 }
+
+// CardLine is one earlier message shown on a card.
+type CardLine struct {
+	Dir  Direction // In: the customer; Out: the business's reply
+	Text string    // clipped to MaxCardLine bytes
+	At   time.Time
+}
+
+// MaxCardLine bounds the text of a CardLine.
+const MaxCardLine = 280
 
 // CardRef locates a posted card so it can be updated or deleted.
 type CardRef struct {

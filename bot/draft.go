@@ -51,11 +51,13 @@ func (r *Router) draftMessage(ctx context.Context, m Message) {
 	r.postCard(ctx, id)
 }
 
-// makeDraft asks the drafter, unless the subject objected to AI. A drafter
-// failure gives a failed status and a note; the error is logged, never shown.
+// makeDraft asks the drafter, unless the subject objects to AI now or had
+// objected when the message was stored. History leaves out every message
+// stored while the subject objected. A drafter failure gives a failed status
+// and a note; the error is logged, never shown.
 func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string) (DraftResult, DraftStatus) {
-	if subj.AIRestricted {
-		log.Debug().Msg("AI restricted: manual draft")
+	if subj.AIRestricted || m.AIRestricted {
+		log.Debug().Bool("objected_when_stored", m.AIRestricted).Msg("AI restricted: manual draft")
 		return DraftResult{Manual: true, Note: NoteAIOff}, DraftPending
 	}
 	hist, err := r.store.History(ctx, subj.ID, m.Chat, m.ID, r.historyLimit)
@@ -64,6 +66,7 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		log.Warn().Err(err).Msg("history unavailable; drafting without it")
 		hist = nil
 	}
+	hist = withoutObjected(hist)
 	res, err := r.drafter.Draft(ctx, DraftRequest{
 		Subject:     subj.ID,
 		Message:     m,
@@ -75,15 +78,27 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		r.metrics.Failure("drafter")
 		// Not the error text: a model endpoint's error may echo the prompt.
 		// The drafter logs what is safe to log.
-		log.Warn().Str("error_type", fmt.Sprintf("%T", err)).
-			Bool("timeout", errors.Is(err, context.DeadlineExceeded)).Msg("drafter failed")
-		return DraftResult{Note: NoteDraftFailed}, DraftFailed
+		f := FailureOf(err)
+		log.Warn().Str("error_type", fmt.Sprintf("%T", err)).Str("failure", string(f)).Msg("drafter failed")
+		return DraftResult{Note: f.Note(), Failure: f}, DraftFailed
 	}
 	res.Text = cutUTF8(strings.ToValidUTF8(res.Text, "\uFFFD"), r.maxText)
 	if res.Manual {
 		res.Text = ""
 	}
 	return res, DraftPending
+}
+
+// withoutObjected drops the messages stored while their subject objected to
+// AI (/stop): they never go to the model.
+func withoutObjected(hist []Message) []Message {
+	out := hist[:0:0]
+	for _, m := range hist {
+		if !m.AIRestricted {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // redraft drafts an existing draft again (regenerate, retry) and updates its
@@ -117,7 +132,7 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 	if status == DraftFailed {
 		// Keep the stored draft as it was; the card says the attempt failed.
 		card := r.cardFor(view)
-		card.Note = NoteDraftFailed
+		card.Note = res.Note
 		r.updateCard(ctx, log, view, card)
 		return
 	}
@@ -304,10 +319,16 @@ func cardOf(v DraftView) Card {
 		Subject:    v.Draft.Subject,
 		Customer:   v.Customer.Name,
 		Message:    v.Message.Text,
+		WroteAt:    v.Message.SentAt,
+		Recent:     cardLines(v.Recent),
 		Draft:      v.Draft.Text,
 		Status:     v.Draft.Status,
 		Result:     v.Draft.Result,
 		SendStatus: v.SendStatus,
+	}
+	manual := v.Draft.Result == nil || v.Draft.Result.Manual
+	if c.Draft != "" && !manual {
+		c.Author = "AI draft"
 	}
 	if c.Customer == "" {
 		c.Customer = MaskPhone(v.Phone)
@@ -333,8 +354,57 @@ func cardOf(v DraftView) Card {
 	if v.Decision != nil {
 		c.DecidedBy = v.Decision.ByName
 		c.DecidedAt = v.Decision.At
+		if v.Decision.Kind == Edit && v.Decision.Text != "" {
+			c.Draft, c.Author = v.Decision.Text, editedBy(c.Author != "", v.Decision.ByName)
+			c.Result = withoutFlags(c.Result)
+		}
 	}
 	return c
+}
+
+// editedBy says who wrote an edited reply.
+func editedBy(fromAI bool, name string) string {
+	if name == "" {
+		name = "a colleague"
+	}
+	if fromAI {
+		return "AI draft, edited by " + name
+	}
+	return "Written by " + name
+}
+
+// withoutFlags is the drafter's result once staff replaced its text: the
+// flags and the reason a person was needed were about the AI's text, so
+// they no longer apply.
+func withoutFlags(r *DraftResult) *DraftResult {
+	if r == nil {
+		return nil
+	}
+	out := *r
+	out.Flags, out.HumanReason = nil, ""
+	return &out
+}
+
+// cardLines turns earlier messages into card lines: commands are left out,
+// text is clipped, other kinds show their placeholder.
+func cardLines(ms []Message) []CardLine {
+	var out []CardLine
+	for _, m := range ms {
+		text := m.Text
+		if m.Kind != "" && m.Kind != KindText {
+			text = strings.TrimSpace(m.Kind.Placeholder() + " " + text)
+		} else if _, cmd := ParseCommand(text); cmd {
+			continue
+		}
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		if len(text) > MaxCardLine {
+			text = cutUTF8(text, MaxCardLine-len("…")) + "…"
+		}
+		out = append(out, CardLine{Dir: m.Dir, Text: text, At: m.SentAt})
+	}
+	return out
 }
 
 // noteSep joins notes on a card.

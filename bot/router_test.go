@@ -282,7 +282,7 @@ func TestDrafterFailureThenRetry(t *testing.T) {
 	h.send(c, "Will this fail?")
 	card := h.cardFor("Will this fail?")
 	assert.Equal(t, bot.DraftFailed, card.Status)
-	assert.Equal(t, bot.NoteDraftFailed, card.Note)
+	assert.Equal(t, bot.FailOther.Note(), card.Note)
 	assert.Empty(t, card.Draft)
 
 	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Retry})

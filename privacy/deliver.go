@@ -29,6 +29,9 @@ type link struct {
 // askExport answers /export: the requester's own data, or (admins) the
 // subjects an identifier names; company-wide needs a second admin.
 func (s *Service) askExport(ctx context.Context, req bot.CommandRequest, t Target) (bot.Reply, error) {
+	if s.noFileHere(req) {
+		return bot.Reply{Text: textNoFiles}, nil
+	}
 	if t.Scope == ScopeCompany {
 		return s.companyStep(ctx, req, VerbExport)
 	}
@@ -46,6 +49,9 @@ func (s *Service) askExport(ctx context.Context, req bot.CommandRequest, t Targe
 // delivers it: as a file on WhatsApp (or when no ExportURL is set), else
 // as a one-time link. At most one export per requester per ExportEvery.
 func (s *Service) runExport(ctx context.Context, req bot.CommandRequest, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (bot.Reply, error) {
+	if s.noFileHere(req) {
+		return bot.Reply{Text: textNoFiles}, nil
+	}
 	now := s.now()
 	s.mu.Lock()
 	last, ok := s.lastExport[req.Subject.ID]
@@ -87,7 +93,8 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		return fail("export file", err)
 	}
 	p := f.Name()
-	counts, err := writeExport(ctx, s.st, f, s.now(), id, scope, s.policy.Supplementary(), subjects)
+	policy := s.policyNow()
+	counts, err := writeExport(ctx, s.st, f, s.now(), id, scope, policy.Supplementary(), subjects)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -114,9 +121,9 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		if err != nil {
 			return bot.Reply{}, s.userErr("export read", err)
 		}
-		text := fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema)
+		text := policy.signed(fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema))
 		if scope != ScopeSelf {
-			text = fmt.Sprintf("The export of %d person(s) is attached (request #%d, format %s).", len(subjects), id, ExportSchema)
+			text = fmt.Sprintf("Here is the export of %d person(s) (request #%d, format %s).", len(subjects), id, ExportSchema)
 		}
 		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: "application/json", Data: data}}, nil
 	}
@@ -126,6 +133,21 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		return bot.Reply{}, s.userErr("export link", err)
 	}
 	return bot.Reply{Text: fmt.Sprintf("The export (request #%d) is ready: %s%s\nThe link works once and expires in %s.", id, s.url, tok, s.ttl.Round(time.Hour))}, nil
+}
+
+// textNoFiles answers /export where the export could only go as a file and
+// the chat cannot receive one.
+const textNoFiles = "Files cannot be sent in this chat, so no export was made and your one export per hour is not used up. Please ask in a chat that can receive files."
+
+// noFileHere reports whether an export asked for in req's chat would go as
+// a file (WhatsApp, or no ExportURL) through a channel that cannot send
+// files. A platform without a known channel is assumed to take them.
+func (s *Service) noFileHere(req bot.CommandRequest) bool {
+	if req.Platform != bot.WhatsApp && s.url != "" {
+		return false // a link
+	}
+	ch, ok := s.senders[req.Platform]
+	return ok && ch != nil && !ch.Capabilities().Files
 }
 
 // addLink registers a one-time link and returns its token (32 random

@@ -88,7 +88,7 @@ func (s *Service) forgetLater(sub bot.SubjectID, ids []bot.Identity) {
 // selfErasedText confirms a person's erasure of their own data.
 func (s *Service) selfErasedText(id int64, counts map[string]int) string {
 	when := s.now().UTC().Format("2 Jan 2006 15:04 MST")
-	return fmt.Sprintf("Done: we erased your data (%s). Request #%d, completed %s. If you message us again, that starts a new record.", countsText(counts), id, when)
+	return s.policyNow().signed(fmt.Sprintf("Done: we erased your data (%s). Request #%d, completed %s. If you message us again, that starts a new record.", countsText(counts), id, when))
 }
 
 // countsText renders row counts, "3 messages, 1 drafts", sorted by name.

@@ -28,7 +28,9 @@ type Options struct {
 	Forgetters []bot.Forgetter
 	// Senders reach chats other than the one a command came from: the first
 	// admin of a two-admin "company" request is told when a second admin
-	// confirmed it. If nil, that notice is skipped.
+	// confirmed it. If nil, that notice is skipped. Their Capabilities also
+	// say whether an export can go as a file: where it cannot (and no link
+	// is possible), /export says so before doing anything.
 	Senders map[bot.Platform]bot.Channel
 	// DefaultCC is the country code (digits) for national phone numbers an
 	// admin types. If empty, "44".
@@ -46,6 +48,11 @@ type Options struct {
 	// Policy feeds /privacy, /retention and the export's supplementary
 	// information; its RetentionMonths drives Purge.
 	Policy Policy
+	// Controller, if set, is asked on every notice, export and
+	// confirmation for who the controller is now (the business profile,
+	// which admins change at run time); it replaces Policy's Controller,
+	// TradingName, Contact and ICORegistration. If nil, Policy's are used.
+	Controller func() Controller
 	// ConfirmWindow is how long a YES (or a second admin) may take. If 0,
 	// 10 minutes.
 	ConfirmWindow time.Duration
@@ -73,6 +80,7 @@ type Service struct {
 	dir        string
 	url        string
 	policy     Policy
+	controller func() Controller
 	confirm    time.Duration
 	every      time.Duration
 	ttl        time.Duration
@@ -170,6 +178,7 @@ func New(opts Options) (*Service, error) {
 		dir:        opts.ExportDir,
 		url:        opts.ExportURL,
 		policy:     opts.Policy.withDefaults(),
+		controller: opts.Controller,
 		confirm:    opts.ConfirmWindow,
 		every:      opts.ExportEvery,
 		ttl:        opts.LinkTTL,
@@ -191,6 +200,14 @@ const (
 	textTryLater  = "Something went wrong on our side and nothing was lost. Please try again later."
 	textExpired   = "That confirmation expired, so nothing was erased. Send the command again to start over."
 )
+
+// policyNow is the policy with the controller as it is now.
+func (s *Service) policyNow() Policy {
+	if s.controller == nil {
+		return s.policy
+	}
+	return s.policy.withController(s.controller())
+}
 
 // received is when a command arrived: its timestamp, else now.
 func (s *Service) received(req bot.CommandRequest) time.Time {
@@ -216,7 +233,7 @@ func (s *Service) Handle(ctx context.Context, req bot.CommandRequest) (bot.Reply
 	case VerbHelp:
 		return bot.Reply{Text: Help(req.Subject.Role)}, nil
 	case VerbPrivacy:
-		return bot.Reply{Text: s.policy.Notice()}, nil
+		return bot.Reply{Text: s.policyNow().Notice()}, nil
 	}
 	if req.Subject.ID == "" {
 		return bot.Reply{}, &bot.UserError{Code: "privacy-no-subject", Safe: textTryLater, Err: errors.New("command from an unresolved sender")}
@@ -311,7 +328,7 @@ func (s *Service) restrict(ctx context.Context, req bot.CommandRequest, on bool)
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Text: text}, nil
+	return bot.Reply{Text: s.policyNow().signed(text)}, nil
 }
 
 func (s *Service) rename(ctx context.Context, req bot.CommandRequest, name string) (bot.Reply, error) {
@@ -319,7 +336,7 @@ func (s *Service) rename(ctx context.Context, req bot.CommandRequest, name strin
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Text: "Done: we will use the name you gave from now on."}, nil
+	return bot.Reply{Text: s.policyNow().signed("Done: we will use the name you gave from now on.")}, nil
 }
 
 // listRequests answers /requests.
@@ -384,10 +401,49 @@ func (s *Service) askForget(ctx context.Context, req bot.CommandRequest, t Targe
 	s.mu.Lock()
 	s.pending[chatKey{req.Platform, req.Chat, req.Subject.ID}] = pending{scope: t.Scope, subjects: subs, received: s.received(req), expires: now.Add(s.confirm)}
 	s.mu.Unlock()
+	notes := s.forgetNotes(ctx, subs)
 	if t.Scope == ScopeSelf {
-		return bot.Reply{Text: fmt.Sprintf("This permanently erases everything we hold about you: your messages, our replies and drafts, your name and numbers. It cannot be undone. Reply YES within %s to confirm; anything else cancels.", minutes(s.confirm))}, nil
+		return bot.Reply{Text: fmt.Sprintf("This permanently erases everything we hold about you: your messages, our replies and drafts, your name and numbers. It cannot be undone.%s Reply YES within %s to confirm; anything else cancels.", notes, minutes(s.confirm))}, nil
 	}
-	return bot.Reply{Text: fmt.Sprintf("This permanently erases %d person(s) and everything held about them. Reply YES within %s to confirm; anything else cancels.", len(subs), minutes(s.confirm))}, nil
+	return bot.Reply{Text: fmt.Sprintf("This permanently erases %d person(s) and everything held about them.%s Reply YES within %s to confirm; anything else cancels.", len(subs), notes, minutes(s.confirm))}, nil
+}
+
+// ForgetNoter is implemented by a Forgetter whose erasure does more than
+// delete data (the Teams channel drops an added admin's rights): its notes
+// join the erasure's confirmation prompt.
+type ForgetNoter interface {
+	ForgetNotes(ctx context.Context, ids []bot.Identity) ([]string, error)
+}
+
+// forgetNotes collects the Forgetters' notes on erasing subs, each after a
+// space; "" when there are none. A note that cannot be had is left out and
+// logged.
+func (s *Service) forgetNotes(ctx context.Context, subs []bot.SubjectID) string {
+	var b strings.Builder
+	for _, f := range s.forgetters {
+		n, ok := f.(ForgetNoter)
+		if !ok {
+			continue
+		}
+		var ids []bot.Identity
+		for _, sub := range subs {
+			got, err := s.st.Identities(ctx, sub)
+			if err != nil {
+				s.log.Warn().Err(err).Str("subject", string(sub)).Msg("forget notes: identities")
+				continue
+			}
+			ids = append(ids, got...)
+		}
+		notes, err := n.ForgetNotes(ctx, ids)
+		if err != nil {
+			s.log.Warn().Err(err).Msg("forget notes")
+			continue
+		}
+		for _, note := range notes {
+			b.WriteString(" " + note)
+		}
+	}
+	return b.String()
 }
 
 // noMatch answers an admin whose identifier matched nobody.

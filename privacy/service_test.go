@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -440,4 +441,39 @@ func TestConcurrentYesErasesOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, count)
 	assert.Len(t, h.forget.calls, 1)
+}
+
+// noterForgetter is a Forgetter that also has notes on an erasure.
+type noterForgetter struct {
+	recForgetter
+	seen [][]bot.Identity
+}
+
+func (n *noterForgetter) ForgetNotes(_ context.Context, ids []bot.Identity) ([]string, error) {
+	n.seen = append(n.seen, ids)
+	for _, id := range ids {
+		if id.Kind == bot.IDTeams && id.Value == "aad-added" {
+			return []string{"This also removes Teams admin rights given with /admin add."}, nil
+		}
+	}
+	return nil, nil
+}
+
+// TestForgetPromptNotes: an erasure that removes an added admin says so in
+// its prompt, before anyone confirms.
+func TestForgetPromptNotes(t *testing.T) {
+	nf := &noterForgetter{}
+	h := newHarness(t, func(o *Options) { o.Forgetters = []bot.Forgetter{nf} })
+	admin := h.staffer("aad-admin", "Ada Admin", bot.RoleAdmin)
+	added := h.staffer("aad-added", "Sam Staff", bot.RoleAdmin)
+	r := h.must(admin, "/forget teams:aad-added")
+	assert.Contains(t, r.Text, "This also removes Teams admin rights given with /admin add.")
+	assert.Contains(t, r.Text, "Reply YES")
+	require.NotEmpty(t, nf.seen)
+	assert.Contains(t, nf.seen[0], bot.Identity{Kind: bot.IDTeams, Value: "aad-added"})
+
+	r = h.must(added, "/forget me")
+	assert.Contains(t, r.Text, "removes Teams admin rights")
+	c := h.customer("+447700900001", "1001@lid", "Alice")
+	assert.NotContains(t, h.must(c, "/forget me").Text, "admin")
 }

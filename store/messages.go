@@ -16,7 +16,7 @@ import (
 // with bot.ErrTooLarge.
 const MaxTextLen = 1 << 20
 
-const messageCols = "id, subject_id, platform, chat, platform_id, dir, kind, text, sent_at, stored_at, status"
+const messageCols = "id, subject_id, platform, chat, platform_id, dir, kind, text, sent_at, stored_at, status, ai_restricted"
 
 // scanMessage reads one row of messageCols and decrypts it.
 func (db *DB) scanMessage(ctx context.Context, rows interface{ Scan(...any) error }) (bot.Message, error) {
@@ -25,7 +25,7 @@ func (db *DB) scanMessage(ctx context.Context, rows interface{ Scan(...any) erro
 	var platformID sql.NullString
 	var chat, text []byte
 	var sent, stored int64
-	if err := rows.Scan(&m.ID, &subject, &platform, &chat, &platformID, &dir, &kind, &text, &sent, &stored, &status); err != nil {
+	if err := rows.Scan(&m.ID, &subject, &platform, &chat, &platformID, &dir, &kind, &text, &sent, &stored, &status, &m.AIRestricted); err != nil {
 		return bot.Message{}, err
 	}
 	m.Subject, m.Platform, m.PlatformID = bot.SubjectID(subject), bot.Platform(platform), bot.MessageID(platformID.String)

@@ -248,7 +248,7 @@ func prepareWriteStmts(ctx context.Context, write *sql.DB) (writeStmts, error) {
 		{&s.findMessage, "SELECT id FROM messages WHERE platform = ? AND chat_bidx = ? AND platform_id = ?"},
 		{&s.lookupIdentity, "SELECT subject_id FROM identities WHERE bidx_ver = ? AND bidx = ?"},
 		{&s.insertIdentity, "INSERT INTO identities (subject_id, kind, bidx, bidx_ver, value, created_at) VALUES (?, ?, ?, ?, ?, ?)"},
-		{&s.loadSubject, "SELECT name, role, tenant, ai_restricted, created_at FROM subjects WHERE id = ?"},
+		{&s.loadSubject, "SELECT name, role, tenant, ai_restricted, created_at, name_set FROM subjects WHERE id = ?"},
 		{&s.insertSubject, `INSERT INTO subjects (id, name, role, tenant, ai_restricted, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)`},
 		{&s.updateSubject, "UPDATE subjects SET name = ?, role = ?, tenant = ?, updated_at = ? WHERE id = ?"},
 	} {

@@ -20,6 +20,9 @@ const (
 	StateBlocked      State = "account-blocked"
 )
 
+// States lists every State, for metrics that export each from the start.
+var States = []State{StateStopped, StateStarting, StateConnected, StateUnreachable, StateTokenInvalid, StateNoPermission, StateBlocked}
+
 // Health is a snapshot for /readyz, /metrics and admin alerts. It holds no
 // personal data.
 type Health struct {

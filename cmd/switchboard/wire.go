@@ -117,14 +117,22 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	if cfg.PublicURL != "" {
 		exportURL = strings.TrimRight(cfg.PublicURL, "/") + "/exports/"
 	}
+	// The admin commands own the business profile; the privacy notice
+	// names the controller from it as it is at each use.
+	cmds := &adminCommands{
+		store:       app.Store,
+		log:         app.Log.With().Str("component", "admin").Logger(),
+		profilePath: filepath.Join(cfg.DataDir, profileFile),
+	}
 	popts := privacy.Options{
-		Log:       app.Log.With().Str("component", "privacy").Logger(),
-		Store:     app.Store,
-		Senders:   senders,
-		DefaultCC: cfg.DefaultCC,
-		ExportDir: filepath.Join(cfg.DataDir, exportsDir),
-		ExportURL: exportURL,
-		Policy:    policy,
+		Log:        app.Log.With().Str("component", "privacy").Logger(),
+		Store:      app.Store,
+		Senders:    senders,
+		DefaultCC:  cfg.DefaultCC,
+		ExportDir:  filepath.Join(cfg.DataDir, exportsDir),
+		ExportURL:  exportURL,
+		Policy:     policy,
+		Controller: cmds.controller,
 	}
 	var fw *forwardCards
 
@@ -177,12 +185,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		app.Mux.Handle("GET /exports/", svc.ExportHandler())
 	}
 
-	cmds := &adminCommands{
-		privacy:     svc,
-		store:       app.Store,
-		log:         app.Log.With().Str("component", "admin").Logger(),
-		profilePath: filepath.Join(cfg.DataDir, profileFile),
-	}
+	cmds.privacy = svc
 	if wa.unlink != nil {
 		cmds.whatsapp = wa.unlink
 	}
@@ -199,6 +202,10 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		app.Log.Info().Msg("no LLM configured: staff write every reply by hand (set OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for AI drafts)")
 	}
 	app.Commands = cmds
+	if c := cmds.controller(); c.LegalName == "" || c.Contact == "" {
+		app.Log.Warn().Bool("legal_name", c.LegalName != "").Bool("privacy_contact", c.Contact != "").
+			Msg("the business profile does not name the controller yet: /privacy and exports say so; an admin sets it in Teams with /profile set legal-name <name> and /profile set privacy-contact <e-mail or address> (and /profile set ico <number> if registered)")
+	}
 
 	m := &maintenance{log: app.Log.With().Str("component", "maintenance").Logger(), privacy: svc, alerts: alerts}
 	if wa.stale != nil {
@@ -454,7 +461,7 @@ func runChannels(ctx context.Context, app *App, channels []bot.Channel, sink bot
 			case err != nil && ctx.Err() == nil:
 				app.Log.Error().Err(err).Str("platform", comp).Msg("channel stopped")
 				app.Health.SetState(comp, false, StateFailed)
-				app.Metrics.Failure("channel")
+				app.Metrics.Failure(stageChannel)
 			case err != nil && !errors.Is(err, context.Canceled):
 				app.Log.Warn().Err(err).Str("platform", comp).Msg("channel stopped with an error while shutting down")
 				app.Health.SetState(comp, false, StateStopped)
