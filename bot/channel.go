@@ -113,6 +113,19 @@ type Forgetter interface {
 	Forget(ctx context.Context, subject SubjectID, ids []Identity) error
 }
 
+// IdentityResolver is implemented by channels that know identities of a
+// person beyond the ones their messages carried: whatsmeow's LID map pairs
+// a LID with its phone number; the Cloud API pairs a business-scoped user
+// id with a wa_id. Erasure and export ask it, so a person first seen under
+// one identity and later under another, with no message carrying both (two
+// subjects), is found whole.
+type IdentityResolver interface {
+	// OtherIdentities returns the identities the channel knows for the
+	// same person as ids, leaving out ids themselves and kinds it does not
+	// handle; none is not an error. It reads local state only (no network).
+	OtherIdentities(ctx context.Context, ids []Identity) ([]Identity, error)
+}
+
 // Card is what staff see about one draft. The staff notifier renders it.
 type Card struct {
 	DraftID int64

@@ -10,14 +10,24 @@ import (
 )
 
 // draftMessage makes the first draft for a stored inbound message, stores it
-// and posts its card. A message whose subject is gone (erased meanwhile) is
-// dropped; store failures leave the message undrafted for a later rescan.
+// and posts its card. A message whose subject was merged into another
+// meanwhile is drafted under that one; a message erased with its subject is
+// not drafted. Store failures leave the message undrafted for a later
+// rescan.
 func (r *Router) draftMessage(ctx context.Context, m Message) {
 	log := r.log.With().Str("subject", string(m.Subject)).Int64("message_id", m.ID).Logger()
 	subj, err := r.store.FindSubject(ctx, m.Subject)
 	if errors.Is(err, ErrNotFound) {
-		log.Info().Msg("subject gone before drafting; message dropped")
-		return
+		var gone bool
+		m, subj, gone, err = r.followMerge(ctx, m)
+		if gone {
+			log.Info().Msg("message erased with its subject before drafting")
+			return
+		}
+		if err == nil {
+			log = log.With().Str("merged_into", string(subj.ID)).Logger()
+			log.Info().Msg("subject merged before drafting; drafting under the merged subject")
+		}
 	}
 	if err != nil {
 		r.failLater(log, "draft", err)
@@ -49,6 +59,34 @@ func (r *Router) draftMessage(ctx context.Context, m Message) {
 	r.metrics.Drafted(status)
 	log.Info().Int64("draft", id).Str("status", string(status)).Bool("manual", res.Manual).Msg("draft stored")
 	r.postCard(ctx, id)
+}
+
+// followMerge re-reads a queued message whose subject no longer exists: a
+// merge moved it to another subject (returned with it), or an erasure
+// deleted it (gone). Without a MessageFinder it reports an error, so the
+// message waits for a rescan, which reads it under its current subject.
+func (r *Router) followMerge(ctx context.Context, m Message) (Message, Subject, bool, error) {
+	mf, ok := r.store.(MessageFinder)
+	if !ok {
+		return m, Subject{}, false, fmt.Errorf("subject %s gone; message left for a rescan: %w", m.Subject, ErrNotFound)
+	}
+	cur, err := mf.FindMessage(ctx, m.ID)
+	if errors.Is(err, ErrNotFound) {
+		return m, Subject{}, true, nil
+	}
+	if err != nil {
+		return m, Subject{}, false, fmt.Errorf("find message: %w", err)
+	}
+	if cur.Subject == m.Subject {
+		// The subject is gone but its message stayed: an erasure between
+		// the two reads; the next read finds it gone.
+		return m, Subject{}, false, fmt.Errorf("subject %s gone, message still stored: %w", m.Subject, ErrNotFound)
+	}
+	subj, err := r.store.FindSubject(ctx, cur.Subject)
+	if err != nil {
+		return m, Subject{}, false, fmt.Errorf("find merged subject: %w", err)
+	}
+	return cur, subj, false, nil
 }
 
 // makeDraft asks the drafter, unless the subject objects to AI now or had

@@ -347,13 +347,22 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		Role:       role,
 		Tenant:     in.Tenant,
 	}
+	cmd, isCmd := ParseCommand(text)
+	isCmd = isCmd && kind == KindText
+	stored := text
+	if isCmd {
+		// A command is not conversation: its row keeps the message id (so
+		// a redelivery is not run twice) and the command's name, never its
+		// arguments, which name other people ("/forget 07700 900987").
+		stored = CommandText(cmd)
+	}
 	msg := Message{
 		Platform:   in.Platform,
 		Chat:       in.Chat,
 		PlatformID: in.ID,
 		Dir:        In,
 		Kind:       kind,
-		Text:       text,
+		Text:       stored,
 		SentAt:     sentAt,
 		StoredAt:   now,
 		Status:     StatusReceived,
@@ -392,7 +401,7 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		Group:    in.Group,
 		At:       now,
 	}
-	if cmd, ok := ParseCommand(text); ok && kind == KindText {
+	if isCmd {
 		req.Command = cmd
 		r.runCommand(ctx, log, req, in.ID)
 		r.answered(ctx, log, id, claimed)

@@ -109,6 +109,17 @@ type HandledMarker interface {
 	MarkHandled(ctx context.Context, messageID int64) error
 }
 
+// MessageFinder is implemented by a Store that can read one stored
+// message by its row id. The router uses it to follow a queued message
+// whose subject was merged into another meanwhile (the message now names
+// the subject it was merged into); without it, such a message waits for the
+// next rescan of undrafted messages.
+type MessageFinder interface {
+	// FindMessage returns the message with row id, its text decrypted, or
+	// an error wrapping ErrNotFound (erased, or revoked by its sender).
+	FindMessage(ctx context.Context, id int64) (Message, error)
+}
+
 // CommandRequest is a slash command (or, for Intercept, plain text) from a
 // known subject.
 type CommandRequest struct {

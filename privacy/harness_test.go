@@ -37,6 +37,9 @@ type recForgetter struct {
 	err   error
 }
 
+// Platform is the Teams channel's, whose Forget deletes posted cards.
+func (f *recForgetter) Platform() bot.Platform { return bot.Teams }
+
 func (f *recForgetter) Forget(ctx context.Context, s bot.SubjectID, ids []bot.Identity) error {
 	var refs []bot.CardRef
 	if f.cards != nil {

@@ -172,8 +172,10 @@ func (p Policy) Notice() string {
 	}, "\n")
 }
 
-// Help lists the commands a subject with role may use.
-func Help(role bot.Role) string {
+// Help lists the commands a subject with role may use. adminExtra are more
+// lines for the one Admin section (commands served in front of the
+// privacy service).
+func Help(role bot.Role, adminExtra ...string) string {
 	lines := []string{
 		"Commands:",
 		"/privacy: what we keep, why, for how long and your rights",
@@ -189,6 +191,7 @@ func Help(role bot.Role) string {
 			"/requests: open data-rights requests and their due dates",
 			"/retention: the retention policy",
 		)
+		lines = append(lines, adminExtra...)
 	}
 	lines = append(lines, "Data-rights commands work in one-to-one chats only.")
 	return strings.Join(lines, "\n")

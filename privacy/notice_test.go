@@ -3,6 +3,7 @@ package privacy
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,5 +55,19 @@ func TestNoticeNamesMetaAsProcessorOnTheCloudAPI(t *testing.T) {
 		} else {
 			assert.Contains(t, sup.InternationalTransfers, "the AI provider, Microsoft and Meta may")
 		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		24 * time.Hour:                "24 hours",
+		10 * time.Minute:              "10 minutes",
+		time.Minute:                   "1 minute",
+		90 * time.Minute:              "1 hour 30 minutes",
+		time.Hour:                     "1 hour",
+		20 * time.Second:              "less than a minute",
+		24*time.Hour + 29*time.Second: "24 hours",
+	} {
+		assert.Equal(t, want, duration(d), d.String())
 	}
 }

@@ -325,6 +325,23 @@ func (db *DB) History(ctx context.Context, subject bot.SubjectID, chat bot.ChatI
 	return ms, nil
 }
 
+// FindMessage returns the message with row id, decrypted, or an error
+// wrapping bot.ErrNotFound.
+func (db *DB) FindMessage(ctx context.Context, id int64) (bot.Message, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return bot.Message{}, err
+	}
+	ms, err := db.queryMessages(ctx, read, "SELECT "+messageCols+" FROM messages WHERE id = ?", id)
+	if err != nil {
+		return bot.Message{}, fmt.Errorf("find message: %w", notFound(err))
+	}
+	if len(ms) == 0 {
+		return bot.Message{}, fmt.Errorf("find message %d: %w", id, bot.ErrNotFound)
+	}
+	return ms[0], nil
+}
+
 // Undrafted returns inbound messages of customers that have no draft yet,
 // oldest first.
 func (db *DB) Undrafted(ctx context.Context, limit int) ([]bot.Message, error) {

@@ -549,8 +549,20 @@ func (c *Channel) handle(s *session, evt any) (ack bool) {
 }
 
 // onMessage maps and delivers one message; the message is acked only if
-// the sink stored it (or it is ignored).
+// the sink stored it (or it is ignored). A message not acked is noted with
+// its sender (its plaintext waits in whatsmeow's buffer; see buffer.go), so
+// erasing someone else never deletes it.
 func (c *Channel) onMessage(s *session, evt *events.Message) bool {
+	ack := c.deliverMessage(s, evt)
+	ctx := context.WithoutCancel(s.ctx)
+	if err := noteUnacked(ctx, s.db, evt.RawMessage, evt.Info.ID, senderUsers(evt.Info), ack, c.opts.Now()); err != nil {
+		c.log.Warn().Err(err).Bool("acked", ack).Msg("unacknowledged message not noted")
+	}
+	return ack
+}
+
+// deliverMessage is onMessage's delivery.
+func (c *Channel) deliverMessage(s *session, evt *events.Message) bool {
 	ctx := s.ctx
 	if ctx.Err() != nil {
 		return false

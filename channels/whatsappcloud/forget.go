@@ -16,25 +16,37 @@ import (
 // error, and the daily sweep or a later erasure deletes it. It works
 // whether or not Run is running.
 func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) error {
+	_, err := c.ForgetCounted(ctx, subject, ids)
+	return err
+}
+
+// ForgetCounted is Forget that also says how many records went: files
+// deleted at Meta and chats whose window state was dropped, for the
+// erasure confirmation.
+func (c *Channel) ForgetCounted(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) (int, error) {
 	chats := chatsOf(ids)
 	if len(chats) == 0 {
-		return nil
+		return 0, nil
 	}
 	owners := map[string]bool{}
+	dropped := 0
 	c.mu.Lock()
 	for _, chat := range chats {
-		delete(c.windows, chat)
+		if _, ok := c.windows[chat]; ok {
+			dropped++
+			delete(c.windows, chat)
+		}
 		owners[c.media.owner(chat)] = true
 	}
 	c.mu.Unlock()
 	es, err := c.media.find(func(e mediaEntry) bool { return owners[e.Owner] })
 	if err != nil {
-		return fmt.Errorf("whatsappcloud forget: %w", err)
+		return dropped, fmt.Errorf("whatsappcloud forget: %w", err)
 	}
 	n, err := c.deleteEntries(ctx, es)
 	if err != nil {
-		return fmt.Errorf("whatsappcloud forget: %d of %d media deleted at Meta: %w", n, len(es), err)
+		return dropped + n, fmt.Errorf("whatsappcloud forget: %d of %d media deleted at Meta: %w", n, len(es), err)
 	}
-	c.log.Info().Str("subject", string(subject)).Int("media", n).Msg("forgot whatsapp cloud data")
-	return nil
+	c.log.Info().Str("subject", string(subject)).Int("media", n).Int("chats", dropped).Msg("forgot whatsapp cloud data")
+	return dropped + n, nil
 }

@@ -37,12 +37,13 @@ func TestForget(t *testing.T) {
 	zebExport, annExport := e.graph.Messages()[0].MediaID, e.graph.Messages()[1].MediaID
 	require.True(t, e.graph.HasMedia(zebExport))
 
-	err = e.ch.Forget(ctx, "s_zebedee", []bot.Identity{
+	n, err := e.ch.ForgetCounted(ctx, "s_zebedee", []bot.Identity{
 		{Kind: bot.IDPhone, Value: "+447700900123"},
 		{Kind: bot.IDBSUID, Value: "GB.13491208655302741918"},
 		{Kind: bot.IDTeams, Value: "not-ours"},
 	})
 	require.NoError(t, err)
+	assert.Equal(t, 3, n, "two files at Meta and one chat's window")
 	assert.ElementsMatch(t, []string{"1479537139650973", zebExport}, e.graph.Deletes())
 	assert.False(t, e.graph.HasMedia(zebExport))
 	assert.False(t, e.graph.HasMedia("1479537139650973"))

@@ -24,13 +24,18 @@ const (
 	msgDisconnected    = "WhatsApp is unlinked and its session keys are deleted. To connect again, restart Switchboard and scan the pairing QR code."
 	msgDisconnectHalf  = "The WhatsApp session keys are deleted here, but WhatsApp could not be told: on the business phone, remove \"Switchboard\" under Settings, Linked devices."
 	msgProfileFailed   = bot.ReplyTryLater
-	adminHelp          = "Admin (Teams):\n" +
-		"/profile: the business profile AI drafts use; /profile help for how to change it\n" +
-		"/disconnect whatsapp: unlink the business's WhatsApp number\n" +
-		"/here: post draft cards in this conversation\n" +
-		"/admin add|remove <Entra object id>, /admin list: manage admins\n" +
-		"/snippet add <name> <text>, /snippet remove <name>, /snippet list: reply snippets staff can add under Edit"
 )
+
+// adminHelp are the Admin lines of /help for the commands served here and
+// by the Teams channel; the privacy service puts them in its one Admin
+// section.
+var adminHelp = []string{
+	"/profile: the business profile AI drafts use; /profile help for how to change it",
+	"/disconnect whatsapp: unlink the business's WhatsApp number",
+	"/here: post draft cards in this conversation",
+	"/admin add|remove <Entra object id>, /admin list: manage admins",
+	"/snippet add <name> <text>, /snippet remove <name>, /snippet list: reply snippets staff can add under Edit",
+}
 
 // unlinker is the WhatsApp channel's "/disconnect whatsapp".
 type unlinker interface {
@@ -67,12 +72,6 @@ func (c *adminCommands) Handle(ctx context.Context, req bot.CommandRequest) (bot
 			return c.profile(ctx, req), nil
 		}
 		return c.disconnect(ctx, req), nil
-	case "help":
-		rep, err := c.privacy.Handle(ctx, req)
-		if err == nil && req.Platform == bot.Teams && req.Subject.Role == bot.RoleAdmin {
-			rep.Text = strings.TrimSpace(rep.Text + "\n" + adminHelp)
-		}
-		return rep, err
 	}
 	return c.privacy.Handle(ctx, req)
 }

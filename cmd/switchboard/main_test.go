@@ -148,6 +148,43 @@ func TestRunRestartsOnSameData(t *testing.T) {
 	}
 }
 
+// TestRunRefusesAnotherMasterKey: data written with one master key and a
+// start with another (a mixed-up SWITCHBOARD_MASTER_KEY) is refused with
+// what to do, instead of a bot that knows nobody.
+func TestRunRefusesAnotherMasterKey(t *testing.T) {
+	dir := t.TempDir()
+	start := func(env map[string]string) (string, error) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		tap := newLogTap()
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"--data", dir, "--listen", "127.0.0.1:0", "--log-format", "json", "--no-whatsapp"}, envMap(env), io.Discard, tap)
+		}()
+		for {
+			select {
+			case err := <-done:
+				return tap.String(), err
+			case <-time.After(10 * time.Millisecond):
+				if strings.Contains(tap.String(), `"message":"ready"`) {
+					cancel()
+					err := <-done
+					return tap.String(), err
+				}
+			}
+		}
+	}
+	logs, err := start(nil)
+	require.NoError(t, err, logs)
+	other := strings.Repeat("ab", 32)
+	_, err = start(map[string]string{envMasterKey: other})
+	require.ErrorIs(t, err, store.ErrWrongMasterKey)
+	for _, want := range []string{"another master key", envMasterKey, envMasterKeyFile, masterKeyName} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.NotContains(t, err.Error(), other)
+}
+
 func TestRunErrors(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -90,6 +90,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	var (
 		channels   []bot.Channel
 		forgetters []bot.Forgetter
+		resolvers  []bot.IdentityResolver
 		senders    = map[bot.Platform]bot.Channel{}
 		wa         waParts
 		tm         *teams.Channel
@@ -105,6 +106,9 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		channels = append(channels, wa.ch)
 		if wa.forget != nil {
 			forgetters = append(forgetters, wa.forget)
+		}
+		if wa.resolve != nil {
+			resolvers = append(resolvers, wa.resolve)
 		}
 		senders[bot.WhatsApp] = wa.ch
 	}
@@ -133,6 +137,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		ExportURL:  exportURL,
 		Policy:     policy,
 		Controller: cmds.controller,
+		AdminHelp:  adminHelp,
 	}
 	var fw *forwardCards
 
@@ -174,6 +179,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		app.Log.Warn().Msg("Teams is off (no MICROSOFT_APP_ID, no --teams-dev): drafts are stored but no staff see them until Teams is configured")
 	}
 	popts.Forgetters = forgetters
+	popts.Resolvers = resolvers
 	svc, err := privacy.New(popts)
 	if err != nil {
 		return nil, fmt.Errorf("privacy: %w", err)
@@ -184,6 +190,8 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	if exportURL != "" {
 		app.Mux.Handle("GET /exports/", svc.ExportHandler())
 	}
+	// Leftover export files go at start-up; links expire on their timers.
+	app.Tasks = append(app.Tasks, svc.Run)
 
 	cmds.privacy = svc
 	if wa.unlink != nil {
@@ -397,6 +405,11 @@ func openStore(ctx context.Context, cfg Config, key []byte, log zerolog.Logger, 
 	health.SetState(compStore, false, "opening")
 	if err := db.Open(ctx); err != nil {
 		health.SetState(compStore, false, StateFailed)
+		if errors.Is(err, store.ErrWrongMasterKey) {
+			return nil, fmt.Errorf("open store: %w. Start with the master key this data was written with (%s, %s, or %s in the data dir); "+
+				"if that key is lost, the encrypted data cannot be read: move the data dir aside to start afresh", err,
+				envMasterKey, envMasterKeyFile, masterKeyName)
+		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	health.SetState(compStore, true, "open")

@@ -548,7 +548,7 @@ func TestBuildChannelsWithWhatsApp(t *testing.T) {
 	assert.Nil(t, app.Notifier)
 	assert.Equal(t, bot.ManualDrafter{}, app.Drafter)
 	require.NotNil(t, app.Commands)
-	assert.Len(t, app.Tasks, 2, "alerts and maintenance")
+	assert.Len(t, app.Tasks, 3, "alerts, the privacy sweep and maintenance")
 	_, pattern := app.Mux.Handler(httptest.NewRequest(http.MethodPost, "/api/messages", nil))
 	assert.Empty(t, pattern, "no Teams endpoint without Teams")
 	entries, err := os.ReadDir(cfg.DataDir)

@@ -32,8 +32,12 @@ const msgCloudDisconnect = "WhatsApp runs on the WhatsApp Business Platform here
 type waParts struct {
 	ch     bot.Channel
 	forget bot.Forgetter // nil: it keeps nothing about people
-	unlink unlinker      // nil: /disconnect whatsapp explains what to do instead
-	stale  staleBuffer   // nil: nothing to purge
+	// resolve knows identities of a person its messages did not carry
+	// (whatsmeow's LID map); nil: every pairing arrives in the messages
+	// (the Cloud API sends wa_id and user_id together).
+	resolve bot.IdentityResolver
+	unlink  unlinker    // nil: /disconnect whatsapp explains what to do instead
+	stale   staleBuffer // nil: nothing to purge
 	// processor names Meta for the privacy notice when it processes the
 	// business's messages; "" when WhatsApp only carries them.
 	processor string
@@ -71,7 +75,7 @@ func buildLinkedDevice(app *App, alerts *alerter) (waParts, error) {
 	if err != nil {
 		return waParts{}, fmt.Errorf("whatsapp: %w", err)
 	}
-	return waParts{ch: wa, forget: wa, unlink: wa, stale: wa}, nil
+	return waParts{ch: wa, forget: wa, resolve: wa, unlink: wa, stale: wa}, nil
 }
 
 // buildCloud builds the WhatsApp Business Platform channel and mounts its

@@ -25,6 +25,11 @@ CREATE TABLE cards (
 	posted_at    INTEGER NOT NULL
 ) STRICT;
 
+-- table data_tasks
+CREATE TABLE data_tasks (
+	name TEXT PRIMARY KEY
+) STRICT;
+
 -- table decisions
 CREATE TABLE decisions (
 	id         INTEGER PRIMARY KEY,
@@ -62,6 +67,13 @@ CREATE TABLE identities (
 	bidx       BLOB NOT NULL,
 	bidx_ver   INTEGER NOT NULL,
 	value      BLOB NOT NULL,                -- sealed
+	created_at INTEGER NOT NULL
+) STRICT;
+
+-- table key_check
+CREATE TABLE key_check (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	mac        BLOB NOT NULL,
 	created_at INTEGER NOT NULL
 ) STRICT;
 
