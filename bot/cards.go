@@ -177,7 +177,7 @@ func (r *Router) renderCard(ctx context.Context, log zerolog.Logger, id int64) {
 	if view.Card == nil {
 		return
 	}
-	if !r.updateCard(ctx, log, view, cardOf(view)) {
+	if !r.updateCard(ctx, log, view, r.cardFor(view)) {
 		return
 	}
 	if err := r.store.CardRendered(ctx, id); err != nil {
@@ -200,7 +200,7 @@ func (r *Router) refreshCard(ctx context.Context, id int64) {
 		r.postCard(ctx, id)
 		return
 	}
-	r.updateCard(ctx, log, view, cardOf(view))
+	r.updateCard(ctx, log, view, r.cardFor(view))
 }
 
 // updateCard replaces a posted card; a platform that cannot edit leaves it.

@@ -55,6 +55,8 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 		return r.decideRedraft(ctx, d, view)
 	case Resend:
 		return r.decideResend(ctx, d)
+	case SendTemplate:
+		return r.decideTemplate(ctx, d)
 	case Approve, Reject:
 	case Edit:
 		if !utf8.ValidString(d.Text) {
@@ -69,6 +71,12 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 	default:
 		return refused("Unknown action on this card."), nil
 	}
+	if d.Kind != Reject {
+		res, ok, err := r.checkSendable(ctx, d)
+		if err != nil || !ok {
+			return res, err
+		}
+	}
 
 	err = r.store.Decide(ctx, d)
 	switch {
@@ -77,11 +85,11 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 		if lerr != nil {
 			return DecisionResult{Outcome: AlreadyDecided, Message: "Already decided; nothing sent again."}, nil
 		}
-		return DecisionResult{Outcome: AlreadyDecided, Message: alreadyMessage(view), Card: cardOf(view)}, nil
+		return DecisionResult{Outcome: AlreadyDecided, Message: alreadyMessage(view), Card: r.cardFor(view)}, nil
 	case errors.Is(err, ErrForbidden):
 		res := refused(safeText(err, forbiddenMessage(d.Kind)))
 		if view, lerr := r.store.LoadDraft(ctx, d.DraftID); lerr == nil {
-			res.Card = cardOf(view)
+			res.Card = r.cardFor(view)
 		}
 		return res, nil
 	case errors.Is(err, ErrNotFound):
@@ -96,7 +104,7 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 		r.wakeOutbox()
 		return DecisionResult{Outcome: Applied, Message: appliedMessage(d.Kind)}, nil
 	}
-	card := cardOf(view)
+	card := r.cardFor(view)
 	r.updateCard(ctx, r.log.With().Int64("draft", d.DraftID).Logger(), view, card)
 	if d.Kind != Reject {
 		r.wakeOutbox()
@@ -115,7 +123,7 @@ func (r *Router) decideResend(ctx context.Context, d Decision) (DecisionResult, 
 	case errors.Is(err, ErrDecided):
 		res := DecisionResult{Outcome: AlreadyDecided, Message: "This reply is not waiting to be resent; nothing was sent again."}
 		if lerr == nil {
-			res.Card = cardOf(view)
+			res.Card = r.cardFor(view)
 		}
 		return res, nil
 	case errors.Is(err, ErrNotFound):
@@ -126,7 +134,7 @@ func (r *Router) decideResend(ctx context.Context, d Decision) (DecisionResult, 
 	r.wakeOutbox()
 	res := DecisionResult{Outcome: Applied, Message: "Sending the reply again."}
 	if lerr == nil {
-		res.Card = cardOf(view)
+		res.Card = r.cardFor(view)
 		r.updateCard(ctx, r.log.With().Int64("draft", d.DraftID).Logger(), view, res.Card)
 	}
 	return res, nil
@@ -134,7 +142,7 @@ func (r *Router) decideResend(ctx context.Context, d Decision) (DecisionResult, 
 
 // decideRedraft queues a regenerate or retry.
 func (r *Router) decideRedraft(ctx context.Context, d Decision, view DraftView) (DecisionResult, error) {
-	card := cardOf(view)
+	card := r.cardFor(view)
 	if view.Draft.Status.Decided() {
 		return DecisionResult{Outcome: AlreadyDecided, Message: alreadyMessage(view), Card: card}, nil
 	}

@@ -176,7 +176,7 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 	r.metrics.Drafted(status)
 	if status == DraftFailed {
 		// Keep the stored draft as it was; the card says the attempt failed.
-		card := cardOf(view)
+		card := r.cardFor(view)
 		card.Note = res.Note
 		r.updateCard(ctx, log, view, card)
 		return

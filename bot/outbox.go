@@ -403,7 +403,7 @@ func (r *Router) Revoke(ctx context.Context, p Platform, chat ChatID, sender Ide
 			log.Warn().Err(err).Msg("load draft of revoked message")
 			continue
 		}
-		card := cardOf(view)
+		card := r.cardFor(view)
 		card.Message = "[message deleted by the customer]"
 		switch {
 		case card.Note == "":

@@ -40,6 +40,10 @@ type DraftView struct {
 	SendReason string
 	// SendWaiting is the platform whose channel the queued reply waits for.
 	SendWaiting Platform
+	// LastInbound is when the customer last wrote in the draft's chat (the
+	// platform's time of the newest stored inbound message); zero if no
+	// inbound message of the chat is stored.
+	LastInbound time.Time
 }
 
 // RecentLimit is how many earlier messages a DraftView carries.
@@ -196,7 +200,7 @@ type Commands interface {
 // start (an alert on a counter's increase sees its first failure).
 var FailureStages = []string{
 	"card", "command", "decide", "draft", "drafter", "history", "intercept", "mark-handled", "outbox",
-	"queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "validate",
+	"queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "template", "validate",
 }
 
 // Metrics counts what the router does. Implementations must not block.

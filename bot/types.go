@@ -239,6 +239,10 @@ const (
 	// Resend queues an approved reply again after its send failed or could
 	// not be confirmed; it changes neither the text nor the approval.
 	Resend DecisionKind = "resend"
+	// SendTemplate sends the business's message template to a customer
+	// whose reply window closed, asking them to write again; the draft
+	// stays pending.
+	SendTemplate DecisionKind = "template"
 )
 
 // Decision is one staff click on a draft card.
