@@ -319,31 +319,106 @@ func TestDraftMalformedOutput(t *testing.T) {
 }
 
 func TestDraftAzure(t *testing.T) {
-	llm := newFakeLLM(t, func(n int, req openai.ChatCompletionRequest, w http.ResponseWriter, r *http.Request) {
-		writeContent(w, out{Reply: "Hello!", Intent: "question"}.json())
+	cases := []struct {
+		version   string
+		wantStore bool
+	}{
+		{"", false}, // DefaultAzureAPIVersion, 2024-10-21 GA: no store field in its spec
+		{"2024-06-01", false},
+		{"2024-08-01-preview", false},
+		{"2024-10-01-preview", true}, // stored completions arrive
+		{"2025-04-01-preview", true},
+		{"2025-06-01", true}, // a later GA carries the previews' field
+	}
+	for _, tc := range cases {
+		t.Run("version="+tc.version, func(t *testing.T) {
+			llm := newFakeLLM(t, func(n int, req openai.ChatCompletionRequest, w http.ResponseWriter, r *http.Request) {
+				writeContent(w, out{Reply: "Hello!", Intent: "question"}.json())
+			})
+			p := sampleProfile(t)
+			d, err := New(Options{
+				APIKey:  "azure-key",
+				Azure:   &AzureOptions{Endpoint: llm.srv.URL, Deployment: "drafts-prod", APIVersion: tc.version},
+				Profile: p,
+				Now:     func() time.Time { return testNow },
+			})
+			require.NoError(t, err)
+			res, err := d.Draft(context.Background(), request("are you open on Sunday?"))
+			require.NoError(t, err)
+			assert.Equal(t, "Hello!", res.Text)
+			require.Equal(t, 1, llm.hits())
+			r := llm.request(0)
+			assert.Equal(t, "/openai/deployments/drafts-prod/chat/completions", r.URL.Path)
+			want := tc.version
+			if want == "" {
+				want = DefaultAzureAPIVersion
+			}
+			assert.Equal(t, want, r.URL.Query().Get("api-version"))
+			assert.Equal(t, "azure-key", r.Header.Get("api-key"))
+			assert.Empty(t, r.Header.Get("Authorization"))
+			var raw map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(llm.body(0), &raw))
+			assert.NotContains(t, raw, "user")
+			if tc.wantStore {
+				assert.JSONEq(t, "false", string(raw["store"]), "store:false where the API version has the field")
+			} else {
+				assert.NotContains(t, raw, "store", "a version without the field refuses it (and stores nothing without it)")
+			}
+			assert.JSONEq(t, `"drafts-prod"`, string(raw["model"]))
+		})
+	}
+}
+
+func TestCheckEndpoint(t *testing.T) {
+	cases := []struct {
+		url, allow string
+		ok         bool
+	}{
+		{"https://api.example.com/v1", "", true},
+		{"https://10.0.0.5/v1", "", true},
+		{"http://localhost:11434/v1", "", true},
+		{"http://LOCALHOST:11434/v1", "", true},
+		{"http://127.0.0.1:11434/v1", "", true},
+		{"http://127.1.2.3:8000/v1", "", true},
+		{"http://[::1]:11434/v1", "", true},
+		{"http://10.0.0.5:11434/v1", "", false},
+		{"http://192.168.1.20:11434/v1", "", false},
+		{"http://ollama:11434/v1", "", false},
+		{"http://llm.example.com/v1", "", false},
+		{"http://localhost.example.com/v1", "", false},
+		{"http://[fe80::1]:11434/v1", "", false},
+		{"http://192.168.1.20:11434/v1", "192.168.1.20", true},
+		{"http://192.168.1.20:11434/v1", "192.168.1.20:11434", true},
+		{"http://ollama:11434/v1", "gpu-box, OLLAMA", true},
+		{"http://192.168.1.21:11434/v1", "192.168.1.20", false},
+		{"http://[fe80::1]:11434/v1", "[fe80::1]", true},
+		{"ftp://example.com", "", false},
+		{"localhost:11434", "", false},
+		{"https://user:pw@example.com/v1", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.url+"|"+tc.allow, func(t *testing.T) {
+			err := CheckEndpoint(tc.url, tc.allow)
+			if tc.ok {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			if strings.HasPrefix(tc.url, "http://") && !strings.Contains(tc.url, "@") {
+				assert.ErrorIs(t, err, ErrPlainHTTP)
+				assert.Contains(t, err.Error(), EnvHTTPHost)
+			}
+		})
+	}
+	t.Run("NewRefuses", func(t *testing.T) {
+		p := sampleProfile(t)
+		_, err := New(Options{BaseURL: "http://192.168.1.20:11434/v1", Model: "m", Profile: p})
+		assert.ErrorIs(t, err, ErrPlainHTTP)
+		_, err = New(Options{APIKey: "k", Azure: &AzureOptions{Endpoint: "http://res.openai.azure.com", Deployment: "d"}, Profile: p})
+		assert.ErrorIs(t, err, ErrPlainHTTP)
+		_, err = New(Options{BaseURL: "http://192.168.1.20:11434/v1", Model: "m", Profile: p, AllowHTTPHost: "192.168.1.20"})
+		assert.NoError(t, err)
 	})
-	p := sampleProfile(t)
-	d, err := New(Options{
-		APIKey:  "azure-key",
-		Azure:   &AzureOptions{Endpoint: llm.srv.URL, Deployment: "drafts-prod"},
-		Profile: p,
-		Now:     func() time.Time { return testNow },
-	})
-	require.NoError(t, err)
-	res, err := d.Draft(context.Background(), request("are you open on Sunday?"))
-	require.NoError(t, err)
-	assert.Equal(t, "Hello!", res.Text)
-	require.Equal(t, 1, llm.hits())
-	r := llm.request(0)
-	assert.Equal(t, "/openai/deployments/drafts-prod/chat/completions", r.URL.Path)
-	assert.Equal(t, DefaultAzureAPIVersion, r.URL.Query().Get("api-version"))
-	assert.Equal(t, "azure-key", r.Header.Get("api-key"))
-	assert.Empty(t, r.Header.Get("Authorization"))
-	var raw map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(llm.body(0), &raw))
-	assert.NotContains(t, raw, "user")
-	assert.NotContains(t, raw, "store", "not sent to Azure (stores nothing by default; the field may be rejected)")
-	assert.JSONEq(t, `"drafts-prod"`, string(raw["model"]))
 }
 
 func TestDraftObjectionGate(t *testing.T) {
@@ -509,6 +584,8 @@ func TestEnv(t *testing.T) {
 		{"MissingKeyFile", map[string]string{"OPENAI_API_KEY_FILE": keyFile + ".nope"}, true, Options{}, true},
 		{"Ollama", map[string]string{"OPENAI_BASE_URL": "http://localhost:11434/v1", "OPENAI_MODEL": "llama3.1"}, true, Options{BaseURL: "http://localhost:11434/v1", Model: "llama3.1"}, false},
 		{"BaseURLNoModel", map[string]string{"OPENAI_BASE_URL": "http://localhost:11434/v1"}, true, Options{}, true},
+		{"LANHost", map[string]string{"OPENAI_BASE_URL": "http://192.168.1.20:11434/v1", "OPENAI_MODEL": "llama3.1", EnvHTTPHost: "192.168.1.20"}, true,
+			Options{BaseURL: "http://192.168.1.20:11434/v1", Model: "llama3.1", AllowHTTPHost: "192.168.1.20"}, false},
 		{"Azure", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "gpt4o", "AZURE_OPENAI_API_KEY": "az"}, true,
 			Options{APIKey: "az", Azure: &AzureOptions{Endpoint: "https://r.openai.azure.com", Deployment: "gpt4o"}}, false},
 		{"AzureNoDeployment", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com", "OPENAI_API_KEY": "k"}, true, Options{}, true},
