@@ -83,8 +83,10 @@ func TestDraftSuccess(t *testing.T) {
 	for _, s := range []string{custPhone, "7700900123", custEmail, custCard, "4111", custPostcode, string(custSubject), string(custChat), "3EB0C431C26A1916E5B1"} {
 		assert.NotContains(t, string(body), s)
 	}
-	// The name is only in the customer's own words, never as a field.
-	assert.Equal(t, 1, strings.Count(string(body), custName))
+	// The name the customer gave is a placeholder too.
+	assert.NotContains(t, string(body), custName)
+	assert.NotContains(t, string(body), "Jane")
+	assert.Contains(t, user, "my name is [NAME_1].")
 	assertCleanLogs(t, h.logs.String())
 }
 
@@ -622,4 +624,29 @@ func TestDraftHistoryLimit(t *testing.T) {
 	assert.NotContains(t, user, "old message C")
 	assert.Contains(t, user, "<<<CUSTOMER_MESSAGE id=h1>>>\nold message D\n<<<END>>>")
 	assert.Contains(t, user, "<<<CUSTOMER_MESSAGE id=h2>>>\nold message E\n<<<END>>>")
+}
+
+// Names the router knows, names in history (a staff-edited reply greeting
+// the customer, a /name command) and in the staff instruction never reach
+// the endpoint; names come back in the draft, bank details and dates of
+// birth do not.
+func TestDraftRedactsNamesEverywhere(t *testing.T) {
+	h := newHarness(t, func(n int, req openai.ChatCompletionRequest, w http.ResponseWriter, r *http.Request) {
+		writeContent(w, out{Reply: "Hello [NAME_1]! [NAME_2] will call. We won't use [IBAN_1] or [DOB_1] here.", Intent: "booking"}.json())
+	})
+	req := request("Thanks Tom! My IBAN is GB29 NWBK 6016 1331 9268 19 and DOB 14/02/1987",
+		bot.Message{Dir: bot.In, Kind: bot.KindText, Text: "/name Zebedee Quux-Smith"},
+		bot.Message{Dir: bot.Out, Kind: bot.KindText, Text: "Hi Zebedee, Tom Baker will come Monday. Regards, Yolanda"},
+	)
+	req.Names = []string{"Zebedee Quux", "Tom Baker"}
+	req.Instruction = "say Tom will ring Mrs Quux-Smith"
+	req.Previous = "Hello Zebedee."
+	res, err := h.d.Draft(context.Background(), req)
+	require.NoError(t, err)
+	body := string(h.llm.body(0))
+	for _, s := range []string{"Zebedee", "Quux", "Tom", "Baker", "Yolanda", "GB29", "NWBK", "14/02/1987", "/name"} {
+		assert.NotContains(t, body, s)
+	}
+	assert.Equal(t, "Hello Zebedee! Tom Baker will call. We won't use [bank details removed] or [date of birth removed] here.", res.Text)
+	assert.Empty(t, res.Flags)
 }

@@ -376,7 +376,7 @@ func (d *Drafter) judgeOutput(out modelOutput, p *Profile, pr *prompt) bot.Draft
 
 	// Card numbers are dropped from the model's own text; restored details
 	// are the customer's and were never cards (cards claim text first).
-	restored, invented := d.redactor.restore(d.redactor.dropCards(reply), pr.red)
+	restored, invented := d.redactor.restore(d.redactor.dropPayment(reply), pr.red)
 	if invented > 0 {
 		res.Flags = appendFlag(res.Flags, FlagInventedContact)
 	}
