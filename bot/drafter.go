@@ -25,6 +25,7 @@ type DraftRequest struct {
 type QuoteLine struct {
 	ItemID    string
 	Name      string
+	Unit      string // what UnitPrice is for: "visit", "hour"; "each" or empty for items
 	Quantity  int
 	UnitPrice int64
 	Total     int64

@@ -101,7 +101,7 @@ func assertCleanLogs(t *testing.T, logs string) {
 func TestDraftQuoteComputedTotal(t *testing.T) {
 	h := newHarness(t, func(n int, req openai.ChatCompletionRequest, w http.ResponseWriter, r *http.Request) {
 		writeContent(w, out{
-			Reply:      "Here is your quote for the work:\n[QUOTE]\nThe callout is £60 and a valve is £38.99 plus VAT.\nThanks, the Brightwater team",
+			Reply:      "Here is your quote for the work:\n[QUOTE]\nThe callout is [PRICE:callout] and a valve is [PRICE:radiator-valve], so [TOTAL] in all.\nThanks, the Brightwater team",
 			Intent:     "quote",
 			QuoteItems: []outItem{{"radiator-valve", 2}, {"callout", 1}, {"labour-hour", 1}},
 		}.json())
@@ -111,21 +111,60 @@ func TestDraftQuoteComputedTotal(t *testing.T) {
 	require.NotNil(t, res.Quote)
 	q := res.Quote
 	assert.Equal(t, "GBP", q.Currency)
-	assert.Equal(t, "2026-11", q.PriceListVersion)
+	assert.Equal(t, "2026-11", q.PriceListVersion, "the version is on the result, for the staff card")
 	assert.Equal(t, []bot.QuoteLine{
-		{ItemID: "radiator-valve", Name: "Thermostatic radiator valve, supplied and fitted", Quantity: 2, UnitPrice: 3899, Total: 7798},
-		{ItemID: "callout", Name: "Standard callout (first hour)", Quantity: 1, UnitPrice: 6000, Total: 6000},
-		{ItemID: "labour-hour", Name: "Labour, each further hour", Quantity: 1, UnitPrice: 4500, Total: 4500},
+		{ItemID: "radiator-valve", Name: "Thermostatic radiator valve, supplied and fitted", Unit: "valve", Quantity: 2, UnitPrice: 3899, Total: 7798},
+		{ItemID: "callout", Name: "Standard callout (first hour)", Unit: "visit", Quantity: 1, UnitPrice: 6000, Total: 6000},
+		{ItemID: "labour-hour", Name: "Labour, each further hour", Unit: "hour", Quantity: 1, UnitPrice: 4500, Total: 4500},
 	}, q.Lines)
 	// 7798 + 6000 + 4500 = 18298 net; VAT 20% = 3659.6 → 3660; total 21958.
 	assert.Equal(t, int64(18298), q.Net)
 	assert.Equal(t, int64(3660), q.VAT)
 	assert.Equal(t, int64(21958), q.Total)
-	assert.Empty(t, res.Flags, "list prices in the text are allowed")
+	assert.Empty(t, res.Flags, "amounts by reference are Go's own")
 	assert.False(t, res.Blocked())
-	assert.Contains(t, res.Text, "2 × Thermostatic radiator valve, supplied and fitted at £38.99 = £77.98\n")
-	assert.Contains(t, res.Text, "Subtotal £182.98, VAT (20%) £36.60, total £219.58 (price list 2026-11)")
-	assert.NotContains(t, res.Text, quoteMarker)
+	assert.Equal(t, "Here is your quote for the work:\n\n"+
+		"• 2 × Thermostatic radiator valve, supplied and fitted (£38.99 per valve): £77.98\n"+
+		"• 1 × Standard callout (first hour) (£60.00 per visit): £60.00\n"+
+		"• 1 × Labour, each further hour (£45.00 per hour): £45.00\n"+
+		"Subtotal: £182.98\nVAT at 20%: £36.60\nTotal: £219.58\n\n"+
+		"The callout is £60.00 per visit plus VAT and a valve is £38.99 per valve plus VAT, so £219.58 including VAT in all.\n"+
+		"Thanks, the Brightwater team", res.Text)
+	assert.NotContains(t, res.Text, "price list", "the list's version is internal")
+	assert.NotContains(t, res.Text, "2026-11")
+}
+
+func TestLayoutQuote(t *testing.T) {
+	const block = "• 1 × Tap washer replacement (£12.50 per tap): £12.50\nSubtotal: £12.50\nVAT at 20%: £2.50\nTotal: £15.00"
+	const signOff = "Thanks, the Brightwater team"
+	cases := []struct{ name, in, want string }{
+		{"OwnLine", "Here you go:\n[QUOTE]\nSee you soon.", "Here you go:\n\n" + block + "\n\nSee you soon."},
+		{"MidSentence", "Your quote is [QUOTE] and we can come Monday.", "Your quote is and we can come Monday.\n\n" + block},
+		{"AfterColon", "The price: [QUOTE]. Any questions, just ask.\n" + signOff, "The price:\n\n" + block + "\n\nAny questions, just ask.\n" + signOff},
+		{"EndOfSentence", "Here it is. [QUOTE] Shall we book it?", "Here it is.\n\n" + block + "\n\nShall we book it?"},
+		{"NoMarkerBeforeSignOff", "Happy to help.\n" + signOff, "Happy to help.\n\n" + block + "\n\n" + signOff},
+		{"NoMarkerNoSignOff", "Happy to help.", "Happy to help.\n\n" + block},
+		{"TwoMarkers", "[QUOTE]\nAgain: [QUOTE]", block + "\n\nAgain:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, layoutQuote(tc.in, block, signOff))
+		})
+	}
+	assert.Equal(t, "No quote here.", layoutQuote("No quote here. [QUOTE]", "", signOff), "without a quote the marker goes")
+}
+
+func TestPerUnit(t *testing.T) {
+	for unit, want := range map[string]string{"visit": "per visit", "each": "each", "Each": "each", "item": "each", "": "each",
+		"ea.": "each", "per m²": "per m²", "a day": "a day", "hour": "per hour"} {
+		assert.Equal(t, want, PerUnit(unit), unit)
+	}
+	p := sampleProfile(t)
+	p.PriceList.Items = append(p.PriceList.Items, Item{ID: "washer", Name: "Washer", UnitPrice: 1250, Unit: "each"})
+	assert.Contains(t, p.Summary(), "washer: Washer, £12.50 each")
+	assert.NotContains(t, p.Summary(), "per each")
+	q, _ := ComputeQuote(p, []QuoteItem{{"washer", 2}})
+	assert.Contains(t, RenderQuote(q, p.VATRate), "• 2 × Washer (£12.50 each): £25.00")
 }
 
 func TestDraftFlags(t *testing.T) {
@@ -139,7 +178,10 @@ func TestDraftFlags(t *testing.T) {
 		{"BadQuantity", out{Reply: "[QUOTE]", Intent: "quote", QuoteItems: []outItem{{"callout", 0}}}, "quote please", []string{FlagBadQuantity}},
 		{"InventedAmount", out{Reply: "That's £150 all in.", Intent: "quote"}, "quote please", []string{FlagInventedAmount}},
 		{"InventedTotal", out{Reply: "[QUOTE] Total £70.00 to you.", Intent: "quote", QuoteItems: []outItem{{"callout", 1}}}, "quote please", []string{FlagInventedAmount}},
-		{"QuoteTotalAllowed", out{Reply: "[QUOTE] So £72.00 in total.", Intent: "quote", QuoteItems: []outItem{{"callout", 1}}}, "quote please", nil},
+		{"ListPriceWrittenByHand", out{Reply: "[QUOTE] So £72.00 in total.", Intent: "quote", QuoteItems: []outItem{{"callout", 1}}}, "quote please", []string{FlagInventedAmount}},
+		{"TotalByReference", out{Reply: "[QUOTE]\nSo [TOTAL] in all.", Intent: "quote", QuoteItems: []outItem{{"callout", 1}}}, "quote please", nil},
+		{"TotalWithoutQuote", out{Reply: "That's [TOTAL].", Intent: "quote"}, "quote please", []string{FlagTotalNoQuote}},
+		{"PriceOfUnknownItem", out{Reply: "A combi is [PRICE:combi-install].", Intent: "quote"}, "quote please", []string{FlagUnknownItem}},
 		{"OtherCurrency", out{Reply: "It is €60.", Intent: "quote"}, "quote please", []string{FlagOtherCurrency}},
 		{"InventedPlaceholder", out{Reply: "We'll ring [PHONE_2].", Intent: "question"}, "call me on " + custPhone, []string{FlagInventedContact}},
 		{"Link", out{Reply: "Pay at https://evil.example/pay", Intent: "question"}, "hi", []string{FlagLink}},

@@ -254,7 +254,7 @@ func (p Profile) Summary() string {
 		b.WriteString("  (empty)\n")
 	}
 	for _, it := range p.PriceList.Items {
-		fmt.Fprintf(&b, "  %s: %s, %s per %s\n", it.ID, it.Name, FormatAmount(it.UnitPrice, p.Currency), it.Unit)
+		fmt.Fprintf(&b, "  %s: %s, %s %s\n", it.ID, it.Name, FormatAmount(it.UnitPrice, p.Currency), PerUnit(it.Unit))
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

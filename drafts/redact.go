@@ -62,7 +62,7 @@ var removedText = [numPIIKinds]string{
 type redactor struct {
 	card, email, phone, postcode *regexp.Regexp
 	iban, ibanKW                 *regexp.Regexp
-	ipv4, ipv6                   *regexp.Regexp
+	ipv4                         *regexp.Regexp
 	sortCode, sortKW, acctKW     *regexp.Regexp
 	acctNum, acct8               *regexp.Regexp
 	nino, ninoLoose, niKW        *regexp.Regexp
@@ -91,7 +91,6 @@ func newRedactor() *redactor {
 	r.iban = regexp.MustCompile(`(?i)\b[A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]){11,32}`)
 	r.ibanKW = regexp.MustCompile(`(?i)\biban\b[ \t]*(?:no\.?|number|:|#|is|es|est|ist|è)?[ \t:]*$`)
 	r.ipv4 = regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\b`)
-	r.ipv6 = regexp.MustCompile(`(?i)[0-9a-f:][0-9a-f:.]*:[0-9a-f:.]*[0-9a-f](?:%[0-9a-z]+)?|::`)
 	// Sort code and account number: a sort code after its word or before an
 	// account number, an account number after its word or a sort code.
 	r.sortCode = regexp.MustCompile(`\b[0-9]{2}[- ]?[0-9]{2}[- ]?[0-9]{2}\b`)
@@ -411,7 +410,7 @@ func (r *redactor) ibans(s string) [][2]int {
 				break
 			}
 		}
-		if found < 0 && r.ibanKW.MatchString(s[:m[0]]) {
+		if found < 0 && r.ibanKW.MatchString(s[max(0, m[0]-30):m[0]]) {
 			end := m[1]
 			for end > m[0] && !isAlnum(s[end-1]) {
 				end--
@@ -450,17 +449,26 @@ func ibanValid(c []byte) bool {
 func (r *redactor) ips(s string) [][2]int {
 	var out [][2]int
 	if strings.Count(s, ":") >= 2 {
-		for _, m := range r.ipv6.FindAllStringIndex(s, -1) {
-			start, end := m[0], m[1]
+		// Runs of hex digits, colons and dots, each read once (a regexp
+		// here rescans long runs of colons from every start).
+		for i := 0; i < len(s); {
+			if !isIPv6Char(s[i]) {
+				i++
+				continue
+			}
+			start := i
+			for i < len(s) && isIPv6Char(s[i]) {
+				i++
+			}
 			if start > 0 && (isAlnum(s[start-1]) || s[start-1] == '.') {
 				continue
 			}
-			for end > start && s[end-1] == '.' {
+			end := i
+			for end > start && (s[end-1] == '.' || s[end-1] == ':') && !strings.HasSuffix(s[start:end], "::") {
 				end--
 			}
-			cand := s[start:end]
-			addr, _, _ := strings.Cut(cand, "%")
-			if strings.Count(addr, ":") < 2 || net.ParseIP(addr) == nil {
+			addr := s[start:end]
+			if len(addr) > 64 || strings.Count(addr, ":") < 2 || strings.Trim(addr, ":.") == "" || net.ParseIP(addr) == nil {
 				continue
 			}
 			if !strings.Contains(addr, "::") && strings.Count(addr, ":") < 7 {
@@ -624,7 +632,7 @@ func (r *redactor) dates(s string, ws []tword) [][2]int {
 		if i < next {
 			return
 		}
-		if m := r.dateAt.FindStringIndex(s[i:]); m != nil {
+		if m := r.dateAt.FindStringIndex(s[i:min(len(s), i+48)]); m != nil {
 			if end := i + m[1]; end == len(s) || !isAlnum(s[end]) {
 				out = append(out, [2]int{i, end})
 				next = end
@@ -639,7 +647,16 @@ func (r *redactor) dates(s string, ws []tword) [][2]int {
 		if wi < len(ws) && ws[wi].start == i && monthSet[ws[wi].lower] {
 			try(i)
 		} else if isDigit(s[i]) && (i == 0 || !isAlnum(s[i-1])) {
-			try(i)
+			// Only where a date's shape starts: 1-2 digits then a separator,
+			// a space or an ordinal; 4 digits then a dash.
+			n := i
+			for n < len(s) && isDigit(s[n]) {
+				n++
+			}
+			spaceThenWord := n+1 < len(s) && s[n] == ' ' && !isDigit(s[n+1]) && s[n+1] != ' '
+			if n < len(s) && ((n-i <= 2 && (strings.IndexByte("./-", s[n]) >= 0 || spaceThenWord || isLetter(s[n]))) || (n-i == 4 && s[n] == '-')) {
+				try(i)
+			}
 		}
 	}
 	return out
@@ -895,7 +912,10 @@ func upperASCII(c byte) byte {
 	return c
 }
 
-func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isIPv6Char(c byte) bool {
+	return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == ':' || c == '.'
+}
 func isUpper(c byte) bool  { return c >= 'A' && c <= 'Z' }
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 func isAlnum(c byte) bool  { return isDigit(c) || isLetter(c) }

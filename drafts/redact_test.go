@@ -238,3 +238,29 @@ func containsRun(s, sub string) bool {
 		i = start + 1
 	}
 }
+
+// BenchmarkRedactAdversarial redacts inputs at the message size cap built
+// to make a scanner rescan: each must stay linear (compare the ns/op with
+// the ordinary message of the same size).
+func BenchmarkRedactAdversarial(b *testing.B) {
+	r := newRedactor()
+	for _, bc := range []struct{ name, unit string }{
+		{"ordinary", "Hi, the boiler at 12 High Street is leaking again, call 07700 900123. "},
+		{"colons", "::"},
+		{"iban-starts", "GB29 "},
+		{"greetings", "Hi Jane "},
+		{"numbers", "12 "},
+		{"ni-words", "ni ab "},
+	} {
+		s := truncate(strings.Repeat(bc.unit, maxMessageRunes/len(bc.unit)+1), maxMessageRunes)
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				rd := newRedaction()
+				rd.addName("Jane Doe")
+				rd.yearMax = 2010
+				r.learn(s, rd)
+				_ = r.redact(s, rd)
+			}
+		})
+	}
+}
