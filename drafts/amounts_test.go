@@ -7,18 +7,18 @@ import (
 
 func TestNormaliseAmounts(t *testing.T) {
 	for in, want := range map[string]string{
-		"&pound;20":      "£20",
-		"&amp;pound;20":  "£20",
-		"&#xA3;20":       "£20",
-		`\u00a320`:       "£20",
-		"￡２０":            "£20",
-		"£٢٠":            "£20",
-		"२०.५० pounds":   "20.50 pounds",
-		"20·50":          "20.50",
-		"Twenty Pounds":  "twenty pounds",
-		"12\u00a0000":    "12 000",
-		"²⁰ GBP":         "20 gbp",
-		"𝟐𝟎 quid":        "20 quid",
+		"&pound;20":     "£20",
+		"&amp;pound;20": "£20",
+		"&#xA3;20":      "£20",
+		`\u00a320`:      "£20",
+		"￡２０":           "£20",
+		"£٢٠":           "£20",
+		"२०.५० pounds":  "20.50 pounds",
+		"20·50":         "20.50",
+		"Twenty Pounds": "twenty pounds",
+		"12\u00a0000":   "12 000",
+		"²⁰ GBP":        "20 gbp",
+		"𝟐𝟎 quid":       "20 quid",
 	} {
 		if got := normaliseAmounts(in); got != want {
 			t.Errorf("normaliseAmounts(%q) = %q, want %q", in, got, want)
