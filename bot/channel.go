@@ -14,6 +14,10 @@ type Capabilities struct {
 	// may send free-form text to it (the WhatsApp Business Platform's
 	// 24-hour customer-service window); 0 means any time.
 	Window time.Duration
+	// Template is true when the channel can send the business's
+	// pre-approved message template (Outbound.Template), the one kind of
+	// message the WhatsApp Business Platform delivers outside Window.
+	Template bool
 }
 
 // Inbound is one message from a platform, already mapped to bot types.
@@ -39,6 +43,19 @@ type Inbound struct {
 	Kind   MessageKind
 	Text   string // never logged
 	SentAt time.Time
+	// Media names the file of an image, voice note, video, document or
+	// sticker as the platform keeps it, for a later download; nil for
+	// text and for platforms that give no id. Nothing stores it yet.
+	Media *MediaRef
+}
+
+// MediaRef is a platform's handle on one received file. ID, Filename and
+// SHA256 are personal data (they name what a person sent): never log them.
+type MediaRef struct {
+	ID       string // the platform's media id (Cloud API media ids live about 7 days)
+	MIME     string
+	Filename string // documents only
+	SHA256   string // as the platform reported it (base64 or hex), if any
 }
 
 // Sink accepts events from a channel. Each method returns nil once the event
@@ -83,6 +100,10 @@ type Outbound struct {
 	// biz_opaque_callback_data) attaches Key and reports it back in
 	// Receipt.Key. Empty for replies sent outside the outbox.
 	Key string
+	// Template sends the business's configured re-engagement template
+	// instead of Text (a channel whose Capabilities.Template is true); it
+	// is the one message allowed outside Capabilities.Window.
+	Template bool
 }
 
 // Forgetter is implemented by channels that keep data of their own about a
@@ -90,6 +111,19 @@ type Outbound struct {
 // it after our rows are gone.
 type Forgetter interface {
 	Forget(ctx context.Context, subject SubjectID, ids []Identity) error
+}
+
+// IdentityResolver is implemented by channels that know identities of a
+// person beyond the ones their messages carried: whatsmeow's LID map pairs
+// a LID with its phone number; the Cloud API pairs a business-scoped user
+// id with a wa_id. Erasure and export ask it, so a person first seen under
+// one identity and later under another, with no message carrying both (two
+// subjects), is found whole.
+type IdentityResolver interface {
+	// OtherIdentities returns the identities the channel knows for the
+	// same person as ids, leaving out ids themselves and kinds it does not
+	// handle; none is not an error. It reads local state only (no network).
+	OtherIdentities(ctx context.Context, ids []Identity) ([]Identity, error)
 }
 
 // Card is what staff see about one draft. The staff notifier renders it.
@@ -100,8 +134,18 @@ type Card struct {
 	Customer string
 	// Message is the customer's message text (or its placeholder).
 	Message string
-	Draft   string
-	Status  DraftStatus
+	// WroteAt is when the customer sent Message; zero if unknown.
+	WroteAt time.Time
+	// Recent is the conversation just before Message, oldest first, each
+	// line clipped: context for staff.
+	Recent []CardLine
+	// Draft is the reply: the drafter's text, or once staff edited it, the
+	// text that is sent.
+	Draft string
+	// Author says who wrote Draft: "AI draft", "AI draft, edited by Alex",
+	// "Written by Alex"; empty while there is no reply.
+	Author string
+	Status DraftStatus
 	// Result is the drafter's structured output (intent, quote, flags).
 	Result *DraftResult
 	// Note explains an absent or blocked draft ("AI off at the customer's
@@ -112,9 +156,29 @@ type Card struct {
 	DecidedAt time.Time
 	// SendStatus tracks the reply after approval.
 	SendStatus MessageStatus
+	// WindowEnds is when the channel's free-form reply window for this
+	// chat closes (Capabilities.Window after the customer's last message);
+	// zero when the channel has no window.
+	WindowEnds time.Time
+	// WindowLeft is how much of the window was left when the card was
+	// made; 0 once it closed (or the customer never wrote).
+	WindowLeft time.Duration
+	// Template is true when staff may send the business's template to
+	// reopen a closed window.
+	Template bool
 	// Removed is set when the card is blanked at the customer's request.
 	Removed bool
 }
+
+// CardLine is one earlier message shown on a card.
+type CardLine struct {
+	Dir  Direction // In: the customer; Out: the business's reply
+	Text string    // clipped to MaxCardLine bytes
+	At   time.Time
+}
+
+// MaxCardLine bounds the text of a CardLine.
+const MaxCardLine = 280
 
 // CardRef locates a posted card so it can be updated or deleted.
 type CardRef struct {

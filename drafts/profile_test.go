@@ -204,7 +204,9 @@ func TestAmounts(t *testing.T) {
 
 func FuzzParseProfileCommand(f *testing.F) {
 	for _, s := range []string{"", "show", "set name X", "set vat 17.5%", "set signoff -", "price add a 1.50 each A thing",
-		"price remove callout", "price version 2027", "price add x 1,200,000.00 u n", "set currency eur", "set hours \x00"} {
+		"price remove callout", "price version 2027", "price add x 1,200,000.00 u n", "set currency eur", "set hours \x00",
+		"set legal-name Brightwater Plumbing Ltd", "set privacy-contact privacy@b.example", "set privacy-contact 12 High St, Bristol",
+		"set ico ZA123456", "set ico z1234567", "set ico -"} {
 		f.Add(s)
 	}
 	base := Profile{BusinessName: "B", Currency: "GBP", VATRate: 2000, PriceList: PriceList{Version: "1",
@@ -268,6 +270,7 @@ func TestProfileErrorsForPeople(t *testing.T) {
 		"frobnicate", "show me", "set colour blue", "set vat", "set vat 120", "set currency pounds", "set name " + strings.Repeat("x", 120),
 		"price add", "price add -washer 10 each Washer", "price add washer ten each Washer", "price remove", "price remove nope",
 		"price version 2026 11", "price version " + strings.Repeat("v", 50), "price frob", "set hours " + "\x07",
+		"set privacy-contact nope", "set privacy-contact a@b", "set ico X123",
 	} {
 		t.Run(args, func(t *testing.T) {
 			cmd, err := ParseProfileCommand(args)

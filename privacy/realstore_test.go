@@ -23,6 +23,8 @@ type testStore interface {
 	CreateDraft(ctx context.Context, d bot.Draft) (int64, error)
 	SaveCard(ctx context.Context, draftID int64, ref bot.CardRef) error
 	Decide(ctx context.Context, d bot.Decision) error
+	DueOutbox(ctx context.Context, now time.Time, limit int) ([]bot.OutboxItem, error)
+	MarkSent(ctx context.Context, outboxID int64, platformID bot.MessageID, at time.Time) error
 }
 
 // The real store satisfies the engine's Store and the tests' needs.

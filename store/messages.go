@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/switchboard/switchboard/bot"
 )
@@ -15,7 +16,7 @@ import (
 // with bot.ErrTooLarge.
 const MaxTextLen = 1 << 20
 
-const messageCols = "id, subject_id, platform, chat, platform_id, dir, kind, text, sent_at, stored_at, status"
+const messageCols = "id, subject_id, platform, chat, platform_id, dir, kind, text, sent_at, stored_at, status, ai_restricted"
 
 // scanMessage reads one row of messageCols and decrypts it.
 func (db *DB) scanMessage(ctx context.Context, rows interface{ Scan(...any) error }) (bot.Message, error) {
@@ -24,7 +25,7 @@ func (db *DB) scanMessage(ctx context.Context, rows interface{ Scan(...any) erro
 	var platformID sql.NullString
 	var chat, text []byte
 	var sent, stored int64
-	if err := rows.Scan(&m.ID, &subject, &platform, &chat, &platformID, &dir, &kind, &text, &sent, &stored, &status); err != nil {
+	if err := rows.Scan(&m.ID, &subject, &platform, &chat, &platformID, &dir, &kind, &text, &sent, &stored, &status, &m.AIRestricted); err != nil {
 		return bot.Message{}, err
 	}
 	m.Subject, m.Platform, m.PlatformID = bot.SubjectID(subject), bot.Platform(platform), bot.MessageID(platformID.String)
@@ -324,6 +325,23 @@ func (db *DB) History(ctx context.Context, subject bot.SubjectID, chat bot.ChatI
 	return ms, nil
 }
 
+// FindMessage returns the message with row id, decrypted, or an error
+// wrapping bot.ErrNotFound.
+func (db *DB) FindMessage(ctx context.Context, id int64) (bot.Message, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return bot.Message{}, err
+	}
+	ms, err := db.queryMessages(ctx, read, "SELECT "+messageCols+" FROM messages WHERE id = ?", id)
+	if err != nil {
+		return bot.Message{}, fmt.Errorf("find message: %w", notFound(err))
+	}
+	if len(ms) == 0 {
+		return bot.Message{}, fmt.Errorf("find message %d: %w", id, bot.ErrNotFound)
+	}
+	return ms[0], nil
+}
+
 // Undrafted returns inbound messages of customers that have no draft yet,
 // oldest first.
 func (db *DB) Undrafted(ctx context.Context, limit int) ([]bot.Message, error) {
@@ -362,6 +380,34 @@ func (db *DB) RetryText(ctx context.Context, id bot.MessageID) (string, error) {
 		return "", fmt.Errorf("retry text: %w", bot.ErrNotFound)
 	}
 	return ms[0].Text, nil
+}
+
+// LastInbound returns when the chat last wrote: the platform's time of the
+// newest stored inbound message of chat, or the zero time if none is stored.
+// A channel with a reply window (the WhatsApp Business Platform's 24 hours)
+// asks it before sending.
+func (db *DB) LastInbound(ctx context.Context, platform bot.Platform, chat bot.ChatID) (time.Time, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := lastInbound(ctx, read, platform, db.keys.chatIndex(chat))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last inbound: %w", err)
+	}
+	return t, nil
+}
+
+// lastInbound is LastInbound on q for a chat's blind index. The dedup index
+// (platform, chat_bidx, platform_id) bounds the scan to the chat's rows.
+func lastInbound(ctx context.Context, q querier, platform bot.Platform, chatIdx []byte) (time.Time, error) {
+	var last sql.NullInt64
+	err := q.QueryRowContext(ctx, "SELECT MAX(sent_at) FROM messages WHERE platform = ? AND chat_bidx = ? AND dir = 'in'",
+		string(platform), chatIdx).Scan(&last)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fromTS(last.Int64), nil
 }
 
 // MarkHandled records that the inbound message with row id needs no draft,

@@ -57,6 +57,8 @@ type App struct {
 	// Stdout is where the WhatsApp pairing QR code is printed. If nil,
 	// os.Stdout.
 	Stdout io.Writer
+	// Now is the clock of the router and the channels. If nil, time.Now.
+	Now func() time.Time
 }
 
 // stdout returns Stdout or os.Stdout.
@@ -88,49 +90,54 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	var (
 		channels   []bot.Channel
 		forgetters []bot.Forgetter
+		resolvers  []bot.IdentityResolver
 		senders    = map[bot.Platform]bot.Channel{}
-		wa         *whatsapp.Channel
+		wa         waParts
 		tm         *teams.Channel
 	)
 	alerts := newAlerter(app)
 	app.Tasks = append(app.Tasks, alerts.run)
 
 	if !cfg.NoWhatsApp {
-		app.Health.Register(compWhatsApp)
 		var err error
-		wa, err = whatsapp.New(whatsapp.Options{
-			Log:            app.Log,
-			WhatsmeowLevel: max(zerolog.WarnLevel, app.Log.GetLevel()),
-			Dir:            cfg.DataDir,
-			PairPhone:      cfg.WhatsAppPairPhone,
-			QR:             app.stdout(),
-			Retry:          app.Store,
-			OnState:        whatsAppStateReporter(app.Health, app.Metrics, alerts),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("whatsapp: %w", err)
+		if wa, err = buildWhatsApp(app, alerts); err != nil {
+			return nil, err
 		}
-		channels = append(channels, wa)
-		forgetters = append(forgetters, wa)
-		senders[bot.WhatsApp] = wa
+		channels = append(channels, wa.ch)
+		if wa.forget != nil {
+			forgetters = append(forgetters, wa.forget)
+		}
+		if wa.resolve != nil {
+			resolvers = append(resolvers, wa.resolve)
+		}
+		senders[bot.WhatsApp] = wa.ch
 	}
 
 	// The privacy service needs the channels (forgetters, senders) and the
 	// Teams channel needs the privacy service's card index: Teams gets a
 	// forwarding index, pointed at the service once it exists.
-	policy := privacy.Policy{RetentionMonths: cfg.RetentionMonths, LLMProvider: cfg.LLM.Provider(), NoAI: cfg.LLM == nil}
+	policy := privacy.Policy{RetentionMonths: cfg.RetentionMonths, LLMProvider: cfg.LLM.Provider(), NoAI: cfg.LLM == nil, WhatsAppProcessor: wa.processor}
 	exportURL := ""
 	if cfg.PublicURL != "" {
 		exportURL = strings.TrimRight(cfg.PublicURL, "/") + "/exports/"
 	}
+	// The admin commands own the business profile; the privacy notice
+	// names the controller from it as it is at each use.
+	cmds := &adminCommands{
+		store:       app.Store,
+		log:         app.Log.With().Str("component", "admin").Logger(),
+		profilePath: filepath.Join(cfg.DataDir, profileFile),
+	}
 	popts := privacy.Options{
-		Log:       app.Log.With().Str("component", "privacy").Logger(),
-		Store:     app.Store,
-		Senders:   senders,
-		DefaultCC: cfg.DefaultCC,
-		ExportDir: filepath.Join(cfg.DataDir, exportsDir),
-		ExportURL: exportURL,
-		Policy:    policy,
+		Log:        app.Log.With().Str("component", "privacy").Logger(),
+		Store:      app.Store,
+		Senders:    senders,
+		DefaultCC:  cfg.DefaultCC,
+		ExportDir:  filepath.Join(cfg.DataDir, exportsDir),
+		ExportURL:  exportURL,
+		Policy:     policy,
+		Controller: cmds.controller,
+		AdminHelp:  adminHelp,
 	}
 	var fw *forwardCards
 
@@ -172,6 +179,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		app.Log.Warn().Msg("Teams is off (no MICROSOFT_APP_ID, no --teams-dev): drafts are stored but no staff see them until Teams is configured")
 	}
 	popts.Forgetters = forgetters
+	popts.Resolvers = resolvers
 	svc, err := privacy.New(popts)
 	if err != nil {
 		return nil, fmt.Errorf("privacy: %w", err)
@@ -182,16 +190,14 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	if exportURL != "" {
 		app.Mux.Handle("GET /exports/", svc.ExportHandler())
 	}
+	// Leftover export files go at start-up; links expire on their timers.
+	app.Tasks = append(app.Tasks, svc.Run)
 
-	cmds := &adminCommands{
-		privacy:     svc,
-		store:       app.Store,
-		log:         app.Log.With().Str("component", "admin").Logger(),
-		profilePath: filepath.Join(cfg.DataDir, profileFile),
+	cmds.privacy = svc
+	if wa.unlink != nil {
+		cmds.whatsapp = wa.unlink
 	}
-	if wa != nil {
-		cmds.whatsapp = wa
-	}
+	cmds.noWhatsApp = wa.noUnlink
 	if cfg.LLM != nil {
 		d, err := newDrafter(app, cmds.profilePath)
 		if err != nil {
@@ -204,10 +210,14 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		app.Log.Info().Msg("no LLM configured: staff write every reply by hand (set OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for AI drafts)")
 	}
 	app.Commands = cmds
+	if c := cmds.controller(); c.LegalName == "" || c.Contact == "" {
+		app.Log.Warn().Bool("legal_name", c.LegalName != "").Bool("privacy_contact", c.Contact != "").
+			Msg("the business profile does not name the controller yet: /privacy and exports say so; an admin sets it in Teams with /profile set legal-name <name> and /profile set privacy-contact <e-mail or address> (and /profile set ico <number> if registered)")
+	}
 
 	m := &maintenance{log: app.Log.With().Str("component", "maintenance").Logger(), privacy: svc, alerts: alerts}
-	if wa != nil {
-		m.whatsapp = wa
+	if wa.stale != nil {
+		m.whatsapp = wa.stale
 	}
 	app.Tasks = append(app.Tasks, m.run)
 	return channels, nil
@@ -395,6 +405,11 @@ func openStore(ctx context.Context, cfg Config, key []byte, log zerolog.Logger, 
 	health.SetState(compStore, false, "opening")
 	if err := db.Open(ctx); err != nil {
 		health.SetState(compStore, false, StateFailed)
+		if errors.Is(err, store.ErrWrongMasterKey) {
+			return nil, fmt.Errorf("open store: %w. Start with the master key this data was written with (%s, %s, or %s in the data dir); "+
+				"if that key is lost, the encrypted data cannot be read: move the data dir aside to start afresh", err,
+				envMasterKey, envMasterKeyFile, masterKeyName)
+		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	health.SetState(compStore, true, "open")
@@ -416,6 +431,7 @@ func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
 		Commands: app.Commands,
 		Channels: channels,
 		Metrics:  app.Metrics,
+		Now:      app.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
@@ -458,7 +474,7 @@ func runChannels(ctx context.Context, app *App, channels []bot.Channel, sink bot
 			case err != nil && ctx.Err() == nil:
 				app.Log.Error().Err(err).Str("platform", comp).Msg("channel stopped")
 				app.Health.SetState(comp, false, StateFailed)
-				app.Metrics.Failure("channel")
+				app.Metrics.Failure(stageChannel)
 			case err != nil && !errors.Is(err, context.Canceled):
 				app.Log.Warn().Err(err).Str("platform", comp).Msg("channel stopped with an error while shutting down")
 				app.Health.SetState(comp, false, StateStopped)
