@@ -63,9 +63,9 @@ func isLoopbackHost(host string) bool {
 // azureHasStore reports whether an Azure OpenAI API version accepts the
 // chat completions "store" field. Azure added it (stored completions) in
 // 2024-10-01-preview and keeps it in later previews; the 2024-10-21 GA
-// version and earlier GA versions do not define it, and Azure answers
-// "Unknown parameter: 'store'" to a version that does not. Azure stores a
-// completion only when store is true, which is never sent.
+// version and earlier GA versions do not define it (a client that sent it
+// there got 400 "Unknown parameter: 'store'"). Azure stores a completion
+// only when store is true, which is never sent.
 func azureHasStore(version string) bool {
 	v := strings.ToLower(strings.TrimSpace(version))
 	switch v {
