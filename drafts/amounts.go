@@ -411,7 +411,7 @@ func numberIsMoney(toks []atok, i int, p *Profile, isCurrency func(int, bool) bo
 	if word(i-1) == "x" || (word(i+1) == "x" && !next.space) || prev.text == "×" || next.text == "×" {
 		return "", false // "2x", "x 2"
 	}
-	if isQuantity(toks, i) {
+	if isQuantity(toks, i) || inPhoneNumber(toks, i) {
 		return "", false
 	}
 	// Amounts: a price word before, a price tail after, money's shape, or
@@ -465,6 +465,44 @@ func largeNumberWords(s string) bool {
 		return true
 	}
 	return false
+}
+
+// inPhoneNumber reports a number that is a group of a phone number: digit
+// groups separated by spaces or dashes, 9 to 15 digits in all, starting with
+// 0 or after a + ("0117 496 0000", "+44 117 496 0000").
+func inPhoneNumber(toks []atok, i int) bool {
+	group := func(k int) bool { return k >= 0 && k < len(toks) && toks[k].kind == atNum && !toks[k].words }
+	start, end := i, i
+	for {
+		switch {
+		case group(start-1) && toks[start].space:
+			start--
+			continue
+		case start >= 2 && toks[start-1].text == "-" && group(start-2):
+			start -= 2
+			continue
+		}
+		break
+	}
+	for {
+		switch {
+		case group(end+1) && toks[end+1].space:
+			end++
+			continue
+		case end+2 < len(toks) && toks[end+1].text == "-" && group(end+2):
+			end += 2
+			continue
+		}
+		break
+	}
+	digits := 0
+	for k := start; k <= end; k++ {
+		if toks[k].kind == atNum {
+			digits += countDigits(toks[k].text)
+		}
+	}
+	lead := strings.HasPrefix(toks[start].text, "0") || (start > 0 && toks[start-1].text == "+")
+	return end > start && lead && digits >= 9 && digits <= 15
 }
 
 // smallTime reports a number that can be a clock time: 0 to 24, or H.MM.
