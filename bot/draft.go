@@ -94,7 +94,7 @@ func (r *Router) firstDraft(ctx context.Context, id int64) {
 // objected when the message was stored. History leaves out every message
 // stored while the subject objected. A drafter failure gives a failed status
 // and a note; the error is logged, never shown.
-func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string) (DraftResult, DraftStatus) {
+func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string, names ...string) (DraftResult, DraftStatus) {
 	if subj.AIRestricted || m.AIRestricted {
 		log.Debug().Bool("objected_when_stored", m.AIRestricted).Msg("AI restricted: manual draft")
 		return DraftResult{Manual: true, Note: NoteAIOff}, DraftPending
@@ -106,6 +106,9 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		hist = nil
 	}
 	hist = withoutObjected(hist)
+	if subj.Name != "" {
+		names = append(names, subj.Name)
+	}
 	// One deadline for the whole draft, the drafter's own retries included.
 	dctx, cancel := context.WithTimeout(ctx, r.draftDeadline)
 	defer cancel()
@@ -115,6 +118,7 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		History:     hist,
 		Instruction: instruction,
 		Previous:    previous,
+		Names:       names,
 	})
 	if err != nil {
 		r.metrics.Failure("drafter")
@@ -167,7 +171,11 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 		log.Warn().Err(err).Msg("find subject to redraft")
 		return
 	}
-	res, status := r.makeDraft(ctx, log, subj, view.Message, instruction, view.Draft.Text)
+	var names []string
+	if view.Decision != nil && view.Decision.ByName != "" {
+		names = append(names, view.Decision.ByName)
+	}
+	res, status := r.makeDraft(ctx, log, subj, view.Message, instruction, view.Draft.Text, names...)
 	if status == DraftFailed && ctx.Err() != nil {
 		return
 	}
