@@ -174,16 +174,19 @@ func TestStaleCardActsOnNothing(t *testing.T) {
 }
 
 // TestHungDrafterDelaysNoCard: every message has its card ("drafting…") at
-// once though the drafter hangs, and the draft deadline fails each draft in
-// time.
+// once, while the only drafting worker is stuck on the first message.
 func TestHungDrafterDelaysNoCard(t *testing.T) {
-	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Workers = 1; o.DraftDeadline = 300 * time.Millisecond })
+	release := make(chan struct{})
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Workers = 1; o.DraftDeadline = time.Minute })
 	h.drafter.Fn = func(ctx context.Context, req bot.DraftRequest) (bot.DraftResult, error) {
-		<-ctx.Done()
-		return bot.DraftResult{}, ctx.Err()
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return bot.DraftResult{}, ctx.Err()
+		}
+		return bot.DraftResult{Text: "Re: " + req.Message.Text}, nil
 	}
 	customers := []*customer{newCustomer(110), newCustomer(111), newCustomer(112), newCustomer(113)}
-	start := time.Now()
 	for _, c := range customers {
 		h.send(c, "hello from "+c.name)
 	}
@@ -195,13 +198,29 @@ func TestHungDrafterDelaysNoCard(t *testing.T) {
 			}
 		}
 		return n == len(customers)
-	}, wait, tick, "a drafting card for everyone")
-	assert.Less(t, time.Since(start), 300*time.Millisecond, "before the first deadline passed")
+	}, wait, tick, "a drafting card for everyone while the drafter hangs")
+	assert.Len(t, h.drafter.Requests(), 1, "the drafter is still on the first message")
+	close(release)
 	for _, c := range customers {
 		card := h.cardFor("hello from " + c.name)
-		assert.Equal(t, bot.DraftFailed, card.Status)
-		assert.Equal(t, bot.FailTimeout.Note(), card.Note, "the deadline passed")
+		assert.Equal(t, "Re: hello from "+c.name, card.Draft)
 	}
+	require.NoError(t, h.stop())
+}
+
+// TestDraftDeadline: a drafter that never answers is cut off by the one
+// draft deadline, and the card says the model did not answer in time.
+func TestDraftDeadline(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.DraftDeadline = 100 * time.Millisecond })
+	h.drafter.Fn = func(ctx context.Context, req bot.DraftRequest) (bot.DraftResult, error) {
+		<-ctx.Done()
+		return bot.DraftResult{}, ctx.Err()
+	}
+	c := newCustomer(114)
+	h.send(c, "anyone?")
+	card := h.cardFor("anyone?")
+	assert.Equal(t, bot.DraftFailed, card.Status)
+	assert.Equal(t, bot.FailTimeout.Note(), card.Note)
 	require.NoError(t, h.stop())
 }
 
