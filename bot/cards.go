@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/rs/zerolog"
 )
@@ -29,6 +30,12 @@ import (
 // Erasure queues a subject's posted cards in the store (card_removals)
 // in its own transaction; the router deletes them (processRemovals), also
 // after a restart.
+
+// Every change of a card goes through its draft's card lock and renders
+// the draft as it stands once the lock is held (syncCardLocked), so
+// concurrent updates (the start lane's first render, the drafter's result,
+// a decision, a receipt) are applied in order and the last one shows the
+// latest state.
 
 // postUncarded posts the cards of drafts that have none yet (or whose post
 // is in doubt), finishes posted cards that still show the placeholder, and
@@ -68,7 +75,11 @@ func (r *Router) postUncarded(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.claimCard(id, func() { r.renderCard(ctx, r.log.With().Int64("draft", id).Logger(), id) })
+		if r.notifier != nil {
+			unlock := r.lockCard(id)
+			r.syncCardLocked(ctx, id, true)
+			unlock()
+		}
 	}
 }
 
@@ -81,36 +92,53 @@ func (r *Router) setCardRetry() {
 	r.mu.Unlock()
 }
 
-// claimCard runs fn unless another goroutine is posting or rendering the
-// draft's card; it reports whether fn ran.
-func (r *Router) claimCard(id int64, fn func()) bool {
-	r.mu.Lock()
-	if r.carding[id] {
-		r.mu.Unlock()
-		return false
-	}
-	r.carding[id] = true
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.carding, id)
-		r.mu.Unlock()
-	}()
-	fn()
-	return true
+// cardLock serialises the card changes of one draft.
+type cardLock struct {
+	mu   sync.Mutex
+	refs int
 }
 
-// postCard posts the card of a draft that has none (steps 1 to 4 above).
-// Only one goroutine posts a given draft's card at a time, and it checks
-// under that claim that no card was recorded.
+// lockCard waits for the draft's card lock and returns its unlock.
+func (r *Router) lockCard(id int64) func() {
+	r.mu.Lock()
+	l := r.carding[id]
+	if l == nil {
+		l = &cardLock{}
+		r.carding[id] = l
+	}
+	l.refs++
+	r.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		r.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(r.carding, id)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// postCard posts the draft's card if it has none (steps 1 to 4 above), or
+// brings the posted one up to date.
 func (r *Router) postCard(ctx context.Context, id int64) {
 	if r.notifier == nil {
 		return
 	}
-	r.claimCard(id, func() { r.postCardClaimed(ctx, id) })
+	unlock := r.lockCard(id)
+	defer unlock()
+	r.syncCardLocked(ctx, id, false)
 }
 
-func (r *Router) postCardClaimed(ctx context.Context, id int64) {
+// refreshCard brings the draft's card up to date, posting it if need be.
+func (r *Router) refreshCard(ctx context.Context, id int64) { r.postCard(ctx, id) }
+
+// syncCardLocked makes the draft's card show the draft as it stands now:
+// it posts the card (through the placeholder) if none is recorded, else it
+// replaces the posted one. markRendered records a first content update
+// (the card showed the placeholder). The draft's card lock is held.
+func (r *Router) syncCardLocked(ctx context.Context, id int64, markRendered bool) {
 	log := r.log.With().Int64("draft", id).Logger()
 	view, err := r.store.LoadDraft(ctx, id)
 	if err != nil {
@@ -119,11 +147,22 @@ func (r *Router) postCardClaimed(ctx context.Context, id int64) {
 			log.Error().Err(err).Msg("load draft for its card")
 			r.setCardRetry()
 		}
+		return // erased: a posted card waits in the store's removals
+	}
+	if view.Card == nil {
+		r.postPlaceholderLocked(ctx, log, id, view.Draft.Subject)
 		return
 	}
-	if view.Card != nil {
-		return
+	if r.updateCardLocked(ctx, log, view, r.cardFor(view)) && markRendered {
+		if err := r.store.CardRendered(ctx, id); err != nil {
+			log.Warn().Err(err).Msg("record card rendered")
+		}
 	}
+}
+
+// postPlaceholderLocked records the card intent, posts the placeholder,
+// records its id and renders the content (steps 1 to 4).
+func (r *Router) postPlaceholderLocked(ctx context.Context, log zerolog.Logger, id int64, subject SubjectID) {
 	inDoubt, err := r.store.BeginCard(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return
@@ -159,56 +198,26 @@ func (r *Router) postCardClaimed(ctx context.Context, id int64) {
 		r.setCardRetry()
 		return
 	}
-	log.Debug().Str("subject", string(view.Draft.Subject)).Msg("card posted")
-	r.renderCard(pctx, log, id)
+	log.Debug().Str("subject", string(subject)).Msg("card posted")
+	r.syncCardLocked(pctx, id, true)
 }
 
-// renderCard replaces a recorded card's placeholder with its content.
-func (r *Router) renderCard(ctx context.Context, log zerolog.Logger, id int64) {
-	view, err := r.store.LoadDraft(ctx, id)
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			r.metrics.Failure("card")
-			log.Error().Err(err).Msg("load draft for its card")
-			r.setCardRetry()
-		}
-		return // erased: the card waits in the store's removals
-	}
-	if view.Card == nil {
-		return
-	}
-	if !r.updateCard(ctx, log, view, r.cardFor(view)) {
-		return
-	}
-	if err := r.store.CardRendered(ctx, id); err != nil {
-		log.Warn().Err(err).Msg("record card rendered")
-	}
-}
-
-// refreshCard reloads a draft and updates its posted card, or posts it.
-func (r *Router) refreshCard(ctx context.Context, id int64) {
-	log := r.log.With().Int64("draft", id).Logger()
-	view, err := r.store.LoadDraft(ctx, id)
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			r.metrics.Failure("card")
-			log.Error().Err(err).Msg("load draft for its card")
-		}
-		return
-	}
-	if view.Card == nil {
-		r.postCard(ctx, id)
-		return
-	}
-	r.updateCard(ctx, log, view, r.cardFor(view))
-}
-
-// updateCard replaces a posted card; a platform that cannot edit leaves it.
-// Then it checks that the draft still exists: if an erasure removed it
-// meanwhile (and maybe deleted the card before this update arrived), the
-// card is removed again, so an erasure and an update never leave the
-// person on a card. It reports whether the card now shows c.
+// updateCard replaces a posted card with c, under the draft's card lock.
 func (r *Router) updateCard(ctx context.Context, log zerolog.Logger, view DraftView, c Card) bool {
+	if r.notifier == nil || view.Card == nil {
+		return false
+	}
+	unlock := r.lockCard(view.Draft.ID)
+	defer unlock()
+	return r.updateCardLocked(ctx, log, view, c)
+}
+
+// updateCardLocked replaces a posted card; a platform that cannot edit
+// leaves it. Then it checks that the draft still exists: if an erasure
+// removed it meanwhile (and maybe deleted the card before this update
+// arrived), the card is removed again, so an erasure and an update never
+// leave the person on a card. It reports whether the card now shows c.
+func (r *Router) updateCardLocked(ctx context.Context, log zerolog.Logger, view DraftView, c Card) bool {
 	if r.notifier == nil || view.Card == nil {
 		return false
 	}

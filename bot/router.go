@@ -163,9 +163,9 @@ type Router struct {
 
 	mu      sync.Mutex
 	started bool
-	// carding holds draft ids whose card is being posted, so a resume scan
-	// and a draft worker never post the same card twice.
-	carding map[int64]bool
+	// carding holds the card locks of drafts whose card is being posted or
+	// updated, so one card's changes never interleave (cards.go).
+	carding map[int64]*cardLock
 	// inflight holds outbox ids this process is sending or resolving now.
 	inflight map[int64]bool
 	// cardRetry is set when posting a card failed; the poll loop retries
@@ -212,7 +212,7 @@ func NewRouter(opts Options) (*Router, error) {
 		drafting:      newChatQueue(orDefault(opts.QueueSize, DefaultQueueSize)),
 		wake:          make(chan struct{}, 1),
 		ready:         make(chan struct{}),
-		carding:       make(map[int64]bool),
+		carding:       make(map[int64]*cardLock),
 	}
 	if r.maxText < minMaxText {
 		return nil, fmt.Errorf("new router: MaxText must be at least %d bytes", minMaxText)

@@ -437,7 +437,11 @@ func TestQueueFullDraftsLater(t *testing.T) {
 	h.send(c1, "one")
 	require.Eventually(t, func() bool { return len(h.drafter.Requests()) == 1 }, wait, tick, "the worker holds the first")
 	h.send(c2, "two")
-	h.send(c3, "three") // the drafting queue is full: "three" waits in the store
+	// The drafting queue is full: "three" waits in the store. (If the start
+	// queue still holds "two", Deliver says so: stored, drafted later.)
+	if err := h.wa.Inject(context.Background(), c3.inbound("three")); err != nil {
+		require.ErrorIs(t, err, bot.ErrQueueFull)
+	}
 	// Cards first: every message has its card while the drafter is stuck.
 	require.Eventually(t, func() bool {
 		n := 0
