@@ -286,10 +286,11 @@ func TestErasureDuringCardPost(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(h.notifier.Removed()) == 2 }, wait, tick, "the erasure's queue removes the card")
 	assert.Equal(t, ref, h.notifier.Removed()[1])
+	require.Eventually(t, func() bool {
+		rs, err := h.db.PendingCardRemovals(context.Background(), 10)
+		return err == nil && len(rs) == 0
+	}, wait, tick, "the removal queue empties")
 	require.NoError(t, h.stop())
-	rs, err := h.openStore().PendingCardRemovals(context.Background(), 10)
-	require.NoError(t, err)
-	assert.Empty(t, rs, "the queue is done")
 }
 
 // TestCardPostInDoubt: a post whose answer was lost (as in a crash between
