@@ -39,6 +39,10 @@ type Inbound struct {
 	Kind   MessageKind
 	Text   string // never logged
 	SentAt time.Time
+	// Media names the attachment of an image, voice, audio, video,
+	// document or sticker message, for a later fetch through the channel's
+	// MediaFetcher; nil for other kinds. Text then holds the caption.
+	Media *MediaRef
 }
 
 // Sink accepts events from a channel. Each method returns nil once the event
