@@ -22,6 +22,7 @@ import (
 type link struct {
 	path     string
 	name     string
+	mime     string // "" is application/json
 	subjects []bot.SubjectID
 	expires  time.Time
 }
@@ -87,13 +88,24 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		return fail("export file", err)
 	}
 	p := f.Name()
-	counts, err := writeExport(ctx, s.st, f, s.now(), id, scope, s.policy.Supplementary(), subjects)
+	counts, files, err := writeExportFiles(ctx, s.st, f, s.now(), id, scope, s.policy.Supplementary(), subjects)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		s.removeFile(p)
 		return fail("export write", err)
+	}
+	ext, mimeType := "json", "application/json"
+	if len(files) > 0 {
+		// The person's photos, voice notes and documents go with the
+		// document, in a ZIP.
+		zp, n, err := s.zipExport(ctx, p, files)
+		if err != nil {
+			return fail("export zip", err)
+		}
+		p, ext, mimeType = zp, "zip", "application/zip"
+		counts["media_files"] = n
 	}
 	if err := s.st.CompleteRequest(ctx, id, "done", counts, s.now().UTC()); err != nil {
 		s.removeFile(p)
@@ -107,7 +119,7 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 	}
 	s.log.Info().Int64("request", id).Str("actor", string(by)).Int("subjects", len(subjects)).Int("messages", counts["messages"]).Msg("export ready")
 
-	name := fmt.Sprintf("switchboard-export-%s-%d.json", s.now().UTC().Format("2006-01-02"), id)
+	name := fmt.Sprintf("switchboard-export-%s-%d.%s", s.now().UTC().Format("2006-01-02"), id, ext)
 	if req.Platform == bot.WhatsApp || s.url == "" {
 		data, err := os.ReadFile(p)
 		s.removeFile(p)
@@ -115,12 +127,15 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 			return bot.Reply{}, s.userErr("export read", err)
 		}
 		text := fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema)
+		if ext == "zip" {
+			text = fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a ZIP file: %s (format %s) lists everything, and the photos, voice notes and documents you sent are in its media folder. The supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportZipJSON, ExportSchema)
+		}
 		if scope != ScopeSelf {
 			text = fmt.Sprintf("The export of %d person(s) is attached (request #%d, format %s).", len(subjects), id, ExportSchema)
 		}
-		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: "application/json", Data: data}}, nil
+		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: mimeType, Data: data}}, nil
 	}
-	tok, err := s.addLink(link{path: p, name: name, subjects: subjects, expires: s.now().Add(s.ttl)})
+	tok, err := s.addLink(link{path: p, name: name, mime: mimeType, subjects: subjects, expires: s.now().Add(s.ttl)})
 	if err != nil {
 		s.removeFile(p)
 		return bot.Reply{}, s.userErr("export link", err)
@@ -194,7 +209,11 @@ func (s *Service) ExportHandler() http.Handler {
 		}
 		defer f.Close()
 		h := w.Header()
-		h.Set("Content-Type", "application/json; charset=utf-8")
+		if l.mime == "" || l.mime == "application/json" {
+			h.Set("Content-Type", "application/json; charset=utf-8")
+		} else {
+			h.Set("Content-Type", l.mime)
+		}
 		h.Set("Content-Disposition", `attachment; filename="`+l.name+`"`)
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -246,7 +265,7 @@ func (s *Service) sweep(now time.Time) {
 		return // no directory yet: nothing to sweep
 	}
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), "export-") || !strings.HasSuffix(e.Name(), ".json") {
+		if !strings.HasPrefix(e.Name(), "export-") || !(strings.HasSuffix(e.Name(), ".json") || strings.HasSuffix(e.Name(), ".zip")) {
 			continue
 		}
 		p := filepath.Join(s.dir, e.Name())

@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,12 +24,17 @@ type testStore interface {
 	CreateDraft(ctx context.Context, d bot.Draft) (int64, error)
 	SaveCard(ctx context.Context, draftID int64, ref bot.CardRef) error
 	Decide(ctx context.Context, d bot.Decision) error
+	CreateMedia(ctx context.Context, m bot.Media) (int64, error)
+	SaveMediaBytes(ctx context.Context, id int64, c bot.MediaContent, r io.Reader, limit int64) error
+	SetMediaTranscript(ctx context.Context, id int64, text string) error
+	MediaOf(ctx context.Context, s bot.SubjectID) ([]bot.Media, error)
 }
 
 // The real store satisfies the engine's Store and the tests' needs.
 var (
-	_ Store     = (*store.DB)(nil)
-	_ testStore = (*store.DB)(nil)
+	_ Store       = (*store.DB)(nil)
+	_ testStore   = (*store.DB)(nil)
+	_ MediaSource = (*store.DB)(nil)
 )
 
 // openBenchStore opens a real store in dir for benchmarks; it stays open
