@@ -205,7 +205,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	}
 	app.Commands = cmds
 
-	m := &maintenance{log: app.Log.With().Str("component", "maintenance").Logger(), privacy: svc, alerts: alerts}
+	m := &maintenance{log: app.Log.With().Str("component", "maintenance").Logger(), privacy: svc, media: app.Store, alerts: alerts}
 	if wa != nil {
 		m.whatsapp = wa
 	}
