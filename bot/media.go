@@ -2,9 +2,27 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 )
+
+// ErrAIObjected is returned by AI steps (transcription) asked to process a
+// subject who objected (/stop); nothing was sent.
+var ErrAIObjected = errors.New("the subject objected to AI processing")
+
+// Words names a media kind for people: "voice note", "image", "audio file".
+func (k MessageKind) Words() string {
+	switch k {
+	case KindVoice:
+		return "voice note"
+	case KindAudio:
+		return "audio file"
+	case "", KindText, KindOther:
+		return "file"
+	}
+	return string(k)
+}
 
 // MediaState is where a media item's download stands.
 type MediaState string

@@ -18,8 +18,8 @@ import (
 )
 
 // ErrRestricted is returned by Transcribe for a subject who objected to
-// AI processing (/stop): nothing was sent.
-var ErrRestricted = errors.New("the subject objected to AI processing")
+// AI processing (/stop): nothing was sent. It is bot.ErrAIObjected.
+var ErrRestricted = bot.ErrAIObjected
 
 // ErrAudioType is returned by Transcribe for audio of a type the
 // transcription endpoint does not take; nothing was sent.

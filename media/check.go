@@ -147,17 +147,7 @@ func (e *Error) Note() string {
 }
 
 // KindWords names a media kind for people: "voice note", "image".
-func KindWords(k bot.MessageKind) string {
-	switch k {
-	case bot.KindVoice:
-		return "voice note"
-	case bot.KindAudio:
-		return "audio file"
-	case "":
-		return "file"
-	}
-	return string(k)
-}
+func KindWords(k bot.MessageKind) string { return k.Words() }
 
 // withArticle puts "a" or "an" before a kind's words.
 func withArticle(w string) string {
