@@ -103,7 +103,8 @@ func mediaZipPath(m bot.Media) string {
 }
 
 // safeName keeps letters, digits, '.', '-' and '_' of a file name (others
-// become '_'), drops leading dots and keeps at most 80 bytes.
+// become '_'), collapses runs of dots, drops leading and trailing dots and
+// keeps at most 80 bytes.
 func safeName(s string) string {
 	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
 		s = s[i+1:]
@@ -111,7 +112,11 @@ func safeName(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+		case r == '.':
+			if b.Len() > 0 && b.String()[b.Len()-1] != '.' {
+				b.WriteByte('.')
+			}
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
 			b.WriteRune(r)
 		default:
 			b.WriteByte('_')
@@ -120,7 +125,7 @@ func safeName(s string) string {
 			break
 		}
 	}
-	return strings.TrimLeft(b.String(), ".")
+	return strings.Trim(b.String(), ".")
 }
 
 // storedTypes are already compressed: stored in the ZIP as they are.

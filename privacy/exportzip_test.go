@@ -69,3 +69,19 @@ func TestWriteExportZip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n)
 }
+
+func FuzzMediaZipPath(f *testing.F) {
+	for _, s := range []string{"", "a.pdf", "../../x", `..\..\y`, "...", "Фото.png", "a/b/c.txt", "\x00\xff", strings.Repeat("x", 500)} {
+		f.Add(int64(1), s, "application/pdf")
+	}
+	f.Fuzz(func(t *testing.T, id int64, name, mime string) {
+		p := mediaZipPath(bot.Media{ID: id, FileName: name, MIME: mime})
+		rest, ok := strings.CutPrefix(p, "media/")
+		require.True(t, ok)
+		assert.NotContains(t, rest, "/")
+		assert.NotContains(t, rest, `\`)
+		assert.NotContains(t, p, "..")
+		assert.LessOrEqual(t, len(p), 6+20+1+80+5)
+		assert.Regexp(t, `^media/-?[0-9]+[^/]*$`, p)
+	})
+}

@@ -467,3 +467,39 @@ func TestMediaInExport(t *testing.T) {
 	assert.Equal(t, id, got[0].ID)
 	assert.Equal(t, "quote.pdf", got[0].FileName)
 }
+
+// FuzzMediaFile feeds arbitrary bytes to the sealed-file reader as the
+// file of a fetched item: it must refuse them (they never authenticate)
+// without panicking, and never return bytes.
+func FuzzMediaFile(f *testing.F) {
+	db, _ := openTest(f)
+	ctx := context.Background()
+	fx := newFixture(f, db, "+447700900123", "Ada", "photo", "draft")
+	id := mediaFor(f, db, fx, "n")
+	if err := db.SaveMediaBytes(ctx, id, bot.MediaContent{}, bytes.NewReader(plantedBytes(2*mediaChunk+5, "F", 1)), 1<<20); err != nil {
+		f.Fatal(err)
+	}
+	var file string
+	if err := db.read.QueryRow("SELECT file FROM media WHERE id = ?", id).Scan(&file); err != nil {
+		f.Fatal(err)
+	}
+	path := filepath.Join(db.MediaDir(), file)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:mediaHdrLen])
+	f.Add(good[:mediaHdrLen+mediaChunk+16])
+	f.Add([]byte("SBMEDIA1\x00\x00\x00\x01x"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, content []byte) {
+		if bytes.Equal(content, good) {
+			return
+		}
+		require.NoError(t, os.WriteFile(path, content, 0o600))
+		got, err := db.ReadMedia(ctx, id, 1<<20)
+		assert.Error(t, err)
+		assert.Nil(t, got)
+	})
+}
