@@ -96,6 +96,19 @@ type Forgetter interface {
 	Forget(ctx context.Context, subject SubjectID, ids []Identity) error
 }
 
+// IdentityResolver is implemented by channels that know identities of a
+// person beyond the ones their messages carried: whatsmeow's LID map pairs
+// a LID with its phone number; the Cloud API pairs a business-scoped user
+// id with a wa_id. Erasure and export ask it, so a person first seen under
+// one identity and later under another, with no message carrying both (two
+// subjects), is found whole.
+type IdentityResolver interface {
+	// OtherIdentities returns the identities the channel knows for the
+	// same person as ids, leaving out ids themselves and kinds it does not
+	// handle; none is not an error. It reads local state only (no network).
+	OtherIdentities(ctx context.Context, ids []Identity) ([]Identity, error)
+}
+
 // Card is what staff see about one draft. The staff notifier renders it.
 type Card struct {
 	DraftID int64
@@ -104,8 +117,18 @@ type Card struct {
 	Customer string
 	// Message is the customer's message text (or its placeholder).
 	Message string
-	Draft   string
-	Status  DraftStatus
+	// WroteAt is when the customer sent Message; zero if unknown.
+	WroteAt time.Time
+	// Recent is the conversation just before Message, oldest first, each
+	// line clipped: context for staff.
+	Recent []CardLine
+	// Draft is the reply: the drafter's text, or once staff edited it, the
+	// text that is sent.
+	Draft string
+	// Author says who wrote Draft: "AI draft", "AI draft, edited by Alex",
+	// "Written by Alex"; empty while there is no reply.
+	Author string
+	Status DraftStatus
 	// Result is the drafter's structured output (intent, quote, flags).
 	Result *DraftResult
 	// Note explains an absent or blocked draft ("AI off at the customer's
@@ -119,6 +142,16 @@ type Card struct {
 	// Removed is set when the card is blanked at the customer's request.
 	Removed bool
 }
+
+// CardLine is one earlier message shown on a card.
+type CardLine struct {
+	Dir  Direction // In: the customer; Out: the business's reply
+	Text string    // clipped to MaxCardLine bytes
+	At   time.Time
+}
+
+// MaxCardLine bounds the text of a CardLine.
+const MaxCardLine = 280
 
 // CardRef locates a posted card so it can be updated or deleted.
 type CardRef struct {

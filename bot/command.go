@@ -42,3 +42,8 @@ func ParseCommand(text string) (cmd Command, ok bool) {
 	}
 	return Command{Name: strings.ToLower(name), Args: args}, true
 }
+
+// CommandText is what is stored of a command message: "/" and its name.
+// The arguments are not kept: they are input to the command, not
+// conversation, and often name other people.
+func CommandText(c Command) string { return "/" + c.Name }

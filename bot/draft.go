@@ -10,14 +10,24 @@ import (
 )
 
 // draftMessage makes the first draft for a stored inbound message, stores it
-// and posts its card. A message whose subject is gone (erased meanwhile) is
-// dropped; store failures leave the message undrafted for a later rescan.
+// and posts its card. A message whose subject was merged into another
+// meanwhile is drafted under that one; a message erased with its subject is
+// not drafted. Store failures leave the message undrafted for a later
+// rescan.
 func (r *Router) draftMessage(ctx context.Context, m Message) {
 	log := r.log.With().Str("subject", string(m.Subject)).Int64("message_id", m.ID).Logger()
 	subj, err := r.store.FindSubject(ctx, m.Subject)
 	if errors.Is(err, ErrNotFound) {
-		log.Info().Msg("subject gone before drafting; message dropped")
-		return
+		var gone bool
+		m, subj, gone, err = r.followMerge(ctx, m)
+		if gone {
+			log.Info().Msg("message erased with its subject before drafting")
+			return
+		}
+		if err == nil {
+			log = log.With().Str("merged_into", string(subj.ID)).Logger()
+			log.Info().Msg("subject merged before drafting; drafting under the merged subject")
+		}
 	}
 	if err != nil {
 		r.failLater(log, "draft", err)
@@ -51,11 +61,41 @@ func (r *Router) draftMessage(ctx context.Context, m Message) {
 	r.postCard(ctx, id)
 }
 
-// makeDraft asks the drafter, unless the subject objected to AI. A drafter
-// failure gives a failed status and a note; the error is logged, never shown.
+// followMerge re-reads a queued message whose subject no longer exists: a
+// merge moved it to another subject (returned with it), or an erasure
+// deleted it (gone). Without a MessageFinder it reports an error, so the
+// message waits for a rescan, which reads it under its current subject.
+func (r *Router) followMerge(ctx context.Context, m Message) (Message, Subject, bool, error) {
+	mf, ok := r.store.(MessageFinder)
+	if !ok {
+		return m, Subject{}, false, fmt.Errorf("subject %s gone; message left for a rescan: %w", m.Subject, ErrNotFound)
+	}
+	cur, err := mf.FindMessage(ctx, m.ID)
+	if errors.Is(err, ErrNotFound) {
+		return m, Subject{}, true, nil
+	}
+	if err != nil {
+		return m, Subject{}, false, fmt.Errorf("find message: %w", err)
+	}
+	if cur.Subject == m.Subject {
+		// The subject is gone but its message stayed: an erasure between
+		// the two reads; the next read finds it gone.
+		return m, Subject{}, false, fmt.Errorf("subject %s gone, message still stored: %w", m.Subject, ErrNotFound)
+	}
+	subj, err := r.store.FindSubject(ctx, cur.Subject)
+	if err != nil {
+		return m, Subject{}, false, fmt.Errorf("find merged subject: %w", err)
+	}
+	return cur, subj, false, nil
+}
+
+// makeDraft asks the drafter, unless the subject objects to AI now or had
+// objected when the message was stored. History leaves out every message
+// stored while the subject objected. A drafter failure gives a failed status
+// and a note; the error is logged, never shown.
 func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string) (DraftResult, DraftStatus) {
-	if subj.AIRestricted {
-		log.Debug().Msg("AI restricted: manual draft")
+	if subj.AIRestricted || m.AIRestricted {
+		log.Debug().Bool("objected_when_stored", m.AIRestricted).Msg("AI restricted: manual draft")
 		return DraftResult{Manual: true, Note: NoteAIOff}, DraftPending
 	}
 	hist, err := r.store.History(ctx, subj.ID, m.Chat, m.ID, r.historyLimit)
@@ -64,6 +104,7 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		log.Warn().Err(err).Msg("history unavailable; drafting without it")
 		hist = nil
 	}
+	hist = withoutObjected(hist)
 	res, err := r.drafter.Draft(ctx, DraftRequest{
 		Subject:     subj.ID,
 		Message:     m,
@@ -75,15 +116,27 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		r.metrics.Failure("drafter")
 		// Not the error text: a model endpoint's error may echo the prompt.
 		// The drafter logs what is safe to log.
-		log.Warn().Str("error_type", fmt.Sprintf("%T", err)).
-			Bool("timeout", errors.Is(err, context.DeadlineExceeded)).Msg("drafter failed")
-		return DraftResult{Note: NoteDraftFailed}, DraftFailed
+		f := FailureOf(err)
+		log.Warn().Str("error_type", fmt.Sprintf("%T", err)).Str("failure", string(f)).Msg("drafter failed")
+		return DraftResult{Note: f.Note(), Failure: f}, DraftFailed
 	}
 	res.Text = cutUTF8(strings.ToValidUTF8(res.Text, "\uFFFD"), r.maxText)
 	if res.Manual {
 		res.Text = ""
 	}
 	return res, DraftPending
+}
+
+// withoutObjected drops the messages stored while their subject objected to
+// AI (/stop): they never go to the model.
+func withoutObjected(hist []Message) []Message {
+	out := hist[:0:0]
+	for _, m := range hist {
+		if !m.AIRestricted {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // redraft drafts an existing draft again (regenerate, retry) and updates its
@@ -117,7 +170,7 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 	if status == DraftFailed {
 		// Keep the stored draft as it was; the card says the attempt failed.
 		card := cardOf(view)
-		card.Note = NoteDraftFailed
+		card.Note = res.Note
 		r.updateCard(ctx, log, view, card)
 		return
 	}
@@ -304,10 +357,16 @@ func cardOf(v DraftView) Card {
 		Subject:    v.Draft.Subject,
 		Customer:   v.Customer.Name,
 		Message:    v.Message.Text,
+		WroteAt:    v.Message.SentAt,
+		Recent:     cardLines(v.Recent),
 		Draft:      v.Draft.Text,
 		Status:     v.Draft.Status,
 		Result:     v.Draft.Result,
 		SendStatus: v.SendStatus,
+	}
+	manual := v.Draft.Result == nil || v.Draft.Result.Manual
+	if c.Draft != "" && !manual {
+		c.Author = "AI draft"
 	}
 	if c.Customer == "" {
 		c.Customer = MaskPhone(v.Phone)
@@ -333,8 +392,57 @@ func cardOf(v DraftView) Card {
 	if v.Decision != nil {
 		c.DecidedBy = v.Decision.ByName
 		c.DecidedAt = v.Decision.At
+		if v.Decision.Kind == Edit && v.Decision.Text != "" {
+			c.Draft, c.Author = v.Decision.Text, editedBy(c.Author != "", v.Decision.ByName)
+			c.Result = withoutFlags(c.Result)
+		}
 	}
 	return c
+}
+
+// editedBy says who wrote an edited reply.
+func editedBy(fromAI bool, name string) string {
+	if name == "" {
+		name = "a colleague"
+	}
+	if fromAI {
+		return "AI draft, edited by " + name
+	}
+	return "Written by " + name
+}
+
+// withoutFlags is the drafter's result once staff replaced its text: the
+// flags and the reason a person was needed were about the AI's text, so
+// they no longer apply.
+func withoutFlags(r *DraftResult) *DraftResult {
+	if r == nil {
+		return nil
+	}
+	out := *r
+	out.Flags, out.HumanReason = nil, ""
+	return &out
+}
+
+// cardLines turns earlier messages into card lines: commands are left out,
+// text is clipped, other kinds show their placeholder.
+func cardLines(ms []Message) []CardLine {
+	var out []CardLine
+	for _, m := range ms {
+		text := m.Text
+		if m.Kind != "" && m.Kind != KindText {
+			text = strings.TrimSpace(m.Kind.Placeholder() + " " + text)
+		} else if _, cmd := ParseCommand(text); cmd {
+			continue
+		}
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		if len(text) > MaxCardLine {
+			text = cutUTF8(text, MaxCardLine-len("…")) + "…"
+		}
+		out = append(out, CardLine{Dir: m.Dir, Text: text, At: m.SentAt})
+	}
+	return out
 }
 
 // noteSep joins notes on a card.

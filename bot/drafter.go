@@ -1,6 +1,9 @@
 package bot
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // DraftRequest is what the drafter gets for one inbound message.
 type DraftRequest struct {
@@ -49,6 +52,68 @@ type DraftResult struct {
 	// subject objected); Text is then empty and Note says why.
 	Manual bool
 	Note   string
+	// Failure says why drafting failed; empty unless it did.
+	Failure DraftFailure `json:",omitempty"`
+}
+
+// DraftFailure is why drafting failed, as a category staff can act on. It
+// never carries the model's or the endpoint's own error text.
+type DraftFailure string
+
+// Draft failures.
+const (
+	FailTimeout       DraftFailure = "timeout"        // the model did not answer in time
+	FailRefused       DraftFailure = "refused"        // the model or its content filter declined
+	FailUnreachable   DraftFailure = "unreachable"    // the endpoint could not be reached, or failed
+	FailNotConfigured DraftFailure = "not-configured" // the endpoint refused our key, model or address
+	FailOther         DraftFailure = "other"          // the answer could not be used
+)
+
+// Note is the card note for the failure: what happened and what staff can do.
+func (f DraftFailure) Note() string {
+	switch f {
+	case FailTimeout:
+		return "The AI model did not answer in time. Retry in a minute, or write the reply by hand."
+	case FailRefused:
+		return "The AI model declined to draft this reply. Please write it by hand."
+	case FailUnreachable:
+		return "The AI service could not be reached. Retry later, or write the reply by hand; if it keeps happening, tell whoever runs Switchboard."
+	case FailNotConfigured:
+		return "The AI service did not accept Switchboard's settings. Write the reply by hand, and ask whoever runs Switchboard to check the AI key, model and address."
+	}
+	return NoteDraftFailed
+}
+
+// Retry reports whether drafting again may help.
+func (f DraftFailure) Retry() bool { return f != FailRefused && f != FailNotConfigured }
+
+// DraftError is returned by a Drafter to name the category of its failure.
+// Err must hold no prompt, draft or provider error body.
+type DraftError struct {
+	Failure DraftFailure
+	Err     error
+}
+
+func (e *DraftError) Error() string {
+	if e.Err == nil {
+		return "draft failed: " + string(e.Failure)
+	}
+	return e.Err.Error()
+}
+
+func (e *DraftError) Unwrap() error { return e.Err }
+
+// FailureOf classifies a drafter's error: a DraftError's category, a
+// deadline as FailTimeout, anything else as FailOther.
+func FailureOf(err error) DraftFailure {
+	var de *DraftError
+	switch {
+	case errors.As(err, &de) && de.Failure != "":
+		return de.Failure
+	case errors.Is(err, context.DeadlineExceeded):
+		return FailTimeout
+	}
+	return FailOther
 }
 
 // Blocked reports whether approval as drafted must wait for a staff edit.

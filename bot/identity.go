@@ -95,10 +95,34 @@ func NormalizeLID(v string) (Identity, error) {
 	return Identity{Kind: IDLID, Value: v + "@lid"}, nil
 }
 
+// nationalLengths are the lengths of national significant numbers (the
+// number without country code and trunk "0") of countries whose numbers an
+// admin may type as bare digits. NormalizePhone reads bare digits only
+// with the default country's entry: a country not listed must be typed
+// with "+" or with its trunk "0".
+var nationalLengths = map[string]struct{ min, max int }{
+	"1":   {10, 10}, // North America (NANP)
+	"31":  {9, 9},   // Netherlands
+	"33":  {9, 9},   // France
+	"34":  {9, 9},   // Spain
+	"44":  {9, 10},  // United Kingdom
+	"61":  {9, 9},   // Australia
+	"91":  {10, 10}, // India
+	"353": {7, 9},   // Ireland
+}
+
 // NormalizePhone turns a phone number in a common human format into E.164
 // ("+447700900123"). It accepts spaces, dots, dashes, parentheses, a leading
 // "+" or "00", and a national number with a trunk "0" (which takes defaultCC).
-// It does not check numbering plans beyond length (8 to 15 digits).
+//
+// Bare digits (no "+", "00" or trunk "0") are read against defaultCC's
+// numbering plan (nationalLengths): "7700 900123" is a national number
+// without its trunk 0 and "44 7700 900123" one written with its country
+// code but no "+", both +447700900123 for defaultCC "44". Digits that fit
+// both readings or neither, or a default country whose plan is not known,
+// are refused: a guess could name another person. With an empty defaultCC
+// bare digits are taken as international (a channel's own E.164 digits).
+// It does not check numbering plans beyond that and length (8 to 15 digits).
 func NormalizePhone(s, defaultCC string) (string, error) {
 	s = strings.TrimSpace(s)
 	var b strings.Builder
@@ -137,11 +161,37 @@ func NormalizePhone(s, defaultCC string) (string, error) {
 			return "", fmt.Errorf("%w: national number without a default country code", ErrBadIdentity)
 		}
 		d = defaultCC + d[1:]
+	case defaultCC != "":
+		var err error
+		if d, err = bareDigits(d, defaultCC); err != nil {
+			return "", err
+		}
 	}
 	if len(d) < 8 || len(d) > 15 || d[0] == '0' {
 		return "", fmt.Errorf("%w: a phone number has 8 to 15 digits with its country code", ErrBadIdentity)
 	}
 	return "+" + d, nil
+}
+
+// bareDigits reads digits typed without "+", "00" or a trunk "0" against
+// cc's numbering plan and returns them with their country code.
+func bareDigits(d, cc string) (string, error) {
+	plan, ok := nationalLengths[cc]
+	if !ok {
+		return "", fmt.Errorf("%w: write the number with + and its country code, or with its leading 0", ErrBadIdentity)
+	}
+	fits := func(n int) bool { return n >= plan.min && n <= plan.max }
+	national := fits(len(d))
+	withCC := strings.HasPrefix(d, cc) && fits(len(d)-len(cc))
+	switch {
+	case national && withCC:
+		return "", fmt.Errorf("%w: the number could be read two ways; write it with + and its country code, or with its leading 0", ErrBadIdentity)
+	case national:
+		return cc + d, nil
+	case withCC:
+		return d, nil
+	}
+	return "", fmt.Errorf("%w: not a number of the default country; write it with + and its country code, or with its leading 0", ErrBadIdentity)
 }
 
 // MaskPhone shows a phone number the way staff cards do: country code and

@@ -24,6 +24,11 @@ func TestNormalizePhone(t *testing.T) {
 		{name: "TrunkZeroDoubleZero", in: "0044 (0)7700 900123", want: "+447700900123"},
 		{name: "US", in: "+1 (202) 555-0143", want: "+12025550143"},
 		{name: "NBSP", in: "+44\u00a07700\u00a0900123", want: "+447700900123"},
+		{name: "NationalWithoutTrunkZero", in: "7700 900987", want: "+447700900987"},
+		{name: "CountryCodeWithoutPlus", in: "44 7700 900987", want: "+447700900987"},
+		{name: "UKLandlineWithoutTrunkZero", in: "20 7946 0018", want: "+442079460018"},
+		{name: "ErrBareTooShort", in: "7700 9009", wantErr: true},
+		{name: "ErrBareForeignWithoutPlus", in: "1 202 555 0143", wantErr: true},
 		{name: "ErrLetters", in: "+44 7700 ABC", wantErr: true},
 		{name: "ErrShort", in: "+44 77", wantErr: true},
 		{name: "ErrLong", in: "+4477009001234567", wantErr: true},
@@ -47,6 +52,40 @@ func TestNormalizePhone(t *testing.T) {
 func TestNormalizePhoneNeedsCountryCode(t *testing.T) {
 	_, err := bot.NormalizePhone("07700 900123", "")
 	require.ErrorIs(t, err, bot.ErrBadIdentity)
+}
+
+// TestNormalizePhoneBareDigits: digits without "+", "00" or a trunk "0" are
+// read with the default country's numbering plan, as a national number or
+// as one written with its country code but no "+"; a number that fits both
+// or neither, or a country whose plan is not known, is refused rather than
+// guessed (a wrong guess names another person).
+func TestNormalizePhoneBareDigits(t *testing.T) {
+	tests := []struct {
+		name, cc, in, want string
+	}{
+		{"UKMobile", "44", "7700 900987", "+447700900987"},
+		{"UKWithCountryCode", "44", "447700900987", "+447700900987"},
+		{"US", "1", "202 555 0143", "+12025550143"},
+		{"USWithCountryCode", "1", "1 202 555 0143", "+12025550143"},
+		{"Ireland", "353", "87 123 4567", "+353871234567"},
+		{"France", "33", "6 12 34 56 78", "+33612345678"},
+		{"NoDefaultCountryIsInternational", "", "447700900987", "+447700900987"},
+		{"ErrUnknownPlan", "49", "151 1234 5678", ""},
+		{"ErrUKTooLong", "44", "77009009871", ""},
+		{"ErrUSWrongLength", "1", "202 555 01", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := bot.NormalizePhone(tc.in, tc.cc)
+			if tc.want == "" {
+				require.ErrorIs(t, err, bot.ErrBadIdentity)
+				assert.NotContains(t, err.Error(), "1234", "errors must not echo the number")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
 }
 
 func TestParseIdentity(t *testing.T) {
@@ -90,7 +129,8 @@ func TestMaskPhone(t *testing.T) {
 }
 
 func FuzzParseIdentity(f *testing.F) {
-	for _, s := range []string{"07700 900123", "+44 (0)7700-900.123", "teams:abc", "tenant:x", "whatsapp-lid:1@lid", "0044", ":", "tel:+1 202 555 0143"} {
+	for _, s := range []string{"07700 900123", "+44 (0)7700-900.123", "teams:abc", "tenant:x", "whatsapp-lid:1@lid", "0044", ":", "tel:+1 202 555 0143",
+		"7700 900987", "447700900987", "1 202 555 0143"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -106,6 +146,11 @@ func FuzzParseIdentity(f *testing.F) {
 		if id.Kind == bot.IDPhone {
 			assert.True(t, strings.HasPrefix(id.Value, "+"))
 			assert.NotEqual(t, "•••", bot.MaskPhone(id.Value))
+			// Digits typed without "+", "00" or a trunk "0" are a UK
+			// number: the default country is never dropped.
+			if in := strings.TrimSpace(s); in != "" && in[0] >= '1' && in[0] <= '9' {
+				assert.True(t, strings.HasPrefix(id.Value, "+44"), "bare digits must take the default country code 44")
+			}
 		}
 	})
 }

@@ -344,13 +344,22 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		Role:       role,
 		Tenant:     in.Tenant,
 	}
+	cmd, isCmd := ParseCommand(text)
+	isCmd = isCmd && kind == KindText
+	stored := text
+	if isCmd {
+		// A command is not conversation: its row keeps the message id (so
+		// a redelivery is not run twice) and the command's name, never its
+		// arguments, which name other people ("/forget 07700 900987").
+		stored = CommandText(cmd)
+	}
 	msg := Message{
 		Platform:   in.Platform,
 		Chat:       in.Chat,
 		PlatformID: in.ID,
 		Dir:        In,
 		Kind:       kind,
-		Text:       text,
+		Text:       stored,
 		SentAt:     sentAt,
 		StoredAt:   now,
 		Status:     StatusReceived,
@@ -360,6 +369,8 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		return err
 	}
 	msg.Subject = subj.ID
+	// The store marked the row the same way, from the subject it resolved.
+	msg.AIRestricted = subj.AIRestricted
 	log := r.log.With().Str("subject", string(subj.ID)).Str("platform", string(in.Platform)).Logger()
 	if dup {
 		log.Debug().Int64("message_id", id).Msg("duplicate delivery ignored")
@@ -387,7 +398,7 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		Group:    in.Group,
 		At:       now,
 	}
-	if cmd, ok := ParseCommand(text); ok && kind == KindText {
+	if isCmd {
 		req.Command = cmd
 		r.runCommand(ctx, log, req, in.ID)
 		r.answered(ctx, log, id, claimed)
@@ -461,10 +472,16 @@ const (
 	BuiltinHelp = "Send your message and a member of the team will answer. Commands: /help (this list)."
 	// CommandHelp answers /help when Commands is set but does not know it.
 	CommandHelp = "Commands: /export (a copy of your data), /forget me (erase your data), /stop (no AI on your messages), /start (allow it again), /help (this list)."
+	// ReplyAdminOnly refuses a command only admins may give; every channel
+	// and command service uses this one wording.
+	ReplyAdminOnly = "Only an admin can do that."
+	// ReplyTryLater answers a failure on our side.
+	ReplyTryLater = "Something went wrong on our side and nothing was lost. Please try again later."
 	// NoteAIOff is the card note for a customer who objected to AI (/stop).
 	NoteAIOff = "AI off at the customer's request: please write the reply by hand."
-	// NoteDraftFailed is the card note when the drafter failed.
-	NoteDraftFailed = "Drafting failed: retry, or write the reply by hand."
+	// NoteDraftFailed is the card note when the drafter failed for a reason
+	// it did not name (DraftFailure.Note has the others).
+	NoteDraftFailed = "The AI draft could not be used. Retry, or write the reply by hand."
 	// NoteRedrafting is the card note while a draft is being made again.
 	NoteRedrafting = "Drafting again…"
 	// NoteRevoked is the card note once the customer deleted their message.

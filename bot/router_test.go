@@ -235,6 +235,101 @@ func TestCommandsService(t *testing.T) {
 	assert.Empty(t, h.drafter.Requests())
 }
 
+// TestCommandsAreNotConversation: a command is kept as its name only; its
+// arguments (an erased person's number in an admin's "/forget 07700 900987",
+// another customer's number in a refused one) reach Commands but are never
+// stored in the sender's history or export.
+func TestCommandsAreNotConversation(t *testing.T) {
+	var mu sync.Mutex
+	var args []string
+	cmds := commandsFn{
+		handle: func(req bot.CommandRequest) (bot.Reply, error) {
+			mu.Lock()
+			args = append(args, req.Command.Args)
+			mu.Unlock()
+			return bot.Reply{Text: "ok"}, nil
+		},
+		intercept: func(bot.CommandRequest) (bot.Reply, bool, error) { return bot.Reply{}, false, nil },
+	}
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Commands = cmds })
+	admin := bot.Identity{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-0000000000a9"}
+	in := bot.Inbound{Platform: bot.Teams, Chat: "a:admin-chat", ID: "act-forget", Sender: admin,
+		Tenant: "00000000-0000-0000-0000-00000000000t", Role: bot.RoleAdmin, Text: "/forget 07700 900987", SentAt: time.Now()}
+	require.NoError(t, h.teams.Inject(context.Background(), in))
+	c := newCustomer(11)
+	h.send(c, "/forget whatsapp-lid:123456789@lid")
+	require.Eventually(t, func() bool { return len(h.teams.SendsTo("a:admin-chat")) == 1 && len(h.wa.SendsTo(c.chat)) == 1 }, wait, tick)
+	mu.Lock()
+	assert.ElementsMatch(t, []string{"07700 900987", "whatsapp-lid:123456789@lid"}, args, "Commands see the arguments")
+	mu.Unlock()
+
+	for _, who := range []struct {
+		id   bot.Identity
+		chat bot.ChatID
+	}{{admin, "a:admin-chat"}, {bot.Identity{Kind: bot.IDPhone, Value: c.phone}, c.chat}} {
+		subs, err := h.db.FindSubjects(context.Background(), who.id)
+		require.NoError(t, err)
+		require.Len(t, subs, 1)
+		hist, err := h.db.History(context.Background(), subs[0], who.chat, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, hist, 1)
+		assert.Equal(t, "/forget", hist[0].Text, "only the command's name is kept")
+	}
+}
+
+// TestMergedAwayMessageIsDrafted: a message queued for a subject that a
+// later message merges into an older one (a LID first, the phone number
+// next, then a message carrying both) still reaches staff, under the
+// subject it was merged into.
+func TestMergedAwayMessageIsDrafted(t *testing.T) {
+	t.Run("MessageFinder", func(t *testing.T) { testMergedAway(t, nil) })
+	// Without FindMessage the message waits for the rescan, which reads
+	// it under its new subject.
+	t.Run("Rescan", func(t *testing.T) { testMergedAway(t, func(o *bot.Options) { o.Store = plainStore{o.Store} }) })
+}
+
+func testMergedAway(t *testing.T, opts func(*bot.Options)) {
+	release := make(chan struct{})
+	var once sync.Once
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) {
+		o.Workers = 1
+		if opts != nil {
+			opts(o)
+		}
+	})
+	h.drafter.Fn = func(ctx context.Context, req bot.DraftRequest) (bot.DraftResult, error) {
+		if req.Message.Text == "blocker" {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return bot.DraftResult{Text: "draft", Intent: "question"}, nil
+	}
+	defer once.Do(func() { close(release) })
+	lid := bot.Identity{Kind: bot.IDLID, Value: "123456789@lid"}
+	phone := bot.Identity{Kind: bot.IDPhone, Value: "+447700900321"}
+	msg := func(id, text string, sender bot.Identity, alt ...bot.Identity) bot.Inbound {
+		return bot.Inbound{Platform: bot.WhatsApp, Chat: bot.ChatID(strings.TrimPrefix(sender.Value, "+")), ID: bot.MessageID(id),
+			Sender: sender, AltSenders: alt, Role: bot.RoleCustomer, Kind: bot.KindText, Text: text, SentAt: time.Now()}
+	}
+	// The one worker is held by another customer's draft.
+	h.send(newCustomer(12), "blocker")
+	require.Eventually(t, func() bool { return len(h.drafter.Requests()) == 1 }, wait, tick)
+	require.NoError(t, h.wa.Inject(context.Background(), msg("m1", "first, from the LID", lid)))
+	require.NoError(t, h.wa.Inject(context.Background(), msg("m2", "second, from the phone", phone)))
+	require.NoError(t, h.wa.Inject(context.Background(), msg("m3", "third, with both", phone, lid)))
+	once.Do(func() { close(release) })
+
+	for _, text := range []string{"first, from the LID", "second, from the phone", "third, with both"} {
+		card := h.cardFor(text)
+		subs, err := h.db.FindSubjects(context.Background(), lid)
+		require.NoError(t, err)
+		require.Len(t, subs, 1)
+		assert.Equal(t, subs[0], card.Subject, "%q is drafted under the merged subject", text)
+	}
+}
+
 func TestStaffPlainTextGetsHelp(t *testing.T) {
 	h := newHarness(t, zerolog.Nop(), nil)
 	in := bot.Inbound{Platform: bot.Teams, Chat: "a:staff-chat", ID: "act-1", Sender: bot.Identity{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-0000000000b2"},
@@ -282,7 +377,7 @@ func TestDrafterFailureThenRetry(t *testing.T) {
 	h.send(c, "Will this fail?")
 	card := h.cardFor("Will this fail?")
 	assert.Equal(t, bot.DraftFailed, card.Status)
-	assert.Equal(t, bot.NoteDraftFailed, card.Note)
+	assert.Equal(t, bot.FailOther.Note(), card.Note)
 	assert.Empty(t, card.Draft)
 
 	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Retry})

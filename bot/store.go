@@ -14,15 +14,19 @@ type SubjectInput struct {
 	// Identities of the one person; at least one. All are linked to the
 	// subject returned.
 	Identities []Identity
-	Name       string // display name; empty keeps the stored one
+	Name       string // platform display name; empty, or a name the person set with /name, keeps the stored one
 	Role       Role   // minimum role; a stored higher role is kept
 	Tenant     string
 }
 
 // DraftView is a draft with everything its card needs.
 type DraftView struct {
-	Draft    Draft
-	Message  Message // the inbound message it answers (text decrypted)
+	Draft   Draft
+	Message Message // the inbound message it answers (text decrypted)
+	// Recent are up to RecentLimit messages of the same conversation before
+	// Message, oldest first (text decrypted), without commands and other
+	// messages answered without a draft: context for the card.
+	Recent   []Message
 	Customer Subject // name decrypted
 	// Phone is the customer's E.164 number if known, for a masked label.
 	Phone string
@@ -32,6 +36,9 @@ type DraftView struct {
 	// SendStatus is the reply's status once queued.
 	SendStatus MessageStatus
 }
+
+// RecentLimit is how many earlier messages a DraftView carries.
+const RecentLimit = 3
 
 // Store is the persistence the router needs. Implementations seal message,
 // draft and name text with the subject's key; every method may be called
@@ -98,6 +105,17 @@ type HandledMarker interface {
 	MarkHandled(ctx context.Context, messageID int64) error
 }
 
+// MessageFinder is implemented by a Store that can read one stored
+// message by its row id. The router uses it to follow a queued message
+// whose subject was merged into another meanwhile (the message now names
+// the subject it was merged into); without it, such a message waits for the
+// next rescan of undrafted messages.
+type MessageFinder interface {
+	// FindMessage returns the message with row id, its text decrypted, or
+	// an error wrapping ErrNotFound (erased, or revoked by its sender).
+	FindMessage(ctx context.Context, id int64) (Message, error)
+}
+
 // CommandRequest is a slash command (or, for Intercept, plain text) from a
 // known subject.
 type CommandRequest struct {
@@ -120,6 +138,14 @@ type Commands interface {
 	// Intercept sees plain text before drafting, so a pending confirmation
 	// ("YES") is consumed. handled=false passes the message on.
 	Intercept(ctx context.Context, req CommandRequest) (reply Reply, handled bool, err error)
+}
+
+// FailureStages are the stage labels the router passes to
+// Metrics.Failure, so a metrics backend can export each at zero from the
+// start (an alert on a counter's increase sees its first failure).
+var FailureStages = []string{
+	"card", "command", "decide", "draft", "drafter", "history", "intercept", "mark-handled", "outbox",
+	"queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "validate",
 }
 
 // Metrics counts what the router does. Implementations must not block.

@@ -50,8 +50,10 @@ const (
 // Subject is one person.
 type Subject struct {
 	ID SubjectID
-	// Name is the display name (WhatsApp push name, Teams name). Personal
-	// data: stored encrypted, never logged. Empty if unknown.
+	// Name is the display name: the one the person set with /name, which
+	// platform names never replace, else the platform's (WhatsApp push
+	// name, Teams name). Personal data: stored encrypted, never logged.
+	// Empty if unknown.
 	Name string
 	Role Role
 	// Tenant is the Microsoft Entra tenant a Teams subject came from; empty
@@ -154,6 +156,10 @@ type Message struct {
 	SentAt     time.Time // as the platform stamped it
 	StoredAt   time.Time
 	Status     MessageStatus
+	// AIRestricted is true when the subject had objected to AI (/stop) when
+	// the message was stored: it never goes to the model, also after /start.
+	// The store sets it; what a caller puts here when saving is ignored.
+	AIRestricted bool
 }
 
 // DraftStatus is a draft's place in review.

@@ -324,9 +324,9 @@ func (d *Drafter) complete(ctx context.Context, pr *prompt, log zerolog.Logger, 
 	ch := resp.Choices[0]
 	switch {
 	case ch.FinishReason == openai.FinishReasonContentFilter:
-		return "", fmt.Errorf("%w: stopped by the provider's content filter", ErrMalformedOutput)
+		return "", refused(fmt.Errorf("%w: stopped by the provider's content filter", ErrMalformedOutput))
 	case ch.Message.Refusal != "":
-		return "", fmt.Errorf("%w: the model refused", ErrMalformedOutput)
+		return "", refused(fmt.Errorf("%w: the model refused", ErrMalformedOutput))
 	case ch.FinishReason == openai.FinishReasonLength:
 		return "", fmt.Errorf("%w: answer cut at the token limit", ErrMalformedOutput)
 	case len(ch.Message.ToolCalls) > 0:
@@ -335,16 +335,35 @@ func (d *Drafter) complete(ctx context.Context, pr *prompt, log zerolog.Logger, 
 	return ch.Message.Content, nil
 }
 
+// refused marks a model's refusal for the card (bot.FailRefused).
+func refused(err error) error { return &bot.DraftError{Failure: bot.FailRefused, Err: err} }
+
+// statusFailure is the card's category for an HTTP status from the endpoint.
+func statusFailure(status int) bot.DraftFailure {
+	switch {
+	case status == 401 || status == 403 || status == 404:
+		return bot.FailNotConfigured // key, deployment or model name
+	case status == 408 || status == 504:
+		return bot.FailTimeout
+	case status == 429 || status >= 500:
+		return bot.FailUnreachable
+	}
+	return bot.FailOther
+}
+
 // safeError turns a go-openai error into one that holds no body text:
-// APIError.Message and RequestError.Body can echo the prompt.
+// APIError.Message and RequestError.Body can echo the prompt. It names the
+// failure's category for the card (bot.DraftError).
 func safeError(err error, attempts int) error {
 	var apiErr *openai.APIError
 	if errors.As(err, &apiErr) {
-		return fmt.Errorf("%w: http status %d after %d attempts", ErrModel, apiErr.HTTPStatusCode, attempts)
+		return &bot.DraftError{Failure: statusFailure(apiErr.HTTPStatusCode),
+			Err: fmt.Errorf("%w: http status %d after %d attempts", ErrModel, apiErr.HTTPStatusCode, attempts)}
 	}
 	var reqErr *openai.RequestError
 	if errors.As(err, &reqErr) {
-		return fmt.Errorf("%w: http status %d after %d attempts", ErrModel, reqErr.HTTPStatusCode, attempts)
+		return &bot.DraftError{Failure: statusFailure(reqErr.HTTPStatusCode),
+			Err: fmt.Errorf("%w: http status %d after %d attempts", ErrModel, reqErr.HTTPStatusCode, attempts)}
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
@@ -357,9 +376,14 @@ func safeError(err error, attempts int) error {
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %w", ErrModel, context.Canceled)
 	case errors.Is(err, openai.ErrChatCompletionInvalidModel):
-		return fmt.Errorf("%w: the model is not a chat model", ErrModel)
+		return &bot.DraftError{Failure: bot.FailNotConfigured, Err: fmt.Errorf("%w: the model is not a chat model", ErrModel)}
 	}
-	return fmt.Errorf("%w: %s failure after %d attempts", ErrModel, errKind(err), attempts)
+	kind := errKind(err)
+	f := bot.FailUnreachable
+	if kind == "timeout" {
+		f = bot.FailTimeout
+	}
+	return &bot.DraftError{Failure: f, Err: fmt.Errorf("%w: %s failure after %d attempts", ErrModel, kind, attempts)}
 }
 
 // Configured reports whether the environment names an LLM endpoint. When it

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,11 +28,35 @@ type Profile struct {
 	Tone         string `json:"tone,omitempty"`          // "friendly, short, plain English"
 	OpeningHours string `json:"opening_hours,omitempty"` // free text
 	SignOff      string `json:"sign_off,omitempty"`      // "Thanks, the Brightwater team"
+	// LegalName is the business's legal name, the controller of the data
+	// people give it ("Brightwater Plumbing Ltd"): the privacy notice and
+	// the exports name it. If empty, they say it is not set yet.
+	LegalName string `json:"legal_name,omitempty"`
+	// PrivacyContact is how people reach the business about their data: an
+	// e-mail address or a postal address.
+	PrivacyContact string `json:"privacy_contact,omitempty"`
+	// ICORegistration is the business's registration number with the
+	// Information Commissioner's Office ("Z1234567", "ZA123456"), if any.
+	ICORegistration string `json:"ico_registration,omitempty"`
 	// VATRate is added to the net price-list amounts of a quote.
 	VATRate Rate `json:"vat_rate"`
 	// Currency is an ISO 4217 code with two decimal places (GBP, EUR, USD…).
 	Currency  string    `json:"currency"`
 	PriceList PriceList `json:"price_list"`
+}
+
+// Controller is who the business is in data protection terms: the
+// controller of the personal data people send it (UK GDPR Art. 4(7)).
+type Controller struct {
+	LegalName       string
+	TradingName     string // the business name the drafts use
+	PrivacyContact  string
+	ICORegistration string
+}
+
+// Controller returns the profile's controller details.
+func (p Profile) Controller() Controller {
+	return Controller{LegalName: p.LegalName, TradingName: p.BusinessName, PrivacyContact: p.PrivacyContact, ICORegistration: p.ICORegistration}
 }
 
 // PriceList is the versioned list quotes are computed from. Prices are net
@@ -211,11 +236,19 @@ func (p *Profile) Validate() error {
 		{"tone", p.Tone, false, 200},
 		{"opening_hours", p.OpeningHours, false, 300},
 		{"sign_off", p.SignOff, false, 200},
+		{"legal_name", p.LegalName, false, 160},
+		{"privacy_contact", p.PrivacyContact, false, 300},
 	}
 	for _, t := range texts {
 		if err := checkLine(t.field, t.v, t.required, t.max); err != nil {
 			return err
 		}
+	}
+	if err := checkPrivacyContact(p.PrivacyContact); err != nil {
+		return err
+	}
+	if err := checkICORegistration(p.ICORegistration); err != nil {
+		return err
 	}
 	if p.VATRate < 0 || p.VATRate > 10000 {
 		return fmt.Errorf("%w: vat_rate must be from 0 to 100", ErrBadProfile)
@@ -251,6 +284,45 @@ func (pl *PriceList) validate() error {
 		if it.UnitPrice < 0 || it.UnitPrice > maxUnitPrice {
 			return fmt.Errorf("%w: item %q: unit_price must be from 0 to %d minor units", ErrBadProfile, it.ID, int64(maxUnitPrice))
 		}
+	}
+	return nil
+}
+
+// checkPrivacyContact allows an e-mail address (a bare one, with a dotted
+// domain) or a postal address (a line with a space and a digit or a comma,
+// "12 High Street, Bristol BS1 4DJ"). Empty is allowed: not set.
+func checkPrivacyContact(v string) error {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil
+	}
+	if strings.Contains(v, "@") {
+		a, err := mail.ParseAddress(v)
+		_, domain, _ := strings.Cut(v, "@")
+		if err != nil || a.Address != v || a.Name != "" || !strings.Contains(strings.Trim(domain, "."), ".") {
+			return fmt.Errorf("%w: privacy_contact is not an e-mail address such as privacy@example.co.uk", ErrBadProfile)
+		}
+		return nil
+	}
+	if len(v) < 8 || !strings.Contains(v, " ") || !strings.ContainsAny(v, "0123456789,") {
+		return fmt.Errorf("%w: privacy_contact is an e-mail address or a postal address", ErrBadProfile)
+	}
+	return nil
+}
+
+// checkICORegistration allows an ICO data protection register number:
+// "Z" and seven characters, the last six digits ("Z1234567", "ZA123456").
+// Empty is allowed: the business has none (or has not said).
+func checkICORegistration(v string) error {
+	if v == "" {
+		return nil
+	}
+	ok := len(v) == 8 && v[0] == 'Z' && (v[1] >= 'A' && v[1] <= 'Z' || v[1] >= '0' && v[1] <= '9')
+	for i := 2; ok && i < len(v); i++ {
+		ok = v[i] >= '0' && v[i] <= '9'
+	}
+	if !ok {
+		return fmt.Errorf("%w: ico_registration is a register number such as Z1234567 or ZA123456", ErrBadProfile)
 	}
 	return nil
 }

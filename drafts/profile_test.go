@@ -201,7 +201,9 @@ func TestAmounts(t *testing.T) {
 
 func FuzzParseProfileCommand(f *testing.F) {
 	for _, s := range []string{"", "show", "set name X", "set vat 17.5%", "set signoff -", "price add a 1.50 each A thing",
-		"price remove callout", "price version 2027", "price add x 1,200,000.00 u n", "set currency eur", "set hours \x00"} {
+		"price remove callout", "price version 2027", "price add x 1,200,000.00 u n", "set currency eur", "set hours \x00",
+		"set legal-name Brightwater Plumbing Ltd", "set privacy-contact privacy@b.example", "set privacy-contact 12 High St, Bristol",
+		"set ico ZA123456", "set ico z1234567", "set ico -"} {
 		f.Add(s)
 	}
 	base := Profile{BusinessName: "B", Currency: "GBP", VATRate: 2000, PriceList: PriceList{Version: "1",

@@ -32,7 +32,7 @@ type ProfileCommand struct {
 
 // ProfileUsage is the help text for /profile.
 const ProfileUsage = `/profile — show the business profile the AI drafts from
-/profile set <field> <value> — fields: name, trade, tone, hours, signoff, vat, currency ("-" clears trade, tone, hours, signoff)
+/profile set <field> <value> — fields: name, trade, tone, hours, signoff, vat, currency; and who you are in the privacy notice: legal-name, privacy-contact (an e-mail or postal address), ico (your ICO registration number, if any) ("-" clears all but name, vat and currency)
 /profile price add <id> <price> <unit> <name…> — add or replace a price-list item, e.g. /profile price add callout 60.00 visit Standard callout
 /profile price remove <id>
 /profile price version <version> — price changes bump the version by themselves`
@@ -54,6 +54,12 @@ func profileField(name string) (string, bool) {
 		return "vat_rate", true
 	case "currency":
 		return "currency", true
+	case "legal-name", "legal_name", "legalname":
+		return "legal_name", true
+	case "privacy-contact", "privacy_contact", "privacycontact":
+		return "privacy_contact", true
+	case "ico", "ico-registration", "ico_registration":
+		return "ico_registration", true
 	}
 	return "", false
 }
@@ -78,7 +84,7 @@ func ParseProfileCommand(args string) (ProfileCommand, error) {
 		name, value := cutWord(rest)
 		field, ok := profileField(name)
 		if !ok {
-			return ProfileCommand{}, fmt.Errorf("%w: unknown field; use name, trade, tone, hours, signoff, vat or currency", ErrBadProfile)
+			return ProfileCommand{}, fmt.Errorf("%w: unknown field; use name, trade, tone, hours, signoff, vat, currency, legal-name, privacy-contact or ico", ErrBadProfile)
 		}
 		if value == "" {
 			return ProfileCommand{}, fmt.Errorf("%w: /profile set %s needs a value", ErrBadProfile, name)
@@ -179,6 +185,12 @@ func (c ProfileCommand) Apply(p Profile) (Profile, error) {
 			p.VATRate = r
 		case "currency":
 			p.Currency = strings.ToUpper(v)
+		case "legal_name":
+			p.LegalName = v
+		case "privacy_contact":
+			p.PrivacyContact = v
+		case "ico_registration":
+			p.ICORegistration = strings.ToUpper(v)
 		default:
 			return Profile{}, fmt.Errorf("%w: unknown field", ErrBadProfile)
 		}
@@ -249,6 +261,9 @@ func (p Profile) Summary() string {
 	line("Sign-off", p.SignOff)
 	line("VAT", p.VATRate.String())
 	line("Currency", p.Currency)
+	line("Legal name", p.LegalName)
+	line("Privacy contact", p.PrivacyContact)
+	line("ICO registration", p.ICORegistration)
 	fmt.Fprintf(&b, "Price list %s (net prices):\n", p.PriceList.Version)
 	if len(p.PriceList.Items) == 0 {
 		b.WriteString("  (empty)\n")

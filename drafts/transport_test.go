@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/switchboard/switchboard/bot"
 	"net/http"
 	"strings"
 	"testing"
@@ -148,4 +149,30 @@ func FuzzModelOutput(f *testing.F) {
 			t.Fatalf("total is not net + VAT")
 		}
 	})
+}
+
+// TestSafeErrorFailure: each failure carries a category the card turns into
+// advice staff can act on, never the provider's text.
+func TestSafeErrorFailure(t *testing.T) {
+	cases := []struct {
+		err  error
+		want bot.DraftFailure
+	}{
+		{&openai.APIError{HTTPStatusCode: 401, Message: "ECHO-SECRET"}, bot.FailNotConfigured},
+		{&openai.APIError{HTTPStatusCode: 404}, bot.FailNotConfigured},
+		{&openai.APIError{HTTPStatusCode: 429}, bot.FailUnreachable},
+		{&openai.RequestError{HTTPStatusCode: 503}, bot.FailUnreachable},
+		{&openai.APIError{HTTPStatusCode: 504}, bot.FailTimeout},
+		{&openai.APIError{HTTPStatusCode: 400}, bot.FailOther},
+		{fmt.Errorf("post: %w", context.DeadlineExceeded), bot.FailTimeout},
+		{errors.Join(errors.New("x"), errTimeout{}), bot.FailTimeout},
+		{errors.New("dial tcp: connection refused"), bot.FailUnreachable},
+		{openai.ErrChatCompletionInvalidModel, bot.FailNotConfigured},
+		{&json.SyntaxError{}, bot.FailOther},
+	}
+	for _, tc := range cases {
+		got := fmt.Errorf("draft: %w", safeError(tc.err, 3))
+		assert.Equal(t, tc.want, bot.FailureOf(got), "%v", tc.err)
+	}
+	assert.Equal(t, bot.FailRefused, bot.FailureOf(refused(ErrMalformedOutput)))
 }

@@ -30,23 +30,29 @@ type link struct {
 // askExport answers /export: the requester's own data, or (admins) the
 // subjects an identifier names; company-wide needs a second admin.
 func (s *Service) askExport(ctx context.Context, req bot.CommandRequest, t Target) (bot.Reply, error) {
+	if s.noFileHere(req) {
+		return bot.Reply{Text: textNoFiles}, nil
+	}
 	if t.Scope == ScopeCompany {
 		return s.companyStep(ctx, req, VerbExport)
 	}
-	subs, err := s.resolve(ctx, req, t)
+	people, err := s.resolve(ctx, req, t)
 	if err != nil {
 		return bot.Reply{}, s.userErr("export", err)
 	}
-	if len(subs) == 0 {
+	if len(people) == 0 {
 		return s.noMatch(ctx, req, VerbExport, t)
 	}
-	return s.runExport(ctx, req, req.Subject.ID, t.Scope, s.received(req), subs)
+	return s.runExport(ctx, req, req.Subject.ID, t.Scope, s.received(req), subjectsOf(people))
 }
 
 // runExport registers an export, streams the document to a file and
 // delivers it: as a file on WhatsApp (or when no ExportURL is set), else
 // as a one-time link. At most one export per requester per ExportEvery.
 func (s *Service) runExport(ctx context.Context, req bot.CommandRequest, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (bot.Reply, error) {
+	if s.noFileHere(req) {
+		return bot.Reply{Text: textNoFiles}, nil
+	}
 	now := s.now()
 	s.mu.Lock()
 	last, ok := s.lastExport[req.Subject.ID]
@@ -88,7 +94,9 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		return fail("export file", err)
 	}
 	p := f.Name()
-	counts, files, err := writeExportFiles(ctx, s.st, f, s.now(), id, scope, s.policy.Supplementary(), subjects)
+	s.track(p)
+	policy := s.policyNow()
+	counts, files, err := writeExportFiles(ctx, s.st, f, s.now(), id, scope, policy.Supplementary(), subjects)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -126,12 +134,12 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		if err != nil {
 			return bot.Reply{}, s.userErr("export read", err)
 		}
-		text := fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema)
+		text := policy.signed(fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema))
 		if ext == "zip" {
-			text = fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a ZIP file: %s (format %s) lists everything, and the photos, voice notes and documents you sent are in its media folder. The supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportZipJSON, ExportSchema)
+			text = policy.signed(fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a ZIP file: %s (format %s) lists everything, and the photos, voice notes and documents you sent are in its media folder. The supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportZipJSON, ExportSchema))
 		}
 		if scope != ScopeSelf {
-			text = fmt.Sprintf("The export of %d person(s) is attached (request #%d, format %s).", len(subjects), id, ExportSchema)
+			text = fmt.Sprintf("Here is the export of %s (request #%d, format %s).", plural(len(subjects), countWord{"", "record", "records"}), id, ExportSchema)
 		}
 		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: mimeType, Data: data}}, nil
 	}
@@ -140,21 +148,50 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		s.removeFile(p)
 		return bot.Reply{}, s.userErr("export link", err)
 	}
-	return bot.Reply{Text: fmt.Sprintf("The export (request #%d) is ready: %s%s\nThe link works once and expires in %s.", id, s.url, tok, s.ttl.Round(time.Hour))}, nil
+	return bot.Reply{Text: fmt.Sprintf("The export (request #%d) is ready: %s%s\nThe link works once and expires in %s.", id, s.url, tok, duration(s.ttl))}, nil
+}
+
+// textNoFiles answers /export where the export could only go as a file and
+// the chat cannot receive one.
+const textNoFiles = "Files cannot be sent in this chat, so no export was made and your one export per hour is not used up. Please ask in a chat that can receive files."
+
+// noFileHere reports whether an export asked for in req's chat would go as
+// a file (WhatsApp, or no ExportURL) through a channel that cannot send
+// files. A platform without a known channel is assumed to take them.
+func (s *Service) noFileHere(req bot.CommandRequest) bool {
+	if req.Platform != bot.WhatsApp && s.url != "" {
+		return false // a link
+	}
+	ch, ok := s.senders[req.Platform]
+	return ok && ch != nil && !ch.Capabilities().Files
 }
 
 // addLink registers a one-time link and returns its token (32 random
-// bytes, hex). Only the token's SHA-256 is kept.
+// bytes, hex). Only the token's SHA-256 is kept. A timer deletes the link
+// and its file when LinkTTL has passed, whether or not it was used.
 func (s *Service) addLink(l link) (string, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("token: %w", err)
 	}
 	tok := hex.EncodeToString(b[:])
+	k := sha256.Sum256([]byte(tok))
 	s.mu.Lock()
-	s.links[sha256.Sum256([]byte(tok))] = l
+	s.links[k] = l
 	s.mu.Unlock()
+	time.AfterFunc(s.ttl, func() { s.expireLink(k, l.path) })
 	return tok, nil
+}
+
+// expireLink drops a link whose time is up and deletes its file.
+func (s *Service) expireLink(k [32]byte, path string) {
+	s.mu.Lock()
+	if l, ok := s.links[k]; ok && l.path == path {
+		delete(s.links, k)
+	}
+	s.mu.Unlock()
+	s.removeFile(path)
+	s.log.Info().Msg("export link expired; its file is deleted")
 }
 
 // claim removes and returns the link for tok if it exists and has not
@@ -265,7 +302,7 @@ func (s *Service) sweep(now time.Time) {
 		return // no directory yet: nothing to sweep
 	}
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), "export-") || !(strings.HasSuffix(e.Name(), ".json") || strings.HasSuffix(e.Name(), ".zip")) {
+		if !isExportFile(e.Name()) {
 			continue
 		}
 		p := filepath.Join(s.dir, e.Name())
@@ -276,9 +313,70 @@ func (s *Service) sweep(now time.Time) {
 	}
 }
 
+// track records an export file this process wrote.
+func (s *Service) track(p string) {
+	s.fmu.Lock()
+	s.files[p] = true
+	s.fmu.Unlock()
+}
+
 // removeFile deletes an export file; a file already gone is fine.
 func (s *Service) removeFile(p string) {
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err := os.Remove(p)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.log.Warn().Err(err).Msg("export file not removed")
+		return
 	}
+	s.fmu.Lock()
+	delete(s.files, p)
+	s.fmu.Unlock()
+}
+
+// Run deletes the export files an earlier process left (their links died
+// with it), then drops expired confirmations, links and rate-limit entries
+// every SweepEvery, until ctx is done. Export links and their files expire
+// on their own timers; Run is the safety net and the start-up clean-up.
+func (s *Service) Run(ctx context.Context) {
+	if n := s.removeLeftovers(); n > 0 {
+		s.log.Info().Int("files", n).Msg("export files left by an earlier run deleted")
+	}
+	t := time.NewTicker(s.sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sweep(s.now())
+		}
+	}
+}
+
+// removeLeftovers deletes every export file in the directory that this
+// process did not write, and returns how many it deleted.
+func (s *Service) removeLeftovers() int {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0 // no directory yet: nothing left over
+	}
+	n := 0
+	for _, e := range ents {
+		if !isExportFile(e.Name()) {
+			continue
+		}
+		p := filepath.Join(s.dir, e.Name())
+		s.fmu.Lock()
+		mine := s.files[p]
+		s.fmu.Unlock()
+		if !mine {
+			s.removeFile(p)
+			n++
+		}
+	}
+	return n
+}
+
+// isExportFile reports whether name is an export file's.
+func isExportFile(name string) bool {
+	return strings.HasPrefix(name, "export-") && (strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".zip"))
 }

@@ -11,10 +11,18 @@
 //   - mounts ExportHandler at Options.ExportURL's path (one-time links);
 //   - gives Cards() to the Teams channel as its card index, so the Teams
 //     Forget hook still finds a subject's cards while erasure runs;
+//   - runs Run as a background task (start-up clean-up of export files an
+//     earlier process left, and a sweep of expired confirmations);
 //   - calls Purge and Reminders once a day, posting reminders to admins.
 //
-// Erasure order, per subject: capture identities and cards, Store.DeleteSubject
-// (one transaction, children first, subject key destroyed, WAL truncated),
-// every Forgetter, Store.Checkpoint. The register keeps kind, scope, dates,
-// counts and who asked, never the identifier.
+// Erasure and export act on people, not subjects: a person is every
+// subject linked through their identities and the channels' identity maps
+// (Options.Resolvers; whatsmeow's LID map pairs a LID first seen alone with
+// the phone number seen later). Erasure order: for every subject, capture
+// identities and cards and Store.DeleteSubject (one transaction, children
+// first, subject key destroyed, WAL truncated); then a self-erasure's
+// confirmation is sent; then every Forgetter for every subject, with all
+// the person's identities; then Store.Checkpoint. The confirmation names
+// what went from which store in plain words. The register keeps kind,
+// scope, dates, counts and who asked, never the identifier.
 package privacy

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -13,11 +12,11 @@ import (
 	"github.com/switchboard/switchboard/bot"
 )
 
-// runErase registers an erasure, erases each subject and closes the
+// runErase registers an erasure, erases each person and closes the
 // register entry. The reply goes to the chat the request came from, even
 // when the requester erased themself.
-func (s *Service) runErase(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (bot.Reply, error) {
-	return s.runEraseFrom(ctx, by, scope, received, subjects, "", "")
+func (s *Service) runErase(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, people []person) (bot.Reply, error) {
+	return s.runEraseFrom(ctx, by, scope, received, people, "", "")
 }
 
 // runEraseFrom is runErase for a request made in chat on platform. A
@@ -26,12 +25,12 @@ func (s *Service) runErase(ctx context.Context, by bot.SubjectID, scope Scope, r
 // rows that the channel's Forget deletes, so a confirmation sent afterwards
 // would leave the person's number in whatsmeow's tables. The reply is then
 // empty. If that early send fails, the confirmation comes back as the reply
-// as usual.
-func (s *Service) runEraseFrom(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID, platform bot.Platform, chat bot.ChatID) (bot.Reply, error) {
+// as usual, and the channels forget the person again once it is sent.
+func (s *Service) runEraseFrom(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, people []person, platform bot.Platform, chat bot.ChatID) (bot.Reply, error) {
 	var announce func(id int64, counts map[string]int) bool
-	if ch := s.senders[platform]; scope == ScopeSelf && ch != nil && chat != "" {
+	if ch := s.senders[platform]; scope == ScopeSelf && ch != nil && chat != "" && len(people) == 1 {
 		announce = func(id int64, counts map[string]int) bool {
-			_, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: s.selfErasedText(id, counts)})
+			_, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: s.selfErasedText(id, counts, s.forgetterPlatforms())})
 			if err != nil {
 				s.log.Warn().Err(err).Int64("request", id).Msg("erasure confirmation not sent before forgetting; it goes as the reply")
 				return false
@@ -39,16 +38,9 @@ func (s *Service) runEraseFrom(ctx context.Context, by bot.SubjectID, scope Scop
 			return true
 		}
 	}
-	var ids []bot.Identity
-	if announce != nil && len(subjects) == 1 {
-		var err error
-		if ids, err = s.st.Identities(ctx, subjects[0]); err != nil && !errors.Is(err, bot.ErrNotFound) {
-			return bot.Reply{}, s.userErr("erase", err)
-		}
-	}
-	id, counts, announced, err := s.erase(ctx, by, scope, received, subjects, announce)
-	if announce != nil && !announced && len(ids) > 0 {
-		s.forgetLater(subjects[0], ids)
+	id, counts, announced, erased, err := s.erase(ctx, by, scope, received, people, announce)
+	if announce != nil && !announced {
+		s.forgetLater(erased)
 	}
 	if err != nil {
 		if id == 0 {
@@ -61,80 +53,143 @@ func (s *Service) runEraseFrom(ctx context.Context, by bot.SubjectID, scope Scop
 		return bot.Reply{}, nil
 	}
 	if scope == ScopeSelf {
-		return bot.Reply{Text: s.selfErasedText(id, counts)}, nil
+		return bot.Reply{Text: s.selfErasedText(id, counts, nil)}, nil
 	}
 	when := s.now().UTC().Format("2 Jan 2006 15:04 MST")
-	return bot.Reply{Text: fmt.Sprintf("Done: erased %d person(s) (%s). Request #%d, completed %s.", len(subjects), countsText(counts), id, when)}, nil
+	lines := []string{"Done: erased " + peopleCount(len(people)) + "."}
+	lines = append(lines, erasedLines(counts, nil, s.hasForgetter(bot.Teams), "their")...)
+	lines = append(lines, fmt.Sprintf("Request #%d, completed %s.", id, when))
+	return bot.Reply{Text: strings.Join(lines, "\n")}, nil
 }
 
-// forgetLater runs the channels' forgetters for an erased subject again
-// once the fallback confirmation (the command's reply) has gone out, since
+// peopleCount renders "1 person", "3 people".
+func peopleCount(n int) string {
+	return plural(n, countWord{"", "person", "people"})
+}
+
+// forgetLater runs the channels' forgetters for erased people again once
+// the fallback confirmation (the command's reply) has gone out, since
 // sending re-creates rows such as whatsmeow's Signal session. The
 // identities stay in memory until then, and are lost if the process stops
 // first.
-func (s *Service) forgetLater(sub bot.SubjectID, ids []bot.Identity) {
+func (s *Service) forgetLater(erased []forgotten) {
+	if len(erased) == 0 {
+		return
+	}
 	time.AfterFunc(s.reforget, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		for i, f := range s.forgetters {
-			if err := f.Forget(ctx, sub, ids); err != nil {
-				s.log.Warn().Err(err).Int("forgetter", i).Str("subject", string(sub)).Msg("second forget after the confirmation failed")
+		for _, e := range erased {
+			for i, f := range s.forgetters {
+				if err := f.Forget(ctx, e.subject, e.ids); err != nil {
+					s.log.Warn().Err(err).Int("forgetter", i).Str("subject", string(e.subject)).Msg("second forget after the confirmation failed")
+				}
 			}
+			s.log.Info().Str("subject", string(e.subject)).Msg("channels forgot the subject again after the confirmation")
 		}
-		s.log.Info().Str("subject", string(sub)).Msg("channels forgot the subject again after the confirmation")
 	})
 }
 
-// selfErasedText confirms a person's erasure of their own data.
-func (s *Service) selfErasedText(id int64, counts map[string]int) string {
+// selfErasedText confirms a person's erasure of their own data. pending
+// are the platforms whose channels forget the person after it is sent.
+func (s *Service) selfErasedText(id int64, counts map[string]int, pending []bot.Platform) string {
 	when := s.now().UTC().Format("2 Jan 2006 15:04 MST")
-	return fmt.Sprintf("Done: we erased your data (%s). Request #%d, completed %s. If you message us again, that starts a new record.", countsText(counts), id, when)
+	lines := []string{"Done: we erased your data."}
+	lines = append(lines, erasedLines(counts, pending, s.hasForgetter(bot.Teams), "your")...)
+	lines = append(lines, fmt.Sprintf("Request #%d, completed %s. If you message us again, that starts a new record.", id, when))
+	return s.policyNow().signed(strings.Join(lines, "\n"))
 }
 
-// countsText renders row counts, "3 messages, 1 drafts", sorted by name.
-func countsText(c map[string]int) string {
-	keys := slices.Sorted(maps.Keys(c))
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		if c[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c[k], k))
+// forgetterPlatforms lists the platforms of the forgetters that are
+// channels, once each.
+func (s *Service) forgetterPlatforms() []bot.Platform {
+	var out []bot.Platform
+	for _, f := range s.forgetters {
+		if pf, ok := f.(interface{ Platform() bot.Platform }); ok && !slices.Contains(out, pf.Platform()) {
+			out = append(out, pf.Platform())
 		}
 	}
-	if len(parts) == 0 {
-		return "nothing was stored"
-	}
-	return strings.Join(parts, ", ")
+	return out
+}
+
+// hasForgetter reports whether the channel of platform p forgets people.
+func (s *Service) hasForgetter(p bot.Platform) bool {
+	return slices.Contains(s.forgetterPlatforms(), p)
+}
+
+// countingForgetter is a bot.Forgetter that also says how many records it
+// removed (the WhatsApp channel), so the confirmation can name them.
+type countingForgetter interface {
+	Platform() bot.Platform
+	ForgetCounted(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) (int, error)
+}
+
+// forgotten is one erased subject with the identities its forgetters were
+// given.
+type forgotten struct {
+	subject bot.SubjectID
+	ids     []bot.Identity
 }
 
 // erase is the one erasure path (commands and retention). It returns the
-// register id and the rows removed per table. A failure on one subject
-// does not stop the others; the register entry is then "failed". If
-// announce is not nil, it is called once our rows of a single subject are
-// gone and before the channels forget them; announced reports whether it
-// returned true.
-func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID, announce func(id int64, counts map[string]int) bool) (id int64, total map[string]int, announced bool, err error) {
+// register id, the rows removed per table (and per channel,
+// "<platform>_records") and the subjects erased with their identities. In
+// order: every subject's rows and key go (each subject in its own
+// transaction), then announce (if not nil, for a single person) is called
+// with the counts so far, then every channel forgets every subject, with
+// all the identities known for its person, then the WAL is checkpointed. A
+// failure on one subject does not stop the others; the register entry is
+// then "failed".
+func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, people []person, announce func(id int64, counts map[string]int) bool) (id int64, total map[string]int, announced bool, erased []forgotten, err error) {
 	r := bot.Request{Kind: bot.RequestErase, Scope: string(scope), Received: received, Due: bot.DueDate(received), RequestedBy: by, Status: "open"}
 	id, err = s.st.CreateRequest(ctx, r)
 	if err != nil {
-		return 0, nil, false, fmt.Errorf("create request: %w", err)
+		return 0, nil, false, nil, fmt.Errorf("create request: %w", err)
 	}
 	total = map[string]int{}
 	var errs []error
-	var before func(map[string]int)
-	if announce != nil && len(subjects) == 1 {
-		before = func(counts map[string]int) { announced = announce(id, counts) }
-	}
-	for _, sub := range subjects {
-		counts, err := s.eraseSubject(ctx, sub, before)
-		for k, n := range counts {
-			total[k] += n
+	perSubject := map[bot.SubjectID]map[string]int{}
+	failed := map[bot.SubjectID]bool{}
+	for _, p := range people {
+		for _, sub := range p.subjects {
+			ids, counts, err := s.deleteSubject(ctx, sub, p.ids)
+			if err != nil {
+				errs = append(errs, err)
+				failed[sub] = true
+				continue
+			}
+			perSubject[sub] = counts
+			add(total, counts)
+			erased = append(erased, forgotten{sub, ids})
 		}
-		outcome := "erased"
+	}
+	if announce != nil && len(people) == 1 {
+		announced = announce(id, total)
+	}
+	for _, e := range erased {
+		counts, err := s.forget(ctx, e.subject, e.ids)
+		add(total, counts)
+		add(perSubject[e.subject], counts)
 		if err != nil {
 			errs = append(errs, err)
+			failed[e.subject] = true
+		}
+		s.mu.Lock()
+		delete(s.erasing, e.subject)
+		s.mu.Unlock()
+		s.dropState(e.subject)
+	}
+	if len(erased) > 0 {
+		if err := s.st.Checkpoint(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+		}
+	}
+	for _, sub := range subjectsOf(people) {
+		outcome := "erased"
+		if failed[sub] {
 			outcome = "failed"
 		}
-		detail := fmt.Sprintf("request %d %s: %s", id, outcome, countsText(counts))
+		detail := fmt.Sprintf("request %d %s: %s", id, outcome, countsText(perSubject[sub]))
 		if aerr := s.st.Audit(ctx, bot.AuditEntry{At: s.now().UTC(), Actor: by, Action: "erase", Subject: sub, Detail: detail}); aerr != nil {
 			errs = append(errs, fmt.Errorf("audit: %w", aerr))
 		}
@@ -147,47 +202,72 @@ func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, rece
 	if err := s.st.CompleteRequest(ctx, id, status, total, s.now().UTC()); err != nil {
 		errs = append(errs, fmt.Errorf("complete request: %w", err))
 	}
-	return id, total, announced, errors.Join(errs...)
+	return id, total, announced, erased, errors.Join(errs...)
 }
 
-// eraseSubject deletes the subject's rows and key, calls before (if not
-// nil) with the counts, calls every forgetter with the identities it had
-// (and, through Cards, the cards it had), and checkpoints. A subject
-// already gone counts as erased.
-func (s *Service) eraseSubject(ctx context.Context, sub bot.SubjectID, before func(map[string]int)) (map[string]int, error) {
-	ids, err := s.st.Identities(ctx, sub)
+// add adds counts to total.
+func add(total, counts map[string]int) {
+	if total == nil {
+		return
+	}
+	for k, n := range counts {
+		total[k] += n
+	}
+}
+
+// deleteSubject captures the subject's identities (with extra, its
+// person's others) and cards, then deletes its rows and key. The cards
+// stay in s.erasing for the Teams forgetter until erase is done with the
+// subject. A subject already gone counts as erased with nothing.
+func (s *Service) deleteSubject(ctx context.Context, sub bot.SubjectID, extra []bot.Identity) ([]bot.Identity, map[string]int, error) {
+	own, err := s.st.Identities(ctx, sub)
 	if err != nil && !errors.Is(err, bot.ErrNotFound) {
-		return nil, fmt.Errorf("identities of %s: %w", sub, err)
+		return nil, nil, fmt.Errorf("identities of %s: %w", sub, err)
+	}
+	ids := slices.Clone(own)
+	for _, id := range extra {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
 	}
 	cards, err := s.st.CardsOf(ctx, sub)
 	if err != nil {
-		return nil, fmt.Errorf("cards of %s: %w", sub, err)
+		return nil, nil, fmt.Errorf("cards of %s: %w", sub, err)
 	}
 	s.mu.Lock()
 	s.erasing[sub] = cards
 	s.mu.Unlock()
-	defer func() {
+	counts, err := s.st.DeleteSubject(ctx, sub)
+	if err != nil && !errors.Is(err, bot.ErrNotFound) {
 		s.mu.Lock()
 		delete(s.erasing, sub)
 		s.mu.Unlock()
-	}()
-	counts, err := s.st.DeleteSubject(ctx, sub)
-	if err != nil && !errors.Is(err, bot.ErrNotFound) {
-		return nil, fmt.Errorf("delete subject %s: %w", sub, err)
+		return nil, nil, fmt.Errorf("delete subject %s: %w", sub, err)
 	}
-	if before != nil {
-		before(counts)
+	if counts == nil {
+		counts = map[string]int{}
 	}
+	return ids, counts, nil
+}
+
+// forget calls every forgetter for an erased subject and returns what the
+// counting ones removed, per platform.
+func (s *Service) forget(ctx context.Context, sub bot.SubjectID, ids []bot.Identity) (map[string]int, error) {
+	counts := map[string]int{}
 	var errs []error
 	for i, f := range s.forgetters {
+		if cf, ok := f.(countingForgetter); ok {
+			n, err := cf.ForgetCounted(ctx, sub, ids)
+			counts[string(cf.Platform())+recordsSuffix] += n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("forgetter %d for %s: %w", i, sub, err))
+			}
+			continue
+		}
 		if err := f.Forget(ctx, sub, ids); err != nil {
 			errs = append(errs, fmt.Errorf("forgetter %d for %s: %w", i, sub, err))
 		}
 	}
-	if err := s.st.Checkpoint(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("checkpoint: %w", err))
-	}
-	s.dropState(sub)
 	return counts, errors.Join(errs...)
 }
 
@@ -211,7 +291,7 @@ func (s *Service) dropState(sub bot.SubjectID) {
 }
 
 // Purge erases, through the same path as /forget, every customer whose
-// last message is older than the retention period (Policy.RetentionMonths
+// last message to us (not our last reply) is older than the retention period (Policy.RetentionMonths
 // calendar months before now), and removes expired export files. Staff and
 // admins are kept. Run it daily.
 func (s *Service) Purge(ctx context.Context, now time.Time) error {
@@ -237,8 +317,31 @@ func (s *Service) Purge(ctx context.Context, now time.Time) error {
 	if len(victims) == 0 {
 		return nil
 	}
-	id, counts, _, err := s.erase(ctx, "", ScopeRetention, now.UTC(), victims, nil)
-	s.log.Info().Int64("request", id).Int("subjects", len(victims)).Int("messages", counts["messages"]).Msg("retention purge")
+	// A person is erased only when every record of theirs is past the
+	// period: a LID that fell silent while the same person writes from
+	// their number is kept.
+	expired := map[bot.SubjectID]bool{}
+	for _, v := range victims {
+		expired[v] = true
+	}
+	people, err := s.resolvePeople(ctx, victims)
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	people = slices.DeleteFunc(people, func(p person) bool {
+		for _, sub := range p.subjects {
+			if !expired[sub] {
+				s.log.Info().Int("subjects", len(p.subjects)).Msg("retention: kept a record linked to a person still writing")
+				return true
+			}
+		}
+		return false
+	})
+	if len(people) == 0 {
+		return nil
+	}
+	id, counts, _, _, err := s.erase(ctx, "", ScopeRetention, now.UTC(), people, nil)
+	s.log.Info().Int64("request", id).Int("subjects", len(subjectsOf(people))).Int("messages", counts["messages"]).Msg("retention purge")
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}

@@ -50,12 +50,20 @@ func (w waSender) Send(_ context.Context, m bot.Outbound) (bot.MessageID, error)
 	return "wa-1", nil
 }
 
-// waForgetter stands in for the WhatsApp channel as a Forgetter.
+// waForgetter stands in for the WhatsApp channel as a Forgetter that
+// counts what it removed.
 type waForgetter struct{ log *orderLog }
 
-func (w waForgetter) Forget(context.Context, bot.SubjectID, []bot.Identity) error {
+func (w waForgetter) Forget(ctx context.Context, s bot.SubjectID, ids []bot.Identity) error {
+	_, err := w.ForgetCounted(ctx, s, ids)
+	return err
+}
+
+func (w waForgetter) Platform() bot.Platform { return bot.WhatsApp }
+
+func (w waForgetter) ForgetCounted(context.Context, bot.SubjectID, []bot.Identity) (int, error) {
 	w.log.add("forget")
-	return nil
+	return 7, nil
 }
 
 func TestSelfErasureConfirmsBeforeChannelsForget(t *testing.T) {
@@ -87,6 +95,7 @@ func TestSelfErasureConfirmsBeforeChannelsForget(t *testing.T) {
 			require.True(t, handled)
 			if tc.wantReply {
 				assert.Contains(t, reply.Text, "we erased your data")
+				assert.Contains(t, reply.Text, "Our WhatsApp connection: 7 records", "sent after the channels forgot: their count")
 				require.Eventually(t, func() bool { return len(ol.snapshot()) == 2 }, 5*time.Second, time.Millisecond,
 					"the channels forget the person again after the fallback reply")
 				assert.Equal(t, []string{"forget", "forget"}, ol.snapshot())
@@ -97,6 +106,8 @@ func TestSelfErasureConfirmsBeforeChannelsForget(t *testing.T) {
 			require.Len(t, ol.sent, 1)
 			assert.Equal(t, chatOf(a), ol.sent[0].Chat)
 			assert.Contains(t, ol.sent[0].Text, "we erased your data")
+			assert.Contains(t, ol.sent[0].Text, "Our WhatsApp connection: what it keeps about you (contact name, session keys) is deleted right after this message.",
+				"sent before the channel forgot: what will happen, not a count")
 			_, err = h.st.FindSubject(h.ctx, a.ID)
 			assert.ErrorIs(t, err, bot.ErrNotFound, "our rows were gone before the confirmation")
 		})

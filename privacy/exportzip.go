@@ -202,6 +202,7 @@ func (s *Service) zipExport(ctx context.Context, jsonPath string, files []zipFil
 	if err != nil {
 		return "", 0, fmt.Errorf("export zip: %w", err)
 	}
+	s.track(out.Name())
 	n, err := writeExportZip(ctx, src, out, in, files, s.now())
 	if cerr := out.Close(); err == nil {
 		err = cerr

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,9 @@ type recForgetter struct {
 	err   error
 }
 
+// Platform is the Teams channel's, whose Forget deletes posted cards.
+func (f *recForgetter) Platform() bot.Platform { return bot.Teams }
+
 func (f *recForgetter) Forget(ctx context.Context, s bot.SubjectID, ids []bot.Identity) error {
 	var refs []bot.CardRef
 	if f.cards != nil {
@@ -50,14 +54,18 @@ func (f *recForgetter) Forget(ctx context.Context, s bot.SubjectID, ids []bot.Id
 	return f.err
 }
 
-// recChannel records what the service sends to other chats.
+// recChannel records what the service sends to other chats. Like the Teams
+// channel it takes files, unless noFiles.
 type recChannel struct {
-	mu   sync.Mutex
-	sent []bot.Outbound
+	mu      sync.Mutex
+	sent    []bot.Outbound
+	noFiles atomic.Bool
 }
 
-func (c *recChannel) Platform() bot.Platform                    { return bot.Teams }
-func (c *recChannel) Capabilities() bot.Capabilities            { return bot.Capabilities{} }
+func (c *recChannel) Platform() bot.Platform { return bot.Teams }
+func (c *recChannel) Capabilities() bot.Capabilities {
+	return bot.Capabilities{Files: !c.noFiles.Load()}
+}
 func (c *recChannel) Run(ctx context.Context, _ bot.Sink) error { <-ctx.Done(); return nil }
 func (c *recChannel) Send(_ context.Context, m bot.Outbound) (bot.MessageID, error) {
 	c.mu.Lock()

@@ -8,15 +8,34 @@ import (
 	"github.com/switchboard/switchboard/bot"
 )
 
+// Controller names the business as the controller of the data people send
+// it (UK GDPR Art. 4(7)), as its business profile says.
+type Controller struct {
+	// LegalName is the business's legal name ("Acme Plumbing Ltd").
+	LegalName string
+	// TradingName is the name people know it by ("Acme Plumbing"), if any.
+	TradingName string
+	// Contact is how to reach it about data protection: an e-mail or
+	// postal address.
+	Contact string
+	// ICORegistration is its ICO register number, if any.
+	ICORegistration string
+}
+
 // Policy is what the privacy notice and the export's supplementary
 // information tell people. Zero fields take the defaults New documents.
 type Policy struct {
-	// Controller is the business's name. If empty, "the business you are
-	// messaging".
+	// Controller is the business's legal name. If empty, the notice says
+	// the business has not set it yet. Options.Controller, if set,
+	// replaces it and the next three fields on every use.
 	Controller string
+	// TradingName is the name people know the business by, if different.
+	TradingName string
 	// Contact is how to reach the controller about data protection. If
-	// empty, "reply in this chat".
+	// empty, the notice says the business has not set one yet.
 	Contact string
+	// ICORegistration is the business's ICO registration number, if any.
+	ICORegistration string
 	// LLMProvider names who runs the AI model that drafts replies, and
 	// where ("OpenAI (USA)"). If empty, "the AI model provider the business
 	// has configured".
@@ -32,12 +51,6 @@ type Policy struct {
 }
 
 func (p Policy) withDefaults() Policy {
-	if p.Controller == "" {
-		p.Controller = "the business you are messaging"
-	}
-	if p.Contact == "" {
-		p.Contact = "reply in this chat"
-	}
 	if p.LLMProvider == "" {
 		p.LLMProvider = "the AI model provider the business has configured"
 	}
@@ -48,6 +61,82 @@ func (p Policy) withDefaults() Policy {
 		p.LogDays = 30
 	}
 	return p
+}
+
+// withController returns p naming c as the controller.
+func (p Policy) withController(c Controller) Policy {
+	p.Controller, p.TradingName, p.Contact, p.ICORegistration = c.LegalName, c.TradingName, c.Contact, c.ICORegistration
+	return p
+}
+
+// Words for a controller the business has not named yet.
+const (
+	notSet        = "not yet set by the business"
+	contactNotSet = "The business has not yet set a privacy contact in Switchboard; until it does, reply in this chat."
+)
+
+// tradingAs is " (trading as X)" when the business trades under another
+// name than its legal one, else "".
+func (p Policy) tradingAs() string {
+	if p.TradingName == "" || strings.EqualFold(p.TradingName, p.Controller) {
+		return ""
+	}
+	return " (trading as " + p.TradingName + ")"
+}
+
+// who is the notice's first line: who the controller is, or that the
+// business has not said yet.
+func (p Policy) who() string {
+	if p.Controller == "" {
+		name := "The business"
+		if p.TradingName != "" {
+			name = p.TradingName
+		}
+		return "Privacy notice: " + name + " has not yet set its legal name in Switchboard, so this notice cannot name the controller of your data yet. Your rights below apply all the same."
+	}
+	line := "Privacy notice: " + p.Controller + p.tradingAs() + " is the controller of your data"
+	if p.ICORegistration != "" {
+		line += "; ICO registration " + p.ICORegistration
+	}
+	return line + "."
+}
+
+// contactLine says how to reach the controller about data protection.
+func (p Policy) contactLine() string {
+	if p.Contact == "" {
+		return "Contact about your data: " + contactNotSet
+	}
+	return "Contact about your data: " + p.Contact + "."
+}
+
+// complaintsTo is whom to complain to first: the controller's contact, or
+// this chat.
+func (p Policy) complaintsTo() string {
+	if p.Contact == "" {
+		return "reply in this chat"
+	}
+	return p.Contact
+}
+
+// signature ends a confirmation: who did it and how to reach them. It is
+// empty while the business has not set its legal name.
+func (p Policy) signature() string {
+	if p.Controller == "" {
+		return ""
+	}
+	s := p.Controller + ", the controller of your data"
+	if p.Contact != "" {
+		s += "; privacy contact: " + p.Contact
+	}
+	return s + "."
+}
+
+// signed appends the policy's signature to a confirmation, on its own line.
+func (p Policy) signed(text string) string {
+	if sig := p.signature(); sig != "" && text != "" {
+		return text + "\n" + sig
+	}
+	return text
 }
 
 // icoRoute is how to complain to the UK regulator.
@@ -62,18 +151,21 @@ func (p Policy) Notice() string {
 		who = "Who processes it: our staff on Microsoft Teams, Microsoft (Teams) and Meta (WhatsApp)."
 	}
 	return strings.Join([]string{
-		"Privacy notice: " + p.Controller,
-		"What we keep: your phone number and WhatsApp ids (or your Teams id), the name your app shows, the messages you send us and our replies, and the reply drafts our staff review.",
+		p.who(),
+		p.contactLine(),
+		"What we keep: your phone number and WhatsApp ids (or your Teams id), the name your app shows (or the one you gave with /name), the messages you send us and our replies, and the reply drafts our staff review.",
 		why,
 		who,
 		fmt.Sprintf("How long: messages and drafts are erased %d months after your last message; technical logs after %d days; export files once delivered or after 24 hours.", p.RetentionMonths, p.LogDays),
 		"Your rights: /export for a copy of your data, /name to correct your name, /stop to keep AI away from your messages (/start to resume), /forget me to erase your data. We answer within one month.",
-		"Complaints: " + p.Contact + "; you can also complain to " + icoRoute + ".",
+		"Complaints: " + p.complaintsTo() + "; you can also complain to " + icoRoute + ".",
 	}, "\n")
 }
 
-// Help lists the commands a subject with role may use.
-func Help(role bot.Role) string {
+// Help lists the commands a subject with role may use. adminExtra are more
+// lines for the one Admin section (commands served in front of the
+// privacy service).
+func Help(role bot.Role, adminExtra ...string) string {
 	lines := []string{
 		"Commands:",
 		"/privacy: what we keep, why, for how long and your rights",
@@ -89,6 +181,7 @@ func Help(role bot.Role) string {
 			"/requests: open data-rights requests and their due dates",
 			"/retention: the retention policy",
 		)
+		lines = append(lines, adminExtra...)
 	}
 	lines = append(lines, "Data-rights commands work in one-to-one chats only.")
 	return strings.Join(lines, "\n")
@@ -121,8 +214,12 @@ type RetentionRule struct {
 // Supplementary is the supplementary information of an access request
 // (UK GDPR Art. 15(1)(a)–(h), (2)), carried in every export.
 type Supplementary struct {
-	Controller             string          `json:"controller"`
+	// Controller is the business's legal name (and trading name), or says
+	// it is not set yet.
+	Controller string `json:"controller"`
+	// Contact is how to reach the controller, or says it is not set yet.
 	Contact                string          `json:"contact"`
+	ICORegistration        string          `json:"ico_registration,omitempty"`
 	Purposes               []Purpose       `json:"purposes"`
 	Recipients             []Recipient     `json:"recipients"`
 	Retention              []RetentionRule `json:"retention"`
@@ -135,16 +232,28 @@ type Supplementary struct {
 
 // Supplementary returns the export's supplementary information.
 func (p Policy) Supplementary() Supplementary {
+	controller, staffOf := p.Controller+p.tradingAs(), p.Controller
+	if p.Controller == "" {
+		controller, staffOf = notSet+p.tradingAs(), p.TradingName
+		if staffOf == "" {
+			staffOf = "the business"
+		}
+	}
+	contact := p.Contact
+	if contact == "" {
+		contact = notSet
+	}
 	s := Supplementary{
-		Controller: p.Controller,
-		Contact:    p.Contact,
+		Controller:      controller,
+		Contact:         contact,
+		ICORegistration: p.ICORegistration,
 		Purposes: []Purpose{
 			{"Answering your messages and providing the service you ask for", "contract (Art. 6(1)(b))"},
 			{"AI-drafted replies reviewed by staff before sending", "legitimate interests (Art. 6(1)(f)); you may object with /stop"},
 			{"Keeping a register of data-rights requests", "legal obligation (Art. 6(1)(c))"},
 		},
 		Recipients: []Recipient{
-			{"Staff of " + p.Controller, "read your messages and approve replies"},
+			{"Staff of " + staffOf, "read your messages and approve replies"},
 			{"Microsoft (Teams)", "processor: hosts the staff conversation"},
 			{"Meta (WhatsApp)", "carries the messages"},
 			{p.LLMProvider, "processor: drafts replies from your message text; no training on your data"},
@@ -166,7 +275,7 @@ func (p Policy) Supplementary() Supplementary {
 		Source:                 "you, through the chat app you messaged us with; staff decisions about replies to you",
 		AutomatedDecisions:     "none: AI only drafts; a person approves every reply",
 		InternationalTransfers: "the AI provider and Microsoft may process data outside the UK under UK adequacy regulations or the International Data Transfer Addendum",
-		Complaints:             p.Contact + "; or " + icoRoute,
+		Complaints:             p.complaintsTo() + "; or " + icoRoute,
 	}
 	if p.NoAI {
 		s.Purposes = slices.DeleteFunc(s.Purposes, func(x Purpose) bool { return strings.HasPrefix(x.Purpose, "AI-drafted") })

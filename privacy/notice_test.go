@@ -3,6 +3,7 @@ package privacy
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,4 +28,18 @@ func TestNoticeNamesAIOnlyWhenConfigured(t *testing.T) {
 	full, err := json.Marshal(withAI.Supplementary())
 	require.NoError(t, err)
 	assert.Contains(t, string(full), "OpenAI (USA)")
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		24 * time.Hour:                "24 hours",
+		10 * time.Minute:              "10 minutes",
+		time.Minute:                   "1 minute",
+		90 * time.Minute:              "1 hour 30 minutes",
+		time.Hour:                     "1 hour",
+		20 * time.Second:              "less than a minute",
+		24*time.Hour + 29*time.Second: "24 hours",
+	} {
+		assert.Equal(t, want, duration(d), d.String())
+	}
 }

@@ -23,8 +23,8 @@ import (
 	"github.com/switchboard/switchboard/store"
 )
 
-// seeded is one attachment seedMedia stored, with its plaintext.
-type seeded struct {
+// seededMedia is one attachment seedMedia stored, with its plaintext.
+type seededMedia struct {
 	id   int64
 	kind bot.MessageKind
 	data []byte
@@ -32,7 +32,7 @@ type seeded struct {
 
 // mediaNeedles are byte strings planted in the person's media, their
 // names, thumbnails and transcripts.
-func (p person) mediaNeedles() []string {
+func (p seeded) mediaNeedles() []string {
 	return []string{"PHOTO-" + p.planted, "VOICE-" + p.planted, "DOC-" + p.planted, "THUMB-" + p.planted, "TRANSCRIPT-" + p.planted,
 		p.name + " invoice"}
 }
@@ -60,7 +60,7 @@ func photoWithComment(t testing.TB, text string, seed uint64) []byte {
 // seedMedia stores, for person p, three inbound media messages with their
 // attachments fetched: a photo (over one 64 KiB chunk), a voice note with
 // its transcript, and a named PDF document.
-func seedMedia(t *testing.T, h *harness, p person) []seeded {
+func seedMedia(t *testing.T, h *harness, p seeded) []seededMedia {
 	t.Helper()
 	chat := bot.ChatID(p.phone[1:] + "@s.whatsapp.net")
 	items := []struct {
@@ -73,7 +73,7 @@ func seedMedia(t *testing.T, h *harness, p person) []seeded {
 		{bot.KindVoice, "audio/ogg", "", append([]byte("OggS\x00\x02"), bytes.Repeat([]byte("VOICE-"+p.planted+" "), 200)...)},
 		{bot.KindDocument, "application/pdf", p.name + " invoice.pdf", []byte("%PDF-1.4\n(DOC-" + p.planted + ")\n%%EOF\n")},
 	}
-	var out []seeded
+	var out []seededMedia
 	for i, it := range items {
 		h.clock.Add(time.Minute)
 		mid, _, err := h.st.SaveInbound(h.ctx, bot.Message{Subject: p.sub.ID, Platform: bot.WhatsApp, Chat: chat,
@@ -91,7 +91,7 @@ func seedMedia(t *testing.T, h *harness, p person) []seeded {
 		if it.kind == bot.KindVoice {
 			require.NoError(t, h.st.SetMediaTranscript(h.ctx, id, "TRANSCRIPT-"+p.planted+": the boiler is leaking"))
 		}
-		out = append(out, seeded{id: id, kind: it.kind, data: it.data})
+		out = append(out, seededMedia{id: id, kind: it.kind, data: it.data})
 	}
 	return out
 }

@@ -21,8 +21,8 @@ import (
 	"github.com/switchboard/switchboard/store/storetest"
 )
 
-// person is a seeded customer with everything that identifies them.
-type person struct {
+// seeded is a seeded customer with everything that identifies them.
+type seeded struct {
 	sub     bot.Subject
 	phone   string // E.164
 	lid     string
@@ -31,7 +31,7 @@ type person struct {
 }
 
 // needles are the byte strings that must not survive A's erasure.
-func (p person) needles() []string {
+func (p seeded) needles() []string {
 	digits := p.phone[1:]
 	return []string{p.phone, digits, "0" + digits[2:], strings.TrimSuffix(p.lid, "@lid"), p.name, p.planted}
 }
@@ -39,7 +39,7 @@ func (p person) needles() []string {
 // seedPerson stores a customer with PN and LID identities, two inbound
 // messages (one planted), drafts, a posted card and a staff edit (which
 // queues a reply in the outbox).
-func seedPerson(t *testing.T, h *harness, phone, lid, name, planted string) person {
+func seedPerson(t *testing.T, h *harness, phone, lid, name, planted string) seeded {
 	t.Helper()
 	sub := h.customer(phone, lid, name)
 	chat := bot.ChatID(phone[1:] + "@s.whatsapp.net")
@@ -61,7 +61,7 @@ func seedPerson(t *testing.T, h *harness, phone, lid, name, planted string) pers
 				By: bot.Identity{Kind: bot.IDTeams, Value: "aad-staff"}, Tenant: "tenant-1", ByName: "Sam Staff", ActionID: "click-" + phone[1:], At: h.clock.Now()}))
 		}
 	}
-	return person{sub: sub, phone: phone, lid: lid, name: name, planted: planted}
+	return seeded{sub: sub, phone: phone, lid: lid, name: name, planted: planted}
 }
 
 // storeFiles lists the files a byte scan reads: the databases and every

@@ -24,11 +24,24 @@ type Options struct {
 	Store Store
 	// Forgetters are the channels' hooks that erase what they keep about a
 	// subject (whatsmeow tables, posted Teams cards). They run after the
-	// store's rows are gone, with the identities captured before.
+	// store's rows are gone, with the identities captured before. One that
+	// also has Platform and ForgetCounted (the WhatsApp channel) has its
+	// count named in the confirmation.
 	Forgetters []bot.Forgetter
+	// Resolvers are the channels' own maps of a person's identities
+	// (whatsmeow's LID map, the Cloud API's user ids). Erasure and export
+	// ask them for a person's other identities and take every subject those
+	// name: one person, first seen under a LID and later under a phone
+	// number, is two subjects until a message carries both.
+	Resolvers []bot.IdentityResolver
+	// AdminHelp are lines /help adds to its Admin section for admins
+	// (commands served in front of this service, such as /profile).
+	AdminHelp []string
 	// Senders reach chats other than the one a command came from: the first
 	// admin of a two-admin "company" request is told when a second admin
-	// confirmed it. If nil, that notice is skipped.
+	// confirmed it. If nil, that notice is skipped. Their Capabilities also
+	// say whether an export can go as a file: where it cannot (and no link
+	// is possible), /export says so before doing anything.
 	Senders map[bot.Platform]bot.Channel
 	// DefaultCC is the country code (digits) for national phone numbers an
 	// admin types. If empty, "44".
@@ -46,14 +59,23 @@ type Options struct {
 	// Policy feeds /privacy, /retention and the export's supplementary
 	// information; its RetentionMonths drives Purge.
 	Policy Policy
+	// Controller, if set, is asked on every notice, export and
+	// confirmation for who the controller is now (the business profile,
+	// which admins change at run time); it replaces Policy's Controller,
+	// TradingName, Contact and ICORegistration. If nil, Policy's are used.
+	Controller func() Controller
 	// ConfirmWindow is how long a YES (or a second admin) may take. If 0,
 	// 10 minutes.
 	ConfirmWindow time.Duration
 	// ExportEvery is the least time between two exports for one requester.
 	// If 0, one hour.
 	ExportEvery time.Duration
-	// LinkTTL is how long an export link works. If 0, 24 hours.
+	// LinkTTL is how long an export link works; its file is deleted when
+	// it ends, by a timer. If 0, 24 hours.
 	LinkTTL time.Duration
+	// SweepEvery is how often Run drops expired confirmations, links and
+	// rate-limit entries. If 0, one minute.
+	SweepEvery time.Duration
 	// ReforgetAfter is how long after a self-erasure whose confirmation had
 	// to go as the command's reply (sending it early failed) the channels
 	// forget the person again, since sending re-creates their rows. If 0,
@@ -67,16 +89,20 @@ type Service struct {
 	log        zerolog.Logger
 	st         Store
 	forgetters []bot.Forgetter
+	resolvers  []bot.IdentityResolver
+	adminHelp  []string
 	senders    map[bot.Platform]bot.Channel
 	cc         string
 	now        func() time.Time
 	dir        string
 	url        string
 	policy     Policy
+	controller func() Controller
 	confirm    time.Duration
 	every      time.Duration
 	ttl        time.Duration
 	reforget   time.Duration
+	sweepEvery time.Duration
 
 	mu         sync.Mutex
 	pending    map[chatKey]pending
@@ -86,6 +112,12 @@ type Service struct {
 	// erasing holds, per subject being erased, its cards as they were
 	// before the rows went, for the channels' Forget hooks (see Cards).
 	erasing map[bot.SubjectID][]bot.CardRef
+
+	// fmu guards files, the export files this process wrote and has not
+	// removed; every other export file in the directory is a leftover.
+	// It is never held while taking mu.
+	fmu   sync.Mutex
+	files map[string]bool
 }
 
 var _ bot.Commands = (*Service)(nil)
@@ -100,7 +132,7 @@ type chatKey struct {
 // pending is an erasure waiting for YES.
 type pending struct {
 	scope    Scope
-	subjects []bot.SubjectID
+	people   []person
 	received time.Time
 	expires  time.Time
 }
@@ -122,6 +154,11 @@ func New(opts Options) (*Service, error) {
 	for i, f := range opts.Forgetters {
 		if f == nil {
 			return nil, fmt.Errorf("privacy: Forgetters[%d] is nil", i)
+		}
+	}
+	for i, r := range opts.Resolvers {
+		if r == nil {
+			return nil, fmt.Errorf("privacy: Resolvers[%d] is nil", i)
 		}
 	}
 	if opts.DefaultCC == "" {
@@ -157,28 +194,36 @@ func New(opts Options) (*Service, error) {
 	if opts.ReforgetAfter == 0 {
 		opts.ReforgetAfter = 30 * time.Second
 	}
-	if opts.ConfirmWindow < 0 || opts.ExportEvery < 0 || opts.LinkTTL < 0 || opts.ReforgetAfter < 0 {
+	if opts.SweepEvery == 0 {
+		opts.SweepEvery = time.Minute
+	}
+	if opts.ConfirmWindow < 0 || opts.ExportEvery < 0 || opts.LinkTTL < 0 || opts.ReforgetAfter < 0 || opts.SweepEvery < 0 {
 		return nil, errors.New("privacy: durations must not be negative")
 	}
 	return &Service{
 		log:        opts.Log,
 		st:         opts.Store,
 		forgetters: opts.Forgetters,
+		resolvers:  opts.Resolvers,
+		adminHelp:  opts.AdminHelp,
 		senders:    opts.Senders,
 		cc:         opts.DefaultCC,
 		now:        opts.Now,
 		dir:        opts.ExportDir,
 		url:        opts.ExportURL,
 		policy:     opts.Policy.withDefaults(),
+		controller: opts.Controller,
 		confirm:    opts.ConfirmWindow,
 		every:      opts.ExportEvery,
 		ttl:        opts.LinkTTL,
 		reforget:   opts.ReforgetAfter,
+		sweepEvery: opts.SweepEvery,
 		pending:    map[chatKey]pending{},
 		company:    map[Verb]companyPending{},
 		lastExport: map[bot.SubjectID]time.Time{},
 		links:      map[[32]byte]link{},
 		erasing:    map[bot.SubjectID][]bot.CardRef{},
+		files:      map[string]bool{},
 	}, nil
 }
 
@@ -186,11 +231,20 @@ func New(opts Options) (*Service, error) {
 const (
 	textGroup     = "For your privacy I only do this in a one-to-one chat. Please message us directly."
 	textOthers    = "You can only ask about your own data: type /export or /forget me."
-	textAdminOnly = "Only an admin can do that."
+	textAdminOnly = bot.ReplyAdminOnly
 	textNoMatch   = "No one is known by that identifier; nothing was done."
-	textTryLater  = "Something went wrong on our side and nothing was lost. Please try again later."
+	textTryLater  = bot.ReplyTryLater
 	textExpired   = "That confirmation expired, so nothing was erased. Send the command again to start over."
+	textCancelled = "Cancelled: nothing was erased."
 )
+
+// policyNow is the policy with the controller as it is now.
+func (s *Service) policyNow() Policy {
+	if s.controller == nil {
+		return s.policy
+	}
+	return s.policy.withController(s.controller())
+}
 
 // received is when a command arrived: its timestamp, else now.
 func (s *Service) received(req bot.CommandRequest) time.Time {
@@ -214,9 +268,9 @@ func (s *Service) Handle(ctx context.Context, req bot.CommandRequest) (bot.Reply
 	}
 	switch op.Verb {
 	case VerbHelp:
-		return bot.Reply{Text: Help(req.Subject.Role)}, nil
+		return bot.Reply{Text: Help(req.Subject.Role, s.adminHelp...)}, nil
 	case VerbPrivacy:
-		return bot.Reply{Text: s.policy.Notice()}, nil
+		return bot.Reply{Text: s.policyNow().Notice()}, nil
 	}
 	if req.Subject.ID == "" {
 		return bot.Reply{}, &bot.UserError{Code: "privacy-no-subject", Safe: textTryLater, Err: errors.New("command from an unresolved sender")}
@@ -311,7 +365,7 @@ func (s *Service) restrict(ctx context.Context, req bot.CommandRequest, on bool)
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Text: text}, nil
+	return bot.Reply{Text: s.policyNow().signed(text)}, nil
 }
 
 func (s *Service) rename(ctx context.Context, req bot.CommandRequest, name string) (bot.Reply, error) {
@@ -319,7 +373,7 @@ func (s *Service) rename(ctx context.Context, req bot.CommandRequest, name strin
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Text: "Done: we will use the name you gave from now on."}, nil
+	return bot.Reply{Text: s.policyNow().signed("Done: we will use the name you gave from now on.")}, nil
 }
 
 // listRequests answers /requests.
@@ -344,12 +398,18 @@ func (s *Service) listRequests(ctx context.Context) (bot.Reply, error) {
 	return bot.Reply{Text: b.String()}, nil
 }
 
-// resolve finds the subjects a target names. For ScopeSelf it is the
-// requester.
-func (s *Service) resolve(ctx context.Context, req bot.CommandRequest, t Target) ([]bot.SubjectID, error) {
+// resolve finds the people a target names: for ScopeSelf the requester,
+// with every record the system links to them; for an identifier, whoever it
+// names, directly or through the channels' maps; for a tenant, each of its
+// subjects with theirs; for the company, everyone, one subject each.
+func (s *Service) resolve(ctx context.Context, req bot.CommandRequest, t Target) ([]person, error) {
 	switch t.Scope {
 	case ScopeSelf:
-		return []bot.SubjectID{req.Subject.ID}, nil
+		p, err := s.resolvePerson(ctx, []bot.SubjectID{req.Subject.ID}, nil)
+		if err != nil {
+			return nil, err
+		}
+		return []person{p}, nil
 	case ScopeCompany:
 		// Everyone: inactive since a century from now. (Stores keep times
 		// as Unix nanoseconds, which end in 2262.)
@@ -357,14 +417,23 @@ func (s *Service) resolve(ctx context.Context, req bot.CommandRequest, t Target)
 		if err != nil {
 			return nil, fmt.Errorf("all subjects: %w", err)
 		}
-		return subs, nil
-	default:
-		subs, err := s.st.FindSubjects(ctx, t.ID)
-		if err != nil {
-			return nil, fmt.Errorf("find subjects: %w", err)
-		}
-		return subs, nil
+		return singletons(subs), nil
 	}
+	subs, err := s.st.FindSubjects(ctx, t.ID)
+	if err != nil {
+		return nil, fmt.Errorf("find subjects: %w", err)
+	}
+	if t.Scope == ScopeTenant {
+		return s.resolvePeople(ctx, subs)
+	}
+	p, err := s.resolvePerson(ctx, subs, []bot.Identity{t.ID})
+	if err != nil {
+		return nil, err
+	}
+	if len(p.subjects) == 0 {
+		return nil, nil
+	}
+	return []person{p}, nil
 }
 
 // askForget starts an erasure: it waits for YES in the same chat, or for a
@@ -373,21 +442,174 @@ func (s *Service) askForget(ctx context.Context, req bot.CommandRequest, t Targe
 	if t.Scope == ScopeCompany {
 		return s.companyStep(ctx, req, VerbForget)
 	}
-	subs, err := s.resolve(ctx, req, t)
+	people, err := s.resolve(ctx, req, t)
 	if err != nil {
 		return bot.Reply{}, s.userErr("forget", err)
 	}
-	if len(subs) == 0 {
+	if len(people) == 0 {
 		return s.noMatch(ctx, req, VerbForget, t)
 	}
-	now := s.now()
-	s.mu.Lock()
-	s.pending[chatKey{req.Platform, req.Chat, req.Subject.ID}] = pending{scope: t.Scope, subjects: subs, received: s.received(req), expires: now.Add(s.confirm)}
-	s.mu.Unlock()
-	if t.Scope == ScopeSelf {
-		return bot.Reply{Text: fmt.Sprintf("This permanently erases everything we hold about you: your messages, our replies and drafts, your name and numbers. It cannot be undone. Reply YES within %s to confirm; anything else cancels.", minutes(s.confirm))}, nil
+	text, err := s.forgetPrompt(ctx, req, t.Scope, people)
+	if err != nil {
+		return bot.Reply{}, s.userErr("forget", err)
 	}
-	return bot.Reply{Text: fmt.Sprintf("This permanently erases %d person(s) and everything held about them. Reply YES within %s to confirm; anything else cancels.", len(subs), minutes(s.confirm))}, nil
+	rec := s.received(req)
+	s.mu.Lock()
+	s.pending[chatKey{req.Platform, req.Chat, req.Subject.ID}] = pending{scope: t.Scope, people: people, received: rec, expires: rec.Add(s.confirm)}
+	s.mu.Unlock()
+	return bot.Reply{Text: text}, nil
+}
+
+// maxPromptPeople bounds the people a YES prompt lists one by one.
+const maxPromptPeople = 10
+
+// forgetPrompt says what an erasure will remove, so a mistyped target is
+// caught before YES: for an admin's target the masked number or id, the
+// role and the counts of each person; for oneself the counts.
+func (s *Service) forgetPrompt(ctx context.Context, req bot.CommandRequest, scope Scope, people []person) (string, error) {
+	type summary struct {
+		counts map[string]int
+		role   bot.Role
+		admins int
+	}
+	sums := make([]summary, len(people))
+	admins, self := 0, false
+	for i, p := range people {
+		sums[i].counts = map[string]int{}
+		for _, sub := range p.subjects {
+			c, err := s.st.CountSubject(ctx, sub)
+			if err != nil {
+				return "", fmt.Errorf("count subject: %w", err)
+			}
+			add(sums[i].counts, c)
+			subj, err := s.st.FindSubject(ctx, sub)
+			if errors.Is(err, bot.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return "", fmt.Errorf("find subject: %w", err)
+			}
+			if roleRank(subj.Role) > roleRank(sums[i].role) {
+				sums[i].role = subj.Role
+			}
+			if subj.Role == bot.RoleAdmin {
+				sums[i].admins++
+			}
+			self = self || sub == req.Subject.ID
+		}
+		if sums[i].admins > 0 {
+			admins++
+		}
+	}
+	var ids []bot.Identity
+	for _, p := range people {
+		ids = append(ids, p.ids...)
+	}
+	notes := s.forgetNotes(ctx, ids)
+	confirm := fmt.Sprintf("It cannot be undone. Reply YES within %s to confirm, or NO to cancel.", duration(s.confirm))
+	if scope == ScopeSelf {
+		what := listWords(sums[0].counts, dbWords[:2])
+		if sums[0].counts["messages"] > 0 {
+			what[0] += " (yours and our replies)"
+		}
+		what = append(what, "your name and your numbers")
+		lines := []string{"This permanently erases everything we hold about you: " + strings.Join(what, ", ") + "."}
+		if n := len(people[0].subjects); n > 1 {
+			lines = append(lines, fmt.Sprintf("That includes %d records our WhatsApp connection links to you.", n))
+		}
+		if admins > 0 {
+			lines = append(lines, "This also removes you as an admin.")
+		}
+		lines = append(lines, notes...)
+		return strings.Join(append(lines, confirm), "\n"), nil
+	}
+	lines := []string{"This permanently erases " + peopleCount(len(people)) + ":"}
+	for i, p := range people {
+		if i == maxPromptPeople {
+			lines = append(lines, "…and "+peopleCount(len(people)-i)+" more.")
+			break
+		}
+		lines = append(lines, "• "+describe(p, sums[i].role, sums[i].counts))
+	}
+	switch {
+	case self:
+		lines = append(lines, "This includes you.")
+	case admins == 1:
+		lines = append(lines, "This also removes an admin.")
+	case admins > 1:
+		lines = append(lines, fmt.Sprintf("This also removes %d admins.", admins))
+	}
+	lines = append(lines, notes...)
+	return strings.Join(append(lines, confirm), "\n"), nil
+}
+
+// describe is one person in a YES prompt: "+44 7••• ••0987, WhatsApp id
+// ••••6789 (customer, 2 records): 5 messages, 1 reply draft".
+func describe(p person, role bot.Role, counts map[string]int) string {
+	var who []string
+	for _, id := range p.ids {
+		if id.Kind == bot.IDTenant || len(who) == 3 {
+			continue
+		}
+		who = append(who, maskIdentity(id))
+	}
+	if len(who) == 0 {
+		who = []string{"someone with no identifier left"}
+	}
+	var what []string
+	switch role {
+	case bot.RoleAdmin:
+		what = append(what, "admin")
+	case bot.RoleStaff:
+		what = append(what, "staff member")
+	default:
+		what = append(what, "customer")
+	}
+	if n := len(p.subjects); n > 1 {
+		what = append(what, fmt.Sprintf("%d records", n))
+	}
+	held := listWords(counts, dbWords[:2])
+	if len(held) == 0 {
+		held = []string{"no messages"}
+	}
+	return strings.Join(who, ", ") + " (" + strings.Join(what, ", ") + "): " + strings.Join(held, ", ")
+}
+
+// roleRank orders roles: customer < staff < admin.
+func roleRank(r bot.Role) int {
+	switch r {
+	case bot.RoleAdmin:
+		return 2
+	case bot.RoleStaff:
+		return 1
+	}
+	return 0
+}
+
+// ForgetNoter is implemented by a Forgetter whose erasure does more than
+// delete data (the Teams channel drops an added admin's rights): its notes
+// join the erasure's confirmation prompt.
+type ForgetNoter interface {
+	ForgetNotes(ctx context.Context, ids []bot.Identity) ([]string, error)
+}
+
+// forgetNotes collects the Forgetters' notes on erasing people with ids. A
+// note that cannot be had is left out and logged.
+func (s *Service) forgetNotes(ctx context.Context, ids []bot.Identity) []string {
+	var out []string
+	for _, f := range s.forgetters {
+		n, ok := f.(ForgetNoter)
+		if !ok {
+			continue
+		}
+		notes, err := n.ForgetNotes(ctx, ids)
+		if err != nil {
+			s.log.Warn().Err(err).Msg("forget notes")
+			continue
+		}
+		out = append(out, notes...)
+	}
+	return out
 }
 
 // noMatch answers an admin whose identifier matched nobody.
@@ -399,38 +621,43 @@ func (s *Service) noMatch(ctx context.Context, req bot.CommandRequest, v Verb, t
 }
 
 // companyStep records the first admin's company-wide request, or runs it
-// when a different admin repeats it within the window.
+// when a different admin repeats it within the window. The same admin
+// repeating it starts the window again, and is told until when.
 func (s *Service) companyStep(ctx context.Context, req bot.CommandRequest, v Verb) (bot.Reply, error) {
-	now := s.now()
+	now := s.received(req)
 	s.mu.Lock()
 	cp, ok := s.company[v]
-	if ok && now.Before(cp.expires) && cp.by == req.Subject.ID {
+	live := ok && now.Before(cp.expires)
+	switch {
+	case live && cp.by == req.Subject.ID:
+		cp.expires = now.Add(s.confirm)
+		s.company[v] = cp
 		s.mu.Unlock()
-		return bot.Reply{Text: s.companyWait()}, nil
-	}
-	if !ok || !now.Before(cp.expires) {
-		s.company[v] = companyPending{by: req.Subject.ID, platform: req.Platform, chat: req.Chat, received: s.received(req), expires: now.Add(s.confirm)}
+		return bot.Reply{Text: "You asked already. " + s.companyWait(v, cp.expires)}, nil
+	case !live:
+		cp = companyPending{by: req.Subject.ID, platform: req.Platform, chat: req.Chat, received: now, expires: now.Add(s.confirm)}
+		s.company[v] = cp
 		s.mu.Unlock()
 		if err := s.st.Audit(ctx, bot.AuditEntry{At: now.UTC(), Actor: req.Subject.ID, Action: string(v), Detail: "company: waiting for a second admin"}); err != nil {
 			return bot.Reply{}, s.userErr("audit", err)
 		}
-		return bot.Reply{Text: "This acts on everyone's data: the whole company. " + s.companyWait()}, nil
+		return bot.Reply{Text: "This acts on everyone's data: the whole company. " + s.companyWait(v, cp.expires)}, nil
 	}
 	delete(s.company, v)
 	s.mu.Unlock()
 
-	if err := s.st.Audit(ctx, bot.AuditEntry{At: now.UTC(), Actor: req.Subject.ID, Action: "confirm", Detail: fmt.Sprintf("company %s: second admin confirmed for %s", v, cp.by)}); err != nil {
+	if err := s.st.Audit(ctx, bot.AuditEntry{At: s.now().UTC(), Actor: req.Subject.ID, Action: "confirm", Detail: fmt.Sprintf("company %s: second admin confirmed for %s", v, cp.by)}); err != nil {
 		return bot.Reply{}, s.userErr("audit", err)
 	}
-	subs, err := s.resolve(ctx, req, Target{Scope: ScopeCompany})
+	people, err := s.resolve(ctx, req, Target{Scope: ScopeCompany})
 	if err != nil {
 		return bot.Reply{}, s.userErr(string(v), err)
 	}
 	var reply bot.Reply
 	if v == VerbForget {
-		reply, err = s.runErase(ctx, cp.by, ScopeCompany, cp.received, subs)
+		reply, err = s.runErase(ctx, cp.by, ScopeCompany, cp.received, people)
 	} else {
-		reply, err = s.runExport(ctx, req, cp.by, ScopeCompany, cp.received, subs)
+		reply, err = s.runExport(ctx, req, cp.by, ScopeCompany, cp.received, subjectsOf(people))
 	}
 	if err != nil {
 		return bot.Reply{}, err
@@ -439,18 +666,10 @@ func (s *Service) companyStep(ctx context.Context, req bot.CommandRequest, v Ver
 	return reply, nil
 }
 
-// companyWait tells an admin a second admin must confirm.
-func (s *Service) companyWait() string {
-	return fmt.Sprintf("Waiting for a second admin: another admin must send the same command within %s.", minutes(s.confirm))
-}
-
-// minutes renders a confirmation window, "10 minutes".
-func minutes(d time.Duration) string {
-	n := int(d.Round(time.Minute) / time.Minute)
-	if n == 1 {
-		return "1 minute"
-	}
-	return fmt.Sprintf("%d minutes", n)
+// companyWait tells an admin a second admin must confirm, and by when.
+func (s *Service) companyWait(v Verb, until time.Time) string {
+	return fmt.Sprintf("Waiting for a second admin: another admin must send /%s company within %s (by %s).",
+		v, duration(s.confirm), until.UTC().Format("15:04 MST"))
 }
 
 // tell sends a notice to another chat, best effort.
@@ -460,21 +679,28 @@ func (s *Service) tell(ctx context.Context, p bot.Platform, chat bot.ChatID, tex
 		return
 	}
 	if _, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: text}); err != nil {
-		s.log.Warn().Err(err).Str("platform", string(p)).Msg("notice to first admin not sent")
+		s.log.Warn().Err(err).Str("platform", string(p)).Msg("notice not sent")
 	}
 }
 
-// isYes reports whether text confirms.
-func isYes(text string) bool {
-	t := strings.TrimRight(strings.TrimSpace(text), ".!")
-	return strings.EqualFold(t, "yes") || strings.EqualFold(t, "y")
+// answer reads a reply to a YES prompt: yes, no, or anything else.
+func answer(text string) (yes, no bool) {
+	t := strings.ToLower(strings.TrimRight(strings.TrimSpace(text), ".!"))
+	switch t {
+	case "yes", "y":
+		return true, false
+	case "no", "n", "nope", "cancel":
+		return false, true
+	}
+	return false, false
 }
 
-// Intercept consumes the YES that confirms a pending erasure in the same
-// chat. Any other text cancels the pending erasure and passes on.
+// Intercept consumes the answer to a pending erasure's YES prompt in the
+// same chat: YES erases, NO cancels and says so. Any other text cancels
+// too, says so, and passes on to staff.
 func (s *Service) Intercept(ctx context.Context, req bot.CommandRequest) (bot.Reply, bool, error) {
 	key := chatKey{req.Platform, req.Chat, req.Subject.ID}
-	now := s.now()
+	now := s.received(req)
 	s.mu.Lock()
 	p, ok := s.pending[key]
 	if ok {
@@ -484,14 +710,25 @@ func (s *Service) Intercept(ctx context.Context, req bot.CommandRequest) (bot.Re
 	if !ok {
 		return bot.Reply{}, false, nil
 	}
-	if !isYes(req.Text) {
+	yes, no := answer(req.Text)
+	switch {
+	case !now.Before(p.expires):
+		if !yes {
+			return bot.Reply{}, false, nil // long forgotten: plain text
+		}
+		return bot.Reply{Text: textExpired}, true, nil
+	case no:
+		s.log.Info().Str("subject", string(req.Subject.ID)).Msg("erasure cancelled")
+		return bot.Reply{Text: textCancelled}, true, nil
+	case !yes:
 		s.log.Info().Str("subject", string(req.Subject.ID)).Msg("erasure not confirmed")
+		s.tell(ctx, req.Platform, req.Chat, textCancelled)
 		return bot.Reply{}, false, nil
 	}
-	if !now.Before(p.expires) {
-		return bot.Reply{Text: textExpired}, true, nil
+	people, err := s.again(ctx, p.people)
+	if err != nil {
+		return bot.Reply{}, true, s.userErr("erase", err)
 	}
-	by := req.Subject.ID
-	reply, err := s.runEraseFrom(ctx, by, p.scope, p.received, p.subjects, req.Platform, req.Chat)
+	reply, err := s.runEraseFrom(ctx, req.Subject.ID, p.scope, p.received, people, req.Platform, req.Chat)
 	return reply, true, err
 }

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -75,6 +76,16 @@ func TestForgetMeConfirmation(t *testing.T) {
 		_, err = h.st.FindSubject(h.ctx, a.ID)
 		require.NoError(t, err)
 	})
+	t.Run("NoCancelsAndSaysSo", func(t *testing.T) {
+		h.must(a, "/forget me")
+		r, handled, err := h.say(a, "no")
+		require.NoError(t, err)
+		assert.True(t, handled)
+		assert.Equal(t, "Cancelled: nothing was erased.", r.Text)
+		_, handled, err = h.say(a, "YES")
+		require.NoError(t, err)
+		assert.False(t, handled, "the cancelled erasure is not revived")
+	})
 	t.Run("LateYesDoesNothing", func(t *testing.T) {
 		h.must(a, "/forget me")
 		h.clock.Add(10*time.Minute + time.Second)
@@ -88,7 +99,11 @@ func TestForgetMeConfirmation(t *testing.T) {
 		h.clock.Add(9 * time.Minute)
 		r := h.must(a, " Yes! ")
 		assert.Contains(t, r.Text, "Done: we erased your data")
-		assert.Contains(t, r.Text, "1 messages")
+		assert.Contains(t, r.Text, "From our database: 1 message, 1 reply draft,")
+		assert.Contains(t, r.Text, "From our key store: 1 encryption key, so older backups of your data can no longer be read.")
+		for _, dev := range []string{"subject_keys", "identities", "subjects", "1 messages"} {
+			assert.NotContains(t, r.Text, dev, "plain words, not table names")
+		}
 		_, err := h.st.FindSubject(h.ctx, a.ID)
 		require.ErrorIs(t, err, bot.ErrNotFound)
 		open, err := h.st.OpenRequests(h.ctx)
@@ -213,22 +228,44 @@ func TestCompanyNeedsTwoAdmins(t *testing.T) {
 	h.conversation(a, admin1, "hello")
 
 	assert.Contains(t, h.must(admin1, "/forget company").Text, "second admin")
-	assert.Equal(t, h.svc.companyWait(), h.must(admin1, "/forget company").Text, "the same admin cannot confirm")
-	assert.Contains(t, h.svc.companyWait(), "within 10 minutes")
 	h.clock.Add(11 * time.Minute)
-	assert.Contains(t, h.must(admin2, "/forget company").Text, "second admin", "too late: admin2 starts a new request")
+	assert.Contains(t, h.must(admin2, "/forget company").Text, "This acts on everyone's data", "too late: admin2 starts a new request")
 	_, err := h.st.FindSubject(h.ctx, a.ID)
 	require.NoError(t, err)
 
 	h.clock.Add(5 * time.Minute)
 	r := h.must(admin1, "/forget company")
-	assert.Contains(t, r.Text, "erased 4 person(s)", "two admins, the customer and the staff member who decided")
+	assert.Contains(t, r.Text, "erased 4 people", "two admins, the customer and the staff member who decided")
 	for _, s := range []bot.Subject{admin1, admin2, a} {
 		_, err := h.st.FindSubject(h.ctx, s.ID)
 		assert.ErrorIs(t, err, bot.ErrNotFound)
 	}
 	require.Len(t, h.teams.sent, 1, "the first admin is told")
 	assert.Equal(t, chatOf(admin2), h.teams.sent[0].Chat)
+}
+
+// TestCompanyWindowIsTruthful: an admin who repeats a company-wide request
+// starts its window again and is told until when; a second admin's
+// confirmation within what they were told completes it, even seconds
+// before the end.
+func TestCompanyWindowIsTruthful(t *testing.T) {
+	h := newHarness(t)
+	admin1 := h.staffer("aad-admin1", "Ada", bot.RoleAdmin)
+	admin2 := h.staffer("aad-admin2", "Grace", bot.RoleAdmin)
+	a := h.customer("+447700900001", "1001@lid", "Alice")
+	h.conversation(a, admin1, "hello")
+
+	first := h.must(admin1, "/forget company").Text
+	assert.Contains(t, first, "within 10 minutes (by 09:11 UTC)", first)
+	h.clock.Add(5 * time.Minute)
+	again := h.must(admin1, "/forget company").Text
+	assert.Contains(t, again, "You asked already")
+	assert.Contains(t, again, "within 10 minutes (by 09:16 UTC)", "the window starts again, and says so")
+	h.clock.Add(10*time.Minute - 4*time.Second)
+	r := h.must(admin2, "/forget company")
+	assert.Contains(t, r.Text, "Done: erased", "4 s before the end it still counts")
+	_, err := h.st.FindSubject(h.ctx, a.ID)
+	assert.ErrorIs(t, err, bot.ErrNotFound)
 }
 
 func TestExportRateLimitAndFiles(t *testing.T) {
@@ -262,6 +299,7 @@ func TestExportLinkOneTime(t *testing.T) {
 	link := func(r bot.Reply) string {
 		t.Helper()
 		require.Nil(t, r.File)
+		assert.Contains(t, r.Text, "expires in 24 hours.", "words, not a Go duration")
 		i := strings.Index(r.Text, "https://bot.example/exports/")
 		require.GreaterOrEqual(t, i, 0, r.Text)
 		tok := strings.Fields(r.Text[i+len("https://bot.example/exports/"):])[0]
@@ -304,6 +342,47 @@ func TestExportLinkOneTime(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// TestExportFileExpiresOnTime: an export link's file is deleted when the
+// link's time is up, by its own timer, not at the next daily sweep.
+func TestExportFileExpiresOnTime(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.ExportURL = "https://bot.example/exports/"; o.LinkTTL = 200 * time.Millisecond })
+	admin := h.staffer("aad-admin", "Ada Admin", bot.RoleAdmin)
+	a := h.customer("+447700900001", "1001@lid", "Alice")
+	h.conversation(a, admin, "hello from alice")
+	r := h.must(admin, "/export +447700900001")
+	require.Contains(t, r.Text, "https://bot.example/exports/")
+	ents, err := os.ReadDir(h.svc.dir)
+	require.NoError(t, err)
+	require.Len(t, ents, 1, "the file waits for its download")
+	require.Eventually(t, func() bool {
+		ents, err := os.ReadDir(h.svc.dir)
+		return err == nil && len(ents) == 0
+	}, 5*time.Second, 10*time.Millisecond, "the file is deleted when its link expires")
+	h.svc.mu.Lock()
+	assert.Empty(t, h.svc.links)
+	h.svc.mu.Unlock()
+}
+
+// TestRunRemovesLeftoverExportFiles: at start-up every export file an
+// earlier process left is deleted, however young: its link died with that
+// process, so nobody can fetch it any more.
+func TestRunRemovesLeftoverExportFiles(t *testing.T) {
+	h := newHarness(t)
+	require.NoError(t, os.MkdirAll(h.svc.dir, 0o700))
+	left := h.svc.dir + "/export-123.json"
+	other := h.svc.dir + "/notes.txt"
+	for _, p := range []string{left, other} {
+		require.NoError(t, os.WriteFile(p, []byte("{}"), 0o600))
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan struct{})
+	go func() { h.svc.Run(ctx); close(done) }()
+	require.Eventually(t, func() bool { _, err := os.Stat(left); return os.IsNotExist(err) }, 5*time.Second, 10*time.Millisecond)
+	assert.FileExists(t, other)
+	cancel()
+	<-done
 }
 
 func TestRequestsAndReminders(t *testing.T) {
@@ -355,6 +434,27 @@ func TestPurgeUsesErasurePath(t *testing.T) {
 	assert.Len(t, h.forget.calls, 1)
 }
 
+// TestPurgeCountsTheCustomersLastMessage: "erased N months after your last
+// message" is the customer's last message; a reply we sent later does not
+// keep a silent customer's data alive.
+func TestPurgeCountsTheCustomersLastMessage(t *testing.T) {
+	h := newHarness(t)
+	admin := h.staffer("aad-admin", "Ada Admin", bot.RoleAdmin)
+	c := h.customer("+447700900001", "1001@lid", "Silent Sue")
+	h.conversation(c, admin, "one question")
+	last := h.clock.Now()
+	h.clock.Add(100 * 24 * time.Hour) // the reply goes out months later
+	due, err := h.st.DueOutbox(h.ctx, h.clock.Now(), 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	require.NoError(t, h.st.MarkSent(h.ctx, due[0].ID, "WAMID-reply", h.clock.Now()))
+
+	now := bot.AddMonths(last, 12).Add(24 * time.Hour)
+	require.NoError(t, h.svc.Purge(h.ctx, now))
+	_, err = h.st.FindSubject(h.ctx, c.ID)
+	assert.ErrorIs(t, err, bot.ErrNotFound, "12 months after the customer's last message, whatever we sent since")
+}
+
 func TestForgetterFailureIsReported(t *testing.T) {
 	h := newHarness(t)
 	h.forget.err = errors.New("teams unavailable")
@@ -402,7 +502,7 @@ func TestAdminExportTenant(t *testing.T) {
 	h.conversation(a, admin, "hello")
 	r := h.must(admin, "/export tenant:TENANT-1")
 	require.NotNil(t, r.File, r.Text)
-	assert.Contains(t, r.Text, "person(s)")
+	assert.Contains(t, r.Text, "3 records")
 	doc := validateExport(t, r.File.Data)
 	assert.Equal(t, "tenant", doc["scope"])
 	var ids []string
@@ -440,4 +540,39 @@ func TestConcurrentYesErasesOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, count)
 	assert.Len(t, h.forget.calls, 1)
+}
+
+// noterForgetter is a Forgetter that also has notes on an erasure.
+type noterForgetter struct {
+	recForgetter
+	seen [][]bot.Identity
+}
+
+func (n *noterForgetter) ForgetNotes(_ context.Context, ids []bot.Identity) ([]string, error) {
+	n.seen = append(n.seen, ids)
+	for _, id := range ids {
+		if id.Kind == bot.IDTeams && id.Value == "aad-added" {
+			return []string{"This also removes Teams admin rights given with /admin add."}, nil
+		}
+	}
+	return nil, nil
+}
+
+// TestForgetPromptNotes: an erasure that removes an added admin says so in
+// its prompt, before anyone confirms.
+func TestForgetPromptNotes(t *testing.T) {
+	nf := &noterForgetter{}
+	h := newHarness(t, func(o *Options) { o.Forgetters = []bot.Forgetter{nf} })
+	admin := h.staffer("aad-admin", "Ada Admin", bot.RoleAdmin)
+	added := h.staffer("aad-added", "Sam Staff", bot.RoleAdmin)
+	r := h.must(admin, "/forget teams:aad-added")
+	assert.Contains(t, r.Text, "This also removes Teams admin rights given with /admin add.")
+	assert.Contains(t, r.Text, "Reply YES")
+	require.NotEmpty(t, nf.seen)
+	assert.Contains(t, nf.seen[0], bot.Identity{Kind: bot.IDTeams, Value: "aad-added"})
+
+	r = h.must(added, "/forget me")
+	assert.Contains(t, r.Text, "removes Teams admin rights")
+	c := h.customer("+447700900001", "1001@lid", "Alice")
+	assert.NotContains(t, h.must(c, "/forget me").Text, "admin")
 }

@@ -31,6 +31,9 @@ type Store interface {
 	// destroys its key in the key store and checkpoints the WAL. It returns
 	// the rows removed per table. Register rows (requests) are kept.
 	DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error)
+	// CountSubject returns what DeleteSubject would remove of the subject,
+	// per table, with DeleteSubject's keys; an unknown subject gives zeros.
+	CountSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error)
 	// CardsOf returns the staff cards posted about the subject's drafts;
 	// none is not an error.
 	CardsOf(ctx context.Context, s bot.SubjectID) ([]bot.CardRef, error)
@@ -45,7 +48,8 @@ type Store interface {
 	OpenRequests(ctx context.Context) ([]bot.Request, error)
 	// Audit appends one entry to the audit trail.
 	Audit(ctx context.Context, e bot.AuditEntry) error
-	// Inactive returns the subjects whose last message (or, with no
-	// messages, whose creation) is before the given time.
+	// Inactive returns the subjects whose last inbound message (the
+	// person's own, not our replies) or, with none, whose creation is
+	// before the given time.
 	Inactive(ctx context.Context, before time.Time) ([]bot.SubjectID, error)
 }

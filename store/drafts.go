@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/switchboard/switchboard/bot"
@@ -206,6 +207,16 @@ func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.Draft
 		if len(ms) == 1 {
 			v.Message = ms[0]
 		}
+		// The card's context: the conversation just before the message,
+		// without what was answered without a draft (commands).
+		recent, err := db.queryMessages(ctx, q, "SELECT "+messageCols+` FROM messages
+			WHERE subject_id = ? AND chat_bidx = ? AND id < ? AND handled = 0 ORDER BY id DESC LIMIT ?`,
+			string(d.Subject), d.chatIdx, d.MessageID, bot.RecentLimit)
+		if err != nil {
+			return bot.DraftView{}, err
+		}
+		slices.Reverse(recent)
+		v.Recent = recent
 	}
 	if v.Customer, err = db.loadSubject(ctx, q, d.Subject); err != nil {
 		return bot.DraftView{}, err

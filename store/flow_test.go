@@ -388,14 +388,11 @@ func TestRestartKeepsOutboxDue(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, items)
 
-	// A wrong master key cannot open the data.
+	// A wrong master key cannot open the data: Open refuses it.
 	bad, err := New(Options{Dir: dir, MasterKey: make([]byte, 32)})
 	require.NoError(t, err)
 	require.NoError(t, db2.Close())
-	require.NoError(t, bad.Open(ctx))
-	defer bad.Close()
-	_, err = bad.FindSubject(ctx, f.customer.ID)
-	assert.ErrorIs(t, err, errOpen)
+	assert.ErrorIs(t, bad.Open(ctx), ErrWrongMasterKey)
 }
 
 func TestTruncErr(t *testing.T) {

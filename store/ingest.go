@@ -246,6 +246,7 @@ func (db *DB) ingestIn(ctx context.Context, b *ingestBatch, r *saveReq) (*cached
 	}
 	var cur bot.Subject
 	var sealedName []byte
+	var nameSet bool
 	var sk, created *subjectKey
 	now := ts(db.now())
 	switch subjects := distinct(found); len(subjects) {
@@ -269,7 +270,7 @@ func (db *DB) ingestIn(ctx context.Context, b *ingestBatch, r *saveReq) (*cached
 		var restricted bool
 		var createdAt int64
 		if err := b.stmt(ctx, b.w.loadSubject).QueryRowContext(ctx, string(sk.id)).
-			Scan(&sealedName, &role, &tenant, &restricted, &createdAt); err != nil {
+			Scan(&sealedName, &role, &tenant, &restricted, &createdAt, &nameSet); err != nil {
 			return nil, nil, fmt.Errorf("load subject: %w", notFound(err))
 		}
 		cur = bot.Subject{ID: sk.id, Role: bot.Role(role), Tenant: tenant, AIRestricted: restricted, CreatedAt: fromTS(createdAt)}
@@ -291,8 +292,8 @@ func (db *DB) ingestIn(ctx context.Context, b *ingestBatch, r *saveReq) (*cached
 			return nil, created, fmt.Errorf("insert identity: %w", err)
 		}
 	}
-	if created == nil && needsUpdate(cur, in) {
-		if in.Name != "" {
+	if created == nil && needsUpdate(cur, nameSet, in) {
+		if in.Name != "" && !nameSet {
 			cur.Name = in.Name
 		}
 		if roleRank(in.Role) > roleRank(cur.Role) {
@@ -310,7 +311,7 @@ func (db *DB) ingestIn(ctx context.Context, b *ingestBatch, r *saveReq) (*cached
 		return nil, created, err
 	}
 	ir.sub = cur
-	e := &cachedSubject{sub: cur, sealedName: sealedName, bidx: ir.bidx}
+	e := &cachedSubject{sub: cur, sealedName: sealedName, bidx: ir.bidx, nameSet: nameSet}
 	e.sub.Name = ""
 	if cur.Name == in.Name {
 		e.nameMAC = ir.mac
@@ -321,9 +322,10 @@ func (db *DB) ingestIn(ctx context.Context, b *ingestBatch, r *saveReq) (*cached
 }
 
 // name is the subject's display name for a resolve: the caller's (equal to
-// the stored one, or about to replace it) or, if empty, the stored one.
+// the stored one, or about to replace it) or, if empty or the person set
+// the name, the stored one.
 func (c *cachedSubject) name(sk *subjectKey, in bot.SubjectInput) (string, error) {
-	if in.Name != "" {
+	if in.Name != "" && !c.nameSet {
 		return in.Name, nil
 	}
 	return sk.openString("subjects", "name", c.sealedName)

@@ -202,10 +202,10 @@ func TestIngestAfterChanges(t *testing.T) {
 	b, _, _ := ingestMsg(t, db, "C2", "", p)
 	assert.Equal(t, "Rectified", b.Name)
 	c, _, _ := ingestMsg(t, db, "C3", "Cy", p)
-	assert.Equal(t, "Cy", c.Name, "the platform name written again after a rename is stored again")
+	assert.Equal(t, "Rectified", c.Name, "the platform name sent again after a /name does not replace it")
 	s, err := db.FindSubject(ctx, a.ID)
 	require.NoError(t, err)
-	assert.Equal(t, "Cy", s.Name)
+	assert.Equal(t, "Rectified", s.Name)
 
 	require.NoError(t, db.SetAIRestricted(ctx, a.ID, true))
 	d, _, _ := ingestMsg(t, db, "C4", "Cy", p)

@@ -27,7 +27,8 @@ var sealedColumns = []struct {
 
 // mergeSubject moves every row of subject from to subject to inside tx,
 // re-sealing its fields under to's key, folds the subject row into to's
-// (name if to has none, the higher role, an objection to AI from either),
+// (from's name if to has none or only from's was set by the person, the
+// higher role, an objection to AI from either),
 // points the request register at to, records the merge in the audit trail
 // and deletes from's subject row. The caller destroys from's key after the
 // commit.
@@ -45,16 +46,17 @@ func (db *DB) mergeSubject(ctx context.Context, tx *sql.Tx, from, to bot.Subject
 			return fmt.Errorf("%s: %w", sc.table, err)
 		}
 	}
-	fromSub, err := db.loadSubject(ctx, tx, from)
+	fromSub, fromSet, err := db.loadSubjectRow(ctx, tx, from)
 	if err != nil {
 		return err
 	}
-	toSub, err := db.loadSubject(ctx, tx, to)
+	toSub, toSet, err := db.loadSubjectRow(ctx, tx, to)
 	if err != nil {
 		return err
 	}
-	if toSub.Name == "" {
-		toSub.Name = fromSub.Name
+	// A name the person set (/name) wins over a platform name.
+	if toSub.Name == "" || fromSet && !toSet {
+		toSub.Name, toSet = fromSub.Name, fromSet
 	}
 	if roleRank(fromSub.Role) > roleRank(toSub.Role) {
 		toSub.Role = fromSub.Role
@@ -63,8 +65,8 @@ func (db *DB) mergeSubject(ctx context.Context, tx *sql.Tx, from, to bot.Subject
 		toSub.Tenant = fromSub.Tenant
 	}
 	now := ts(db.now())
-	if _, err := tx.ExecContext(ctx, `UPDATE subjects SET name = ?, role = ?, tenant = ?, ai_restricted = ?, updated_at = ? WHERE id = ?`,
-		tk.sealString("subjects", "name", toSub.Name), string(toSub.Role), toSub.Tenant, toSub.AIRestricted || fromSub.AIRestricted,
+	if _, err := tx.ExecContext(ctx, `UPDATE subjects SET name = ?, name_set = ?, role = ?, tenant = ?, ai_restricted = ?, updated_at = ? WHERE id = ?`,
+		tk.sealString("subjects", "name", toSub.Name), toSet, string(toSub.Role), toSub.Tenant, toSub.AIRestricted || fromSub.AIRestricted,
 		now, string(to)); err != nil {
 		return fmt.Errorf("update subject: %w", err)
 	}

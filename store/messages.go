@@ -15,7 +15,7 @@ import (
 // with bot.ErrTooLarge.
 const MaxTextLen = 1 << 20
 
-const messageCols = "id, subject_id, platform, chat, platform_id, dir, kind, text, sent_at, stored_at, status"
+const messageCols = "id, subject_id, platform, chat, platform_id, dir, kind, text, sent_at, stored_at, status, ai_restricted"
 
 // scanMessage reads one row of messageCols and decrypts it.
 func (db *DB) scanMessage(ctx context.Context, rows interface{ Scan(...any) error }) (bot.Message, error) {
@@ -24,7 +24,7 @@ func (db *DB) scanMessage(ctx context.Context, rows interface{ Scan(...any) erro
 	var platformID sql.NullString
 	var chat, text []byte
 	var sent, stored int64
-	if err := rows.Scan(&m.ID, &subject, &platform, &chat, &platformID, &dir, &kind, &text, &sent, &stored, &status); err != nil {
+	if err := rows.Scan(&m.ID, &subject, &platform, &chat, &platformID, &dir, &kind, &text, &sent, &stored, &status, &m.AIRestricted); err != nil {
 		return bot.Message{}, err
 	}
 	m.Subject, m.Platform, m.PlatformID = bot.SubjectID(subject), bot.Platform(platform), bot.MessageID(platformID.String)
@@ -322,6 +322,23 @@ func (db *DB) History(ctx context.Context, subject bot.SubjectID, chat bot.ChatI
 		ms[i], ms[j] = ms[j], ms[i]
 	}
 	return ms, nil
+}
+
+// FindMessage returns the message with row id, decrypted, or an error
+// wrapping bot.ErrNotFound.
+func (db *DB) FindMessage(ctx context.Context, id int64) (bot.Message, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return bot.Message{}, err
+	}
+	ms, err := db.queryMessages(ctx, read, "SELECT "+messageCols+" FROM messages WHERE id = ?", id)
+	if err != nil {
+		return bot.Message{}, fmt.Errorf("find message: %w", notFound(err))
+	}
+	if len(ms) == 0 {
+		return bot.Message{}, fmt.Errorf("find message %d: %w", id, bot.ErrNotFound)
+	}
+	return ms[0], nil
 }
 
 // Undrafted returns inbound messages of customers that have no draft yet,

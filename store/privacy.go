@@ -271,6 +271,40 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 	return counts, nil
 }
 
+// CountSubject returns what DeleteSubject would remove of subject s, per
+// table, with the same keys (without "subject_keys"), so an erasure can be
+// described before it is confirmed. An unknown subject gives zero counts.
+func (db *DB) CountSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	var dby, dec, cards, outbox, drafts, msgs, ids, subs int
+	err = read.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM decisions WHERE by_subject = ?1 AND subject_id <> ?1),
+		(SELECT count(*) FROM decisions WHERE subject_id = ?1),
+		(SELECT count(*) FROM cards WHERE subject_id = ?1),
+		(SELECT count(*) FROM outbox WHERE subject_id = ?1),
+		(SELECT count(*) FROM drafts WHERE subject_id = ?1),
+		(SELECT count(*) FROM messages WHERE subject_id = ?1),
+		(SELECT count(*) FROM identities WHERE subject_id = ?1),
+		(SELECT count(*) FROM subjects WHERE id = ?1)`, string(s)).
+		Scan(&dby, &dec, &cards, &outbox, &drafts, &msgs, &ids, &subs)
+	if err != nil {
+		return nil, fmt.Errorf("count subject: %w", err)
+	}
+	out := map[string]int{"decisions_by": dby, "decisions": dec, "cards": cards, "outbox": outbox,
+		"drafts": drafts, "messages": msgs, "identities": ids, "subjects": subs}
+	var media int
+	if err := read.QueryRowContext(ctx, "SELECT count(*) FROM media WHERE subject_id = ?", string(s)).Scan(&media); err != nil {
+		return nil, fmt.Errorf("count subject: %w", err)
+	}
+	if media > 0 { // as DeleteSubject reports it
+		out["media"] = media
+	}
+	return out, nil
+}
+
 // CreateRequest adds a data-rights request to the register and returns its
 // id. Received defaults to now, Due to one calendar month after Received,
 // Status to "open".
@@ -394,16 +428,17 @@ func (db *DB) Audit(ctx context.Context, e bot.AuditEntry) error {
 	return nil
 }
 
-// Inactive returns the subjects whose last stored message (or, with no
-// messages, whose creation) is before the given time, oldest first: the
-// candidates of a retention purge. None is an empty slice.
+// Inactive returns the subjects whose last message to us (inbound; a reply
+// we sent later does not count) or, with none, whose creation is before the
+// given time, oldest first: the candidates of a retention purge. None is an
+// empty slice.
 func (db *DB) Inactive(ctx context.Context, before time.Time) ([]bot.SubjectID, error) {
 	_, read, _, err := db.handles()
 	if err != nil {
 		return nil, err
 	}
 	rows, err := read.QueryContext(ctx, `SELECT s.id FROM subjects s
-		WHERE COALESCE((SELECT MAX(m.stored_at) FROM messages m WHERE m.subject_id = s.id), s.created_at) < ?
+		WHERE COALESCE((SELECT MAX(m.stored_at) FROM messages m WHERE m.subject_id = s.id AND m.dir = 'in'), s.created_at) < ?
 		ORDER BY s.created_at, s.id`, ts(before))
 	if err != nil {
 		return nil, fmt.Errorf("inactive subjects: %w", err)

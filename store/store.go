@@ -83,6 +83,9 @@ type DB struct {
 	log  zerolog.Logger
 	now  func() time.Time
 	keys *keyring
+	// keyCheck is the key check value of the master key (see
+	// checkMasterKey).
+	keyCheck []byte
 
 	inbound  inboundBatcher // group commit of SaveInbound and Ingest
 	subjects *subjectCache  // returning senders, by blind index
@@ -99,6 +102,7 @@ type DB struct {
 
 var _ bot.Store = (*DB)(nil)
 var _ bot.HandledMarker = (*DB)(nil)
+var _ bot.MessageFinder = (*DB)(nil)
 
 // New validates opts and returns a DB. It does no I/O; call Open.
 func New(opts Options) (*DB, error) {
@@ -122,6 +126,10 @@ func New(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	check, err := keyCheckValue(opts.MasterKey)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	macKey := make([]byte, 32)
 	if _, err := rand.Read(macKey); err != nil {
 		return nil, fmt.Errorf("store: name mac key: %w", err)
@@ -131,6 +139,7 @@ func New(opts Options) (*DB, error) {
 		log:      opts.Log.With().Str("component", "store").Logger(),
 		now:      opts.Now,
 		keys:     kr,
+		keyCheck: check,
 		subjects: newSubjectCache(size, macKey),
 	}, nil
 }
@@ -141,9 +150,25 @@ func (db *DB) MainPath() string { return filepath.Join(db.dir, MainFile) }
 // KeysPath is the path of the keys database file.
 func (db *DB) KeysPath() string { return filepath.Join(db.dir, KeysFile) }
 
-// Open creates the data directory (0700), opens both databases and applies
-// pending migrations.
-func (db *DB) Open(ctx context.Context) (err error) {
+// Open creates the data directory (0700), opens both databases, applies
+// pending migrations and checks the master key against the key check value
+// the databases hold: data written with another key gives an error
+// wrapping ErrWrongMasterKey, and the store stays closed. Then it runs the
+// one-time data changes migrations scheduled (see runDataTasks).
+func (db *DB) Open(ctx context.Context) error {
+	if err := db.open(ctx); err != nil {
+		return err
+	}
+	if err := db.runDataTasks(ctx); err != nil {
+		_ = db.Close()
+		return fmt.Errorf("store: %w", err)
+	}
+	db.log.Info().Msg("store opened")
+	return nil
+}
+
+// open is Open up to the data tasks.
+func (db *DB) open(ctx context.Context) (err error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.write != nil {
@@ -188,6 +213,9 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	if err := migrate(ctx, kdb, keysMigrations, "migrations/keys"); err != nil {
 		return fmt.Errorf("store: migrate keys db: %w", err)
 	}
+	if err := db.checkMasterKey(ctx, write, kdb); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
 	stmts, err := prepareWriteStmts(ctx, write)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -208,7 +236,6 @@ func (db *DB) Open(ctx context.Context) (err error) {
 	}
 	db.write, db.read, db.kdb = write, read, kdb
 	db.stmts = &stmts
-	db.log.Info().Msg("store opened")
 	return nil
 }
 
@@ -252,7 +279,7 @@ func prepareWriteStmts(ctx context.Context, write *sql.DB) (writeStmts, error) {
 		{&s.findMessage, "SELECT id FROM messages WHERE platform = ? AND chat_bidx = ? AND platform_id = ?"},
 		{&s.lookupIdentity, "SELECT subject_id FROM identities WHERE bidx_ver = ? AND bidx = ?"},
 		{&s.insertIdentity, "INSERT INTO identities (subject_id, kind, bidx, bidx_ver, value, created_at) VALUES (?, ?, ?, ?, ?, ?)"},
-		{&s.loadSubject, "SELECT name, role, tenant, ai_restricted, created_at FROM subjects WHERE id = ?"},
+		{&s.loadSubject, "SELECT name, role, tenant, ai_restricted, created_at, name_set FROM subjects WHERE id = ?"},
 		{&s.insertSubject, `INSERT INTO subjects (id, name, role, tenant, ai_restricted, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)`},
 		{&s.updateSubject, "UPDATE subjects SET name = ?, role = ?, tenant = ?, updated_at = ? WHERE id = ?"},
 	} {

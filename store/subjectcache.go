@@ -19,12 +19,15 @@ type cachedSubject struct {
 	nameMAC    []byte      // nil when the subject has no name
 	sealedName []byte      // subjects.name as stored
 	bidx       []string    // blind indexes known to name this subject
+	// nameSet is true when the person set the name (/name): platform
+	// names then change nothing.
+	nameSet bool
 }
 
 // needsUpdate is needsUpdate for a cached subject; mac is the HMAC of
 // in.Name.
 func (c *cachedSubject) needsUpdate(in bot.SubjectInput, mac []byte) bool {
-	return (in.Name != "" && !hmac.Equal(mac, c.nameMAC)) ||
+	return (!c.nameSet && in.Name != "" && !hmac.Equal(mac, c.nameMAC)) ||
 		roleRank(in.Role) > roleRank(c.sub.Role) ||
 		(in.Tenant != "" && in.Tenant != c.sub.Tenant)
 }

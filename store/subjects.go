@@ -94,7 +94,9 @@ func (db *DB) lookupIdentities(ctx context.Context, q querier, keys []identityKe
 
 // ResolveSubject finds the subject known by any of the identities, or
 // creates one with a fresh data key, and links every identity to it. A
-// non-empty name replaces the stored one (cut to 1 kB); a higher role
+// non-empty name replaces the stored one (cut to 1 kB), unless the person
+// set theirs with SetName (/name): that one is kept until they set another.
+// A higher role
 // raises the stored one. If the identities belong to different subjects already, those are
 // merged into the oldest (rows re-sealed under its key, the other keys
 // destroyed), so one person is one subject for export and erasure.
@@ -122,8 +124,8 @@ func (db *DB) ResolveSubject(ctx context.Context, in bot.SubjectInput) (bot.Subj
 		return bot.Subject{}, err
 	}
 	if s, ok := sameSubject(found, keys); ok {
-		sub, err := db.loadSubject(ctx, read, s)
-		if err == nil && !needsUpdate(sub, in) {
+		sub, nameSet, err := db.loadSubjectRow(ctx, read, s)
+		if err == nil && !needsUpdate(sub, nameSet, in) {
 			return sub, nil
 		}
 	}
@@ -255,12 +257,12 @@ func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in 
 			return r, fmt.Errorf("insert identity: %w", err)
 		}
 	}
-	cur, err := db.loadSubject(ctx, tx, s)
+	cur, nameSet, err := db.loadSubjectRow(ctx, tx, s)
 	if err != nil {
 		return r, err
 	}
-	if needsUpdate(cur, in) {
-		if in.Name != "" {
+	if needsUpdate(cur, nameSet, in) {
+		if in.Name != "" && !nameSet {
 			cur.Name = in.Name
 		}
 		if roleRank(in.Role) > roleRank(cur.Role) {
@@ -278,8 +280,11 @@ func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in 
 	return r, nil
 }
 
-func needsUpdate(cur bot.Subject, in bot.SubjectInput) bool {
-	return (in.Name != "" && in.Name != cur.Name) ||
+// needsUpdate reports whether in changes the stored subject cur; nameSet
+// is true when the person set cur's name (a platform name then changes
+// nothing).
+func needsUpdate(cur bot.Subject, nameSet bool, in bot.SubjectInput) bool {
+	return (!nameSet && in.Name != "" && in.Name != cur.Name) ||
 		roleRank(in.Role) > roleRank(cur.Role) ||
 		(in.Tenant != "" && in.Tenant != cur.Tenant)
 }
@@ -327,26 +332,33 @@ func strs[T ~string](xs []T) []string {
 
 // loadSubject reads and decrypts one subject.
 func (db *DB) loadSubject(ctx context.Context, q querier, s bot.SubjectID) (bot.Subject, error) {
+	sub, _, err := db.loadSubjectRow(ctx, q, s)
+	return sub, err
+}
+
+// loadSubjectRow reads and decrypts one subject, and reports whether the
+// person set its name (SetName).
+func (db *DB) loadSubjectRow(ctx context.Context, q querier, s bot.SubjectID) (bot.Subject, bool, error) {
 	var name []byte
 	var role, tenant string
-	var restricted bool
+	var restricted, nameSet bool
 	var created int64
-	err := q.QueryRowContext(ctx, "SELECT name, role, tenant, ai_restricted, created_at FROM subjects WHERE id = ?", string(s)).
-		Scan(&name, &role, &tenant, &restricted, &created)
+	err := q.QueryRowContext(ctx, "SELECT name, role, tenant, ai_restricted, created_at, name_set FROM subjects WHERE id = ?", string(s)).
+		Scan(&name, &role, &tenant, &restricted, &created, &nameSet)
 	if err != nil {
-		return bot.Subject{}, fmt.Errorf("load subject: %w", notFound(err))
+		return bot.Subject{}, false, fmt.Errorf("load subject: %w", notFound(err))
 	}
 	sub := bot.Subject{ID: s, Role: bot.Role(role), Tenant: tenant, AIRestricted: restricted, CreatedAt: fromTS(created)}
 	if len(name) > 0 {
 		sk, err := db.subjectKey(ctx, s)
 		if err != nil {
-			return bot.Subject{}, err
+			return bot.Subject{}, false, err
 		}
 		if sub.Name, err = sk.openString("subjects", "name", name); err != nil {
-			return bot.Subject{}, err
+			return bot.Subject{}, false, err
 		}
 	}
-	return sub, nil
+	return sub, nameSet, nil
 }
 
 // FindSubject returns the subject with its name decrypted, or an error
@@ -459,7 +471,9 @@ func (db *DB) SetAIRestricted(ctx context.Context, s bot.SubjectID, on bool) err
 	return db.updateSubject(ctx, "set ai restricted", "ai_restricted = ?", on, ts(db.now()), string(s))
 }
 
-// SetName replaces the subject's display name (rectification); "" clears it.
+// SetName replaces the subject's display name with the one the person gave
+// (rectification, /name): platform display names no longer replace it until
+// the next SetName. "" clears it, and platform names apply again.
 func (db *DB) SetName(ctx context.Context, s bot.SubjectID, name string) error {
 	if len(name) > maxNameLen {
 		return fmt.Errorf("set name: %w", bot.ErrTooLarge)
@@ -468,7 +482,7 @@ func (db *DB) SetName(ctx context.Context, s bot.SubjectID, name string) error {
 	if err != nil {
 		return fmt.Errorf("set name: %w", err)
 	}
-	return db.updateSubject(ctx, "set name", "name = ?", sk.sealString("subjects", "name", name), ts(db.now()), string(s))
+	return db.updateSubject(ctx, "set name", "name = ?, name_set = ?", sk.sealString("subjects", "name", name), name != "", ts(db.now()), string(s))
 }
 
 // SetRole sets the subject's role (up or down, unlike ResolveSubject).

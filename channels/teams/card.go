@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
 
@@ -21,8 +22,21 @@ const maxReplyLen = 4096
 // removedText is what a card says once blanked at the customer's request.
 const removedText = "Removed at the customer's request."
 
+// view is what a card is rendered with besides the bot.Card: the time (for
+// "12 minutes ago") and the admins' reply snippets offered in Edit.
+type view struct {
+	now      time.Time
+	snippets []Snippet
+}
+
 // renderCard builds the Adaptive Card (schema 1.5) staff see for c.
-func renderCard(c bot.Card) obj {
+//
+// Readability: no text sets a colour. Meaning is carried by words ("Needs a
+// person:", "⚠"), weight, and Container styles (warning, attention,
+// emphasis) whose backgrounds Teams' host configs pair with their default
+// text colour; card_test.go measures those pairs in the light, dark and
+// high-contrast themes.
+func renderCard(c bot.Card, v view) obj {
 	card := obj{
 		"type":    "AdaptiveCard",
 		"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -39,35 +53,42 @@ func renderCard(c bot.Card) obj {
 	}
 	body := []any{
 		plainBlock("Reply to "+customer, obj{"size": "Medium", "weight": "Bolder"}),
-		textBlock(statusLabel(c), obj{"isSubtle": true, "spacing": "None"}),
+		textBlock(statusLine(c, v.now), obj{"isSubtle": true, "spacing": "None"}),
+	}
+	if len(c.Recent) > 0 {
+		body = append(body, recentBlock(c.Recent))
+	}
+	body = append(body,
 		textBlock("Customer wrote", obj{"weight": "Bolder"}),
-		plainBlock(orPlaceholder(c.Message, "(no text)"), nil),
+		plainBlock(orPlaceholder(c.Message, "(no text)"), nil))
+	r := c.Result
+	if label := intentLabel(r); label != "" {
+		body = append(body, textBlock("What they want: "+label, obj{"isSubtle": true, "size": "Small", "spacing": "Small"}))
 	}
 	if c.Draft != "" {
-		body = append(body,
-			textBlock("Draft reply", obj{"weight": "Bolder"}),
-			plainBlock(c.Draft, nil))
-	}
-	r := c.Result
-	if r != nil && r.Intent != "" {
-		body = append(body, plainBlock("Intent: "+r.Intent, obj{"isSubtle": true, "size": "Small"}))
+		body = append(body, textBlock(replyHeading(c), obj{"weight": "Bolder"}), plainBlock(c.Draft, nil))
+		if c.Author != "" {
+			body = append(body, textBlock(c.Author, obj{"isSubtle": true, "size": "Small", "spacing": "None"}))
+		}
 	}
 	if r != nil && r.Quote != nil && len(r.Quote.Lines) > 0 {
-		body = append(body, quoteTable(*r.Quote)...)
+		body = append(body, quoteTable(*r.Quote, strings.Contains(c.Author, "edited by"))...)
 	}
 	if r != nil && r.HumanReason != "" {
-		body = append(body, plainBlock("Needs a person: "+r.HumanReason, obj{"color": "Warning"}))
+		body = append(body, notice("warning", "Needs a person: ", r.HumanReason))
 	}
 	if c.Note != "" {
-		body = append(body, textBlock(c.Note, obj{"color": "Warning"}))
+		body = append(body, notice("warning", "", c.Note))
 	}
 	if r.Blocked() {
+		var items []any
 		for _, f := range r.Flags {
-			body = append(body, plainBlock("⚠ "+f, obj{"color": "Attention"}))
+			items = append(items, plainBlock("⚠ "+f, nil))
 		}
 		if !decided(c) {
-			body = append(body, textBlock("Edit the draft before it can be sent.", obj{"color": "Attention", "weight": "Bolder"}))
+			items = append(items, textBlock("Edit the draft before it can be sent.", obj{"weight": "Bolder"}))
 		}
+		body = append(body, obj{"type": "Container", "style": "attention", "items": items, "spacing": "Medium"})
 	}
 	if decided(c) {
 		facts := []any{}
@@ -84,10 +105,65 @@ func renderCard(c bot.Card) obj {
 		}
 		body = append(body, obj{"type": "FactSet", "facts": facts, "separator": true})
 	} else {
-		card["actions"] = cardActions(c)
+		card["actions"] = cardActions(c, v.snippets)
 	}
 	card["body"] = body
 	return card
+}
+
+// notice is a Container whose style carries the meaning with its
+// background; its text keeps the default colour, and label says in words
+// what it is. text is shown literally.
+func notice(style, label, text string) obj {
+	var inlines []any
+	if label != "" {
+		inlines = append(inlines, obj{"type": "TextRun", "text": label, "weight": "Bolder"})
+	}
+	inlines = append(inlines, obj{"type": "TextRun", "text": text})
+	return obj{"type": "Container", "style": style, "spacing": "Medium",
+		"items": []any{obj{"type": "RichTextBlock", "inlines": inlines}}}
+}
+
+// recentBlock shows the conversation before the customer's message.
+func recentBlock(lines []bot.CardLine) obj {
+	items := []any{textBlock("Earlier in this chat", obj{"isSubtle": true, "size": "Small", "weight": "Bolder"})}
+	for _, l := range lines {
+		who := "Customer: "
+		if l.Dir == bot.Out {
+			who = "Us: "
+		}
+		items = append(items, obj{"type": "RichTextBlock", "spacing": "Small", "inlines": []any{
+			obj{"type": "TextRun", "text": who, "weight": "Bolder", "size": "Small"},
+			obj{"type": "TextRun", "text": l.Text, "size": "Small"},
+		}})
+	}
+	return obj{"type": "Container", "style": "emphasis", "items": items, "spacing": "Medium"}
+}
+
+// intentLabels are the drafter's intents in words; others are not shown.
+var intentLabels = map[string]string{
+	"question":  "an answer to a question",
+	"quote":     "a price",
+	"booking":   "to book a visit",
+	"complaint": "to make a complaint",
+}
+
+func intentLabel(r *bot.DraftResult) string {
+	if r == nil {
+		return ""
+	}
+	return intentLabels[r.Intent]
+}
+
+// replyHeading names the reply block.
+func replyHeading(c bot.Card) string {
+	switch {
+	case c.Status == bot.DraftRejected:
+		return "Draft reply (not sent)"
+	case decided(c):
+		return "Reply"
+	}
+	return "Draft reply"
 }
 
 // decided reports whether the card shows a settled draft.
@@ -117,6 +193,41 @@ func orPlaceholder(s, p string) string {
 		return p
 	}
 	return s
+}
+
+// statusLine is the card's state and, while undecided, how long ago the
+// customer wrote ("12 minutes ago", then the time in the viewer's zone).
+func statusLine(c bot.Card, now time.Time) string {
+	s := statusLabel(c)
+	if decided(c) || c.WroteAt.IsZero() || now.IsZero() {
+		return s
+	}
+	at := c.WroteAt.UTC()
+	when := "{{TIME(" + at.Format("2006-01-02T15:04:05Z") + ")}}"
+	if now.Sub(at) >= 20*time.Hour {
+		when = "{{DATE(" + at.Format("2006-01-02T15:04:05Z") + ", SHORT)}} " + when
+	}
+	return s + " · the customer wrote " + ago(now.Sub(at)) + " (" + when + ")"
+}
+
+// ago says a duration in plain words: "just now", "1 minute ago",
+// "3 hours ago", "2 days ago".
+func ago(d time.Duration) string {
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit + " ago"
+		}
+		return strconv.Itoa(n) + " " + unit + "s ago"
+	}
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	}
+	return plural(int(d/(24*time.Hour)), "day")
 }
 
 func statusLabel(c bot.Card) string {
@@ -154,8 +265,10 @@ func sendLabel(s bot.MessageStatus) string {
 	return "not sent yet"
 }
 
-// quoteTable renders a quote as a Table with totals and the price list version.
-func quoteTable(q bot.Quote) []any {
+// quoteTable renders a quote as a Table with totals and the price list
+// version (for staff only; the customer's reply never carries it). fromAI
+// marks a quote whose reply staff rewrote.
+func quoteTable(q bot.Quote, fromAI bool) []any {
 	cell := func(s string, extra obj) obj {
 		return obj{"type": "TableCell", "items": []any{textBlock(s, extra)}}
 	}
@@ -177,8 +290,12 @@ func quoteTable(q bot.Quote) []any {
 		row(cell("Net", nil), cell("", nil), cell("", nil), cell(money(q.Net, q.Currency), right)),
 		row(cell("VAT", nil), cell("", nil), cell("", nil), cell(money(q.VAT, q.Currency), right)),
 		row(cell("Total", obj{"weight": "Bolder"}), cell("", nil), cell("", nil), cell(money(q.Total, q.Currency), bold)))
+	title := "Quote"
+	if fromAI {
+		title = "Quote from the AI draft"
+	}
 	out := []any{
-		textBlock("Quote", obj{"weight": "Bolder"}),
+		textBlock(title, obj{"weight": "Bolder"}),
 		obj{
 			"type":             "Table",
 			"firstRowAsHeader": true,
@@ -188,7 +305,7 @@ func quoteTable(q bot.Quote) []any {
 		},
 	}
 	if q.PriceListVersion != "" {
-		out = append(out, textBlock("Price list "+q.PriceListVersion, obj{"isSubtle": true, "size": "Small"}))
+		out = append(out, textBlock("Prices from price list version "+q.PriceListVersion, obj{"isSubtle": true, "size": "Small"}))
 	}
 	return out
 }
@@ -244,13 +361,15 @@ func showCard(title string, body []any, actions []any) obj {
 }
 
 // cardActions offers what staff may do with an undecided draft.
-func cardActions(c bot.Card) []any {
+func cardActions(c bot.Card, snippets []Snippet) []any {
 	r := c.Result
 	manual := r != nil && r.Manual
 	var acts []any
 	switch {
 	case c.Status == bot.DraftFailed:
-		acts = append(acts, execute("Retry", "retry", c.DraftID, nil))
+		if r == nil || r.Failure.Retry() {
+			acts = append(acts, execute("Retry", "retry", c.DraftID, nil))
+		}
 	case !manual && c.Draft != "" && !r.Blocked():
 		acts = append(acts, execute("Approve", "approve", c.DraftID, obj{"style": "positive"}))
 	}
@@ -258,9 +377,7 @@ func cardActions(c bot.Card) []any {
 	if c.Draft == "" {
 		editTitle = "Write reply"
 	}
-	acts = append(acts, showCard(editTitle,
-		[]any{obj{"type": "Input.Text", "id": "text", "label": "Reply", "isMultiline": true,
-			"value": c.Draft, "maxLength": maxReplyLen, "isRequired": true, "errorMessage": "Write a reply"}},
+	acts = append(acts, showCard(editTitle, editInputs(c, snippets),
 		[]any{execute("Send this reply", "edit", c.DraftID, obj{"style": "positive"})}))
 	if !manual && c.Status != bot.DraftFailed {
 		acts = append(acts, showCard("Regenerate",
@@ -272,9 +389,37 @@ func cardActions(c bot.Card) []any {
 	return acts
 }
 
+// editInputs is the Edit form: the reply, and the admins' snippets to add
+// to it. With snippets the reply may be left empty (the snippet is the
+// reply); the router refuses a reply that is empty all the same.
+func editInputs(c bot.Card, snippets []Snippet) []any {
+	text := obj{"type": "Input.Text", "id": "text", "label": "Reply", "isMultiline": true,
+		"value": c.Draft, "maxLength": maxReplyLen, "isRequired": true, "errorMessage": "Write a reply"}
+	if len(snippets) == 0 {
+		return []any{text}
+	}
+	delete(text, "isRequired")
+	delete(text, "errorMessage")
+	choices := make([]any, 0, len(snippets))
+	for _, sn := range snippets {
+		choices = append(choices, obj{"title": sn.Name + ": " + clipRunes(sn.Text, 60), "value": sn.Name})
+	}
+	return []any{text, obj{"type": "Input.ChoiceSet", "id": "snippet", "label": "Add a snippet (optional)",
+		"style": "compact", "isMultiSelect": false, "placeholder": "No snippet", "choices": choices}}
+}
+
+// clipRunes cuts s to n characters, marking the cut.
+func clipRunes(s string, n int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) <= n {
+		return string(r)
+	}
+	return string(r[:n-1]) + "…"
+}
+
 // cardAttachment wraps a card for an activity.
-func cardAttachment(c bot.Card) schema.Attachment {
-	return schema.Attachment{ContentType: contentTypeCard, Content: renderCard(c)}
+func cardAttachment(c bot.Card, v view) schema.Attachment {
+	return schema.Attachment{ContentType: contentTypeCard, Content: renderCard(c, v)}
 }
 
 // cardAction is a decoded click on a card.
@@ -283,6 +428,7 @@ type cardAction struct {
 	DraftID     int64
 	Text        string
 	Instruction string
+	Snippet     string // the snippet chosen under Edit, lower case; "" for none
 }
 
 // parseCardAction decodes the value of an Action.Submit message (invoke
@@ -316,6 +462,7 @@ func parseCardAction(value json.RawMessage, invoke bool) (a cardAction, ok bool,
 		Draft       json.RawMessage `json:"draft"`
 		Text        *string         `json:"text"`
 		Instruction *string         `json:"instruction"`
+		Snippet     *string         `json:"snippet"`
 	}
 	if err := json.Unmarshal(data, &d); err != nil {
 		if invoke {
@@ -343,6 +490,13 @@ func parseCardAction(value json.RawMessage, invoke bool) (a cardAction, ok bool,
 	}
 	if kind == bot.Regenerate && d.Instruction != nil {
 		a.Instruction = strings.TrimSpace(*d.Instruction)
+	}
+	if kind == bot.Edit && d.Snippet != nil && strings.TrimSpace(*d.Snippet) != "" {
+		name, ok := snippetName(*d.Snippet)
+		if !ok {
+			return cardAction{}, true, fmt.Errorf("card action: %w: bad snippet name", errBadActivity)
+		}
+		a.Snippet = name
 	}
 	if len(a.Text) > maxReplyLen || len(a.Instruction) > maxReplyLen {
 		return cardAction{}, true, fmt.Errorf("card action: %w", bot.ErrTooLarge)

@@ -29,21 +29,42 @@ var quote = &bot.Quote{
 
 var decidedAt = time.Date(2026, 11, 28, 10, 21, 0, 0, time.UTC)
 
+// goldenNow is when golden cards are rendered.
+var goldenNow = decidedAt.Add(-3 * time.Minute)
+
+// goldenSnippets are offered under Edit on the pending_snippets card.
+var goldenSnippets = []Snippet{
+	{Name: "hours", Text: "We are open Monday to Friday, 8am to 6pm, and Saturday mornings."},
+	{Name: "thanks", Text: "Thank you for choosing Brightwater Plumbing!"},
+}
+
 var goldenCards = []struct {
-	name string
-	card bot.Card
+	name     string
+	card     bot.Card
+	snippets bool
 }{
 	{name: "pending_quote", card: bot.Card{
 		DraftID: 12, Subject: "s_0123456789abcdef01234567", Customer: "+44 7••• ••0123",
-		Message: "How much for a boiler service and 3 valves?", Draft: "That would be £147.00 including VAT.",
+		Message: "How much for a boiler service and 3 valves?", WroteAt: goldenNow.Add(-12 * time.Minute),
+		Recent: []bot.CardLine{
+			{Dir: bot.In, Text: "Hi, do you service Worcester boilers?", At: goldenNow.Add(-40 * time.Minute)},
+			{Dir: bot.Out, Text: "Yes, we do. What do you need?", At: goldenNow.Add(-30 * time.Minute)},
+		},
+		Draft: "That would be £147.00 including VAT.", Author: "AI draft",
 		Status: bot.DraftPending,
 		Result: &bot.DraftResult{Text: "That would be £147.00 including VAT.", Intent: "quote", Quote: quote},
 	}},
 	{name: "pending_flagged", card: bot.Card{
-		DraftID: 13, Customer: "Sam", Message: "Do you fit heat pumps?", Draft: "Yes, from £3,000.",
+		DraftID: 13, Customer: "Sam", Message: "Do you fit heat pumps?", WroteAt: goldenNow.Add(-26 * time.Hour),
+		Draft: "Yes, from £3,000.", Author: "AI draft",
 		Status: bot.DraftPending,
 		Result: &bot.DraftResult{Text: "Yes, from £3,000.", Intent: "question", HumanReason: "price not on the list",
 			Flags: []string{"The draft names a price that is not on the price list."}},
+	}},
+	{name: "pending_snippets", snippets: true, card: bot.Card{
+		DraftID: 17, Customer: "Sam", Message: "When are you open?", WroteAt: goldenNow.Add(-30 * time.Second),
+		Draft: "We are open on weekdays.", Author: "AI draft", Status: bot.DraftPending,
+		Result: &bot.DraftResult{Text: "We are open on weekdays.", Intent: "other"},
 	}},
 	{name: "manual", card: bot.Card{
 		DraftID: 14, Customer: "+44 7••• ••0456", Message: "[voice note]", Status: bot.DraftPending,
@@ -51,25 +72,44 @@ var goldenCards = []struct {
 		Note:   "No AI model is configured: please write the reply by hand.",
 	}},
 	{name: "failed", card: bot.Card{
-		DraftID: 15, Customer: "Sam", Message: "Are you open on Sunday?", Status: bot.DraftFailed, Note: "Drafting failed.",
+		DraftID: 15, Customer: "Sam", Message: "Are you open on Sunday?", Status: bot.DraftFailed,
+		Result: &bot.DraftResult{Failure: bot.FailTimeout, Note: bot.FailTimeout.Note()}, Note: bot.FailTimeout.Note(),
+	}},
+	{name: "failed_refused", card: bot.Card{
+		DraftID: 18, Customer: "Sam", Message: "Are you open on Sunday?", Status: bot.DraftFailed,
+		Result: &bot.DraftResult{Failure: bot.FailRefused, Note: bot.FailRefused.Note()}, Note: bot.FailRefused.Note(),
 	}},
 	{name: "edited_delivered", card: bot.Card{
 		DraftID: 12, Customer: "+44 7••• ••0123", Message: "How much for a boiler service and 3 valves?",
-		Draft: "£147.00 including VAT; we can come on Tuesday.", Status: bot.DraftEdited,
+		Draft: "£147.00 including VAT; we can come on Tuesday.", Author: "AI draft, edited by Alex Staff", Status: bot.DraftSent,
 		Result:    &bot.DraftResult{Intent: "quote", Quote: quote},
 		DecidedBy: "Alex Staff", DecidedAt: decidedAt, SendStatus: bot.StatusDelivered,
 	}},
+	{name: "written_sent", card: bot.Card{
+		DraftID: 19, Customer: "+44 7••• ••0456", Message: "[voice note]",
+		Draft: "Thanks for your message, we will call you back today.", Author: "Written by Alex Staff", Status: bot.DraftSent,
+		Result: &bot.DraftResult{Manual: true}, DecidedBy: "Alex Staff", DecidedAt: decidedAt, SendStatus: bot.StatusRead,
+	}},
 	{name: "rejected", card: bot.Card{
-		DraftID: 16, Customer: "Sam", Message: "Hi", Draft: "Hello!", Status: bot.DraftRejected,
+		DraftID: 16, Customer: "Sam", Message: "Hi", Draft: "Hello!", Author: "AI draft", Status: bot.DraftRejected,
 		DecidedBy: "Alex Staff", DecidedAt: decidedAt,
 	}},
 	{name: "removed", card: bot.Card{DraftID: 12, Subject: "s_0123456789abcdef01234567", Customer: "Sam", Message: "secret", Removed: true}},
 }
 
+// goldenView is what a golden card is rendered with.
+func goldenView(snippets bool) view {
+	v := view{now: goldenNow}
+	if snippets {
+		v.snippets = goldenSnippets
+	}
+	return v
+}
+
 func TestCardGolden(t *testing.T) {
 	for _, tc := range goldenCards {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := json.MarshalIndent(renderCard(tc.card), "", "  ")
+			got, err := json.MarshalIndent(renderCard(tc.card, goldenView(tc.snippets)), "", "  ")
 			require.NoError(t, err)
 			got = append(got, '\n')
 			path := filepath.Join("testdata", "cards", tc.name+".json")
@@ -104,20 +144,23 @@ func TestCardActions(t *testing.T) {
 	want := map[string][]string{
 		"pending_quote":    {"approve", "edit", "regenerate", "reject"},
 		"pending_flagged":  {"edit", "regenerate", "reject"},
+		"pending_snippets": {"approve", "edit", "regenerate", "reject"},
 		"manual":           {"edit", "reject"},
 		"failed":           {"retry", "edit", "reject"},
+		"failed_refused":   {"edit", "reject"},
 		"edited_delivered": nil,
+		"written_sent":     nil,
 		"rejected":         nil,
 		"removed":          nil,
 	}
 	for _, tc := range goldenCards {
 		t.Run(tc.name, func(t *testing.T) {
-			card := renderCard(tc.card)
+			card := renderCard(tc.card, goldenView(tc.snippets))
 			assert.Equal(t, "1.5", card["version"])
 			assert.Equal(t, want[tc.name], actionVerbs(card))
 		})
 	}
-	removed, err := json.Marshal(renderCard(goldenCards[len(goldenCards)-1].card))
+	removed, err := json.Marshal(renderCard(goldenCards[len(goldenCards)-1].card, view{}))
 	require.NoError(t, err)
 	assert.NotContains(t, string(removed), "secret")
 	assert.NotContains(t, string(removed), "Sam")
@@ -151,7 +194,7 @@ func TestPostAndUpdateCard(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "19:teamroot0001@thread.tacv2", conv.ID, "cards start a new thread in a channel")
 
-	card := goldenCards[4].card
+	card := goldenCard(t, "edited_delivered")
 	require.NoError(t, e.ch.UpdateCard(t.Context(), ref, card))
 	reqs := e.conn.requests()
 	require.Len(t, reqs, 2)
@@ -321,11 +364,16 @@ func TestForget(t *testing.T) {
 		require.NoError(t, e.ch.Forget(t.Context(), subject, nil))
 		reqs := e.conn.requests()[base:]
 		require.Len(t, reqs, 2)
+		convs := []string{"19:teamroot0001@thread.tacv2", "19:teamroot0001@thread.tacv2%3Bmessageid=act-1"}
 		for i, r := range reqs {
 			assert.Equal(t, http.MethodDelete, r.Method)
-			assert.Equal(t, "/v3/conversations/19:teamroot0001@thread.tacv2/activities/"+cards[subject][i].ActivityID, r.Path)
+			assert.Equal(t, "/v3/conversations/"+convs[i]+"/activities/"+cards[subject][i].ActivityID, r.Path,
+				"the second card was a reply in the customer's thread")
 		}
 		assert.Contains(t, e.log.String(), string(subject))
+		root, err := e.state.Thread(t.Context(), "19:teamroot0001@thread.tacv2", subject)
+		require.NoError(t, err)
+		assert.Empty(t, root, "the thread root is erased with the person")
 	})
 	t.Run("ReplacedWhenDeleteFails", func(t *testing.T) {
 		e.conn.failDelete.Store(true)
@@ -390,11 +438,24 @@ func textTypes(v any, s string) []string {
 
 func TestCardUntrustedTextIsNotMarkdown(t *testing.T) {
 	evil := "[pay here](https://evil.example)"
-	card := renderCard(bot.Card{DraftID: 1, Customer: evil, Message: evil, Draft: evil,
-		Result: &bot.DraftResult{Intent: evil, HumanReason: evil, Flags: []string{evil}}})
+	card := renderCard(bot.Card{DraftID: 1, Customer: evil, Message: evil, Draft: evil, WroteAt: goldenNow,
+		Recent: []bot.CardLine{{Dir: bot.In, Text: evil}, {Dir: bot.Out, Text: evil}},
+		Result: &bot.DraftResult{Intent: evil, HumanReason: evil, Flags: []string{evil}}}, view{now: goldenNow})
 	types := textTypes(card, "evil.example")
-	assert.Len(t, types, 6)
+	assert.Len(t, types, 7, "customer, message, two earlier lines, draft, reason, flag; an unknown intent is not shown")
 	for _, typ := range types {
 		assert.Equal(t, "TextRun", typ)
 	}
+}
+
+// goldenCard returns the golden card named name.
+func goldenCard(t *testing.T, name string) bot.Card {
+	t.Helper()
+	for _, g := range goldenCards {
+		if g.name == name {
+			return g.card
+		}
+	}
+	require.FailNow(t, "no golden card "+name)
+	return bot.Card{}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,13 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
+	// FileTTL is how long a file offered in a personal chat (a consent
+	// card) waits for the user's Allow; its bytes are held in memory until
+	// then. If 0, DefaultFileTTL.
+	FileTTL time.Duration
+	// UploadBackoff is the wait before another attempt at an upload
+	// fragment. If nil, one second per attempt so far.
+	UploadBackoff func(attempt int) time.Duration
 }
 
 // Channel is the Teams channel. Create it with New, mount Handler on the
@@ -69,6 +77,8 @@ type Channel struct {
 	sinkMu  sync.RWMutex
 	sink    bot.Sink
 	staffMu sync.Mutex // serialises staff conversation changes
+	files   files      // files offered in personal chats (fileconsent.go)
+	fileTTL time.Duration
 }
 
 var (
@@ -105,6 +115,13 @@ func New(opts Options) (*Channel, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	if opts.FileTTL < 0 {
+		return nil, errors.New("teams: FileTTL must not be negative")
+	}
+	c.fileTTL = opts.FileTTL
+	if c.fileTTL == 0 {
+		c.fileTTL = DefaultFileTTL
+	}
 	if tenant != "" {
 		c.staff[tenant] = true
 	}
@@ -134,7 +151,7 @@ func New(opts Options) (*Channel, error) {
 			meta = append(meta, TenantMetadata(tenant))
 		}
 	}
-	c.val = newValidator(opts.AppID, tenant, meta, client, c.now)
+	c.val = newValidator(opts.AppID, tenant, meta, client, c.now, c.log)
 	var tokens *tokenSource
 	if opts.AppID != "" && opts.AppPassword != "" {
 		tu := opts.TokenURL
@@ -172,9 +189,11 @@ func normAAD(s string) (string, error) {
 // Platform implements bot.Channel.
 func (c *Channel) Platform() bot.Platform { return bot.Teams }
 
-// Capabilities implements bot.Channel. Teams accepts about 28 KB per message.
+// Capabilities implements bot.Channel. Teams accepts about 28 KB per
+// message. Files go to personal chats only, with the user's consent (see
+// fileconsent.go); Send refuses them elsewhere.
 func (c *Channel) Capabilities() bot.Capabilities {
-	return bot.Capabilities{Files: false, Edits: true, MaxText: 28000}
+	return bot.Capabilities{Files: true, Edits: true, MaxText: 28000}
 }
 
 // Run stores the sink and blocks until ctx is done; the HTTP server that
@@ -187,6 +206,7 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 		c.log.Warn().Str("listen", c.opts.ListenAddr).
 			Msg("TEAMS DEV MODE: unsigned requests are accepted; never use this outside a developer machine")
 	}
+	c.files.start(ctx)
 	c.sinkMu.Lock()
 	c.sink = sink
 	c.sinkMu.Unlock()
@@ -194,6 +214,7 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 	c.sinkMu.Lock()
 	c.sink = nil
 	c.sinkMu.Unlock()
+	c.files.stop()
 	return nil
 }
 
@@ -204,10 +225,15 @@ func (c *Channel) currentSink() bot.Sink {
 }
 
 // Send implements bot.Channel: a text message into the conversation named by
-// msg.Chat. Files are not supported.
+// msg.Chat. A file is offered with a consent card, in a personal chat only
+// (elsewhere bot.ErrUnsupported); Send then owns msg.File.Data and zeroes it
+// once the file is uploaded, declined or its offer ends.
 func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error) {
 	if msg.File != nil {
-		return "", fmt.Errorf("teams send: files: %w", bot.ErrUnsupported)
+		if len(msg.Text) > c.Capabilities().MaxText {
+			return "", fmt.Errorf("teams send: %w", bot.ErrTooLarge)
+		}
+		return c.sendFile(ctx, msg)
 	}
 	if msg.Text == "" {
 		return "", fmt.Errorf("teams send: %w: empty text", bot.ErrUnsupported)
@@ -235,23 +261,73 @@ func (c *Channel) staffConversation(ctx context.Context) (Conversation, error) {
 	return conv, nil
 }
 
-// PostCard implements bot.Notifier.
+// view is what cards are rendered with now: the clock and the admins'
+// snippets. Snippets that cannot be loaded are left out (and logged).
+func (c *Channel) view(ctx context.Context) view {
+	sn, err := c.opts.State.Snippets(ctx)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("teams snippets unavailable; card rendered without them")
+	}
+	return view{now: c.now().UTC(), snippets: sn}
+}
+
+// PostCard implements bot.Notifier. In a team channel, a customer's first
+// card starts a thread and later cards about them are replies in it, so the
+// channel reads as one thread per customer; a card that cannot go into its
+// thread (the root was deleted) starts a new one. Personal and group chats
+// get each card as a message of its own.
 func (c *Channel) PostCard(ctx context.Context, card bot.Card) (bot.CardRef, error) {
 	conv, err := c.staffConversation(ctx)
 	if err != nil {
 		return bot.CardRef{}, fmt.Errorf("post card: %w", err)
 	}
+	msg := cardMessage(card, c.view(ctx))
+	threaded := conv.Type == "channel" && card.Subject != ""
 	if conv.Type == "channel" {
 		conv.ID = threadRoot(conv.ID)
 	}
-	id, err := c.conn.send(ctx, conv, "", cardMessage(card)...)
+	if threaded {
+		root, err := c.opts.State.Thread(ctx, conv.ID, card.Subject)
+		if err != nil {
+			c.log.Warn().Err(err).Str("subject", string(card.Subject)).Msg("teams thread lookup failed; starting a new thread")
+		}
+		if root != "" {
+			in := conv
+			in.ID = conv.ID + ";messageid=" + root
+			id, err := c.conn.send(ctx, in, "", msg...)
+			var se *statusError
+			switch {
+			case err == nil && id != "":
+				return bot.CardRef{Conversation: string(in.chatID()), ActivityID: id}, nil
+			case err == nil:
+				return bot.CardRef{}, errors.New("post card: connector returned no activity id")
+			case !errors.As(err, &se) || !threadGone(se.status):
+				return bot.CardRef{}, fmt.Errorf("post card: %w", err)
+			}
+			c.log.Info().Int("status", se.status).Str("subject", string(card.Subject)).Msg("teams thread unusable; starting a new one")
+		}
+	}
+	id, err := c.conn.send(ctx, conv, "", msg...)
 	if err != nil {
 		return bot.CardRef{}, fmt.Errorf("post card: %w", err)
 	}
 	if id == "" {
 		return bot.CardRef{}, errors.New("post card: connector returned no activity id")
 	}
+	if threaded {
+		if err := c.opts.State.SetThread(ctx, conv.ID, card.Subject, id); err != nil {
+			// The card is posted; the next one starts another thread.
+			c.log.Warn().Err(err).Str("subject", string(card.Subject)).Msg("teams thread root not recorded")
+		}
+	}
 	return bot.CardRef{Conversation: string(conv.chatID()), ActivityID: id}, nil
+}
+
+// threadGone reports whether the connector's status says a thread cannot
+// take replies any more (its root was deleted), rather than a failure that
+// another post would meet too.
+func threadGone(status int) bool {
+	return status == http.StatusBadRequest || status == http.StatusNotFound || status == http.StatusGone
 }
 
 // UpdateCard implements bot.Notifier.
@@ -260,7 +336,7 @@ func (c *Channel) UpdateCard(ctx context.Context, ref bot.CardRef, card bot.Card
 	if err != nil {
 		return fmt.Errorf("update card: %w", err)
 	}
-	if err := c.conn.update(ctx, conv, ref.ActivityID, cardMessage(card)...); err != nil {
+	if err := c.conn.update(ctx, conv, ref.ActivityID, cardMessage(card, c.view(ctx))...); err != nil {
 		return fmt.Errorf("update card: %w", err)
 	}
 	return nil
@@ -283,21 +359,27 @@ func (c *Channel) Alert(ctx context.Context, text string) error {
 
 // Forget implements bot.Forgetter: it deletes every card posted about
 // subject, and replaces those it cannot delete with a "removed at the
-// customer's request" card; it also drops the subject's Teams identities from
-// the admins added with /admin add. It tries everything and joins the
-// failures.
+// customer's request" card; it drops the subject's thread roots, and the
+// subject's Teams identities from the admins added with /admin add. It tries
+// everything and joins the failures.
 func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) error {
 	var errs []error
+	var aads []string
+	if err := c.opts.State.ForgetThreads(ctx, subject); err != nil {
+		errs = append(errs, fmt.Errorf("forget threads: %w", err))
+	}
 	for _, id := range ids {
 		if id.Kind != bot.IDTeams {
 			continue
 		}
 		if aad, err := normAAD(id.Value); err == nil {
+			aads = append(aads, aad)
 			if err := c.opts.State.RemoveAdmin(ctx, aad); err != nil {
 				errs = append(errs, fmt.Errorf("remove admin: %w", err))
 			}
 		}
 	}
+	c.files.forget(aads) // their personal chats and the files offered to them
 	if c.opts.Cards == nil {
 		errs = append(errs, fmt.Errorf("no card index: %w", bot.ErrUnsupported))
 		return fmt.Errorf("teams forget: %w", errors.Join(errs...))
@@ -330,4 +412,35 @@ func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.I
 		return fmt.Errorf("teams forget: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// ForgetNotes says what erasing the person with ids does in Teams beyond
+// deleting data, for the erasure's confirmation prompt: an admin added with
+// /admin add loses admin rights; one set in SWITCHBOARD_ADMINS keeps them
+// until removed there. None is an empty list.
+func (c *Channel) ForgetNotes(ctx context.Context, ids []bot.Identity) ([]string, error) {
+	added, err := c.opts.State.Admins(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("teams forget notes: %w", err)
+	}
+	var notes []string
+	addedHit, configHit := false, false
+	for _, id := range ids {
+		if id.Kind != bot.IDTeams {
+			continue
+		}
+		aad, err := normAAD(id.Value)
+		if err != nil {
+			continue
+		}
+		addedHit = addedHit || slices.Contains(added, aad)
+		configHit = configHit || c.admins[aad]
+	}
+	if addedHit {
+		notes = append(notes, "This also removes Teams admin rights given with /admin add.")
+	}
+	if configHit {
+		notes = append(notes, "A Teams admin set in SWITCHBOARD_ADMINS stays an admin until removed there.")
+	}
+	return notes, nil
 }

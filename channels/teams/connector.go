@@ -205,8 +205,8 @@ func textMessage(text string) []bfactivity.MsgOption {
 }
 
 // cardMessage is the options of a message carrying one Adaptive Card.
-func cardMessage(card bot.Card) []bfactivity.MsgOption {
-	return []bfactivity.MsgOption{bfactivity.MsgOptionAttachments([]schema.Attachment{cardAttachment(card)})}
+func cardMessage(card bot.Card, v view) []bfactivity.MsgOption {
+	return []bfactivity.MsgOption{bfactivity.MsgOptionAttachments([]schema.Attachment{cardAttachment(card, v)})}
 }
 
 // send posts a message into conv (a reply to replyTo, if set) and returns

@@ -2,6 +2,7 @@ package teams
 
 import (
 	"encoding/json"
+	"github.com/switchboard/switchboard/bot"
 	"net/http"
 	"net/url"
 	"os"
@@ -66,6 +67,8 @@ func FuzzParseCardAction(f *testing.F) {
 		`{"action":{"type":"Action.Execute","verb":"regenerate","data":{"switchboard":"decide","draft":3,"instruction":"shorter"}}}`,
 		`{"action":{"verb":"reject"}}`,
 		`{"switchboard":"decide","verb":"nuke","draft":-1}`,
+		`{"switchboard":"decide","verb":"edit","draft":12,"text":"","snippet":"Thanks"}`,
+		`{"switchboard":"decide","verb":"edit","draft":12,"snippet":"../x"}`,
 		`"text"`, `[]`, `{}`,
 	} {
 		f.Add([]byte(s), false)
@@ -81,6 +84,52 @@ func FuzzParseCardAction(f *testing.F) {
 		assert.Positive(t, ca.DraftID)
 		assert.LessOrEqual(t, len(ca.Text), maxReplyLen)
 		assert.LessOrEqual(t, len(ca.Instruction), maxReplyLen)
+		if ca.Snippet != "" {
+			name, ok := snippetName(ca.Snippet)
+			assert.True(t, ok)
+			assert.Equal(t, name, ca.Snippet)
+			assert.Equal(t, bot.Edit, ca.Kind)
+		}
+	})
+}
+
+// FuzzSnippetName: a snippet name the channel accepts is lower case, short
+// and path-safe.
+func FuzzSnippetName(f *testing.F) {
+	for _, s := range []string{"hours", "Opening-Hours_2", "", "bad/name", "ünïcode", strings.Repeat("a", 40)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		name, ok := snippetName(s)
+		if !ok {
+			return
+		}
+		assert.Equal(t, strings.ToLower(name), name)
+		assert.LessOrEqual(t, len(name), maxSnippetName)
+		assert.NotContains(t, name, "/")
+		again, ok := snippetName(name)
+		assert.True(t, ok)
+		assert.Equal(t, name, again)
+	})
+}
+
+// FuzzNormEntraID: an accepted Entra object id is lower case hex in five
+// dash-separated groups, and normalising it again changes nothing.
+func FuzzNormEntraID(f *testing.F) {
+	for _, s := range []string{"6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c", "6F1C2B3A-0D4E-4F5A-8B6C-7D8E9F0A1B2C", "not-a-guid", "00000000-0000-0000-0000-0000000000020", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := normEntraID(s)
+		if err != nil {
+			assert.ErrorIs(t, err, bot.ErrBadIdentity)
+			return
+		}
+		assert.Equal(t, 4, strings.Count(id, "-"))
+		assert.Equal(t, strings.ToLower(id), id)
+		again, err := normEntraID(id)
+		assert.NoError(t, err)
+		assert.Equal(t, id, again)
 	})
 }
 
@@ -111,4 +160,42 @@ func mustParse(t *testing.T, s string) *url.URL {
 	u, err := url.Parse(s)
 	require.NoError(t, err)
 	return u
+}
+
+func FuzzParseFileConsent(f *testing.F) {
+	tok := strings.Repeat("ab", 32)
+	for _, s := range []string{
+		`{"type":"fileUpload","action":"accept","context":{"switchboard":"file","token":"` + tok + `"},"uploadInfo":{"uploadUrl":"https://contoso.sharepoint.com/up/1","name":"a.json"}}`,
+		`{"type":"fileUpload","action":"decline","context":{"switchboard":"file","token":"` + strings.ToUpper(tok) + `"}}`,
+		`{"action":"accept","context":{"switchboard":"file","token":"xyz"}}`,
+		`{"action":"maybe","context":{"switchboard":"file","token":"` + tok + `"}}`,
+		`{"action":"accept","context":"text"}`, `"x"`, `null`, `{}`,
+	} {
+		f.Add([]byte(s), "https://contoso.sharepoint.com/up/1")
+	}
+	f.Add([]byte(`{}`), "http://127.0.0.1:8080/up")
+	f.Add([]byte(`{}`), "http://[::1]/up")
+	f.Add([]byte(`{}`), "http://upload.example.com/up")
+	f.Add([]byte(`{}`), "https://user:pw@host/up")
+	f.Add([]byte(`{}`), "ftp://host/up")
+	f.Fuzz(func(t *testing.T, value []byte, uploadURL string) {
+		v, key, err := parseFileConsent(json.RawMessage(value))
+		if err == nil {
+			assert.Contains(t, []string{"accept", "decline"}, v.Action)
+			assert.NotEqual(t, [32]byte{}, key)
+		} else {
+			assert.ErrorIs(t, err, errBadConsent)
+		}
+		if checkUploadURL(uploadURL) == nil {
+			u, err := url.Parse(uploadURL)
+			require.NoError(t, err)
+			assert.NotEmpty(t, u.Host)
+			assert.Nil(t, u.User)
+			if u.Scheme != "https" {
+				assert.Equal(t, "http", u.Scheme)
+				h := u.Hostname()
+				assert.True(t, h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1" || strings.Contains(h, ":"), "plain http only to loopback, got %q", h)
+			}
+		}
+	})
 }

@@ -15,15 +15,22 @@ import (
 	"github.com/switchboard/switchboard/bot"
 )
 
-// Texts the bot answers with. They hold no personal data.
+// Texts the bot answers with. They hold no personal data. Refusals and
+// failures use the router's wordings, so each reads the same everywhere.
 const (
 	msgNotStaff     = "Sorry, this assistant only works for the staff of this business. Nothing you wrote here was kept."
-	msgNotAdmin     = "Sorry, only admins can do that."
+	msgNotAdmin     = bot.ReplyAdminOnly
 	msgHere         = "Draft cards will be posted in this conversation from now on."
 	msgInstalled    = "Hello! Draft replies to customers will be posted here for approval."
-	msgBadAction    = "Sorry, I did not understand that card action. Please try again."
-	msgDecideFailed = "Sorry, that did not work. Please try again in a moment."
-	msgAdminUsage   = "Usage: /admin add <aadObjectId>, /admin remove <aadObjectId>, /admin list"
+	msgBadAction    = "That card action could not be read, so nothing was done. Please try again."
+	msgDecideFailed = bot.ReplyTryLater
+	msgRefused      = "That was not done."
+	entraIDHint     = "An Entra object id looks like 6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c: find it in the Microsoft Entra admin center under Users, the person, Object ID."
+	msgAdminUsage   = "Usage: /admin add <Entra object id>, /admin remove <Entra object id>, /admin list. " + entraIDHint
+	msgNotEntraID   = "That is not an Entra object id, so nothing was changed. " + entraIDHint
+	msgAdminAdded   = "Done: that person is now an admin."
+	msgAdminRemoved = "Done: that person is no longer an admin."
+	msgAdminConfig  = "That admin is set in SWITCHBOARD_ADMINS; remove them there and restart."
 )
 
 // Handler returns the Bot Framework endpoint; mount it at POST /api/messages.
@@ -160,7 +167,20 @@ func (c *Channel) onMessage(ctx context.Context, w http.ResponseWriter, a *activ
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if cmd, ok := bot.ParseCommand(text); ok {
+	if cmd, ok := bot.ParseCommand(text); ok && (cmd.Name == "here" || cmd.Name == "admin" || cmd.Name == "snippet") {
+		// Teams redelivers an activity it thinks went unanswered: these
+		// change state outside the store, so each runs once.
+		first, err := c.opts.State.ClaimActivity(ctx, activityKey(a))
+		if err != nil {
+			c.log.Error().Err(err).Msg("teams claim activity failed")
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		if !first {
+			c.log.Info().Str("command", cmd.Name).Msg("teams redelivered command ignored")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		switch cmd.Name {
 		case "here":
 			c.onHere(ctx, a, who)
@@ -168,6 +188,10 @@ func (c *Channel) onMessage(ctx context.Context, w http.ResponseWriter, a *activ
 			return
 		case "admin":
 			c.onAdmin(ctx, a, who, cmd.Args)
+			w.WriteHeader(http.StatusOK)
+			return
+		case "snippet":
+			c.onSnippet(ctx, a, who, cmd.Args)
 			w.WriteHeader(http.StatusOK)
 			return
 		}
@@ -192,6 +216,9 @@ func (c *Channel) onMessage(ctx context.Context, w http.ResponseWriter, a *activ
 		Kind:       kind,
 		Text:       text,
 		SentAt:     a.sentAt(c.now().UTC()),
+	}
+	if a.personalChat() {
+		c.files.remember(in.Chat, who.id.Value) // where Send may offer files
 	}
 	if err := sink.Deliver(ctx, in); err != nil {
 		c.log.Error().Err(err).Msg("teams deliver failed")
@@ -238,7 +265,7 @@ func (c *Channel) onAdmin(ctx context.Context, a *activity, who caller, args str
 			return
 		}
 		var b strings.Builder
-		b.WriteString("Admins (AAD object ids):")
+		b.WriteString("Admins (Entra object ids):")
 		configured := slices.Sorted(maps.Keys(c.admins))
 		for _, id := range configured {
 			b.WriteString("\n- " + id + " (configured)")
@@ -250,15 +277,19 @@ func (c *Channel) onAdmin(ctx context.Context, a *activity, who caller, args str
 		}
 		c.reply(ctx, a, b.String())
 	case "add", "remove":
-		id, err := normAAD(arg)
-		if err != nil {
+		if arg == "" {
 			c.reply(ctx, a, msgAdminUsage)
+			return
+		}
+		id, err := normEntraID(arg)
+		if err != nil {
+			c.reply(ctx, a, msgNotEntraID)
 			return
 		}
 		if verb == "add" {
 			err = c.opts.State.AddAdmin(ctx, id)
 		} else if c.admins[id] {
-			c.reply(ctx, a, "That admin is configured in SWITCHBOARD_ADMINS; remove them there.")
+			c.reply(ctx, a, msgAdminConfig)
 			return
 		} else {
 			err = c.opts.State.RemoveAdmin(ctx, id)
@@ -270,17 +301,158 @@ func (c *Channel) onAdmin(ctx context.Context, a *activity, who caller, args str
 		}
 		c.log.Info().Str("op", verb).Msg("teams admin list changed")
 		if verb == "add" {
-			c.reply(ctx, a, "Done: that person is now an admin.")
+			c.reply(ctx, a, msgAdminAdded)
 		} else {
-			c.reply(ctx, a, "Done: that person is no longer an admin.")
+			c.reply(ctx, a, msgAdminRemoved)
 		}
 	default:
 		c.reply(ctx, a, msgAdminUsage)
 	}
 }
 
-// decide passes a card click to the sink.
+// Snippet limits.
+const (
+	maxSnippets    = 50
+	maxSnippetName = 32
+	maxSnippetText = 1000
+)
+
+// Snippet command texts.
+const (
+	msgSnippetUsage = "Usage: /snippet add <name> <text>, /snippet list, /snippet remove <name>. A name is one word of letters, digits, - or _ (at most 32). Staff can add a snippet to a reply under Edit on a card."
+	msgSnippetNone  = "There are no snippets yet. An admin can add one with /snippet add <name> <text>."
+	msgSnippetGone  = "That snippet no longer exists, so nothing was sent. Please choose again."
+)
+
+// snippetName validates a snippet name and lower-cases it.
+func snippetName(s string) (string, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" || len(s) > maxSnippetName {
+		return "", false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// onSnippet runs /snippet add|list|remove: any staff member may list, only
+// admins change them.
+func (c *Channel) onSnippet(ctx context.Context, a *activity, who caller, args string) {
+	verb, rest, _ := strings.Cut(strings.TrimSpace(args), " ")
+	verb = strings.ToLower(verb)
+	if verb == "list" {
+		sn, err := c.opts.State.Snippets(ctx)
+		if err != nil {
+			c.log.Error().Err(err).Msg("teams load snippets failed")
+			c.reply(ctx, a, msgDecideFailed)
+			return
+		}
+		if len(sn) == 0 {
+			c.reply(ctx, a, msgSnippetNone)
+			return
+		}
+		var b strings.Builder
+		b.WriteString("Snippets:")
+		for _, x := range sn {
+			b.WriteString("\n- " + x.Name + ": " + x.Text)
+		}
+		c.reply(ctx, a, b.String())
+		return
+	}
+	if verb != "add" && verb != "remove" {
+		c.reply(ctx, a, msgSnippetUsage)
+		return
+	}
+	if who.role != bot.RoleAdmin {
+		c.log.Info().Msg("teams /snippet refused: not an admin")
+		c.reply(ctx, a, msgNotAdmin)
+		return
+	}
+	rawName, text, _ := strings.Cut(strings.TrimSpace(rest), " ")
+	name, ok := snippetName(rawName)
+	text = strings.TrimSpace(text)
+	if !ok || (verb == "add" && text == "") {
+		c.reply(ctx, a, msgSnippetUsage)
+		return
+	}
+	if verb == "remove" {
+		removed, err := c.opts.State.RemoveSnippet(ctx, name)
+		switch {
+		case err != nil:
+			c.log.Error().Err(err).Msg("teams remove snippet failed")
+			c.reply(ctx, a, msgDecideFailed)
+		case removed:
+			c.log.Info().Msg("teams snippet removed")
+			c.reply(ctx, a, "Removed the snippet "+name+".")
+		default:
+			c.reply(ctx, a, "There is no snippet called "+name+"; nothing was removed.")
+		}
+		return
+	}
+	if len(text) > maxSnippetText {
+		c.reply(ctx, a, fmt.Sprintf("That snippet is too long (at most %d characters); nothing was saved.", maxSnippetText))
+		return
+	}
+	sn, err := c.opts.State.Snippets(ctx)
+	if err != nil {
+		c.log.Error().Err(err).Msg("teams load snippets failed")
+		c.reply(ctx, a, msgDecideFailed)
+		return
+	}
+	exists := slices.ContainsFunc(sn, func(x Snippet) bool { return x.Name == name })
+	if !exists && len(sn) >= maxSnippets {
+		c.reply(ctx, a, fmt.Sprintf("There are already %d snippets, the most there can be; remove one first.", maxSnippets))
+		return
+	}
+	if err := c.opts.State.SetSnippet(ctx, Snippet{Name: name, Text: text}); err != nil {
+		c.log.Error().Err(err).Msg("teams save snippet failed")
+		c.reply(ctx, a, msgDecideFailed)
+		return
+	}
+	c.log.Info().Bool("replaced", exists).Msg("teams snippet saved")
+	if exists {
+		c.reply(ctx, a, "Replaced the snippet "+name+". Staff can add it to a reply under Edit.")
+	} else {
+		c.reply(ctx, a, "Saved the snippet "+name+". Staff can add it to a reply under Edit.")
+	}
+}
+
+// withSnippet adds the chosen snippet to an edited reply: it is the reply
+// when none was written, else it follows it. ok is false when the snippet
+// no longer exists.
+func (c *Channel) withSnippet(ctx context.Context, ca cardAction) (cardAction, bool, error) {
+	if ca.Kind != bot.Edit || ca.Snippet == "" {
+		return ca, true, nil
+	}
+	sn, err := c.opts.State.Snippets(ctx)
+	if err != nil {
+		return ca, false, fmt.Errorf("load snippets: %w", err)
+	}
+	i := slices.IndexFunc(sn, func(x Snippet) bool { return x.Name == ca.Snippet })
+	if i < 0 {
+		return ca, false, nil
+	}
+	if ca.Text == "" {
+		ca.Text = sn[i].Text
+	} else {
+		ca.Text += "\n\n" + sn[i].Text
+	}
+	return ca, true, nil
+}
+
+// decide passes a card click to the sink, with its snippet added. A snippet
+// removed meanwhile refuses the click.
 func (c *Channel) decide(ctx context.Context, a *activity, who caller, ca cardAction, sink bot.Sink) (bot.DecisionResult, error) {
+	ca, ok, err := c.withSnippet(ctx, ca)
+	if err != nil {
+		return bot.DecisionResult{}, err
+	}
+	if !ok {
+		return bot.DecisionResult{Outcome: bot.Refused, Message: msgSnippetGone}, nil
+	}
 	return sink.Decide(ctx, bot.Decision{
 		DraftID:     ca.DraftID,
 		Kind:        ca.Kind,
@@ -345,6 +517,10 @@ func invokeError(status int, code, text string) invokeResponse {
 // onInvoke handles Action.Execute (adaptiveCard/action) and answers in the
 // HTTP response with the refreshed card.
 func (c *Channel) onInvoke(ctx context.Context, w http.ResponseWriter, a *activity, sink bot.Sink) {
+	if a.Name == invokeFileConsent {
+		c.onFileConsent(ctx, w, a)
+		return
+	}
 	if a.Name != invokeCardAction {
 		w.WriteHeader(http.StatusNotImplemented)
 		return
@@ -376,13 +552,13 @@ func (c *Channel) onInvoke(ctx context.Context, w http.ResponseWriter, a *activi
 	if res.Outcome == bot.Refused {
 		msg := res.Message
 		if msg == "" {
-			msg = "Sorry, that was refused."
+			msg = msgRefused
 		}
 		writeInvoke(w, invokeMessage(msg))
 		return
 	}
 	c.refreshCard(ctx, a, res.Card)
-	writeInvoke(w, invokeResponse{StatusCode: 200, Type: contentTypeCard, Value: renderCard(res.Card)})
+	writeInvoke(w, invokeResponse{StatusCode: 200, Type: contentTypeCard, Value: renderCard(res.Card, c.view(ctx))})
 }
 
 // onConversationUpdate stores the staff conversation when the bot is added

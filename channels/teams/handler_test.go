@@ -3,6 +3,7 @@ package teams
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -163,6 +164,7 @@ func TestStaffTenantsAllowlist(t *testing.T) {
 func (e *env) say(t *testing.T, aad, text string) {
 	t.Helper()
 	body := e.activity(t, "message_personal.json", func(m map[string]any) {
+		m["id"] = fmt.Sprintf("say-%d", e.seq.Add(1))
 		m["text"] = text
 		m["from"].(map[string]any)["aadObjectId"] = aad
 	})
@@ -196,11 +198,20 @@ func TestAdminCommands(t *testing.T) {
 	assert.Equal(t, []string{newcomer}, admins)
 
 	e.say(t, adminAAD, "/admin add not an id")
+	assert.Equal(t, msgNotEntraID, e.lastText(t))
+	for _, bad := range []string{"not-a-guid", "abcdef01-2345-4678-9abc", "abcdef01-2345-4678-9abc-def01234567g", "abcdef0123454678-9abc-def012345678"} {
+		e.say(t, adminAAD, "/admin add "+bad)
+		assert.Equal(t, msgNotEntraID, e.lastText(t), bad)
+	}
+	e.say(t, adminAAD, "/admin add")
 	assert.Equal(t, msgAdminUsage, e.lastText(t))
+	admins, err = e.state.Admins(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, []string{newcomer}, admins, "nothing invalid was added")
 	e.say(t, adminAAD, "/admin list")
 	assert.Contains(t, e.lastText(t), newcomer)
 	e.say(t, adminAAD, "/admin remove "+adminAAD)
-	assert.Contains(t, e.lastText(t), "SWITCHBOARD_ADMINS")
+	assert.Equal(t, msgAdminConfig, e.lastText(t))
 
 	// The added admin is an admin now, and may say /here.
 	e.say(t, newcomer, "hello")
@@ -275,4 +286,60 @@ func decodeInvoke(t *testing.T, body string) map[string]any {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal([]byte(body), &m))
 	return m
+}
+
+// TestRedeliveredCommandsRunOnce: Teams redelivers an activity it thinks
+// went unanswered; /admin and /here change state outside the store, so a
+// redelivery (same conversation, same activity id) is not run again. Without
+// it, a late redelivery of "/admin add X" after "/admin remove X" would make
+// X an admin again.
+func TestRedeliveredCommandsRunOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	newcomer := "abcdef01-2345-4678-9abc-def012345678"
+	act := func(id, text string) []byte {
+		return e.activity(t, "message_personal.json", func(m map[string]any) {
+			m["id"] = id
+			m["text"] = text
+			m["from"].(map[string]any)["aadObjectId"] = adminAAD
+		})
+	}
+	add := act("add-1", "/admin add "+newcomer)
+	require.Equal(t, http.StatusOK, e.post(add, e.token(t)).Code)
+	require.Equal(t, http.StatusOK, e.post(act("remove-1", "/admin remove "+newcomer), e.token(t)).Code)
+	replies := len(e.conn.requests())
+	require.Equal(t, http.StatusOK, e.post(add, e.token(t)).Code, "the redelivery is acknowledged")
+	admins, err := e.state.Admins(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, admins, "the redelivered add did not run again")
+	assert.Len(t, e.conn.requests(), replies, "and was not answered again")
+
+	here := act("here-1", "/here")
+	require.Equal(t, http.StatusOK, e.post(here, e.token(t)).Code)
+	require.Equal(t, http.StatusOK, e.post(here, e.token(t)).Code)
+	n := 0
+	for _, r := range e.conn.requests() {
+		if r.Body["text"] == msgHere {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "/here answered once")
+
+	// The same id in another conversation is another activity.
+	other := e.activity(t, "message_personal.json", func(m map[string]any) {
+		m["id"] = "add-1"
+		m["text"] = "/admin add " + newcomer
+		m["from"].(map[string]any)["aadObjectId"] = adminAAD
+		m["conversation"].(map[string]any)["id"] = "a:another"
+	})
+	require.Equal(t, http.StatusOK, e.post(other, e.token(t)).Code)
+	admins, err = e.state.Admins(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, []string{newcomer}, admins)
+
+	// A state that cannot record the claim fails the request, so Teams
+	// redelivers it later; nothing ran.
+	e.state.mu.Lock()
+	e.state.err = errors.New("disk full")
+	e.state.mu.Unlock()
+	assert.Equal(t, http.StatusInternalServerError, e.post(act("add-2", "/admin add "+newcomer), e.token(t)).Code)
 }

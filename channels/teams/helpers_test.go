@@ -54,21 +54,42 @@ var rsaKeys = sync.OnceValue(func() []*rsa.PrivateKey {
 // issuer is a loopback OpenID provider: metadata plus a JWKS of the keys
 // it currently publishes.
 type issuer struct {
+	name         string // the issuer its metadata names
 	srv          *httptest.Server
 	mu           sync.Mutex
 	keys         map[string]*rsa.PrivateKey
 	endorsements []string
 	metaHits     atomic.Int32
 	keyHits      atomic.Int32
+	// hang, while set, holds metadata requests until it is closed (or the
+	// request's context ends).
+	hang atomic.Pointer[chan struct{}]
 }
 
-func newIssuer(t testing.TB) *issuer {
+// newIssuer is the Bot Framework's issuer, publishing k1.
+func newIssuer(t testing.TB) *issuer { return newIssuerAs(t, BotFrameworkIssuer, "k1", rsaKeys()[0]) }
+
+// tenantIssuerV2 is the Entra v2 issuer of testTenant.
+const tenantIssuerV2 = "https://login.microsoftonline.com/" + testTenant + "/v2.0"
+
+// newTenantIssuer is testTenant's Entra issuer, publishing t1.
+func newTenantIssuer(t testing.TB) *issuer { return newIssuerAs(t, tenantIssuerV2, "t1", rsaKeys()[2]) }
+
+// newIssuerAs serves metadata naming issuer name and a JWKS with one key.
+func newIssuerAs(t testing.TB, name, kid string, key *rsa.PrivateKey) *issuer {
 	t.Helper()
-	is := &issuer{keys: map[string]*rsa.PrivateKey{"k1": rsaKeys()[0]}}
+	is := &issuer{name: name, keys: map[string]*rsa.PrivateKey{kid: key}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /openid", func(w http.ResponseWriter, r *http.Request) {
 		is.metaHits.Add(1)
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": BotFrameworkIssuer, "jwks_uri": is.srv.URL + "/keys"})
+		if h := is.hang.Load(); h != nil {
+			select {
+			case <-*h:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": is.name, "jwks_uri": is.srv.URL + "/keys"})
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
 		is.keyHits.Add(1)
@@ -123,6 +144,9 @@ type connectorStub struct {
 	next       atomic.Int32
 	failDelete atomic.Bool
 	failAll    atomic.Bool
+	// goneConv, if set, answers 404 to posts into that conversation id (a
+	// deleted thread root).
+	goneConv atomic.Pointer[string]
 }
 
 func newConnector(t testing.TB) *connectorStub {
@@ -154,6 +178,10 @@ func newConnector(t testing.TB) *connectorStub {
 		cs.mu.Lock()
 		cs.reqs = append(cs.reqs, recorded{Method: r.Method, Path: r.URL.EscapedPath(), Body: body})
 		cs.mu.Unlock()
+		if g := cs.goneConv.Load(); g != nil && strings.Contains(r.URL.EscapedPath(), "/v3/conversations/"+*g+"/") {
+			http.Error(w, "gone", http.StatusNotFound)
+			return
+		}
 		if cs.failAll.Load() || (r.Method == http.MethodDelete && cs.failDelete.Load()) {
 			http.Error(w, "nope", http.StatusForbidden)
 			return
@@ -225,16 +253,18 @@ func (s *fakeSink) got() ([]bot.Inbound, []bot.Decision) {
 // env is a running channel wired to a loopback issuer and connector.
 type env struct {
 	ch    *Channel
-	iss   *issuer
+	iss   *issuer // the Bot Framework's
+	tiss  *issuer // the tenant's
 	conn  *connectorStub
 	sink  *fakeSink
 	state *memState
 	log   *bottest.LogBuffer
+	seq   atomic.Int64 // numbers the activities say sends
 }
 
 func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
-	e := &env{iss: newIssuer(t), conn: newConnector(t), sink: &fakeSink{}, state: newMemState(), log: &bottest.LogBuffer{}}
+	e := &env{iss: newIssuer(t), tiss: newTenantIssuer(t), conn: newConnector(t), sink: &fakeSink{}, state: newMemState(), log: &bottest.LogBuffer{}}
 	opts := Options{
 		Log:            zerolog.New(e.log),
 		AppID:          testAppID,
@@ -242,7 +272,7 @@ func newEnv(t testing.TB, mod func(*Options)) *env {
 		TenantID:       testTenant,
 		Admins:         []string{adminAAD},
 		State:          e.state,
-		OpenIDMetadata: []string{e.iss.srv.URL + "/openid"},
+		OpenIDMetadata: []string{e.iss.srv.URL + "/openid", e.tiss.srv.URL + "/openid"},
 		TokenURL:       e.conn.srv.URL + "/token",
 		HTTPClient:     &http.Client{Timeout: 5 * time.Second},
 	}
@@ -312,10 +342,13 @@ func (e *env) post(body []byte, token string) *httptest.ResponseRecorder {
 
 // memState is the in-memory State for tests.
 type memState struct {
-	mu     sync.Mutex
-	staff  *Conversation
-	admins []string
-	err    error
+	mu       sync.Mutex
+	staff    *Conversation
+	admins   []string
+	handled  []string
+	snippets []Snippet
+	threads  map[bot.SubjectID]thread
+	err      error
 }
 
 func newMemState() *memState { return &memState{} }
@@ -361,6 +394,74 @@ func (m *memState) RemoveAdmin(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.admins = slices.DeleteFunc(m.admins, func(s string) bool { return s == id })
+	return m.err
+}
+
+func (m *memState) ClaimActivity(_ context.Context, key string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return false, m.err
+	}
+	if slices.Contains(m.handled, key) {
+		return false, nil
+	}
+	m.handled = append(m.handled, key)
+	return true, nil
+}
+
+func (m *memState) Snippets(context.Context) ([]Snippet, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.snippets), m.err
+}
+
+func (m *memState) SetSnippet(_ context.Context, sn Snippet) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
+	}
+	m.snippets = slices.DeleteFunc(m.snippets, func(x Snippet) bool { return x.Name == sn.Name })
+	m.snippets = append(m.snippets, sn)
+	slices.SortFunc(m.snippets, func(a, b Snippet) int { return strings.Compare(a.Name, b.Name) })
+	return nil
+}
+
+func (m *memState) RemoveSnippet(_ context.Context, name string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.snippets)
+	m.snippets = slices.DeleteFunc(m.snippets, func(x Snippet) bool { return x.Name == name })
+	return len(m.snippets) < n, m.err
+}
+
+func (m *memState) Thread(_ context.Context, conv string, subject bot.SubjectID) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t, ok := m.threads[subject]; ok && t.Conv == conv {
+		return t.Root, m.err
+	}
+	return "", m.err
+}
+
+func (m *memState) SetThread(_ context.Context, conv string, subject bot.SubjectID, root string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
+	}
+	if m.threads == nil {
+		m.threads = map[bot.SubjectID]thread{}
+	}
+	m.threads[subject] = thread{Conv: conv, Root: root}
+	return nil
+}
+
+func (m *memState) ForgetThreads(_ context.Context, subject bot.SubjectID) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.threads, subject)
 	return m.err
 }
 

@@ -1,6 +1,8 @@
 package teams
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strings"
@@ -71,4 +73,31 @@ func threadRoot(convID string) string {
 		return convID[:i]
 	}
 	return convID
+}
+
+// normEntraID validates and lower-cases an Entra object id: a GUID, hex
+// digits in dash-separated groups ("6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c").
+// It is lenient on group lengths, as cmd/switchboard's SWITCHBOARD_ADMINS
+// check is, because the Agents Playground uses ids such as
+// 00000000-0000-0000-0000-0000000000020.
+func normEntraID(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	ok := len(s) >= 32 && len(s) <= 40 && s[0] != '-' && s[len(s)-1] != '-' && !strings.Contains(s, "--") &&
+		strings.Count(s, "-") == 4
+	for _, r := range s {
+		if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			ok = false
+		}
+	}
+	if !ok {
+		return "", fmt.Errorf("%w: not an Entra object id", bot.ErrBadIdentity)
+	}
+	return s, nil
+}
+
+// activityKey names an activity for ClaimActivity: a digest of its
+// conversation and activity ids.
+func activityKey(a *activity) string {
+	sum := sha256.Sum256([]byte(a.Conversation.ID + "\x00" + a.ID))
+	return hex.EncodeToString(sum[:12])
 }

@@ -31,10 +31,44 @@ type Manifest struct {
 	Name string
 	// Developer is the publisher's name; if empty, Name.
 	Developer string
-	// WebsiteURL, PrivacyURL and TermsURL are https links Teams shows; if
-	// empty, the project's repository.
-	WebsiteURL, PrivacyURL, TermsURL string
+	// PrivacyURL and TermsURL are the business's privacy notice and terms
+	// of use, https links Teams shows with the app. Required.
+	PrivacyURL, TermsURL string
+	// WebsiteURL is the business's website; if empty, the site (scheme and
+	// host) of PrivacyURL.
+	WebsiteURL string
 }
+
+// command is one entry of a manifest commandList: what Teams suggests when
+// someone types in a chat with the bot.
+type command struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+}
+
+// Commands Teams suggests, per scope (at most 10 a list; titles up to 32
+// characters, descriptions up to 128). Titles keep the slash, so choosing
+// one sends a command the bot understands.
+var (
+	personalCommands = []command{
+		{"/help", "What I can do, and the commands"},
+		{"/privacy", "How we handle personal data"},
+		{"/export", "Get a copy of the data we hold about you"},
+		{"/forget me", "Erase the data we hold about you"},
+		{"/stop", "No AI on your messages"},
+		{"/here", "Admins: post draft cards in this chat"},
+		{"/snippet list", "The reply snippets staff can add under Edit"},
+		{"/profile", "Admins: the business profile AI drafts use"},
+		{"/admin list", "Admins: who the admins are"},
+		{"/requests", "Admins: open data-rights requests and their due dates"},
+	}
+	teamCommands = []command{
+		{"/help", "What I can do, and the commands"},
+		{"/here", "Admins: post draft cards in this channel"},
+		{"/snippet list", "The reply snippets staff can add under Edit"},
+		{"/privacy", "How we handle personal data"},
+	}
+)
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -58,13 +92,17 @@ func WriteManifest(w io.Writer, appID string, m Manifest) error {
 	if m.Developer == "" {
 		m.Developer = m.Name
 	}
-	const repo = "https://github.com/switchboard/switchboard"
-	for _, u := range []*string{&m.WebsiteURL, &m.PrivacyURL, &m.TermsURL} {
-		if *u == "" {
-			*u = repo
+	if m.PrivacyURL == "" || m.TermsURL == "" {
+		return errors.New("teams manifest: the business's privacy notice and terms of use links are required (--privacy-url, --terms-url)")
+	}
+	if m.WebsiteURL == "" {
+		if p, err := url.Parse(m.PrivacyURL); err == nil && p.Host != "" {
+			m.WebsiteURL = (&url.URL{Scheme: p.Scheme, Host: p.Host, Path: "/"}).String()
 		}
-		if p, err := url.Parse(*u); err != nil || p.Scheme != "https" || p.Host == "" {
-			return errors.New("teams manifest: developer links must be https URLs")
+	}
+	for _, u := range []string{m.WebsiteURL, m.PrivacyURL, m.TermsURL} {
+		if p, err := url.Parse(u); err != nil || p.Scheme != "https" || p.Host == "" || len(u) > 2048 {
+			return errors.New("teams manifest: the website, privacy and terms links must be https URLs")
 		}
 	}
 	scopes := []string{"personal", "team", "groupChat"}
@@ -88,8 +126,12 @@ func WriteManifest(w io.Writer, appID string, m Manifest) error {
 		"bots": []any{map[string]any{
 			"botId":              appID,
 			"scopes":             scopes,
-			"supportsFiles":      false,
+			"supportsFiles":      true, // exports go to personal chats with a consent card
 			"isNotificationOnly": false,
+			"commandLists": []any{
+				map[string]any{"scopes": []string{"personal"}, "commands": personalCommands},
+				map[string]any{"scopes": []string{"team", "groupChat"}, "commands": teamCommands},
+			},
 		}},
 		"permissions":  []string{"identity", "messageTeamMembers"},
 		"validDomains": []string{},

@@ -3,6 +3,7 @@ package teams
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"image/png"
 	"io"
 	"os"
@@ -11,11 +12,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard/switchboard/bot"
 )
+
+// testLinks are the business's links a manifest needs.
+var testLinks = Manifest{PrivacyURL: "https://brightwater.example/privacy", TermsURL: "https://brightwater.example/terms"}
 
 func TestWriteManifest(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, WriteManifest(&buf, testAppID, Manifest{}))
+	require.NoError(t, WriteManifest(&buf, testAppID, testLinks))
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	require.NoError(t, err)
 	files := map[string][]byte{}
@@ -63,8 +69,38 @@ func TestWriteManifest(t *testing.T) {
 	assert.Positive(t, clear)
 
 	var again bytes.Buffer
-	require.NoError(t, WriteManifest(&again, testAppID, Manifest{}))
+	require.NoError(t, WriteManifest(&again, testAppID, testLinks))
 	assert.Equal(t, buf.Bytes(), again.Bytes(), "packages are reproducible")
+
+	var doc struct {
+		Developer map[string]string `json:"developer"`
+		Bots      []struct {
+			CommandLists []struct {
+				Scopes   []string  `json:"scopes"`
+				Commands []command `json:"commands"`
+			} `json:"commandLists"`
+		} `json:"bots"`
+	}
+	require.NoError(t, json.Unmarshal(files["manifest.json"], &doc))
+	assert.Equal(t, "https://brightwater.example/", doc.Developer["websiteUrl"], "the website defaults to the privacy notice's site")
+	assert.Equal(t, "https://brightwater.example/privacy", doc.Developer["privacyUrl"])
+	assert.Equal(t, "https://brightwater.example/terms", doc.Developer["termsOfUseUrl"])
+	assert.NotContains(t, string(files["manifest.json"]), "github.com", "no placeholder links")
+	require.Len(t, doc.Bots, 1)
+	lists := doc.Bots[0].CommandLists
+	require.Len(t, lists, 2)
+	assert.Equal(t, []string{"personal"}, lists[0].Scopes)
+	assert.Equal(t, []string{"team", "groupChat"}, lists[1].Scopes)
+	for _, l := range lists {
+		assert.LessOrEqual(t, len(l.Commands), 10)
+		for _, c := range l.Commands {
+			assert.LessOrEqual(t, len(c.Title), 32, c.Title)
+			assert.LessOrEqual(t, len(c.Description), 128, c.Title)
+			cmd, ok := bot.ParseCommand(c.Title)
+			assert.True(t, ok, "%q is a command the bot understands", c.Title)
+			assert.NotEmpty(t, cmd.Name)
+		}
+	}
 }
 
 func TestWriteManifestRefuses(t *testing.T) {
@@ -75,8 +111,11 @@ func TestWriteManifestRefuses(t *testing.T) {
 	}{
 		{name: "NoAppID", appID: ""},
 		{name: "NotGUID", appID: "switchboard"},
-		{name: "LongName", appID: testAppID, m: Manifest{Name: "A name that is much too long for Teams"}},
-		{name: "HTTPLink", appID: testAppID, m: Manifest{PrivacyURL: "http://example.com/privacy"}},
+		{name: "LongName", appID: testAppID, m: Manifest{Name: "A name that is much too long for Teams", PrivacyURL: "https://example.com/privacy", TermsURL: "https://example.com/terms"}},
+		{name: "HTTPLink", appID: testAppID, m: Manifest{PrivacyURL: "http://example.com/privacy", TermsURL: "https://example.com/terms"}},
+		{name: "NoPrivacyURL", appID: testAppID, m: Manifest{TermsURL: "https://example.com/terms"}},
+		{name: "NoTermsURL", appID: testAppID, m: Manifest{PrivacyURL: "https://example.com/privacy"}},
+		{name: "BadWebsite", appID: testAppID, m: Manifest{PrivacyURL: "https://example.com/privacy", TermsURL: "https://example.com/terms", WebsiteURL: "example.com"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,8 +39,8 @@ func (s *playgroundSink) Deliver(ctx context.Context, in bot.Inbound) error {
 		s.draft++
 		id := s.draft
 		s.mu.Unlock()
-		_, err := ch.PostCard(ctx, bot.Card{DraftID: id, Customer: "+44 7••• ••0123", Message: "Are you open Sunday?",
-			Draft: "Yes, 10am to 4pm.", Status: bot.DraftPending})
+		_, err := ch.PostCard(ctx, bot.Card{DraftID: id, Subject: "s_00000000000000000000c001", Customer: "+44 7••• ••0123",
+			Message: "Are you open Sunday?", Draft: "Yes, 10am to 4pm.", Author: "AI draft", Status: bot.DraftPending})
 		return err
 	}
 	_, err := ch.Send(ctx, bot.Outbound{Chat: in.Chat, ReplyTo: in.ID, Text: "echo: " + in.Text + " (" + string(in.Role) + ")"})
@@ -51,9 +51,12 @@ func (s *playgroundSink) Receipt(context.Context, bot.Receipt) error { return ni
 
 func (s *playgroundSink) Decide(_ context.Context, d bot.Decision) (bot.DecisionResult, error) {
 	status := map[bot.DecisionKind]bot.DraftStatus{bot.Approve: bot.DraftApproved, bot.Edit: bot.DraftEdited, bot.Reject: bot.DraftRejected}[d.Kind]
-	return bot.DecisionResult{Outcome: bot.Applied, Card: bot.Card{DraftID: d.DraftID, Customer: "+44 7••• ••0123",
-		Message: "Are you open Sunday?", Draft: "Yes, 10am to 4pm.", Status: status, DecidedBy: d.ByName, DecidedAt: d.At,
-		SendStatus: bot.StatusPending}}, nil
+	card := bot.Card{DraftID: d.DraftID, Customer: "+44 7••• ••0123", Message: "Are you open Sunday?",
+		Draft: "Yes, 10am to 4pm.", Author: "AI draft", Status: status, DecidedBy: d.ByName, DecidedAt: d.At, SendStatus: bot.StatusPending}
+	if d.Kind == bot.Edit {
+		card.Draft, card.Author = d.Text, "AI draft, edited by "+d.ByName
+	}
+	return bot.DecisionResult{Outcome: bot.Applied, Card: card}, nil
 }
 
 func (s *playgroundSink) Revoke(context.Context, bot.Platform, bot.ChatID, bot.Identity, bot.MessageID) error {
@@ -148,4 +151,31 @@ func TestPlaygroundEndToEnd(t *testing.T) {
 	assert.True(t, strings.HasPrefix(inChannel.Conversation, team), "card posted in the team channel, got %q", inChannel.Conversation)
 	assert.NotEqual(t, staff.ID, inChannel.Conversation, "a new thread, not a reply to /here")
 	t.Logf("/here in %q; card posted in %q", staff.ID, inChannel.Conversation)
+
+	// The same customer's next card is a reply in that card's thread.
+	say("card please")
+	reply := next(playgroundtest.CreatedCard)
+	t.Logf("second card for the customer posted in %q", reply.Conversation)
+	assert.Equal(t, threadRoot(inChannel.Conversation)+";messageid="+inChannel.Message.MessageID, reply.Conversation,
+		"a reply in the customer's thread")
+	root, err := state.Thread(ctx, threadRoot(staff.ID), "s_00000000000000000000c001")
+	require.NoError(t, err)
+	assert.Equal(t, inChannel.Message.MessageID, root)
+
+	// Edit on a card in personal chat: the card shows the text sent and who wrote it.
+	sink.ch.Store(mk([]string{cfg.CurrentUser.AADObjectID}))
+	require.NoError(t, state.SetStaffConversation(ctx, Conversation{ServiceURL: staff.ServiceURL, ID: cfg.PersonalChat.ID,
+		TenantID: staff.TenantID, Type: "personal", BotID: staff.BotID}))
+	say("card please")
+	card3 := next(playgroundtest.CreatedCard)
+	pg.Invoke(card3.Message.MessageID, map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": "edit",
+		"data": map[string]any{"switchboard": "decide", "verb": "edit", "draft": 5, "text": "Yes, 10am to 2pm this Sunday."}}, "trigger": "manual"}, &res)
+	assert.Equal(t, contentTypeCard, res["type"])
+	updated = next(func(f playgroundtest.Frame) bool {
+		return f.Action == "updateMessage" && f.Message.MessageID == card3.Message.MessageID
+	})
+	got := string(updated.Message.Attachments[0])
+	assert.Contains(t, got, "Yes, 10am to 2pm this Sunday.")
+	assert.Contains(t, got, "AI draft, edited by")
+	assert.NotContains(t, got, "Yes, 10am to 4pm.")
 }

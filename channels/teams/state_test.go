@@ -1,6 +1,7 @@
 package teams
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,4 +54,34 @@ func TestFileStateWriteFailureKeepsMemory(t *testing.T) {
 	admins, err := s.Admins(t.Context())
 	require.NoError(t, err)
 	assert.Empty(t, admins, "a failed write changes nothing")
+}
+
+func TestFileStateClaimActivity(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "teams-state.json")
+	s, err := OpenFileState(path)
+	require.NoError(t, err)
+	ctx := t.Context()
+	first, err := s.ClaimActivity(ctx, "k0")
+	require.NoError(t, err)
+	assert.True(t, first)
+	first, err = s.ClaimActivity(ctx, "k0")
+	require.NoError(t, err)
+	assert.False(t, first)
+
+	again, err := OpenFileState(path)
+	require.NoError(t, err)
+	first, err = again.ClaimActivity(ctx, "k0")
+	require.NoError(t, err)
+	assert.False(t, first, "claims survive a restart")
+	for i := range maxHandled {
+		first, err := again.ClaimActivity(ctx, fmt.Sprintf("n%d", i))
+		require.NoError(t, err)
+		require.True(t, first)
+	}
+	first, err = again.ClaimActivity(ctx, "k0")
+	require.NoError(t, err)
+	assert.True(t, first, "the oldest keys are forgotten past maxHandled")
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Less(t, len(b), 16<<10, "the file stays small")
 }

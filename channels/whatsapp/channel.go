@@ -104,6 +104,8 @@ type Channel struct {
 	// connection: Run opens the session db as usual, then hands the event
 	// handler to fakeConnect and sends through the client it returns.
 	fakeConnect func(handler func(evt any) bool) waClient
+	// pairFn, set only by tests, replaces pair.
+	pairFn func(ctx context.Context, dev *store.Device) error
 
 	mu      sync.RWMutex
 	sess    *session      // nil unless Run is connected to a session
@@ -295,30 +297,107 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 
 	// Pairing retries quickly: a person is waiting at the terminal.
 	bo := backoff{min: time.Second, max: min(10*time.Second, c.opts.ReconnectMax)}
-	for {
+	pair := c.pairFn
+	if pair == nil {
+		pair = c.pair
+	}
+	var last pairFailure
+	for attempt := 1; ; attempt++ {
 		dev, err := container.GetFirstDevice(ctx)
 		if err != nil {
 			return fmt.Errorf("whatsapp run: load device: %w", err)
 		}
-		if dev.ID == nil {
+		if dev.ID != nil {
+			return c.serve(ctx, db, dev, sink)
+		}
+		if last == pairNone {
 			c.health.set(StatePairing, "waiting for the QR code or pairing code to be entered on the phone")
-			if err := c.pair(ctx, dev); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				if errors.Is(err, errOutdated) {
-					c.health.set(StateClientOutdated, updateHint)
-					return fmt.Errorf("whatsapp run: %w", err)
-				}
-				c.log.Warn().Err(redact(err)).Msg("pairing did not complete; trying again")
-				if !sleep(ctx, bo.next()) {
-					return nil
-				}
-			}
+		}
+		err = pair(ctx, dev)
+		if err == nil {
 			continue
 		}
-		return c.serve(ctx, db, dev, sink)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errOutdated) {
+			c.health.set(StateClientOutdated, updateHint)
+			return fmt.Errorf("whatsapp run: %w", err)
+		}
+		f := classifyPair(err)
+		wait := bo.next()
+		if f == pairUnreachable {
+			c.health.set(StateUnreachable, "cannot reach WhatsApp's servers from this machine; retrying")
+		} else {
+			c.health.set(StatePairing, "waiting for the QR code or pairing code to be entered on the phone")
+		}
+		c.log.Warn().Err(redact(err)).Int("attempt", attempt).Str("retry_in", wait.String()).Str("hint", f.hint(c.opts.PairPhone != "")).
+			Msg("pairing did not complete; trying again")
+		if f != last {
+			// Tell the person at the terminal once per kind of failure.
+			fmt.Fprintln(c.opts.QR, f.explain(c.opts.PairPhone != ""))
+			last = f
+		}
+		if !sleep(ctx, wait) {
+			return nil
+		}
 	}
+}
+
+// pairFailure is a kind of failed pairing attempt, for the hint an
+// operator gets.
+type pairFailure int
+
+const (
+	pairNone        pairFailure = iota
+	pairUnreachable             // WhatsApp's servers could not be reached
+	pairTimeout                 // the codes ran out before anyone scanned or typed them
+	pairOther
+)
+
+// errPairConnect marks a pairing attempt that could not connect at all.
+var errPairConnect = errors.New("cannot connect to WhatsApp")
+
+func classifyPair(err error) pairFailure {
+	switch {
+	case errors.Is(err, errPairConnect):
+		return pairUnreachable
+	case errors.Is(err, errPairTimeout):
+		return pairTimeout
+	}
+	return pairOther
+}
+
+// hint is a short log field: what to do.
+func (f pairFailure) hint(phone bool) string {
+	switch f {
+	case pairUnreachable:
+		return "check this machine's network, DNS, proxy and firewall (WhatsApp needs outbound HTTPS and WebSocket to web.whatsapp.com), or run with --no-whatsapp"
+	case pairTimeout:
+		if phone {
+			return "enter the pairing code on the business phone: WhatsApp, Settings, Linked devices, Link a device, Link with phone number instead"
+		}
+		return "scan the QR code with the business phone: WhatsApp, Settings, Linked devices, Link a device (or use --whatsapp-pair-phone for a code)"
+	}
+	return "trying again; if it keeps failing, check the network and the phone"
+}
+
+// explain is what the person at the terminal reads.
+func (f pairFailure) explain(phone bool) string {
+	switch f {
+	case pairUnreachable:
+		return "Switchboard cannot reach WhatsApp's servers from this machine, so it cannot show a QR code yet; it keeps trying.\n" +
+			"  - Check the network: WhatsApp needs outbound HTTPS and WebSocket to web.whatsapp.com (DNS, proxy, firewall).\n" +
+			"  - Once it connects, link the business phone with the QR code shown here, or with a pairing code (--whatsapp-pair-phone).\n" +
+			"  - Or connect through the official WhatsApp Business Platform (Cloud API) instead of a linked phone, where this build has it (README, WhatsApp).\n" +
+			"  - To try the Teams side alone, start with --no-whatsapp."
+	case pairTimeout:
+		if phone {
+			return "The pairing code was not entered in time; a new one follows. On the business phone: WhatsApp, Settings, Linked devices, Link a device, Link with phone number instead."
+		}
+		return "Nobody scanned the QR code in time; a new one follows. On the business phone: WhatsApp, Settings, Linked devices, Link a device. (Or start with --whatsapp-pair-phone to type a code instead.)"
+	}
+	return "Linking WhatsApp did not complete; Switchboard tries again."
 }
 
 // serve runs one paired session until ctx ends or it ends for good.
@@ -470,8 +549,20 @@ func (c *Channel) handle(s *session, evt any) (ack bool) {
 }
 
 // onMessage maps and delivers one message; the message is acked only if
-// the sink stored it (or it is ignored).
+// the sink stored it (or it is ignored). A message not acked is noted with
+// its sender (its plaintext waits in whatsmeow's buffer; see buffer.go), so
+// erasing someone else never deletes it.
 func (c *Channel) onMessage(s *session, evt *events.Message) bool {
+	ack := c.deliverMessage(s, evt)
+	ctx := context.WithoutCancel(s.ctx)
+	if err := noteUnacked(ctx, s.db, evt.RawMessage, evt.Info.ID, senderUsers(evt.Info), ack, c.opts.Now()); err != nil {
+		c.log.Warn().Err(err).Bool("acked", ack).Msg("unacknowledged message not noted")
+	}
+	return ack
+}
+
+// deliverMessage is onMessage's delivery.
+func (c *Channel) deliverMessage(s *session, evt *events.Message) bool {
 	ctx := s.ctx
 	if ctx.Err() != nil {
 		return false

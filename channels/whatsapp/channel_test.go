@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/bot/bottest"
 )
 
 // fakeSink records what the channel delivers; fail makes every call fail.
@@ -515,7 +517,7 @@ func TestRunOffline(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ch.Run(ctx, &fakeSink{}) }()
-	require.Eventually(t, func() bool { return ch.State().State == StatePairing }, 30*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { s := ch.State().State; return s == StatePairing || s == StateUnreachable }, 30*time.Second, 10*time.Millisecond)
 	assert.Error(t, ch.Run(ctx, &fakeSink{}), "only one Run at a time")
 	cancel()
 	select {
@@ -591,4 +593,78 @@ func TestHandlePanicNotAcked(t *testing.T) {
 	ack := true
 	assert.NotPanics(t, func() { ack = h.ch.handle(h.sess, dm(pnJID, types.EmptyJID, text("hi"))) })
 	assert.False(t, ack, "a message whose handling panicked must be redelivered")
+}
+
+// TestPairingHints: a pairing attempt that cannot reach WhatsApp, or whose
+// codes ran out, tells the person at the terminal what is happening and
+// what to do, once per kind of failure; /readyz's state word follows.
+func TestPairingHints(t *testing.T) {
+	var qr syncBuilder
+	logs := &bottest.LogBuffer{}
+	ch, err := New(Options{Dir: filepath.Join(t.TempDir(), "wa"), QR: &qr, ReconnectMax: time.Millisecond, Log: zerolog.New(logs),
+		HTTPClient: &http.Client{Transport: roundTripper(func(*http.Request) (*http.Response, error) { return nil, errors.New("offline") })}})
+	require.NoError(t, err)
+	old := store.GetWAVersion()
+	t.Cleanup(func() { setWAVersion(old) })
+	attempts := make(chan int, 100)
+	n := 0
+	ch.pairFn = func(ctx context.Context, _ *store.Device) error {
+		n++
+		attempts <- n
+		switch {
+		case n <= 3:
+			return fmt.Errorf("pair: %w: dial tcp: lookup web.whatsapp.com: no such host", errPairConnect)
+		case n <= 5:
+			return fmt.Errorf("pair: %w", errPairTimeout)
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	var states []State
+	var mu sync.Mutex
+	ch.health.on = func(h Health) { mu.Lock(); states = append(states, h.State); mu.Unlock() }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ch.Run(ctx, &fakeSink{}) }()
+	for a := range attempts {
+		if a == 6 {
+			break
+		}
+	}
+	cancel()
+	require.NoError(t, <-done)
+
+	out := qr.String()
+	assert.Equal(t, 1, strings.Count(out, "cannot reach WhatsApp's servers"), "said once, not on every attempt:\n%s", out)
+	assert.Contains(t, out, "web.whatsapp.com")
+	assert.Contains(t, out, "--no-whatsapp")
+	assert.Contains(t, out, "Cloud API")
+	assert.Contains(t, out, "--whatsapp-pair-phone")
+	assert.Equal(t, 1, strings.Count(out, "Nobody scanned the QR code in time"))
+	mu.Lock()
+	assert.Contains(t, states, StateUnreachable)
+	i := slices.Index(states, StateUnreachable)
+	assert.Contains(t, states[i:], StatePairing, "back to pairing once WhatsApp answers")
+	mu.Unlock()
+	l := logs.String()
+	assert.Contains(t, l, `"hint":"check this machine's network`)
+	assert.Contains(t, l, `"attempt":3`)
+}
+
+// syncBuilder is a strings.Builder safe for concurrent use.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

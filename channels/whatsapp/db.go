@@ -33,8 +33,10 @@ CREATE TABLE IF NOT EXISTS switchboard_wa_writers (
 
 // ensureSchema creates the channel's own tables.
 func ensureSchema(ctx context.Context, db *sql.DB) error {
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("create channel tables: %w", err)
+	for _, q := range []string{schema, unackedSchema} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create channel tables: %w", err)
+		}
 	}
 	return nil
 }

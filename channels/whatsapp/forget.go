@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/switchboard/switchboard/bot"
@@ -30,8 +32,9 @@ var (
 		"whatsmeow_sessions",        // Signal sessions, by address "<user>:<dev>" / "<lid>_1:<dev>"
 		"whatsmeow_identity_keys",   // contacts' identity keys, same addresses
 		"whatsmeow_sender_keys",     // group sender keys by sender address (groups are ignored; cleared anyway)
-		"whatsmeow_event_buffer",    // decrypted plaintext awaiting our ack; no sender column (see Forget)
+		"whatsmeow_event_buffer",    // decrypted plaintext awaiting our ack; no sender column (see buffer.go)
 		"switchboard_wa_writers",    // our own: chats that wrote to us
+		"switchboard_wa_unacked",    // our own: senders of messages not acked, by fingerprint
 	}
 	// keptTables hold only this device's own keys and state.
 	keptTables = []string{
@@ -50,9 +53,11 @@ var (
 // the LID map pairs with them. Send any confirmation to the person before
 // calling it: sending re-creates the Signal session and LID-map rows.
 //
-// whatsmeow_event_buffer rows have no sender column, so every row still
-// holding plaintext (messages the sink has not stored yet, normally none)
-// is deleted; WhatsApp does not redeliver those. The running session's
+// whatsmeow_event_buffer rows have no sender column: a row still holding
+// plaintext (a message the sink has not stored yet, which WhatsApp
+// redelivers and only that row can decrypt) is deleted only if the channel
+// noted the person as its only sender (see buffer.go); other customers'
+// messages waiting there are kept. The running session's
 // LID-map cache is dropped; whatsmeow's per-device caches of push names and
 // of migrated phone-number sessions keep their entries in memory (never on
 // disk) until the process restarts.
@@ -61,6 +66,15 @@ var (
 // the deleted bytes are gone from whatsapp.db-wal too. It works whether or
 // not Run is running; without a session database it does nothing.
 func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) error {
+	_, err := c.ForgetCounted(ctx, subject, ids)
+	return err
+}
+
+var _ bot.Forgetter = (*Channel)(nil)
+
+// ForgetCounted is Forget, and returns how many rows it deleted from
+// whatsapp.db, for the erasure's confirmation.
+func (c *Channel) ForgetCounted(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) (int, error) {
 	var jids []types.JID
 	for _, id := range ids {
 		if id.Kind != bot.IDPhone && id.Kind != bot.IDLID {
@@ -68,20 +82,19 @@ func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.I
 		}
 		j, err := identityJID(id)
 		if err != nil {
-			return fmt.Errorf("whatsapp forget: %w", err)
+			return 0, fmt.Errorf("whatsapp forget: %w", err)
 		}
 		jids = append(jids, j)
 	}
 	if len(jids) == 0 {
-		return nil
+		return 0, nil
 	}
-	path := filepath.Join(c.opts.Dir, dbFile)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if !c.hasDB() {
+		return 0, nil
 	}
 	db, _, err := openStore(ctx, c.opts.Dir, c.opts.Log, c.opts.WhatsmeowLevel)
 	if err != nil {
-		return fmt.Errorf("whatsapp forget: %w", err)
+		return 0, fmt.Errorf("whatsapp forget: %w", err)
 	}
 	defer db.Close()
 	if s := c.session(); s != nil && s.lids != nil {
@@ -100,16 +113,99 @@ func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.I
 	}
 	n, err := forgetJIDs(ctx, db, jids)
 	if err != nil {
-		return fmt.Errorf("whatsapp forget: %w", err)
+		return 0, fmt.Errorf("whatsapp forget: %w", err)
 	}
 	if s := c.session(); s != nil && s.cache != nil {
 		s.cache.reset()
 	}
 	if err := checkpoint(ctx, db); err != nil {
-		return fmt.Errorf("whatsapp forget: %w", err)
+		return n, fmt.Errorf("whatsapp forget: %w", err)
 	}
 	c.log.Info().Str("subject", string(subject)).Int("rows", n).Msg("forgot whatsapp session data")
-	return nil
+	return n, nil
+}
+
+// hasDB reports whether the session database exists.
+func (c *Channel) hasDB() bool {
+	_, err := os.Stat(filepath.Join(c.opts.Dir, dbFile))
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+var _ bot.IdentityResolver = (*Channel)(nil)
+
+// OtherIdentities returns the identities whatsmeow's LID map pairs with
+// the phone-number and LID identities among ids (a LID's phone number, a
+// number's LID), from whatsapp.db and the running session's cache, leaving
+// out ids themselves. Other kinds and malformed values are skipped. It
+// reads local state only; without a session database it finds nothing.
+func (c *Channel) OtherIdentities(ctx context.Context, ids []bot.Identity) ([]bot.Identity, error) {
+	var jids []types.JID
+	for _, id := range ids {
+		if j, err := identityJID(id); err == nil {
+			jids = append(jids, j)
+		}
+	}
+	if len(jids) == 0 {
+		return nil, nil
+	}
+	var out []bot.Identity
+	add := func(j types.JID) {
+		id, ok := jidIdentity(j.ToNonAD())
+		if ok && !slices.Contains(ids, id) && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	var db *sql.DB
+	if s := c.session(); s != nil {
+		db = s.db // the running session's handle: no open per lookup
+		if s.lids != nil {
+			for _, j := range jids {
+				var alt types.JID
+				var err error
+				if j.Server == types.HiddenUserServer {
+					alt, err = s.lids.GetPNForLID(ctx, j)
+				} else {
+					alt, err = s.lids.GetLIDForPN(ctx, j)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("whatsapp identities: %w", err)
+				}
+				if !alt.IsEmpty() {
+					add(alt)
+				}
+			}
+		}
+	}
+	if db == nil {
+		if !c.hasDB() {
+			return out, nil
+		}
+		opened, _, err := openStore(ctx, c.opts.Dir, c.opts.Log, c.opts.WhatsmeowLevel)
+		if err != nil {
+			return nil, fmt.Errorf("whatsapp identities: %w", err)
+		}
+		defer opened.Close()
+		db = opened
+	}
+	for _, j := range jids {
+		q := `SELECT pn FROM whatsmeow_lid_map WHERE lid = ?`
+		server := types.DefaultUserServer
+		if j.Server == types.DefaultUserServer {
+			q, server = `SELECT lid FROM whatsmeow_lid_map WHERE pn = ?`, types.HiddenUserServer
+		}
+		rows, err := db.QueryContext(ctx, q, j.User)
+		if err != nil {
+			return nil, fmt.Errorf("whatsapp identities: %w", err)
+		}
+		found := map[string]bool{}
+		if err := collect(rows, found); err != nil {
+			return nil, fmt.Errorf("whatsapp identities: %w", err)
+		}
+		for u := range found {
+			add(types.JID{User: u, Server: server})
+		}
+	}
+	return out, nil
 }
 
 // forgetJIDs deletes every row about the users of jids (and their LID-map
@@ -209,8 +305,20 @@ func forgetJIDs(ctx context.Context, db *sql.DB, jids []types.JID) (int, error) 
 			}
 		}
 	}
-	if err := exec(`DELETE FROM whatsmeow_event_buffer WHERE plaintext IS NOT NULL`); err != nil {
+	senders := map[string]bool{}
+	for _, u := range keys(pn) {
+		senders[types.JID{User: u, Server: types.DefaultUserServer}.String()] = true
+	}
+	for _, u := range keys(lid) {
+		senders[types.JID{User: u, Server: types.HiddenUserServer}.String()] = true
+	}
+	n, kept, err := forgetBuffered(ctx, tx, senders)
+	if err != nil {
 		return 0, err
+	}
+	total += n
+	if kept > 0 {
+		zerolog.Ctx(ctx).Debug().Int("kept", kept).Msg("buffered messages of other senders kept")
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
@@ -268,7 +376,7 @@ func checkpoint(ctx context.Context, db *sql.DB) error {
 func purgeAfterLogout(ctx context.Context, db *sql.DB) error {
 	for _, t := range []string{"whatsmeow_privacy_tokens", "whatsmeow_lid_map", "whatsmeow_event_buffer",
 		"whatsmeow_contacts", "whatsmeow_chat_settings", "whatsmeow_message_secrets", "whatsmeow_sessions",
-		"whatsmeow_identity_keys", "whatsmeow_sender_keys", "switchboard_wa_writers"} {
+		"whatsmeow_identity_keys", "whatsmeow_sender_keys", "switchboard_wa_writers", "switchboard_wa_unacked"} {
 		if _, err := db.ExecContext(ctx, `DELETE FROM `+t); err != nil {
 			return fmt.Errorf("clear %s: %w", strings.TrimPrefix(t, "whatsmeow_"), err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,10 +15,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mau.fi/whatsmeow/proto/waAdv"
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/switchboard/switchboard/bot"
 )
@@ -75,9 +78,42 @@ func plant(t testing.TB, dev *store.Device, db *sql.DB, p person) {
 		require.NoError(t, dev.Sessions.PutSession(ctx, addr, []byte("session for "+addr)))
 		require.NoError(t, dev.Identities.PutIdentity(ctx, addr, sha256.Sum256([]byte(addr))))
 	}
-	require.NoError(t, dev.EventBuffer.PutBufferedEvent(ctx, sha256.Sum256([]byte(p.text)), []byte(p.text), time.Now()))
+	// A message of p's the sink refused: its padded plaintext waits in the
+	// buffer, and the channel noted p as its sender.
+	msg := &waE2E.Message{Conversation: proto.String(p.text)}
+	require.NoError(t, dev.EventBuffer.PutBufferedEvent(ctx, sha256.Sum256([]byte("ciphertext of "+p.text)), padded(t, msg), time.Now()))
+	require.NoError(t, noteUnacked(ctx, db, msg, "3A"+p.pn.User, []string{p.lid.String(), p.pn.String()}, false, time.Now()))
 	require.NoError(t, markWriter(ctx, db, p.lid, time.Now()))
 	require.NoError(t, markWriter(ctx, db, p.pn, time.Now()))
+}
+
+// padded is a message's plaintext as whatsmeow buffers it: the protobuf
+// and 1 to 15 bytes of padding, each holding the padding's length.
+func padded(t testing.TB, m *waE2E.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	require.NoError(t, err)
+	n := 1 + len(b)%15
+	return append(b, bytes.Repeat([]byte{byte(n)}, n)...)
+}
+
+// buffered returns the plaintexts still in whatsmeow's event buffer.
+func buffered(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT plaintext FROM whatsmeow_event_buffer WHERE plaintext IS NOT NULL`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var pt []byte
+		require.NoError(t, rows.Scan(&pt))
+		n := int(pt[len(pt)-1])
+		var m waE2E.Message
+		require.NoError(t, proto.Unmarshal(pt[:len(pt)-n], &m))
+		out = append(out, m.GetConversation())
+	}
+	require.NoError(t, rows.Err())
+	return out
 }
 
 // count returns the rows in table mentioning user anywhere in its text columns.
@@ -93,6 +129,7 @@ func rowsAbout(t *testing.T, db *sql.DB, user string) map[string]int {
 		"whatsmeow_sessions":        {"their_id"},
 		"whatsmeow_identity_keys":   {"their_id"},
 		"switchboard_wa_writers":    {"jid"},
+		"switchboard_wa_unacked":    {"jid"},
 	}
 	for table, cs := range cols {
 		for _, c := range cs {
@@ -167,6 +204,7 @@ func TestForget(t *testing.T) {
 		}
 	}
 	assert.Equal(t, before, rowsAbout(t, db, bob.pn.User), "another contact's rows survive")
+	assert.Equal(t, []string{bob.text}, buffered(t, db), "another customer's unacknowledged message stays in the buffer")
 	assert.Equal(t, beforeLID, rowsAbout(t, db, bob.lid.User))
 	var ours int
 	require.NoError(t, db.QueryRow(`SELECT count(*) FROM whatsmeow_device`).Scan(&ours))
@@ -390,4 +428,114 @@ func TestForgetDropsLIDCache(t *testing.T) {
 	m, err := cache.GetManyLIDsForPNs(ctx, []types.JID{pnJID})
 	require.NoError(t, err)
 	assert.Equal(t, lidJID.User, m[pnJID].User)
+}
+
+// TestOtherIdentities: the LID map pairs a LID with its phone number both
+// ways, from the session database, so erasure finds a person first seen
+// under one and later under the other as one.
+func TestOtherIdentities(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ch, err := New(Options{Dir: dir})
+	require.NoError(t, err)
+	got, err := ch.OtherIdentities(ctx, []bot.Identity{pnID})
+	require.NoError(t, err)
+	assert.Empty(t, got, "no session database: nothing known")
+	_, err = os.Stat(filepath.Join(dir, dbFile))
+	assert.True(t, os.IsNotExist(err), "looking does not create the db")
+
+	plantIn(t, dir, person{pn: pnJID, lid: lidJID, pushName: "Ada Lovelace", text: "x"})
+	plantIn(t, dir, person{pn: otherPN, lid: otherLID, pushName: "Bob Other", text: "y"})
+	got, err = ch.OtherIdentities(ctx, []bot.Identity{pnID})
+	require.NoError(t, err)
+	assert.Equal(t, []bot.Identity{lidID}, got)
+	got, err = ch.OtherIdentities(ctx, []bot.Identity{lidID, {Kind: bot.IDTeams, Value: "aad"}})
+	require.NoError(t, err)
+	assert.Equal(t, []bot.Identity{pnID}, got)
+	got, err = ch.OtherIdentities(ctx, []bot.Identity{pnID, lidID})
+	require.NoError(t, err)
+	assert.Empty(t, got, "nothing beyond what was asked")
+
+	n, err := ch.ForgetCounted(ctx, "s_ada", []bot.Identity{pnID})
+	require.NoError(t, err)
+	assert.Positive(t, n, "the rows deleted are counted")
+	got, err = ch.OtherIdentities(ctx, []bot.Identity{pnID})
+	require.NoError(t, err)
+	assert.Empty(t, got, "forgotten")
+}
+
+// TestForgetKeepsOtherCustomersUnackedMessages runs the real handler: two
+// customers' messages reach a sink that refuses them (their plaintext
+// waits in whatsmeow's buffer for the redelivery). Erasing one customer
+// deletes only their buffered message; the other's is delivered once the
+// sink works again, and then no note of it is left.
+func TestForgetKeepsOtherCustomersUnackedMessages(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	container := sqlstore.NewWithDB(h.sess.db, "sqlite3", nil)
+	dev := newDevice(t, container)
+	h.sink.fail = errors.New("store down")
+
+	ada := dm(types.JID{User: pnJID.User, Device: 3, Server: pnJID.Server}, lidJID, textMsg("Ada's boiler at 12 Acacia Avenue"))
+	bob := dm(otherPN, types.JID{}, textMsg("Bob's order"))
+	bob.Info.ID = "3A0000000000000B0B"
+	for _, evt := range []*events.Message{ada, bob} {
+		// whatsmeow buffers the plaintext before it calls the handler.
+		require.NoError(t, dev.EventBuffer.PutBufferedEvent(ctx, sha256.Sum256([]byte("ct:"+evt.Message.GetConversation())), padded(t, evt.RawMessage), time.Now()))
+		assert.False(t, h.ch.handle(h.sess, evt), "refused: not acknowledged")
+	}
+
+	require.NoError(t, h.ch.Forget(ctx, "s_ada", []bot.Identity{pnID}))
+	assert.Equal(t, []string{"Bob's order"}, buffered(t, h.sess.db))
+	assert.Empty(t, scanFiles(t, filepath.Join(h.dir, dbFile), []byte("Acacia")))
+
+	h.sink.fail = nil
+	assert.True(t, h.ch.handle(h.sess, bob), "the redelivery is stored")
+	var notes int
+	require.NoError(t, h.sess.db.QueryRow(`SELECT count(*) FROM switchboard_wa_unacked`).Scan(&notes))
+	assert.Zero(t, notes, "an acknowledged message leaves no note")
+}
+
+// TestBufferFingerprint: a buffered plaintext, padded as whatsmeow keeps it,
+// has the fingerprint of the message the handler saw.
+func TestBufferFingerprint(t *testing.T) {
+	m := &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("hello"), ContextInfo: &waE2E.ContextInfo{StanzaID: proto.String("x")}}}
+	want, err := fingerprint(m)
+	require.NoError(t, err)
+	got, ok := bufferFingerprint(padded(t, m))
+	require.True(t, ok)
+	assert.Equal(t, want, got)
+	other, ok := bufferFingerprint(padded(t, textMsg("hello")))
+	require.True(t, ok)
+	assert.NotEqual(t, want, other)
+}
+
+func FuzzBufferFingerprint(f *testing.F) {
+	for _, m := range []*waE2E.Message{textMsg("hello"), {ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("x")}}} {
+		b, _ := proto.Marshal(m)
+		f.Add(b)
+		f.Add(append(b, 3, 3, 3))
+	}
+	f.Add([]byte{})
+	f.Add([]byte{15})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fp, ok := bufferFingerprint(b) // never panics on a foreign row
+		if ok {
+			assert.Len(t, fp, sha256.Size)
+			again, ok2 := bufferFingerprint(b)
+			assert.True(t, ok2)
+			assert.Equal(t, fp, again, "deterministic")
+		}
+	})
+}
+
+// TestOtherIdentitiesWhileRunning reads the running session's database and
+// LID map.
+func TestOtherIdentitiesWhileRunning(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.sess.db.Exec(`INSERT INTO whatsmeow_lid_map (lid, pn) VALUES (?, ?)`, lidJID.User, pnJID.User)
+	require.NoError(t, err)
+	got, err := h.ch.OtherIdentities(context.Background(), []bot.Identity{lidID})
+	require.NoError(t, err)
+	assert.Equal(t, []bot.Identity{pnID}, got)
 }

@@ -18,6 +18,7 @@ const (
 	StateStopped          State = "stopped"           // Run is not running
 	StateStarting         State = "starting"          // opening the session, connecting
 	StatePairing          State = "pairing"           // waiting for the QR scan or pairing code
+	StateUnreachable      State = "unreachable"       // not paired, and WhatsApp's servers cannot be reached
 	StateConnected        State = "connected"         // logged in, messages flow
 	StateDisconnected     State = "disconnected"      // lost the connection; reconnecting with backoff
 	StateKeepAliveTimeout State = "keepalive-timeout" // pings unanswered; whatsmeow reconnects after a while
@@ -26,6 +27,11 @@ const (
 	StateTempBanned       State = "temporarily-banned"
 	StateClientOutdated   State = "client-outdated" // WhatsApp refuses this whatsmeow version (405): update it
 )
+
+// States lists every State, for metrics that export each at zero from the
+// start.
+var States = []State{StateStopped, StateStarting, StatePairing, StateUnreachable, StateConnected, StateDisconnected,
+	StateKeepAliveTimeout, StateLoggedOut, StateStreamReplaced, StateTempBanned, StateClientOutdated}
 
 // Health is a snapshot of the connection for /readyz, /metrics and admin
 // alerts. It holds no personal data.

@@ -118,9 +118,12 @@ func (c *Channel) PurgeStale(ctx context.Context, maxAge time.Duration) (int, er
 		return 0, fmt.Errorf("whatsapp purge: %w", err)
 	}
 	defer db.Close()
-	cutoff := c.opts.Now().Add(-maxAge).UnixMilli()
-	res, err := db.ExecContext(ctx, `DELETE FROM whatsmeow_event_buffer WHERE plaintext IS NOT NULL AND insert_timestamp < ?`, cutoff)
+	cutoff := c.opts.Now().Add(-maxAge)
+	res, err := db.ExecContext(ctx, `DELETE FROM whatsmeow_event_buffer WHERE plaintext IS NOT NULL AND insert_timestamp < ?`, cutoff.UnixMilli())
 	if err != nil {
+		return 0, fmt.Errorf("whatsapp purge: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM switchboard_wa_unacked WHERE at < ?`, cutoff.Unix()); err != nil {
 		return 0, fmt.Errorf("whatsapp purge: %w", err)
 	}
 	n, _ := res.RowsAffected()

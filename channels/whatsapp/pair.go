@@ -12,6 +12,9 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 )
 
+// errPairTimeout: the QR codes (or the pairing code) ran out unused.
+var errPairTimeout = errors.New("the codes ran out before the phone linked")
+
 // deviceName is what the phone shows under "Linked devices".
 const deviceName = "Switchboard"
 
@@ -45,7 +48,7 @@ func (c *Channel) pair(ctx context.Context, dev *store.Device) error {
 		return fmt.Errorf("pair: %w", err)
 	}
 	if err := cli.ConnectContext(ctx); err != nil {
-		return fmt.Errorf("pair: connect: %w", redact(err))
+		return fmt.Errorf("pair: %w: %w", errPairConnect, redact(err))
 	}
 	phoneAsked := false
 	for item := range qr {
@@ -81,6 +84,8 @@ func (c *Channel) pair(ctx context.Context, dev *store.Device) error {
 			return fmt.Errorf("pair: %w", errOutdated)
 		case whatsmeow.QRChannelEventError:
 			return fmt.Errorf("pair: %w", redact(item.Error))
+		case whatsmeow.QRChannelTimeout.Event:
+			return fmt.Errorf("pair: %w", errPairTimeout)
 		default:
 			return fmt.Errorf("pair: %s", item.Event)
 		}

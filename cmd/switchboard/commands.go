@@ -12,23 +12,30 @@ import (
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/drafts"
+	"github.com/switchboard/switchboard/privacy"
 	"github.com/switchboard/switchboard/store"
 )
 
 // Replies of the admin commands. They hold no personal data.
 const (
-	msgAdminOnly       = "Sorry, only admins can do that, in Teams."
+	msgAdminOnly       = bot.ReplyAdminOnly
 	msgDisconnectUsage = "Usage: /disconnect whatsapp (unlinks the business's WhatsApp number from Switchboard)"
 	msgNoWhatsApp      = "WhatsApp is not enabled in this Switchboard (--no-whatsapp)."
 	msgDisconnected    = "WhatsApp is unlinked and its session keys are deleted. To connect again, restart Switchboard and scan the pairing QR code."
 	msgDisconnectHalf  = "The WhatsApp session keys are deleted here, but WhatsApp could not be told: on the business phone, remove \"Switchboard\" under Settings, Linked devices."
-	msgProfileFailed   = "Sorry, the profile could not be saved. Please try again later."
-	adminHelp          = "Admin (Teams):\n" +
-		"/profile: the business profile AI drafts use; /profile help for how to change it\n" +
-		"/disconnect whatsapp: unlink the business's WhatsApp number\n" +
-		"/here: post draft cards in this conversation\n" +
-		"/admin add|remove|list: manage admins"
+	msgProfileFailed   = bot.ReplyTryLater
 )
+
+// adminHelp are the Admin lines of /help for the commands served here and
+// by the Teams channel; the privacy service puts them in its one Admin
+// section.
+var adminHelp = []string{
+	"/profile: the business profile AI drafts use; /profile help for how to change it",
+	"/disconnect whatsapp: unlink the business's WhatsApp number",
+	"/here: post draft cards in this conversation",
+	"/admin add|remove <Entra object id>, /admin list: manage admins",
+	"/snippet add <name> <text>, /snippet remove <name>, /snippet list: reply snippets staff can add under Edit",
+}
 
 // unlinker is the WhatsApp channel's "/disconnect whatsapp".
 type unlinker interface {
@@ -64,12 +71,6 @@ func (c *adminCommands) Handle(ctx context.Context, req bot.CommandRequest) (bot
 			return c.profile(ctx, req), nil
 		}
 		return c.disconnect(ctx, req), nil
-	case "help":
-		rep, err := c.privacy.Handle(ctx, req)
-		if err == nil && req.Platform == bot.Teams && req.Subject.Role == bot.RoleAdmin {
-			rep.Text = strings.TrimSpace(rep.Text + "\n" + adminHelp)
-		}
-		return rep, err
 	}
 	return c.privacy.Handle(ctx, req)
 }
@@ -146,6 +147,23 @@ func (c *adminCommands) current() (drafts.Profile, error) {
 		return drafts.Profile{}, fmt.Errorf("load profile: %w", err)
 	}
 	return p, nil
+}
+
+// controller is who the privacy notice names, from the profile in use. A
+// profile that cannot be read names nobody (the notice then says the
+// business has not set it), and the placeholder business name of the
+// default profile is no name.
+func (c *adminCommands) controller() privacy.Controller {
+	p, err := c.current()
+	if err != nil {
+		c.log.Warn().Err(err).Msg("profile unreadable: the privacy notice names no controller")
+		return privacy.Controller{}
+	}
+	pc := p.Controller()
+	if pc.TradingName == defaultProfile().BusinessName {
+		pc.TradingName = ""
+	}
+	return privacy.Controller{LegalName: pc.LegalName, TradingName: pc.TradingName, Contact: pc.PrivacyContact, ICORegistration: pc.ICORegistration}
 }
 
 // note says when the profile is not used for drafts.

@@ -388,7 +388,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: switchboard [run] [flags]")
 	fmt.Fprintln(w, "       switchboard backup --out DIR [flags]   copy switchboard.db and keys.db into DIR with VACUUM INTO")
 	fmt.Fprintln(w, "       switchboard whatsapp logout [--data DIR]   unlink the WhatsApp device and delete its session keys (bot stopped)")
-	fmt.Fprintln(w, "       switchboard teams-manifest --out switchboard.zip [--app-id ID]   write the Teams app package")
+	fmt.Fprintln(w, "       switchboard teams-manifest --out switchboard.zip [--app-id ID] --privacy-url URL --terms-url URL   write the Teams app package")
 	fmt.Fprintln(w, "       switchboard version")
 	fmt.Fprintln(w, "\nFlags (each defaults from its environment variable):")
 	fs.PrintDefaults()

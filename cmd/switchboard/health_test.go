@@ -3,9 +3,14 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"github.com/switchboard/switchboard/channels/whatsapp"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -179,4 +184,27 @@ func scrape(t *testing.T, m *Metrics) string {
 	b, err := io.ReadAll(rec.Body)
 	require.NoError(t, err)
 	return strings.TrimSpace(string(b))
+}
+
+// TestMetricsStartAtZero: every documented metric, and every failure stage
+// and WhatsApp state, is exported from the first scrape, so an alert on
+// increase() sees the first failure.
+func TestMetricsStartAtZero(t *testing.T) {
+	first := scrape(t, NewMetrics())
+	for _, s := range append(slices.Clone(bot.FailureStages), failureStages...) {
+		assert.Contains(t, first, `switchboard_failures_total{stage="`+s+`"} 0`)
+	}
+	for _, s := range whatsapp.States {
+		assert.Contains(t, first, `switchboard_whatsapp_state{state="`+string(s)+`"} 0`)
+	}
+	for _, c := range []string{compStore, compRouter, compWhatsApp, compTeams} {
+		assert.Contains(t, first, `switchboard_component_ready{component="`+c+`"} 0`)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	names := regexp.MustCompile(`switchboard_[a-z_]+`).FindAllString(string(readme), -1)
+	require.NotEmpty(t, names)
+	for _, n := range names {
+		assert.Regexp(t, `(?m)^`+n+`(\{| )`, first, "%s is documented in the README", n)
+	}
 }

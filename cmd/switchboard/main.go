@@ -10,7 +10,7 @@
 //	switchboard backup --out DIR [flags] back up both databases with VACUUM INTO
 //	switchboard whatsapp logout [--data DIR]
 //	                                     unlink WhatsApp, delete its session keys
-//	switchboard teams-manifest --out switchboard.zip [--app-id ID]
+//	switchboard teams-manifest --out switchboard.zip [--app-id ID] --privacy-url URL --terms-url URL
 //	                                     write the Teams app package
 //	switchboard version                  print the version
 //	switchboard help                     print the flags and environment
@@ -23,10 +23,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -167,7 +169,14 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	log.Info().Str("source", string(src)).Msg("master key loaded")
 
 	metrics := NewMetrics()
-	health := NewHealth(nil, metrics.ComponentReady)
+	healthChanged := make(chan struct{}, 1)
+	health := NewHealth(nil, func(component string, ready bool) {
+		metrics.ComponentReady(component, ready)
+		select {
+		case healthChanged <- struct{}{}:
+		default:
+		}
+	})
 	health.Register(compStore)
 	health.Register(compRouter)
 
@@ -248,7 +257,16 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	// Background tasks (admin alerts, daily maintenance) use the store: they
 	// stop with the channels, before the router drains and the store closes.
 	waitTasks := runTasks(cctx, "background tasks", app.Tasks)
-	log.Info().Int("channels", len(channels)).Msg("ready")
+	log.Info().Int("channels", len(channels)).Msg("started")
+	// "ready" is logged when /readyz turns 200, and "not ready" (with the
+	// components that are not) whenever it turns 503, so the log and the
+	// probe never disagree.
+	readyCtx, stopReadyLog := context.WithCancel(cctx)
+	readyLogDone := make(chan struct{})
+	go func() {
+		defer close(readyLogDone)
+		logReadiness(readyCtx, log, health, healthChanged)
+	}()
 
 	var runErr error
 	select {
@@ -263,6 +281,8 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	}
 
 	// 1. Stop taking input: channels and HTTP (the Teams webhook).
+	stopReadyLog()
+	<-readyLogDone
 	close(stopWatch)
 	<-watchDone
 	health.SetState(compRouter, false, StateStopping)
@@ -292,6 +312,40 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer, build channelBuild
 	// 3. Close the store last.
 	storeErr := closeStore()
 	return errors.Join(runErr, httpErr, chanErr, routerErr, storeErr)
+}
+
+// logReadiness logs each change of the process's readiness, as /readyz
+// answers it: "ready" when every component is, "not ready" naming the
+// components that are not and their states. It starts with the current
+// readiness and returns when ctx is done.
+func logReadiness(ctx context.Context, log zerolog.Logger, health *Health, changed <-chan struct{}) {
+	first, was := true, false
+	for {
+		ready, comps := health.Snapshot()
+		if first || ready != was {
+			if ready {
+				log.Info().Msg("ready")
+			} else {
+				var waiting []string
+				for _, name := range slices.Sorted(maps.Keys(comps)) {
+					if s := comps[name]; !s.Ready {
+						waiting = append(waiting, name+": "+s.State)
+					}
+				}
+				ev := log.Warn()
+				if first {
+					ev = log.Info() // still starting
+				}
+				ev.Strs("not_ready", waiting).Msg("not ready: /readyz answers 503 until these are")
+			}
+			first, was = false, ready
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
 }
 
 // waitRouter waits for the router's Run to return, up to routerDrainTimeout.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/switchboard/switchboard/bot"
 	"io"
 	"net"
 	"net/http"
@@ -147,6 +148,43 @@ func TestRunRestartsOnSameData(t *testing.T) {
 	}
 }
 
+// TestRunRefusesAnotherMasterKey: data written with one master key and a
+// start with another (a mixed-up SWITCHBOARD_MASTER_KEY) is refused with
+// what to do, instead of a bot that knows nobody.
+func TestRunRefusesAnotherMasterKey(t *testing.T) {
+	dir := t.TempDir()
+	start := func(env map[string]string) (string, error) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		tap := newLogTap()
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"--data", dir, "--listen", "127.0.0.1:0", "--log-format", "json", "--no-whatsapp"}, envMap(env), io.Discard, tap)
+		}()
+		for {
+			select {
+			case err := <-done:
+				return tap.String(), err
+			case <-time.After(10 * time.Millisecond):
+				if strings.Contains(tap.String(), `"message":"ready"`) {
+					cancel()
+					err := <-done
+					return tap.String(), err
+				}
+			}
+		}
+	}
+	logs, err := start(nil)
+	require.NoError(t, err, logs)
+	other := strings.Repeat("ab", 32)
+	_, err = start(map[string]string{envMasterKey: other})
+	require.ErrorIs(t, err, store.ErrWrongMasterKey)
+	for _, want := range []string{"another master key", envMasterKey, envMasterKeyFile, masterKeyName} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.NotContains(t, err.Error(), other)
+}
+
 func TestRunErrors(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -206,4 +244,48 @@ func TestRunCancelledWhileStarting(t *testing.T) {
 	err := run(ctx, []string{"--data", t.TempDir(), "--listen", "127.0.0.1:0", "--log-format", "json"}, envMap(nil), io.Discard, tap)
 	require.NoError(t, err, "log:\n%s", tap.String())
 	assert.Contains(t, tap.String(), `"message":"stopped"`)
+}
+
+// TestReadyLogFollowsReadyz: "ready" is logged only when /readyz answers
+// 200, and a component that stops being ready is logged as such: a
+// WhatsApp channel that cannot pair keeps the process "not ready" in the
+// log as on the probe.
+func TestReadyLogFollowsReadyz(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir, cfg.Listen, cfg.LogFormat, cfg.NoWhatsApp = t.TempDir(), "127.0.0.1:0", LogJSON, true
+	tap := newLogTap()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	healthC := make(chan *Health, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, tap, func(app *App) ([]bot.Channel, error) {
+			app.Health.Register(compWhatsApp)
+			app.Health.SetState(compWhatsApp, false, "unreachable")
+			healthC <- app.Health
+			return nil, nil
+		})
+	}()
+	addr := <-tap.addrs
+	health := <-healthC
+	require.Eventually(t, func() bool { return strings.Contains(tap.String(), `"message":"started"`) }, 20*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		_, comps := health.Snapshot()
+		return comps[compRouter].Ready
+	}, 20*time.Second, 10*time.Millisecond)
+	code, _ := get(t, "http://"+addr+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	require.Eventually(t, func() bool { return strings.Contains(tap.String(), `"whatsapp: unreachable"`) }, 20*time.Second, 10*time.Millisecond)
+	assert.NotContains(t, tap.String(), `"message":"ready"`, "no ready line while /readyz is 503")
+
+	health.SetState(compWhatsApp, true, "connected")
+	require.Eventually(t, func() bool { return strings.Contains(tap.String(), `"message":"ready"`) }, 20*time.Second, 10*time.Millisecond)
+	code, _ = get(t, "http://"+addr+"/readyz")
+	assert.Equal(t, http.StatusOK, code)
+
+	health.SetState(compWhatsApp, false, "disconnected")
+	require.Eventually(t, func() bool { return strings.Contains(tap.String(), `"whatsapp: disconnected"`) }, 20*time.Second, 10*time.Millisecond)
+	assert.Contains(t, tap.String(), `"level":"warn","not_ready":["whatsapp: disconnected"]`)
+	cancel()
+	require.NoError(t, <-done, "log:\n%s", tap.String())
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/channels/whatsapp"
 )
 
 // Send results on switchboard_sends_total.
@@ -90,8 +92,24 @@ func NewMetrics() *Metrics {
 			m.decisions.WithLabelValues(string(k), string(o))
 		}
 	}
+	for _, s := range append(slices.Clone(bot.FailureStages), failureStages...) {
+		m.failures.WithLabelValues(s)
+	}
+	for _, s := range whatsapp.States {
+		m.waState.WithLabelValues(string(s))
+	}
+	for _, c := range []string{compStore, compRouter, compWhatsApp, compTeams} {
+		m.ready.WithLabelValues(c)
+	}
 	return m
 }
+
+// failureStages are the stages cmd itself counts on
+// switchboard_failures_total, besides the router's bot.FailureStages.
+var failureStages = []string{stageChannel}
+
+// stageChannel counts a channel that stopped for good.
+const stageChannel = "channel"
 
 // WhatsAppState records the WhatsApp connection's state word (bounded: the
 // channel's State constants) and its undecryptable-message count.

@@ -72,7 +72,7 @@ func TestPlaygroundBinary(t *testing.T) {
 	say("/profile set name Impostor Ltd")
 	next(created(msgAdminOnly))
 	say("/here")
-	next(created("only admins"))
+	next(created(msgAdminOnly))
 	stop()
 
 	// The playground user is an admin now.
@@ -101,9 +101,32 @@ func TestPlaygroundBinary(t *testing.T) {
 	var res map[string]any
 	pg.Invoke(card.Message.MessageID, map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": "edit",
 		"data": map[string]any{"switchboard": "decide", "verb": "edit", "draft": draftID, "text": plantedReply}}, "trigger": "manual"}, &res)
-	next(func(f playgroundtest.Frame) bool {
-		return f.Action == "updateMessage" && f.Message.MessageID == card.Message.MessageID
+	edited := next(func(f playgroundtest.Frame) bool {
+		return f.Action == "updateMessage" && f.Message.MessageID == card.Message.MessageID &&
+			strings.Contains(string(f.Message.Attachments[0]), plantedReply)
 	})
+	assert.Contains(t, string(edited.Message.Attachments[0]), "Written by", "the card says who wrote what was sent")
 	require.Eventually(t, func() bool { return len(wa.Sends()) == 1 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, plantedReply, wa.Sends()[0].Text)
+
+	// In a team channel, one thread per customer: the admin moves the cards
+	// there with /here; the customer's next two messages are a new thread
+	// and a reply in it.
+	require.NotEmpty(t, pg.Config.Teams)
+	team := pg.Config.Teams[0].ID
+	at := "<at>" + pg.Config.Bot.Name + "</at>"
+	pg.SayIn(team, at+" /here", []any{map[string]any{"mentioned": map[string]string{"id": pg.Config.Bot.ID, "name": pg.Config.Bot.Name}, "text": at}})
+	next(created("Draft cards will be posted"))
+	for i, text := range []string{"Are you open on Saturday?", "And on Sunday?"} {
+		require.NoError(t, wa.Inject(ctx, bot.Inbound{
+			Chat: plantedChat, ID: bot.MessageID(fmt.Sprintf("WAMSG-PG-T%d", i)), Sender: bot.Identity{Kind: bot.IDPhone, Value: plantedPhone},
+			SenderName: plantedName, Role: bot.RoleCustomer, Kind: bot.KindText, Text: text, SentAt: time.Now(),
+		}))
+	}
+	first := next(playgroundtest.CreatedCard)
+	second := next(playgroundtest.CreatedCard)
+	t.Logf("customer's cards in %q and %q", first.Conversation, second.Conversation)
+	assert.Equal(t, team, first.Conversation, "the customer's first card in the channel starts a thread")
+	assert.Equal(t, team+";messageid="+first.Message.MessageID, second.Conversation, "the next is a reply in it")
+	assert.Contains(t, string(second.Message.Attachments[0]), "Earlier in this chat", "with the conversation before it")
 }

@@ -48,9 +48,16 @@ func whatsappCmd(ctx context.Context, args []string, getenv func(string) string,
 	return nil
 }
 
+// Environment of teams-manifest: the business's links Teams shows.
+const (
+	envPrivacyURL = "SWITCHBOARD_PRIVACY_URL"
+	envTermsURL   = "SWITCHBOARD_TERMS_URL"
+	envWebsiteURL = "SWITCHBOARD_WEBSITE_URL"
+)
+
 // teamsManifest runs "switchboard teams-manifest --out switchboard.zip
-// [--app-id ID]": the Teams app package to upload under Apps, Manage your
-// apps, Upload an app.
+// [--app-id ID] --privacy-url URL --terms-url URL": the Teams app package to
+// upload under Apps, Manage your apps, Upload an app.
 func teamsManifest(args []string, getenv func(string) string, stdout io.Writer) error {
 	var out, appID string
 	var m teams.Manifest
@@ -61,9 +68,9 @@ func teamsManifest(args []string, getenv func(string) string, stdout io.Writer) 
 	fs.StringVar(&m.Name, "name", "", "app name shown in Teams (at most 30 characters; default Switchboard)")
 	fs.StringVar(&m.Version, "version", "", "package version; raise it for each upload that replaces an installed one (default 1.0.0)")
 	fs.StringVar(&m.Developer, "developer", "", "publisher name (default: the app name)")
-	fs.StringVar(&m.WebsiteURL, "website-url", "", "https link Teams shows as the website")
-	fs.StringVar(&m.PrivacyURL, "privacy-url", "", "https link to the privacy notice")
-	fs.StringVar(&m.TermsURL, "terms-url", "", "https link to the terms of use")
+	fs.StringVar(&m.PrivacyURL, "privacy-url", getenv(envPrivacyURL), "https link to the business's privacy notice; required (env "+envPrivacyURL+")")
+	fs.StringVar(&m.TermsURL, "terms-url", getenv(envTermsURL), "https link to the business's terms of use; required (env "+envTermsURL+")")
+	fs.StringVar(&m.WebsiteURL, "website-url", getenv(envWebsiteURL), "https link Teams shows as the website; default: the privacy notice's site (env "+envWebsiteURL+")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -80,6 +87,10 @@ func teamsManifest(args []string, getenv func(string) string, stdout io.Writer) 
 	if appID == "" {
 		return &usageError{&FieldError{Field: "--app-id", Msg: "the bot's Microsoft App ID is required (--app-id or " + envAppID + ")"}}
 	}
+	if strings.TrimSpace(m.PrivacyURL) == "" || strings.TrimSpace(m.TermsURL) == "" {
+		return &usageError{&FieldError{Field: "--privacy-url and --terms-url", Msg: "Teams shows the business's privacy notice and terms of use with the app: give their https links (or " + envPrivacyURL + " and " + envTermsURL + ")"}}
+	}
+	m.PrivacyURL, m.TermsURL, m.WebsiteURL = strings.TrimSpace(m.PrivacyURL), strings.TrimSpace(m.TermsURL), strings.TrimSpace(m.WebsiteURL)
 	var buf bytes.Buffer
 	if err := teams.WriteManifest(&buf, appID, m); err != nil {
 		return &usageError{err}

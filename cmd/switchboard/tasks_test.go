@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,6 +161,23 @@ func TestAdminCommandsRefuse(t *testing.T) {
 			assert.Contains(t, rep.Text, tc.want)
 			assert.NotContains(t, rep.Text, "/disconnect whatsapp: unlink", "admin help shown to a non-admin")
 		})
+	}
+}
+
+// TestAdminHelpHasOneAdminSection: an admin's /help lists the data-rights
+// admin commands and the ones served here under one Admin heading.
+func TestAdminHelpHasOneAdminSection(t *testing.T) {
+	db := newTestDB(t)
+	svc, err := privacy.New(privacy.Options{Store: db, ExportDir: t.TempDir(), AdminHelp: adminHelp})
+	require.NoError(t, err)
+	cmds := &adminCommands{privacy: svc, store: db, log: zerolog.Nop(), profilePath: t.TempDir() + "/profile.json"}
+	subj, err := db.ResolveSubject(t.Context(), bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDTeams, Value: "id-admin"}}, Role: bot.RoleAdmin})
+	require.NoError(t, err)
+	rep, err := cmds.Handle(t.Context(), bot.CommandRequest{Command: bot.Command{Name: "help"}, Text: "/help", Subject: subj, Platform: bot.Teams, At: time.Now()})
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(rep.Text, "Admin"), rep.Text)
+	for _, want := range []string{"/requests", "/profile", "/disconnect whatsapp", "/here", "/admin add"} {
+		assert.Contains(t, rep.Text, want)
 	}
 }
 

@@ -88,6 +88,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	var (
 		channels   []bot.Channel
 		forgetters []bot.Forgetter
+		resolvers  []bot.IdentityResolver
 		senders    = map[bot.Platform]bot.Channel{}
 		wa         *whatsapp.Channel
 		tm         *teams.Channel
@@ -112,6 +113,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		}
 		channels = append(channels, wa)
 		forgetters = append(forgetters, wa)
+		resolvers = append(resolvers, wa)
 		senders[bot.WhatsApp] = wa
 	}
 
@@ -123,14 +125,23 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	if cfg.PublicURL != "" {
 		exportURL = strings.TrimRight(cfg.PublicURL, "/") + "/exports/"
 	}
+	// The admin commands own the business profile; the privacy notice
+	// names the controller from it as it is at each use.
+	cmds := &adminCommands{
+		store:       app.Store,
+		log:         app.Log.With().Str("component", "admin").Logger(),
+		profilePath: filepath.Join(cfg.DataDir, profileFile),
+	}
 	popts := privacy.Options{
-		Log:       app.Log.With().Str("component", "privacy").Logger(),
-		Store:     app.Store,
-		Senders:   senders,
-		DefaultCC: cfg.DefaultCC,
-		ExportDir: filepath.Join(cfg.DataDir, exportsDir),
-		ExportURL: exportURL,
-		Policy:    policy,
+		Log:        app.Log.With().Str("component", "privacy").Logger(),
+		Store:      app.Store,
+		Senders:    senders,
+		DefaultCC:  cfg.DefaultCC,
+		ExportDir:  filepath.Join(cfg.DataDir, exportsDir),
+		ExportURL:  exportURL,
+		Policy:     policy,
+		Controller: cmds.controller,
+		AdminHelp:  adminHelp,
 	}
 	var fw *forwardCards
 
@@ -172,6 +183,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		app.Log.Warn().Msg("Teams is off (no MICROSOFT_APP_ID, no --teams-dev): drafts are stored but no staff see them until Teams is configured")
 	}
 	popts.Forgetters = forgetters
+	popts.Resolvers = resolvers
 	svc, err := privacy.New(popts)
 	if err != nil {
 		return nil, fmt.Errorf("privacy: %w", err)
@@ -182,13 +194,10 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	if exportURL != "" {
 		app.Mux.Handle("GET /exports/", svc.ExportHandler())
 	}
+	// Leftover export files go at start-up; links expire on their timers.
+	app.Tasks = append(app.Tasks, svc.Run)
 
-	cmds := &adminCommands{
-		privacy:     svc,
-		store:       app.Store,
-		log:         app.Log.With().Str("component", "admin").Logger(),
-		profilePath: filepath.Join(cfg.DataDir, profileFile),
-	}
+	cmds.privacy = svc
 	if wa != nil {
 		cmds.whatsapp = wa
 	}
@@ -204,6 +213,10 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		app.Log.Info().Msg("no LLM configured: staff write every reply by hand (set OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for AI drafts)")
 	}
 	app.Commands = cmds
+	if c := cmds.controller(); c.LegalName == "" || c.Contact == "" {
+		app.Log.Warn().Bool("legal_name", c.LegalName != "").Bool("privacy_contact", c.Contact != "").
+			Msg("the business profile does not name the controller yet: /privacy and exports say so; an admin sets it in Teams with /profile set legal-name <name> and /profile set privacy-contact <e-mail or address> (and /profile set ico <number> if registered)")
+	}
 
 	m := &maintenance{log: app.Log.With().Str("component", "maintenance").Logger(), privacy: svc, media: app.Store, alerts: alerts}
 	if wa != nil {
@@ -395,6 +408,11 @@ func openStore(ctx context.Context, cfg Config, key []byte, log zerolog.Logger, 
 	health.SetState(compStore, false, "opening")
 	if err := db.Open(ctx); err != nil {
 		health.SetState(compStore, false, StateFailed)
+		if errors.Is(err, store.ErrWrongMasterKey) {
+			return nil, fmt.Errorf("open store: %w. Start with the master key this data was written with (%s, %s, or %s in the data dir); "+
+				"if that key is lost, the encrypted data cannot be read: move the data dir aside to start afresh", err,
+				envMasterKey, envMasterKeyFile, masterKeyName)
+		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	health.SetState(compStore, true, "open")
@@ -458,7 +476,7 @@ func runChannels(ctx context.Context, app *App, channels []bot.Channel, sink bot
 			case err != nil && ctx.Err() == nil:
 				app.Log.Error().Err(err).Str("platform", comp).Msg("channel stopped")
 				app.Health.SetState(comp, false, StateFailed)
-				app.Metrics.Failure("channel")
+				app.Metrics.Failure(stageChannel)
 			case err != nil && !errors.Is(err, context.Canceled):
 				app.Log.Warn().Err(err).Str("platform", comp).Msg("channel stopped with an error while shutting down")
 				app.Health.SetState(comp, false, StateStopped)

@@ -441,11 +441,13 @@ func TestTeamsManifest(t *testing.T) {
 		env  map[string]string
 		want string // error text; empty for success
 	}{
-		{name: "AppIDFlag", args: []string{"--app-id", appID}},
-		{name: "AppIDFromEnv", env: map[string]string{envAppID: appID}},
-		{name: "ErrNoAppID", want: "--app-id"},
-		{name: "ErrBadAppID", args: []string{"--app-id", "not-a-guid"}, want: "GUID"},
+		{name: "AppIDFlag", args: []string{"--app-id", appID, "--privacy-url", "https://b.example/privacy", "--terms-url", "https://b.example/terms"}},
+		{name: "FromEnv", env: map[string]string{envAppID: appID, envPrivacyURL: "https://b.example/privacy", envTermsURL: "https://b.example/terms"}},
+		{name: "ErrNoAppID", env: map[string]string{envPrivacyURL: "https://b.example/privacy", envTermsURL: "https://b.example/terms"}, want: "--app-id"},
+		{name: "ErrBadAppID", args: []string{"--app-id", "not-a-guid", "--privacy-url", "https://b.example/privacy", "--terms-url", "https://b.example/terms"}, want: "GUID"},
 		{name: "ErrNoOut", args: []string{"--app-id", appID, "--out", ""}, want: "--out"},
+		{name: "ErrNoLinks", args: []string{"--app-id", appID}, want: "--privacy-url and --terms-url"},
+		{name: "ErrHTTPLink", args: []string{"--app-id", appID, "--privacy-url", "http://b.example/privacy", "--terms-url", "https://b.example/terms"}, want: "https"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -545,7 +547,7 @@ func TestBuildChannelsWithWhatsApp(t *testing.T) {
 	assert.Nil(t, app.Notifier)
 	assert.Equal(t, bot.ManualDrafter{}, app.Drafter)
 	require.NotNil(t, app.Commands)
-	assert.Len(t, app.Tasks, 2, "alerts and maintenance")
+	assert.Len(t, app.Tasks, 3, "alerts, the privacy sweep and maintenance")
 	_, pattern := app.Mux.Handler(httptest.NewRequest(http.MethodPost, "/api/messages", nil))
 	assert.Empty(t, pattern, "no Teams endpoint without Teams")
 	entries, err := os.ReadDir(cfg.DataDir)

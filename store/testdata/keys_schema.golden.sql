@@ -1,3 +1,10 @@
+-- table key_check
+CREATE TABLE key_check (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	mac        BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+
 -- table schema_migrations
 CREATE TABLE schema_migrations (
 	version    INTEGER PRIMARY KEY,

@@ -1,3 +1,10 @@
+-- trigger messages_ai_restricted
+CREATE TRIGGER messages_ai_restricted AFTER INSERT ON messages
+	WHEN (SELECT ai_restricted FROM subjects WHERE id = NEW.subject_id) = 1
+BEGIN
+	UPDATE messages SET ai_restricted = 1 WHERE id = NEW.id;
+END;
+
 -- table audit
 CREATE TABLE audit (
 	id      INTEGER PRIMARY KEY,
@@ -16,6 +23,11 @@ CREATE TABLE cards (
 	conversation TEXT NOT NULL,
 	activity_id  TEXT NOT NULL,
 	posted_at    INTEGER NOT NULL
+) STRICT;
+
+-- table data_tasks
+CREATE TABLE data_tasks (
+	name TEXT PRIMARY KEY
 ) STRICT;
 
 -- table decisions
@@ -58,6 +70,13 @@ CREATE TABLE identities (
 	created_at INTEGER NOT NULL
 ) STRICT;
 
+-- table key_check
+CREATE TABLE key_check (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	mac        BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+
 -- table media
 CREATE TABLE media (
 	id           INTEGER PRIMARY KEY AUTOINCREMENT, -- leaves the process (export file names, view links): never reused
@@ -97,7 +116,7 @@ CREATE TABLE messages (
 	sent_at     INTEGER NOT NULL,
 	stored_at   INTEGER NOT NULL,
 	status      TEXT NOT NULL
-, handled INTEGER NOT NULL DEFAULT 0) STRICT;
+, handled INTEGER NOT NULL DEFAULT 0, ai_restricted INTEGER NOT NULL DEFAULT 0) STRICT;
 
 -- table outbox
 CREATE TABLE outbox (
@@ -149,7 +168,7 @@ CREATE TABLE subjects (
 	ai_restricted INTEGER NOT NULL DEFAULT 0,
 	created_at    INTEGER NOT NULL,
 	updated_at    INTEGER NOT NULL
-) STRICT;
+, name_set INTEGER NOT NULL DEFAULT 0) STRICT;
 
 -- index audit_actor
 CREATE INDEX audit_actor ON audit(actor);

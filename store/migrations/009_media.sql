@@ -1,4 +1,4 @@
--- 005: media: one row per attachment (photo, voice note, document…), recorded pending right after its message so the message never waits on a download; the bytes live in <data>/media/<file>, sealed with a per-file key that is itself sealed with the subject's key
+-- 009: media: one row per attachment (photo, voice note, document…), recorded pending right after its message so the message never waits on a download; the bytes live in <data>/media/<file>, sealed with a per-file key that is itself sealed with the subject's key
 CREATE TABLE media (
 	id           INTEGER PRIMARY KEY AUTOINCREMENT, -- leaves the process (export file names, view links): never reused
 	subject_id   TEXT NOT NULL REFERENCES subjects(id),
