@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,12 +71,15 @@ func TestNameSetByPersonWins(t *testing.T) {
 // When two subjects of one person merge, a name the person set wins over a
 // platform name, whichever subject is older.
 func TestMergeKeepsNameSetByPerson(t *testing.T) {
-	db, _ := openTest(t)
+	db, clock := openTest(t)
 	ctx := context.Background()
 	pn := bot.Identity{Kind: bot.IDPhone, Value: "+447700900413"}
 	lid := bot.Identity{Kind: bot.IDLID, Value: "99887766554433@lid"}
 	older, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{pn}, Name: "Push Name"})
 	require.NoError(t, err)
+	// The merge keeps the older subject: make it older, so the name set on
+	// the newer one must be carried across.
+	clock.Add(time.Minute)
 	newer, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{lid}, Name: "Push Name"})
 	require.NoError(t, err)
 	require.NoError(t, db.SetName(ctx, newer.ID, "Rectified Name"))
