@@ -14,6 +14,10 @@ type Capabilities struct {
 	// may send free-form text to it (the WhatsApp Business Platform's
 	// 24-hour customer-service window); 0 means any time.
 	Window time.Duration
+	// Template is true when the channel can send the business's
+	// pre-approved message template (Outbound.Template), the one kind of
+	// message the WhatsApp Business Platform delivers outside Window.
+	Template bool
 }
 
 // Inbound is one message from a platform, already mapped to bot types.
@@ -39,10 +43,19 @@ type Inbound struct {
 	Kind   MessageKind
 	Text   string // never logged
 	SentAt time.Time
-	// Media names the attachment of an image, voice, audio, video,
-	// document or sticker message, for a later fetch through the channel's
-	// MediaFetcher; nil for other kinds. Text then holds the caption.
+	// Media names the file of an image, voice note, video, document or
+	// sticker as the platform keeps it, for a later download; nil for
+	// text and for platforms that give no id. Nothing stores it yet.
 	Media *MediaRef
+}
+
+// MediaRef is a platform's handle on one received file. ID, Filename and
+// SHA256 are personal data (they name what a person sent): never log them.
+type MediaRef struct {
+	ID       string // the platform's media id (Cloud API media ids live about 7 days)
+	MIME     string
+	Filename string // documents only
+	SHA256   string // as the platform reported it (base64 or hex), if any
 }
 
 // Sink accepts events from a channel. Each method returns nil once the event
@@ -87,6 +100,10 @@ type Outbound struct {
 	// biz_opaque_callback_data) attaches Key and reports it back in
 	// Receipt.Key. Empty for replies sent outside the outbox.
 	Key string
+	// Template sends the business's configured re-engagement template
+	// instead of Text (a channel whose Capabilities.Template is true); it
+	// is the one message allowed outside Capabilities.Window.
+	Template bool
 }
 
 // Forgetter is implemented by channels that keep data of their own about a
@@ -139,6 +156,16 @@ type Card struct {
 	DecidedAt time.Time
 	// SendStatus tracks the reply after approval.
 	SendStatus MessageStatus
+	// WindowEnds is when the channel's free-form reply window for this
+	// chat closes (Capabilities.Window after the customer's last message);
+	// zero when the channel has no window.
+	WindowEnds time.Time
+	// WindowLeft is how much of the window was left when the card was
+	// made; 0 once it closed (or the customer never wrote).
+	WindowLeft time.Duration
+	// Template is true when staff may send the business's template to
+	// reopen a closed window.
+	Template bool
 	// Removed is set when the card is blanked at the customer's request.
 	Removed bool
 }

@@ -40,6 +40,8 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 	switch d.Kind {
 	case Regenerate, Retry:
 		return r.decideRedraft(ctx, d)
+	case SendTemplate:
+		return r.decideTemplate(ctx, d)
 	case Approve, Reject:
 	case Edit:
 		if !utf8.ValidString(d.Text) {
@@ -54,6 +56,12 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 	default:
 		return refused("Unknown action on this card."), nil
 	}
+	if d.Kind != Reject {
+		res, ok, err := r.checkSendable(ctx, d)
+		if err != nil || !ok {
+			return res, err
+		}
+	}
 
 	err := r.store.Decide(ctx, d)
 	switch {
@@ -62,11 +70,11 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 		if lerr != nil {
 			return DecisionResult{Outcome: AlreadyDecided, Message: "Already decided; nothing sent again."}, nil
 		}
-		return DecisionResult{Outcome: AlreadyDecided, Message: alreadyMessage(view), Card: cardOf(view)}, nil
+		return DecisionResult{Outcome: AlreadyDecided, Message: alreadyMessage(view), Card: r.cardFor(view)}, nil
 	case errors.Is(err, ErrForbidden):
 		res := refused(safeText(err, forbiddenMessage(d.Kind)))
 		if view, lerr := r.store.LoadDraft(ctx, d.DraftID); lerr == nil {
-			res.Card = cardOf(view)
+			res.Card = r.cardFor(view)
 		}
 		return res, nil
 	case errors.Is(err, ErrNotFound):
@@ -81,7 +89,7 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 		r.wakeOutbox()
 		return DecisionResult{Outcome: Applied, Message: appliedMessage(d.Kind)}, nil
 	}
-	card := cardOf(view)
+	card := r.cardFor(view)
 	r.updateCard(ctx, r.log.With().Int64("draft", d.DraftID).Logger(), view, card)
 	if d.Kind != Reject {
 		r.wakeOutbox()
@@ -98,7 +106,7 @@ func (r *Router) decideRedraft(ctx context.Context, d Decision) (DecisionResult,
 	if err != nil {
 		return DecisionResult{}, fmt.Errorf("load draft %d: %w", d.DraftID, err)
 	}
-	card := cardOf(view)
+	card := r.cardFor(view)
 	if view.Draft.Status.Decided() {
 		return DecisionResult{Outcome: AlreadyDecided, Message: alreadyMessage(view), Card: card}, nil
 	}

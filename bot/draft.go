@@ -169,7 +169,7 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 	r.metrics.Drafted(status)
 	if status == DraftFailed {
 		// Keep the stored draft as it was; the card says the attempt failed.
-		card := cardOf(view)
+		card := r.cardFor(view)
 		card.Note = res.Note
 		r.updateCard(ctx, log, view, card)
 		return
@@ -307,7 +307,7 @@ func (r *Router) postCard(ctx context.Context, id int64) {
 	if view.Card != nil {
 		return
 	}
-	ref, err := r.notifier.PostCard(ctx, cardOf(view))
+	ref, err := r.notifier.PostCard(ctx, r.cardFor(view))
 	if err != nil {
 		r.metrics.Failure("card")
 		log.Error().Err(err).Msg("post card")
@@ -335,7 +335,7 @@ func (r *Router) refreshCard(ctx context.Context, id int64) {
 		r.postCard(ctx, id)
 		return
 	}
-	r.updateCard(ctx, log, view, cardOf(view))
+	r.updateCard(ctx, log, view, r.cardFor(view))
 }
 
 // updateCard replaces a posted card; a platform that cannot edit leaves it.

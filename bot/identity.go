@@ -17,6 +17,11 @@ const (
 	IDTenant IdentityKind = "tenant"       // an Entra tenant id (not a person; an admin target)
 )
 
+// IDBSUID is a WhatsApp Business Platform business-scoped user id (the
+// user_id Meta sends beside wa_id since 2026), "US.13491208655302741918":
+// the only id of a person who hides their number behind a username.
+const IDBSUID IdentityKind = "whatsapp-bsuid"
+
 // Identity is one way a person is known on a platform. Values are personal
 // data: never log them; the store keeps only a keyed blind index.
 type Identity struct {
@@ -35,8 +40,8 @@ var ErrBadIdentity = errors.New("bad identifier")
 
 // ParseIdentity parses what an admin types after /forget or /export: a phone
 // number in any common format ("+44 7700 900123", "07700 900123",
-// "0044…"), "teams:<aadObjectId>", "whatsapp-lid:<n>@lid" or
-// "tenant:<tenantId>". Phone numbers without a country code take
+// "0044…"), "teams:<aadObjectId>", "whatsapp-lid:<n>@lid",
+// "whatsapp-bsuid:<CC>.<id>" or "tenant:<tenantId>". Phone numbers without a country code take
 // defaultCC (digits, e.g. "44"). The result is normalised, so equal people
 // give equal identities.
 func ParseIdentity(s, defaultCC string) (Identity, error) {
@@ -53,11 +58,13 @@ func ParseIdentity(s, defaultCC string) (Identity, error) {
 			return normID(IDTenant, val)
 		case IDLID:
 			return NormalizeLID(val)
+		case IDBSUID:
+			return NormalizeBSUID(val)
 		case IDPhone, "tel", "phone":
 			p, err := NormalizePhone(val, defaultCC)
 			return Identity{Kind: IDPhone, Value: p}, err
 		default:
-			return Identity{}, fmt.Errorf("%w: unknown kind (want a phone number, teams:, tenant: or whatsapp-lid:)", ErrBadIdentity)
+			return Identity{}, fmt.Errorf("%w: unknown kind (want a phone number, teams:, tenant:, whatsapp-lid: or whatsapp-bsuid:)", ErrBadIdentity)
 		}
 	}
 	p, err := NormalizePhone(s, defaultCC)
@@ -93,6 +100,46 @@ func NormalizeLID(v string) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: a LID is digits followed by @lid", ErrBadIdentity)
 	}
 	return Identity{Kind: IDLID, Value: v + "@lid"}, nil
+}
+
+// maxBSUID bounds a business-scoped user id: two letters, a dot, an
+// optional "ENT." (a parent id) and up to 128 letters and digits.
+const maxBSUID = 2 + 1 + 4 + 128
+
+// NormalizeBSUID checks a WhatsApp business-scoped user id
+// ("US.13491208655302741918", or a parent id "US.ENT.1181…") and returns
+// its identity. Meta says to keep the id exactly as received, so only the
+// country code is upper-cased.
+func NormalizeBSUID(v string) (Identity, error) {
+	v = strings.TrimSpace(v)
+	bad := fmt.Errorf("%w: a business-scoped user id is a two-letter country code, a dot and letters or digits", ErrBadIdentity)
+	if len(v) < 4 || len(v) > maxBSUID || v[2] != '.' {
+		return Identity{}, bad
+	}
+	cc := strings.ToUpper(v[:2])
+	rest := v[3:]
+	if p, ok := strings.CutPrefix(rest, "ENT."); ok {
+		rest = p
+	}
+	if !isASCIILetters(cc) || rest == "" || len(rest) > 128 {
+		return Identity{}, bad
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return Identity{}, bad
+		}
+	}
+	return Identity{Kind: IDBSUID, Value: cc + v[2:]}, nil
+}
+
+func isASCIILetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // nationalLengths are the lengths of national significant numbers (the

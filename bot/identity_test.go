@@ -102,6 +102,13 @@ func TestParseIdentity(t *testing.T) {
 		{name: "Tenant", in: "tenant:contoso-tenant", want: bot.Identity{Kind: bot.IDTenant, Value: "contoso-tenant"}},
 		{name: "LID", in: "whatsapp-lid:123456789@lid", want: bot.Identity{Kind: bot.IDLID, Value: "123456789@lid"}},
 		{name: "LIDDevice", in: "whatsapp-lid:123456789:12@lid", want: bot.Identity{Kind: bot.IDLID, Value: "123456789@lid"}},
+		{name: "BSUID", in: "whatsapp-bsuid:US.13491208655302741918", want: bot.Identity{Kind: bot.IDBSUID, Value: "US.13491208655302741918"}},
+		{name: "BSUIDKeepsCase", in: "whatsapp-bsuid: br.15025aBc76", want: bot.Identity{Kind: bot.IDBSUID, Value: "BR.15025aBc76"}},
+		{name: "BSUIDParent", in: "whatsapp-bsuid:US.ENT.11815799212886844830", want: bot.Identity{Kind: bot.IDBSUID, Value: "US.ENT.11815799212886844830"}},
+		{name: "ErrBSUIDNoCountry", in: "whatsapp-bsuid:13491208655302741918", wantErr: true},
+		{name: "ErrBSUIDDash", in: "whatsapp-bsuid:US.1349-1208", wantErr: true},
+		{name: "ErrBSUIDEmpty", in: "whatsapp-bsuid:US.", wantErr: true},
+		{name: "ErrBSUIDLong", in: "whatsapp-bsuid:US." + strings.Repeat("1", 129), wantErr: true},
 		{name: "ErrKind", in: "email:someone@example.com", wantErr: true},
 		{name: "ErrTeamsSpace", in: "teams:a b", wantErr: true},
 		{name: "ErrTeamsEmpty", in: "teams:", wantErr: true},
@@ -129,7 +136,7 @@ func TestMaskPhone(t *testing.T) {
 }
 
 func FuzzParseIdentity(f *testing.F) {
-	for _, s := range []string{"07700 900123", "+44 (0)7700-900.123", "teams:abc", "tenant:x", "whatsapp-lid:1@lid", "0044", ":", "tel:+1 202 555 0143",
+	for _, s := range []string{"07700 900123", "+44 (0)7700-900.123", "teams:abc", "tenant:x", "whatsapp-lid:1@lid", "whatsapp-bsuid:US.ENT.1a", "0044", ":", "tel:+1 202 555 0143",
 		"7700 900987", "447700900987", "1 202 555 0143"} {
 		f.Add(s)
 	}

@@ -2,8 +2,12 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -35,27 +39,6 @@ const (
 	MediaFailed  MediaState = "failed"  // given up; Note says why in plain words
 )
 
-// MediaRef is what a channel knows about one inbound attachment: enough to
-// fetch it later, and what the platform declared about it. A caption is
-// the message's Text, stored and sealed like any text. The file name, hash
-// and Ref are personal data or a handle to it, stored sealed.
-type MediaRef struct {
-	Kind MessageKind // image, voice, audio, video, document or sticker
-	// MIME is the type the platform declared; checked against the bytes.
-	MIME string
-	// FileName is a document's name as the sender gave it; "" for others.
-	FileName string
-	// Size is the size the platform declared, in bytes; 0 if unknown.
-	Size int64
-	// SHA256 is the platform's hash of the plaintext, if it gives one
-	// (the Cloud API's sha256, whatsmeow's FileSHA256); nil otherwise.
-	SHA256 []byte
-	// Ref is the channel's own handle, opaque to everyone else: the Cloud
-	// API's media id, or the whatsmeow message's media keys and direct
-	// path. Only the channel that made it can use it (MediaFetcher).
-	Ref []byte
-}
-
 // Media is one stored attachment of a message.
 type Media struct {
 	ID        int64 // store row id
@@ -79,8 +62,8 @@ type Media struct {
 	// Note says in plain words why a fetch failed or was refused, for the
 	// staff card; never message text or a file name.
 	Note string
-	// Ref is the channel's handle (MediaRef.Ref); sealed at rest.
-	Ref []byte
+	// Ref is the channel's handle (MediaRef.ID); sealed at rest.
+	Ref string
 	// Thumb is a small JPEG preview of an image, nil if none.
 	Thumb []byte // sealed at rest
 	// Transcript is a voice note's text; sealed at rest like message text.
@@ -91,14 +74,43 @@ type Media struct {
 
 // MediaRef returns what a channel needs to fetch m again.
 func (m Media) MediaRef() MediaRef {
-	return MediaRef{Kind: m.Kind, MIME: m.MIME, FileName: m.FileName, Size: m.Size, SHA256: m.SHA256, Ref: m.Ref}
+	r := MediaRef{ID: m.Ref, MIME: m.MIME, Filename: m.FileName}
+	if len(m.SHA256) == sha256.Size {
+		r.SHA256 = hex.EncodeToString(m.SHA256)
+	}
+	return r
+}
+
+// NewMedia is the pending item to record for ref, received with stored
+// message row messageID of the given kind (Inbound.Kind).
+func NewMedia(messageID int64, kind MessageKind, ref MediaRef) Media {
+	return Media{MessageID: messageID, Kind: kind, MIME: ref.MIME, FileName: ref.Filename,
+		SHA256: ref.Digest(), Ref: ref.ID, State: MediaPending}
+}
+
+// Digest decodes SHA256 as the platforms write it: hex (64 digits) or
+// base64 (standard or URL alphabet, padded or not). Anything else is nil:
+// no hash to check against.
+func (r MediaRef) Digest() []byte {
+	s := strings.TrimSpace(r.SHA256)
+	if len(s) == 2*sha256.Size {
+		if b, err := hex.DecodeString(s); err == nil {
+			return b
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == sha256.Size {
+			return b
+		}
+	}
+	return nil
 }
 
 // MediaFetcher is implemented by channels that can download the media of
 // inbound messages (whatsmeow's Download with the message's media keys; the
 // Cloud API's media URL with the bearer token).
 type MediaFetcher interface {
-	// FetchMedia downloads the attachment ref names, reading at most limit
+	// FetchMedia downloads the file ref names, reading at most limit
 	// bytes: a larger file is an error wrapping ErrTooLarge, without
 	// reading the rest. An attachment the platform no longer has (expired,
 	// deleted) is an error wrapping ErrNotFound and is not retried; other

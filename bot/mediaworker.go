@@ -15,10 +15,11 @@ import (
 type MediaInspector interface {
 	// Limit returns the size cap for files of kind, in bytes.
 	Limit(kind MessageKind) int64
-	// Inspect checks data, fetched for ref, and returns what to keep. A
+	// Inspect checks data, fetched for m (its kind and what the platform
+	// declared: type, size if known, hash), and returns what to keep. A
 	// refusal (empty, over the cap, cut off, wrongly typed, a
 	// decompression bomb) is an error with a Note() string for staff.
-	Inspect(ref MediaRef, data []byte) (MediaContent, error)
+	Inspect(m Media, data []byte) (MediaContent, error)
 }
 
 // Transcriber turns a voice note into text; drafts.Transcriber implements
@@ -70,7 +71,7 @@ type MediaWorker struct {
 }
 
 // defaultMediaBackoff is the retry schedule: about a day in all, within
-// the 30 days the Cloud API keeps a media id.
+// the days the Cloud API keeps a received media id (about 7).
 var defaultMediaBackoff = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour}
 
 // NewMediaWorker validates opts. It does no I/O.
@@ -181,7 +182,7 @@ func (w *MediaWorker) process(ctx context.Context, m Media) bool {
 		w.retry(ctx, log, m, fmt.Sprintf("The %s has not downloaded yet; we will try again.", what))
 		return true
 	}
-	content, err := w.o.Inspector.Inspect(m.MediaRef(), data)
+	content, err := w.o.Inspector.Inspect(m, data)
 	if err != nil {
 		note := fmt.Sprintf("The %s could not be kept.", what)
 		var n noter

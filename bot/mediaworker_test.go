@@ -3,6 +3,8 @@ package bot_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"image"
@@ -40,7 +42,7 @@ func (f *fakeFetcher) FetchMedia(_ context.Context, ref bot.MediaRef, limit int6
 	if len(f.errs) > 0 {
 		err, f.errs = f.errs[0], f.errs[1:]
 	}
-	b, ok := f.files[string(ref.Ref)]
+	b, ok := f.files[ref.ID]
 	during := f.during
 	f.mu.Unlock()
 	if during != nil {
@@ -113,14 +115,16 @@ func newWorkerEnv(t *testing.T, mod func(*bot.MediaWorkerOptions)) *workerEnv {
 func (e *workerEnv) add(kind bot.MessageKind, mime string, data []byte) int64 {
 	e.t.Helper()
 	e.n++
-	ref := []byte{byte('A' + e.n)}
+	ref := string(rune('A' + e.n))
 	mid, _, err := e.db.SaveInbound(e.ctx, bot.Message{Subject: e.sub.ID, Platform: bot.WhatsApp, Chat: "447700900123@s.whatsapp.net",
-		PlatformID: bot.MessageID("W" + string(ref)), Kind: kind, Text: "caption", SentAt: e.clock.Now()})
+		PlatformID: bot.MessageID("W" + ref), Kind: kind, Text: "caption", SentAt: e.clock.Now()})
 	require.NoError(e.t, err)
-	id, err := e.db.CreateMedia(e.ctx, bot.Media{MessageID: mid, Kind: kind, MIME: mime, Size: int64(len(data)), Ref: ref})
+	m := bot.NewMedia(mid, kind, bot.MediaRef{ID: ref, MIME: mime})
+	m.Size = int64(len(data)) // as whatsmeow declares it (FileLength)
+	id, err := e.db.CreateMedia(e.ctx, m)
 	require.NoError(e.t, err)
 	if data != nil {
-		e.fetch.files[string(ref)] = data
+		e.fetch.files[ref] = data
 	}
 	return id
 }
@@ -356,4 +360,28 @@ func TestMediaWorkerRunWakes(t *testing.T) {
 	require.NoError(t, <-done)
 	_, err := bot.NewMediaWorker(bot.MediaWorkerOptions{})
 	assert.Error(t, err)
+}
+
+// The hash the platform declared (the Cloud API gives base64) is checked:
+// a download that differs is refused with a note.
+func TestMediaWorkerChecksHash(t *testing.T) {
+	e := newWorkerEnv(t, nil)
+	photo := photoJPEG(t, 64, 48)
+	other := sha256.Sum256([]byte("another photo"))
+	mid, _, err := e.db.SaveInbound(e.ctx, bot.Message{Subject: e.sub.ID, Platform: bot.WhatsApp, Chat: "447700900123@s.whatsapp.net",
+		PlatformID: "WHASH", Kind: bot.KindImage, SentAt: e.clock.Now()})
+	require.NoError(t, err)
+	bad, err := e.db.CreateMedia(e.ctx, bot.NewMedia(mid, bot.KindImage, bot.MediaRef{ID: "bad", MIME: "image/jpeg",
+		SHA256: base64.StdEncoding.EncodeToString(other[:])}))
+	require.NoError(t, err)
+	good := sha256.Sum256(photo)
+	ok, err := e.db.CreateMedia(e.ctx, bot.NewMedia(mid, bot.KindImage, bot.MediaRef{ID: "good", MIME: "image/jpeg",
+		SHA256: base64.StdEncoding.EncodeToString(good[:])}))
+	require.NoError(t, err)
+	e.fetch.files["bad"], e.fetch.files["good"] = photo, photo
+	e.round()
+	m := e.find(bad)
+	assert.Equal(t, bot.MediaFailed, m.State)
+	assert.Equal(t, "The image did not arrive intact (it differs from what WhatsApp announced), so it was not kept. Ask the customer to send it again.", m.Note)
+	assert.Equal(t, bot.MediaFetched, e.find(ok).State)
 }

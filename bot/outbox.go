@@ -108,7 +108,9 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 		return time.Time{}, r.giveUp(ctx, log, it, "no channel for platform "+string(it.Platform))
 	}
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	pid, err := ch.Send(sctx, Outbound{Chat: it.Chat, Text: it.Text})
+	// Until the outbox keeps an idempotency key per row, the row id names
+	// the reply across attempts (the Cloud API echoes it in statuses).
+	pid, err := ch.Send(sctx, Outbound{Chat: it.Chat, Text: it.Text, Key: fmt.Sprintf("outbox-%d", it.ID)})
 	cancel()
 	r.metrics.Sent(it.Platform, err)
 	if err == nil {
@@ -242,7 +244,7 @@ func (r *Router) Revoke(ctx context.Context, p Platform, chat ChatID, sender Ide
 			log.Warn().Err(err).Msg("load draft of revoked message")
 			continue
 		}
-		card := cardOf(view)
+		card := r.cardFor(view)
 		card.Message = "[message deleted by the customer]"
 		switch {
 		case card.Note == "":

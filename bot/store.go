@@ -35,6 +35,10 @@ type DraftView struct {
 	Decision *Decision
 	// SendStatus is the reply's status once queued.
 	SendStatus MessageStatus
+	// LastInbound is when the customer last wrote in the draft's chat (the
+	// platform's time of the newest stored inbound message); zero if no
+	// inbound message of the chat is stored.
+	LastInbound time.Time
 }
 
 // RecentLimit is how many earlier messages a DraftView carries.
@@ -145,7 +149,7 @@ type Commands interface {
 // start (an alert on a counter's increase sees its first failure).
 var FailureStages = []string{
 	"card", "command", "decide", "draft", "drafter", "history", "intercept", "mark-handled", "outbox",
-	"queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "validate",
+	"queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "template", "validate",
 }
 
 // Metrics counts what the router does. Implementations must not block.

@@ -210,6 +210,10 @@ const (
 	Reject     DecisionKind = "reject"
 	Regenerate DecisionKind = "regenerate" // draft again, with an optional instruction
 	Retry      DecisionKind = "retry"      // draft again after a failure
+	// SendTemplate sends the business's message template to a customer
+	// whose reply window closed, asking them to write again; the draft
+	// stays pending.
+	SendTemplate DecisionKind = "template"
 )
 
 // Decision is one staff click on a draft card.

@@ -17,17 +17,17 @@ var _ bot.MediaInspector = Inspector{}
 // Limit returns the size cap of kind (Limits.For).
 func (i Inspector) Limit(kind bot.MessageKind) int64 { return i.Limits.For(kind) }
 
-// Inspect runs Check on data fetched for ref (its declared type, size and
-// hash) and, for images and stickers, makes a thumbnail. A refusal is the
+// Inspect runs Check on data fetched for m (its kind and declared type,
+// size and hash) and, for images and stickers, makes a thumbnail. A refusal is the
 // *Error from Check, whose Note the card shows; a preview that cannot be
 // made (a HEIC photo) is no refusal: the file is kept without one.
-func (i Inspector) Inspect(ref bot.MediaRef, data []byte) (bot.MediaContent, error) {
-	info, err := Check(ref.Kind, ref.MIME, data, Expect{Size: ref.Size, SHA256: ref.SHA256}, i.Limits)
+func (i Inspector) Inspect(m bot.Media, data []byte) (bot.MediaContent, error) {
+	info, err := Check(m.Kind, m.MIME, data, Expect{Size: m.Size, SHA256: m.SHA256}, i.Limits)
 	if err != nil {
 		return bot.MediaContent{}, err
 	}
 	c := bot.MediaContent{MIME: info.MIME}
-	if ref.Kind == bot.KindImage || ref.Kind == bot.KindSticker {
+	if m.Kind == bot.KindImage || m.Kind == bot.KindSticker {
 		opts := i.Thumb
 		opts.Limits = i.Limits
 		if th, err := Thumbnail(data, opts); err == nil {

@@ -35,6 +35,7 @@ const (
 	ScopeSelf    Scope = "self"
 	ScopePhone   Scope = "phone"
 	ScopeLID     Scope = "lid"
+	ScopeBSUID   Scope = "bsuid"
 	ScopeTeams   Scope = "teams"
 	ScopeTenant  Scope = "tenant"
 	ScopeCompany Scope = "company"
@@ -102,7 +103,7 @@ func Parse(cmd bot.Command, defaultCC string) (Op, error) {
 
 // ParseTarget parses what follows /forget or /export: "me", "company", or an
 // identifier bot.ParseIdentity accepts (a phone number in any common
-// format, teams:<id>, whatsapp-lid:<n>@lid, tenant:<id>).
+// format, teams:<id>, whatsapp-lid:<n>@lid, whatsapp-bsuid:<id>, tenant:<id>).
 func ParseTarget(s, defaultCC string) (Target, error) {
 	s = strings.TrimSpace(s)
 	switch strings.ToLower(s) {
@@ -120,6 +121,8 @@ func ParseTarget(s, defaultCC string) (Target, error) {
 		return Target{Scope: ScopePhone, ID: id}, nil
 	case bot.IDLID:
 		return Target{Scope: ScopeLID, ID: id}, nil
+	case bot.IDBSUID:
+		return Target{Scope: ScopeBSUID, ID: id}, nil
 	case bot.IDTeams:
 		return Target{Scope: ScopeTeams, ID: id}, nil
 	case bot.IDTenant:

@@ -31,6 +31,7 @@ var parseCases = []struct {
 	{"ExportTeams", "/export teams:AB12-cd34", Op{Verb: VerbExport, Target: Target{Scope: ScopeTeams, ID: bot.Identity{Kind: bot.IDTeams, Value: "ab12-cd34"}}}, nil},
 	{"ExportTenant", "/export tenant: T-1", Op{Verb: VerbExport, Target: Target{Scope: ScopeTenant, ID: bot.Identity{Kind: bot.IDTenant, Value: "t-1"}}}, nil},
 	{"ForgetLID", "/forget whatsapp-lid:123456789@lid", Op{Verb: VerbForget, Target: Target{Scope: ScopeLID, ID: bot.Identity{Kind: bot.IDLID, Value: "123456789@lid"}}}, nil},
+	{"ForgetBSUID", "/forget whatsapp-bsuid:US.13491208655302741918aB", Op{Verb: VerbForget, Target: Target{Scope: ScopeBSUID, ID: bot.Identity{Kind: bot.IDBSUID, Value: "US.13491208655302741918aB"}}}, nil},
 	{"ForgetCompany", "/forget Company", Op{Verb: VerbForget, Target: Target{Scope: ScopeCompany}}, nil},
 	{"ForgetGarbage", "/forget everyone please", Op{}, bot.ErrBadIdentity},
 	{"ForgetUnknownKind", "/forget mail:x@y", Op{}, bot.ErrBadIdentity},

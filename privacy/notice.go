@@ -43,6 +43,12 @@ type Policy struct {
 	// NoAI is true when no AI model is configured: staff write every
 	// reply, and the notice and exports name no AI provider.
 	NoAI bool
+	// WhatsAppProcessor names Meta as the business's processor when
+	// WhatsApp runs on the WhatsApp Business Platform (the Cloud API),
+	// which hosts the business's side of the chats: "Meta Platforms (WhatsApp
+	// Business Platform)". If empty, WhatsApp only carries the messages
+	// between the phones (the linked-device transport).
+	WhatsAppProcessor string
 	// RetentionMonths is how long message text and drafts are kept after a
 	// subject's last message. If 0, 12.
 	RetentionMonths int
@@ -145,10 +151,14 @@ const icoRoute = "the Information Commissioner's Office (ICO): ico.org.uk/make-a
 // Notice is the short privacy notice /privacy shows.
 func (p Policy) Notice() string {
 	why := "Why: to answer your messages and give you the service you ask for (contract and legitimate interests). An AI model drafts replies; a person checks every one before it is sent, and your messages are not used to train AI models."
-	who := "Who processes it: our staff on Microsoft Teams, Microsoft (Teams), Meta (WhatsApp) and " + p.LLMProvider + " (AI drafts)."
+	meta := "Meta (WhatsApp)"
+	if p.WhatsAppProcessor != "" {
+		meta = p.WhatsAppProcessor + ", which runs our WhatsApp account for us"
+	}
+	who := "Who processes it: our staff on Microsoft Teams, Microsoft (Teams), " + meta + " and " + p.LLMProvider + " (AI drafts)."
 	if p.NoAI {
 		why = "Why: to answer your messages and give you the service you ask for (contract and legitimate interests). Our staff write every reply; no AI model sees your messages."
-		who = "Who processes it: our staff on Microsoft Teams, Microsoft (Teams) and Meta (WhatsApp)."
+		who = "Who processes it: our staff on Microsoft Teams, Microsoft (Teams) and " + meta + "."
 	}
 	return strings.Join([]string{
 		p.who(),
@@ -282,6 +292,17 @@ func (p Policy) Supplementary() Supplementary {
 		s.Recipients = s.Recipients[:len(s.Recipients)-1]
 		s.AutomatedDecisions = "none: staff write every reply"
 		s.InternationalTransfers = "Microsoft may process data outside the UK under UK adequacy regulations or the International Data Transfer Addendum"
+	}
+	if p.WhatsAppProcessor != "" {
+		for i := range s.Recipients {
+			if s.Recipients[i].Name == "Meta (WhatsApp)" {
+				s.Recipients[i] = Recipient{p.WhatsAppProcessor, "processor: runs the business's WhatsApp account; holds messages and files sent through it for up to 30 days"}
+			}
+		}
+		s.InternationalTransfers = strings.NewReplacer(
+			"the AI provider and Microsoft may", "the AI provider, Microsoft and Meta may",
+			"Microsoft may", "Microsoft and Meta may",
+		).Replace(s.InternationalTransfers)
 	}
 	return s
 }

@@ -30,6 +30,34 @@ func TestNoticeNamesAIOnlyWhenConfigured(t *testing.T) {
 	assert.Contains(t, string(full), "OpenAI (USA)")
 }
 
+func TestNoticeNamesMetaAsProcessorOnTheCloudAPI(t *testing.T) {
+	linked := Policy{LLMProvider: "OpenAI (USA)"}.withDefaults()
+	assert.NotContains(t, linked.Notice(), "Business Platform")
+
+	for _, p := range []Policy{
+		{LLMProvider: "OpenAI (USA)", WhatsAppProcessor: "Meta Platforms (WhatsApp Business Platform)"},
+		{NoAI: true, WhatsAppProcessor: "Meta Platforms (WhatsApp Business Platform)"},
+	} {
+		p = p.withDefaults()
+		assert.Contains(t, p.Notice(), "Meta Platforms (WhatsApp Business Platform), which runs our WhatsApp account for us")
+		sup := p.Supplementary()
+		var meta *Recipient
+		for i := range sup.Recipients {
+			if sup.Recipients[i].Name == p.WhatsAppProcessor {
+				meta = &sup.Recipients[i]
+			}
+		}
+		require.NotNil(t, meta, "the export lists Meta")
+		assert.Contains(t, meta.Role, "processor")
+		assert.Contains(t, sup.InternationalTransfers, "Meta may")
+		if p.NoAI {
+			assert.Equal(t, "Microsoft and Meta may process data outside the UK under UK adequacy regulations or the International Data Transfer Addendum", sup.InternationalTransfers)
+		} else {
+			assert.Contains(t, sup.InternationalTransfers, "the AI provider, Microsoft and Meta may")
+		}
+	}
+}
+
 func TestDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		24 * time.Hour:                "24 hours",

@@ -81,7 +81,7 @@ func seedMedia(t *testing.T, h *harness, p seeded) []seededMedia {
 			SentAt: h.clock.Now(), Status: bot.StatusReceived})
 		require.NoError(t, err)
 		id, err := h.st.CreateMedia(h.ctx, bot.Media{MessageID: mid, Kind: it.kind, MIME: it.mime, FileName: it.name,
-			Size: int64(len(it.data)), Ref: []byte("meta-media-id-" + p.phone[1:])})
+			Size: int64(len(it.data)), Ref: "meta-media-id-" + p.phone[1:]})
 		require.NoError(t, err)
 		var thumb []byte
 		if it.kind == bot.KindImage {

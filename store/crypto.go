@@ -125,6 +125,11 @@ func normalizeIdentity(id bot.Identity) bot.Identity {
 		if l, err := bot.NormalizeLID(v); err == nil {
 			v = l.Value
 		}
+	case bot.IDBSUID:
+		// Case matters in a business-scoped user id: keep it as Meta sent it.
+		if b, err := bot.NormalizeBSUID(v); err == nil {
+			v = b.Value
+		}
 	default:
 		v = strings.ToLower(v)
 	}

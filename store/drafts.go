@@ -253,6 +253,9 @@ func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.Draft
 	case !errors.Is(err, sql.ErrNoRows):
 		return bot.DraftView{}, err
 	}
+	if v.LastInbound, err = lastInbound(ctx, q, d.Platform, d.chatIdx); err != nil {
+		return bot.DraftView{}, err
+	}
 	return v, nil
 }
 

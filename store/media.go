@@ -91,9 +91,11 @@ func (db *DB) scanMedia(ctx context.Context, rows interface{ Scan(...any) error 
 	if m.FileName, err = sk.openString("media", "name", name); err != nil {
 		return bot.Media{}, err
 	}
-	if m.Ref, err = sk.open("media", "ref", ref); err != nil {
+	r, err := sk.open("media", "ref", ref)
+	if err != nil {
 		return bot.Media{}, err
 	}
+	m.Ref = string(r)
 	if m.Thumb, err = sk.open("media", "thumb", thumb); err != nil {
 		return bot.Media{}, err
 	}
@@ -153,7 +155,7 @@ func (db *DB) CreateMedia(ctx context.Context, m bot.Media) (int64, error) {
 		res, err := tx.ExecContext(ctx, `INSERT INTO media (subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, next_attempt, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
 			subject, m.MessageID, platform, string(m.Kind), m.MIME, max(m.Size, 0), sk.sealBytes("media", "sha256", m.SHA256),
-			sk.sealString("media", "name", m.FileName), sk.sealBytes("media", "ref", m.Ref), now, now, now)
+			sk.sealString("media", "name", m.FileName), sk.sealString("media", "ref", m.Ref), now, now, now)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func plantedBytes(n int, phrase string, seed uint64) []byte {
 func mediaFor(t testing.TB, db *DB, f fixture, name string) int64 {
 	t.Helper()
 	id, err := db.CreateMedia(context.Background(), bot.Media{MessageID: f.msg.ID, Kind: bot.KindDocument, MIME: "application/pdf",
-		FileName: name, Size: 1234, SHA256: bytes.Repeat([]byte{7}, 32), Ref: []byte("cloud-media-id-" + name)})
+		FileName: name, Size: 1234, SHA256: bytes.Repeat([]byte{7}, 32), Ref: "cloud-media-id-" + name})
 	require.NoError(t, err)
 	return id
 }
@@ -67,9 +68,9 @@ func TestMediaLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, bot.Media{ID: id, Subject: f.customer.ID, MessageID: f.msg.ID, Platform: bot.WhatsApp, Kind: bot.KindDocument,
 		MIME: "application/pdf", FileName: "boiler-quote.pdf", Size: 1234, SHA256: bytes.Repeat([]byte{7}, 32), State: bot.MediaPending,
-		NextAttempt: clk.Now().UTC(), Ref: []byte("cloud-media-id-boiler-quote.pdf"), CreatedAt: clk.Now().UTC()}, m)
-	assert.Equal(t, bot.MediaRef{Kind: bot.KindDocument, MIME: "application/pdf", FileName: "boiler-quote.pdf", Size: 1234,
-		SHA256: bytes.Repeat([]byte{7}, 32), Ref: []byte("cloud-media-id-boiler-quote.pdf")}, m.MediaRef())
+		NextAttempt: clk.Now().UTC(), Ref: "cloud-media-id-boiler-quote.pdf", CreatedAt: clk.Now().UTC()}, m)
+	assert.Equal(t, bot.MediaRef{MIME: "application/pdf", Filename: "boiler-quote.pdf",
+		SHA256: strings.Repeat("07", 32), ID: "cloud-media-id-boiler-quote.pdf"}, m.MediaRef())
 	byMsg, err := db.MediaOfMessage(ctx, f.msg.ID)
 	require.NoError(t, err)
 	assert.Equal(t, []bot.Media{m}, byMsg)

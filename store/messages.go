@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/switchboard/switchboard/bot"
 )
@@ -379,6 +380,34 @@ func (db *DB) RetryText(ctx context.Context, id bot.MessageID) (string, error) {
 		return "", fmt.Errorf("retry text: %w", bot.ErrNotFound)
 	}
 	return ms[0].Text, nil
+}
+
+// LastInbound returns when the chat last wrote: the platform's time of the
+// newest stored inbound message of chat, or the zero time if none is stored.
+// A channel with a reply window (the WhatsApp Business Platform's 24 hours)
+// asks it before sending.
+func (db *DB) LastInbound(ctx context.Context, platform bot.Platform, chat bot.ChatID) (time.Time, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := lastInbound(ctx, read, platform, db.keys.chatIndex(chat))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last inbound: %w", err)
+	}
+	return t, nil
+}
+
+// lastInbound is LastInbound on q for a chat's blind index. The dedup index
+// (platform, chat_bidx, platform_id) bounds the scan to the chat's rows.
+func lastInbound(ctx context.Context, q querier, platform bot.Platform, chatIdx []byte) (time.Time, error) {
+	var last sql.NullInt64
+	err := q.QueryRowContext(ctx, "SELECT MAX(sent_at) FROM messages WHERE platform = ? AND chat_bidx = ? AND dir = 'in'",
+		string(platform), chatIdx).Scan(&last)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fromTS(last.Int64), nil
 }
 
 // MarkHandled records that the inbound message with row id needs no draft,

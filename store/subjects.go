@@ -54,7 +54,7 @@ func (db *DB) identityKeys(ids []bot.Identity) ([]identityKey, error) {
 			return nil, fmt.Errorf("resolve subject: %w: empty kind or value", bot.ErrBadIdentity)
 		case id.Kind == bot.IDTenant:
 			return nil, fmt.Errorf("resolve subject: %w: a tenant is not a person", bot.ErrBadIdentity)
-		case id.Kind != bot.IDPhone && id.Kind != bot.IDLID && id.Kind != bot.IDTeams:
+		case id.Kind != bot.IDPhone && id.Kind != bot.IDLID && id.Kind != bot.IDBSUID && id.Kind != bot.IDTeams:
 			return nil, fmt.Errorf("resolve subject: %w: unknown kind", bot.ErrBadIdentity)
 		case len(id.Value) > 256:
 			return nil, fmt.Errorf("resolve subject: %w: value too long", bot.ErrBadIdentity)

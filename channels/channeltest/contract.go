@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,16 @@ type Driver interface {
 	Inject(ctx context.Context, chat bot.ChatID, sender bot.Identity, id bot.MessageID, text string) error
 	// Sent returns the texts the platform received for chat, oldest first.
 	Sent(chat bot.ChatID) []string
+}
+
+// StrangerDriver is a Driver that can also name a one-to-one chat whose
+// person never wrote: a channel that only answers (both WhatsApp
+// transports) must refuse to send there with bot.ErrUnsupported.
+type StrangerDriver interface {
+	Driver
+	// Stranger returns a chat, distinct for distinct n and from every
+	// Conversation, whose person never wrote to us.
+	Stranger(n int) bot.ChatID
 }
 
 // Sink records what a channel delivers; a test can make it fail.
@@ -207,6 +218,33 @@ func RunChannelContract(t *testing.T, newChannel func(t *testing.T) (bot.Channel
 			_, err := ch.Send(ctx, bot.Outbound{Chat: chat, File: &bot.File{Name: "export.json", MIME: "application/json", Data: []byte("{}")}})
 			assert.ErrorIs(t, err, bot.ErrUnsupported)
 		}
+		assert.Empty(t, drv.Sent(chat))
+	})
+
+	t.Run("Texts over MaxText are refused", func(t *testing.T) {
+		ch, drv, _, ctx := start(t)
+		max := ch.Capabilities().MaxText
+		if max == 0 {
+			t.Skip("no text limit")
+		}
+		chat, _ := drv.Conversation(7)
+		_, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: strings.Repeat("a", max+1)})
+		assert.ErrorIs(t, err, bot.ErrUnsupported)
+		_, err = ch.Send(ctx, bot.Outbound{Chat: chat, Text: strings.Repeat("a", max)})
+		assert.NoError(t, err, "MaxText bytes are fine")
+		require.Eventually(t, func() bool { return len(drv.Sent(chat)) >= 1 }, wait, tick)
+		assert.Len(t, drv.Sent(chat), 1)
+	})
+
+	t.Run("A chat that never wrote is refused", func(t *testing.T) {
+		ch, drv, _, ctx := start(t)
+		sd, ok := drv.(StrangerDriver)
+		if !ok {
+			t.Skip("the driver names no stranger")
+		}
+		chat := sd.Stranger(8)
+		_, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: "Have you heard of our offers?"})
+		assert.ErrorIs(t, err, bot.ErrUnsupported)
 		assert.Empty(t, drv.Sent(chat))
 	})
 

@@ -156,8 +156,8 @@ func (f *Fake) FailNext(n int, err error) {
 }
 
 // Send records msg and returns the next id, or fails as told by FailNext.
-// A message with neither text nor file, or a file the capabilities rule
-// out, is refused.
+// A message with neither text, file nor template, or a file, template or
+// text length the capabilities rule out, is refused.
 func (f *Fake) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("channeltest: send: %w", err)
@@ -167,12 +167,14 @@ func (f *Fake) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error
 	switch {
 	case msg.Chat == "":
 		return "", errors.New("channeltest: send: no chat")
-	case msg.Text == "" && msg.File == nil:
+	case msg.Template && !f.caps.Template:
+		return "", fmt.Errorf("channeltest: send template: %w", bot.ErrUnsupported)
+	case msg.Text == "" && msg.File == nil && !msg.Template:
 		return "", errors.New("channeltest: send: nothing to send")
 	case msg.File != nil && !f.caps.Files:
 		return "", fmt.Errorf("channeltest: send file: %w", bot.ErrUnsupported)
 	case f.caps.MaxText > 0 && len(msg.Text) > f.caps.MaxText:
-		return "", fmt.Errorf("channeltest: send: %w", bot.ErrTooLarge)
+		return "", fmt.Errorf("channeltest: send: %w: %w", bot.ErrTooLarge, bot.ErrUnsupported)
 	}
 	if f.fail > 0 {
 		f.fail--

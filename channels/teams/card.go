@@ -80,6 +80,13 @@ func renderCard(c bot.Card, v view) obj {
 	if c.Note != "" {
 		body = append(body, notice("warning", "", c.Note))
 	}
+	if line := windowLine(c); line != "" && !decided(c) {
+		style := obj{"size": "Small"}
+		if c.WindowLeft <= 0 {
+			style = obj{"weight": "Bolder"}
+		}
+		body = append(body, textBlock(line, style))
+	}
 	if r.Blocked() {
 		var items []any
 		for _, f := range r.Flags {
@@ -109,6 +116,23 @@ func renderCard(c bot.Card, v view) obj {
 	}
 	card["body"] = body
 	return card
+}
+
+// windowLine says where the chat is in its reply window (the WhatsApp
+// Business Platform's 24 hours), or "" when the channel has none. The
+// closing time is absolute, so the line stays true as the card ages.
+func windowLine(c bot.Card) string {
+	if c.WindowEnds.IsZero() {
+		return ""
+	}
+	at := c.WindowEnds.UTC().Format("2 Jan 15:04") + " UTC"
+	if c.WindowLeft > 0 {
+		return "Reply window: " + bot.DurationWords(c.WindowLeft) + " left (closes " + at + ")."
+	}
+	if c.Template {
+		return "Reply window closed at " + at + ": send the template to ask the customer to write again, then send the reply."
+	}
+	return "Reply window closed at " + at + ": the customer must write again before a reply can be sent."
 }
 
 // notice is a Container whose style carries the meaning with its
@@ -335,6 +359,7 @@ var verbs = map[string]bot.DecisionKind{
 	"reject":     bot.Reject,
 	"regenerate": bot.Regenerate,
 	"retry":      bot.Retry,
+	"template":   bot.SendTemplate,
 }
 
 // execute is an Action.Execute whose data also carries the verb, so the
@@ -384,6 +409,9 @@ func cardActions(c bot.Card, snippets []Snippet) []any {
 			[]any{obj{"type": "Input.Text", "id": "instruction", "label": "What should change? (optional)",
 				"placeholder": "shorter, friendlier, mention opening hours…", "maxLength": 500}},
 			[]any{execute("Draft again", "regenerate", c.DraftID, nil)}))
+	}
+	if c.Template && !c.WindowEnds.IsZero() && c.WindowLeft <= 0 {
+		acts = append(acts, execute("Send template", "template", c.DraftID, nil))
 	}
 	acts = append(acts, execute("Reject", "reject", c.DraftID, obj{"style": "destructive"}))
 	return acts

@@ -94,6 +94,16 @@ var goldenCards = []struct {
 		DraftID: 16, Customer: "Sam", Message: "Hi", Draft: "Hello!", Author: "AI draft", Status: bot.DraftRejected,
 		DecidedBy: "Alex Staff", DecidedAt: decidedAt,
 	}},
+	{name: "window_open", card: bot.Card{
+		DraftID: 17, Customer: "+44 7••• ••0123", Message: "Is the shop open on Sunday?", Draft: "Yes, 10:00 to 16:00.",
+		Status: bot.DraftPending, Result: &bot.DraftResult{Text: "Yes, 10:00 to 16:00.", Intent: "question"},
+		WindowEnds: decidedAt.Add(23 * time.Hour), WindowLeft: 22*time.Hour + 40*time.Minute, Template: true,
+	}},
+	{name: "window_closed_template", card: bot.Card{
+		DraftID: 18, Customer: "Sam", Message: "Do you fix boilers?", Draft: "Yes, we do.",
+		Status: bot.DraftPending, Result: &bot.DraftResult{Text: "Yes, we do.", Intent: "question"},
+		WindowEnds: decidedAt.Add(-time.Hour), Template: true,
+	}},
 	{name: "removed", card: bot.Card{DraftID: 12, Subject: "s_0123456789abcdef01234567", Customer: "Sam", Message: "secret", Removed: true}},
 }
 
@@ -142,16 +152,18 @@ func actionVerbs(card obj) []string {
 
 func TestCardActions(t *testing.T) {
 	want := map[string][]string{
-		"pending_quote":    {"approve", "edit", "regenerate", "reject"},
-		"pending_flagged":  {"edit", "regenerate", "reject"},
-		"pending_snippets": {"approve", "edit", "regenerate", "reject"},
-		"manual":           {"edit", "reject"},
-		"failed":           {"retry", "edit", "reject"},
-		"failed_refused":   {"edit", "reject"},
-		"edited_delivered": nil,
-		"written_sent":     nil,
-		"rejected":         nil,
-		"removed":          nil,
+		"pending_quote":          {"approve", "edit", "regenerate", "reject"},
+		"pending_flagged":        {"edit", "regenerate", "reject"},
+		"pending_snippets":       {"approve", "edit", "regenerate", "reject"},
+		"manual":                 {"edit", "reject"},
+		"failed":                 {"retry", "edit", "reject"},
+		"failed_refused":         {"edit", "reject"},
+		"edited_delivered":       nil,
+		"written_sent":           nil,
+		"rejected":               nil,
+		"window_open":            {"approve", "edit", "regenerate", "reject"},
+		"window_closed_template": {"approve", "edit", "regenerate", "template", "reject"},
+		"removed":                nil,
 	}
 	for _, tc := range goldenCards {
 		t.Run(tc.name, func(t *testing.T) {
@@ -446,6 +458,24 @@ func TestCardUntrustedTextIsNotMarkdown(t *testing.T) {
 	for _, typ := range types {
 		assert.Equal(t, "TextRun", typ)
 	}
+}
+
+func TestParseTemplateAction(t *testing.T) {
+	card := renderCard(goldenCard(t, "window_closed_template"), view{now: goldenNow})
+	acts := card["actions"].([]any)
+	var tpl obj
+	for _, a := range acts {
+		if a.(obj)["verb"] == "template" {
+			tpl = a.(obj)
+		}
+	}
+	require.NotNil(t, tpl, "a closed window with a template offers Send template")
+	data, err := json.Marshal(obj{"action": obj{"type": "Action.Execute", "verb": tpl["verb"], "data": tpl["data"]}})
+	require.NoError(t, err)
+	ca, ok, err := parseCardAction(data, true)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, cardAction{Kind: bot.SendTemplate, DraftID: 18}, ca)
 }
 
 // goldenCard returns the golden card named name.

@@ -389,7 +389,7 @@ func (f pairFailure) explain(phone bool) string {
 		return "Switchboard cannot reach WhatsApp's servers from this machine, so it cannot show a QR code yet; it keeps trying.\n" +
 			"  - Check the network: WhatsApp needs outbound HTTPS and WebSocket to web.whatsapp.com (DNS, proxy, firewall).\n" +
 			"  - Once it connects, link the business phone with the QR code shown here, or with a pairing code (--whatsapp-pair-phone).\n" +
-			"  - Or connect through the official WhatsApp Business Platform (Cloud API) instead of a linked phone, where this build has it (README, WhatsApp).\n" +
+			"  - Or, recommended for production, run on the official WhatsApp Business Platform (Cloud API) instead of a linked phone: set WHATSAPP_CLOUD_PHONE_NUMBER_ID and the other WHATSAPP_CLOUD_* settings (README, WhatsApp Business Platform).\n" +
 			"  - To try the Teams side alone, start with --no-whatsapp."
 	case pairTimeout:
 		if phone {

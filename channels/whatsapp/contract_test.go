@@ -67,6 +67,9 @@ func (d *driver) Conversation(n int) (bot.ChatID, bot.Identity) {
 	return makeChatID(j), id
 }
 
+// Stranger returns a chat whose customer never wrote.
+func (d *driver) Stranger(n int) bot.ChatID { return makeChatID(d.jid(50000 + n)) }
+
 func (d *driver) Inject(ctx context.Context, chat bot.ChatID, sender bot.Identity, id bot.MessageID, text string) error {
 	select {
 	case <-d.ready:

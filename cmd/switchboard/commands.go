@@ -50,7 +50,8 @@ type adminCommands struct {
 	store       *store.DB
 	log         zerolog.Logger
 	drafter     *drafts.Drafter // nil without an LLM
-	whatsapp    unlinker        // nil with --no-whatsapp
+	whatsapp    unlinker        // nil with --no-whatsapp or on the WhatsApp Business Platform
+	noWhatsApp  string          // the /disconnect whatsapp reply without an unlinker; "" for msgNoWhatsApp
 	profilePath string
 
 	mu sync.Mutex // serialises /profile edits
@@ -180,6 +181,9 @@ func (c *adminCommands) disconnect(ctx context.Context, req bot.CommandRequest) 
 		return bot.Reply{Text: msgDisconnectUsage}
 	}
 	if c.whatsapp == nil {
+		if c.noWhatsApp != "" {
+			return bot.Reply{Text: c.noWhatsApp}
+		}
 		return bot.Reply{Text: msgNoWhatsApp}
 	}
 	log := c.log.With().Str("subject", string(req.Subject.ID)).Logger()

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/channels/whatsappcloud"
 	"github.com/switchboard/switchboard/drafts"
 )
 
@@ -39,6 +40,14 @@ const (
 	envAppID       = "MICROSOFT_APP_ID"
 	envAppPassword = "MICROSOFT_APP_PASSWORD"
 	envAppTenantID = "MICROSOFT_APP_TENANT_ID"
+
+	envCloudPhoneNumberID = "WHATSAPP_CLOUD_PHONE_NUMBER_ID"
+	envCloudAccessToken   = "WHATSAPP_CLOUD_ACCESS_TOKEN"
+	envCloudAppSecret     = "WHATSAPP_CLOUD_APP_SECRET"
+	envCloudVerifyToken   = "WHATSAPP_CLOUD_VERIFY_TOKEN"
+	envCloudGraphURL      = "SWITCHBOARD_WHATSAPP_CLOUD_GRAPH_URL"
+	envCloudTemplate      = "SWITCHBOARD_WHATSAPP_CLOUD_TEMPLATE"
+	envCloudTemplateLang  = "SWITCHBOARD_WHATSAPP_CLOUD_TEMPLATE_LANGUAGE"
 
 	envOpenAIKey     = "OPENAI_API_KEY"
 	envOpenAIBaseURL = "OPENAI_BASE_URL"
@@ -97,6 +106,24 @@ type Config struct {
 	// WhatsAppPairPhone, if set, pairs a new WhatsApp session with a code
 	// typed on that phone (international format) instead of the QR code.
 	WhatsAppPairPhone string
+
+	// CloudPhoneNumberID selects the WhatsApp Business Platform (Cloud API)
+	// transport: the business number's id in WhatsApp Manager. If empty,
+	// WhatsApp runs as a linked device (whatsmeow).
+	CloudPhoneNumberID string
+	// CloudAccessToken is a system-user token with
+	// whatsapp_business_messaging; CloudAppSecret signs the webhooks;
+	// CloudVerifyToken is what Meta echoes when it verifies the webhook.
+	CloudAccessToken Secret
+	CloudAppSecret   Secret
+	CloudVerifyToken Secret
+	// CloudGraphURL is the Graph API base with its version.
+	CloudGraphURL string
+	// CloudTemplate and CloudTemplateLanguage name the approved message
+	// template staff may send to reopen a closed 24-hour window; empty:
+	// none.
+	CloudTemplate         string
+	CloudTemplateLanguage string
 	// Admins are the Entra (AAD) object ids of the Teams admins, lower case.
 	Admins []string
 	// StaffTenants are Entra tenants whose users are staff, besides
@@ -181,16 +208,40 @@ func DefaultConfig() Config {
 		DefaultCC: "44",
 
 		RetentionMonths: defaultRetentionMonths,
+
+		CloudGraphURL:         whatsappcloud.DefaultGraphURL,
+		CloudTemplateLanguage: "en",
 	}
+}
+
+// WhatsApp transports, as WhatsAppTransport names them.
+const (
+	transportLinked = "linked" // a linked device over whatsmeow
+	transportCloud  = "cloud"  // the WhatsApp Business Platform (Cloud API)
+)
+
+// WhatsAppTransport says how WhatsApp runs: "cloud" when a Cloud API phone
+// number id is set, else "linked"; "" with --no-whatsapp.
+func (c Config) WhatsAppTransport() string {
+	switch {
+	case c.NoWhatsApp:
+		return ""
+	case c.CloudPhoneNumberID != "":
+		return transportCloud
+	}
+	return transportLinked
 }
 
 // secretFlagNames are refused as flags with a pointer to the environment.
 var secretFlagNames = map[string]string{
-	"master-key":             envMasterKey,
-	"master-key-file":        envMasterKeyFile,
-	"microsoft-app-password": envAppPassword,
-	"app-password":           envAppPassword,
-	"openai-api-key":         envOpenAIKey,
+	"master-key":                  envMasterKey,
+	"master-key-file":             envMasterKeyFile,
+	"microsoft-app-password":      envAppPassword,
+	"app-password":                envAppPassword,
+	"openai-api-key":              envOpenAIKey,
+	"whatsapp-cloud-access-token": envCloudAccessToken,
+	"whatsapp-cloud-app-secret":   envCloudAppSecret,
+	"whatsapp-cloud-verify-token": envCloudVerifyToken,
 }
 
 // Load builds the configuration from defaults, then the environment (through
@@ -266,6 +317,10 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	str(&c.OpenAIModel, envOpenAIModel)
 	str(&c.WhatsAppPairPhone, envPairPhone)
 	str(&c.PublicURL, envPublicURL)
+	str(&c.CloudPhoneNumberID, envCloudPhoneNumberID)
+	str(&c.CloudGraphURL, envCloudGraphURL)
+	str(&c.CloudTemplate, envCloudTemplate)
+	str(&c.CloudTemplateLanguage, envCloudTemplateLang)
 	c.Admins = splitList(getenv(envAdmins), true)
 	c.StaffTenants = splitList(getenv(envStaffTenants), true)
 	var errs []error
@@ -303,7 +358,8 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	for _, s := range []struct {
 		dst *Secret
 		key string
-	}{{&c.MicrosoftAppPassword, envAppPassword}, {&c.OpenAIAPIKey, envOpenAIKey}} {
+	}{{&c.MicrosoftAppPassword, envAppPassword}, {&c.OpenAIAPIKey, envOpenAIKey},
+		{&c.CloudAccessToken, envCloudAccessToken}, {&c.CloudAppSecret, envCloudAppSecret}, {&c.CloudVerifyToken, envCloudVerifyToken}} {
 		v, err := readSecret(getenv, s.key)
 		if err != nil {
 			errs = append(errs, err)
@@ -376,6 +432,10 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.NoWhatsApp, "no-whatsapp", c.NoWhatsApp, "run without the WhatsApp channel (env "+envNoWhatsApp+")")
 	fs.BoolVar(&c.TeamsDev, "teams-dev", c.TeamsDev, "accept unsigned Teams requests from the local Agents Playground; loopback only (env "+envTeamsDev+")")
 	fs.StringVar(&c.WhatsAppPairPhone, "whatsapp-pair-phone", c.WhatsAppPairPhone, "pair WhatsApp with a code typed on this phone (+44 7700 900123) instead of the QR code (env "+envPairPhone+")")
+	fs.StringVar(&c.CloudPhoneNumberID, "whatsapp-cloud-phone-number-id", c.CloudPhoneNumberID, "run WhatsApp on the WhatsApp Business Platform (Cloud API) with this phone number id from WhatsApp Manager, instead of as a linked device (env "+envCloudPhoneNumberID+")")
+	fs.StringVar(&c.CloudGraphURL, "whatsapp-cloud-graph-url", c.CloudGraphURL, "Graph API base URL with its version (env "+envCloudGraphURL+")")
+	fs.StringVar(&c.CloudTemplate, "whatsapp-cloud-template", c.CloudTemplate, "approved message template staff may send to reopen a closed 24-hour window; empty: none (env "+envCloudTemplate+")")
+	fs.StringVar(&c.CloudTemplateLanguage, "whatsapp-cloud-template-language", c.CloudTemplateLanguage, "language code of that template, such as en_GB (env "+envCloudTemplateLang+")")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "https address the bot is reached at, for one-time Teams export links; empty: exports go as a file or reply (env "+envPublicURL+")")
 	fs.IntVar(&c.RetentionMonths, "retention-months", c.RetentionMonths, "erase a customer's messages and drafts this many months after their last message (env "+envRetentionMonths+")")
 	return fs
@@ -396,6 +456,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "  "+envMasterKey+"   32 bytes, base64 or hex; else <data>/master.key (generated on first run)")
 	fmt.Fprintln(w, "  "+envAppPassword+"   Teams bot client secret")
 	fmt.Fprintln(w, "  "+envOpenAIKey+"           key for the OpenAI-compatible endpoint (or AZURE_OPENAI_API_KEY, environment only)")
+	fmt.Fprintln(w, "  "+envCloudAccessToken+", "+envCloudAppSecret+", "+envCloudVerifyToken+"   the WhatsApp Business Platform's system-user token, app secret and webhook verify token")
 	fmt.Fprintln(w, "\nOther environment:")
 	fmt.Fprintln(w, "  "+envAppID+", "+envAppTenantID+"   the Teams bot's app registration (Teams runs when the app id is set, or with --teams-dev)")
 	fmt.Fprintln(w, "  "+envAdmins+"   comma-separated Entra object ids of the Teams admins")
@@ -462,8 +523,11 @@ func (c Config) Validate() error {
 			bad("--whatsapp-pair-phone", "want the business number in international format, such as +44 7700 900123")
 		} else if c.NoWhatsApp {
 			bad("--whatsapp-pair-phone", "has no use with --no-whatsapp")
+		} else if c.CloudPhoneNumberID != "" {
+			bad("--whatsapp-pair-phone", "pairs a linked device, but "+envCloudPhoneNumberID+" runs WhatsApp on the WhatsApp Business Platform: one business number, one transport; unset one of them")
 		}
 	}
+	errs = append(errs, c.validateCloud()...)
 	for i, a := range c.Admins {
 		if _, err := bot.ParseIdentity("teams:"+a, ""); err != nil || !guidLike(a) {
 			bad(envAdmins, fmt.Sprintf("entry %d is not an Entra object id (a GUID such as 6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c; find it in Entra ID, Users)", i+1))
@@ -496,6 +560,50 @@ func (c Config) Validate() error {
 		bad(envOpenAIBaseURL, "want an http or https URL")
 	}
 	return errors.Join(errs...)
+}
+
+// validateCloud checks the WhatsApp Business Platform settings: all four
+// together, or none.
+func (c Config) validateCloud() []error {
+	var errs []error
+	bad := func(field, msg string) { errs = append(errs, &FieldError{Field: field, Msg: msg}) }
+	secrets := []struct {
+		v    Secret
+		name string
+	}{{c.CloudAccessToken, envCloudAccessToken}, {c.CloudAppSecret, envCloudAppSecret}, {c.CloudVerifyToken, envCloudVerifyToken}}
+	if c.CloudPhoneNumberID == "" {
+		for _, s := range secrets {
+			if !s.v.IsZero() {
+				bad(s.name, "is set but "+envCloudPhoneNumberID+" is not: set the phone number id to run WhatsApp on the WhatsApp Business Platform, or unset this")
+			}
+		}
+		if c.CloudTemplate != "" {
+			bad("--whatsapp-cloud-template", "needs "+envCloudPhoneNumberID)
+		}
+		return errs
+	}
+	if c.NoWhatsApp {
+		bad("--no-whatsapp", "contradicts "+envCloudPhoneNumberID+": unset one of them")
+	}
+	if strings.Trim(c.CloudPhoneNumberID, "0123456789") != "" || len(c.CloudPhoneNumberID) > 32 {
+		bad(envCloudPhoneNumberID, "want the Phone number ID from WhatsApp Manager (digits, such as 106540352242922), not the phone number")
+	}
+	for _, s := range secrets {
+		if s.v.IsZero() {
+			bad(s.name, "is required with "+envCloudPhoneNumberID+" (environment or "+s.name+"_FILE)")
+		}
+	}
+	if u, err := url.Parse(c.CloudGraphURL); err != nil || u.Host == "" || u.RawQuery != "" ||
+		(u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		bad("--whatsapp-cloud-graph-url", "want an https URL with the version, such as "+whatsappcloud.DefaultGraphURL+" (http only for a loopback host)")
+	}
+	if c.CloudTemplate != "" && (strings.ContainsAny(c.CloudTemplate, " /\\") || len(c.CloudTemplate) > 512) {
+		bad("--whatsapp-cloud-template", "want the template's name as WhatsApp Manager shows it, such as reopen_conversation")
+	}
+	if c.CloudTemplateLanguage == "" || len(c.CloudTemplateLanguage) > 16 || strings.ContainsAny(c.CloudTemplateLanguage, " /") {
+		bad("--whatsapp-cloud-template-language", "want a language code such as en or en_GB")
+	}
+	return errs
 }
 
 // httpURL reports whether s is an absolute http or https URL.
@@ -545,6 +653,8 @@ func (c Config) String() string {
 	}
 	fmt.Fprintf(&b, " whatsapp-pair-phone=%s admins=%d staff-tenants=%q public-url=%q retention-months=%d",
 		pair, len(c.Admins), strings.Join(c.StaffTenants, ","), c.PublicURL, c.RetentionMonths)
+	fmt.Fprintf(&b, " whatsapp-transport=%q whatsapp-cloud-phone-number-id=%q whatsapp-cloud-access-token=%s whatsapp-cloud-app-secret=%s whatsapp-cloud-verify-token=%s whatsapp-cloud-graph-url=%q whatsapp-cloud-template=%q whatsapp-cloud-template-language=%q",
+		c.WhatsAppTransport(), c.CloudPhoneNumberID, c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken, c.CloudGraphURL, c.CloudTemplate, c.CloudTemplateLanguage)
 	return b.String()
 }
 

@@ -30,7 +30,28 @@ const (
 	plantedMasterKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // base64 of 32 ASCII bytes
 	plantedPassword  = "app-password-c2VjcmV0LXBhc3N3b3Jk"
 	plantedOpenAIKey = "sk-planted-openai-key-0123456789"
+	plantedToken     = "EAAGplantedSystemUserToken0123"
+	plantedSecret    = "planted-app-secret-9f8e7d"
+	plantedVerify    = "planted-verify-token-5c4b"
 )
+
+// cloudEnv is a complete WhatsApp Business Platform configuration.
+var cloudEnv = map[string]string{
+	envCloudPhoneNumberID: "106540352242922", envCloudAccessToken: plantedToken,
+	envCloudAppSecret: plantedSecret, envCloudVerifyToken: plantedVerify,
+}
+
+// with returns m plus kv pairs.
+func with(m map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
 
 func envMap(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -106,6 +127,32 @@ func TestLoad(t *testing.T) {
 				c.LLM = &LLM{opts: drafts.Options{APIKey: plantedOpenAIKey, Model: drafts.DefaultModel}}
 			},
 		},
+		{
+			name: "CloudAPI",
+			env:  cloudEnv,
+			want: func(c *Config) {
+				c.CloudPhoneNumberID = "106540352242922"
+				c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken = NewSecret(plantedToken), NewSecret(plantedSecret), NewSecret(plantedVerify)
+			},
+		},
+		{
+			name: "CloudAPIFlagsAndTemplate",
+			args: []string{"--whatsapp-cloud-phone-number-id", "106540352242922", "--whatsapp-cloud-graph-url", "http://127.0.0.1:9/v26.0",
+				"--whatsapp-cloud-template", "reopen_conversation", "--whatsapp-cloud-template-language", "en_GB"},
+			env: with(cloudEnv, envCloudPhoneNumberID, "1", envCloudGraphURL, "https://graph.example/v1", envCloudTemplate, "other"),
+			want: func(c *Config) {
+				c.CloudPhoneNumberID, c.CloudGraphURL, c.CloudTemplate, c.CloudTemplateLanguage = "106540352242922", "http://127.0.0.1:9/v26.0", "reopen_conversation", "en_GB"
+				c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken = NewSecret(plantedToken), NewSecret(plantedSecret), NewSecret(plantedVerify)
+			},
+		},
+		{name: "ErrCloudMissingSecret", env: with(cloudEnv, envCloudAppSecret, ""), field: envCloudAppSecret},
+		{name: "ErrCloudSecretWithoutPhoneID", env: map[string]string{envCloudAccessToken: plantedToken}, field: envCloudAccessToken},
+		{name: "ErrCloudPhoneNumberNotID", env: with(cloudEnv, envCloudPhoneNumberID, "+44 7700 900123"), field: envCloudPhoneNumberID},
+		{name: "ErrCloudAndPairPhone", env: with(cloudEnv, envPairPhone, "+447700900123"), field: "--whatsapp-pair-phone"},
+		{name: "ErrCloudAndNoWhatsApp", args: []string{"--no-whatsapp"}, env: cloudEnv, field: "--no-whatsapp"},
+		{name: "ErrCloudGraphHTTP", env: with(cloudEnv, envCloudGraphURL, "http://graph.facebook.com/v26.0"), field: "--whatsapp-cloud-graph-url"},
+		{name: "ErrCloudTemplateWithoutCloud", args: []string{"--whatsapp-cloud-template", "reopen"}, field: "--whatsapp-cloud-template"},
+		{name: "ErrCloudTokenFlag", args: []string{"--whatsapp-cloud-access-token", plantedToken}, field: "x"},
 		{name: "MasterKeyFileIsOnlyNamed", env: map[string]string{envMasterKeyFile: "/run/secrets/k"}, want: func(c *Config) { c.MasterKeyFile = "/run/secrets/k" }},
 		{name: "ErrBadListen", args: []string{"--listen", "3978"}, field: "--listen"},
 		{name: "ErrBadPort", args: []string{"--listen", "127.0.0.1:99999"}, field: "--listen"},
@@ -140,6 +187,12 @@ func TestLoad(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Load(tc.args, envMap(tc.env))
+			if tc.field == "x" { // refused before any field is checked
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "secrets are read only from the environment")
+				assertNoSecrets(t, err.Error())
+				return
+			}
 			if tc.field != "" {
 				require.Error(t, err)
 				var fe *FieldError
@@ -208,8 +261,10 @@ func TestValidateJoinsAllErrors(t *testing.T) {
 }
 
 func TestConfigRedactsSecrets(t *testing.T) {
-	cfg, err := Load(nil, envMap(map[string]string{envMasterKey: plantedMasterKey, envAppPassword: plantedPassword, envOpenAIKey: plantedOpenAIKey}))
+	cfg, err := Load(nil, envMap(with(cloudEnv, envMasterKey, plantedMasterKey, envAppPassword, plantedPassword, envOpenAIKey, plantedOpenAIKey)))
 	require.NoError(t, err)
+	assert.Contains(t, cfg.String(), `whatsapp-transport="cloud"`)
+	assert.Contains(t, cfg.String(), "whatsapp-cloud-access-token=(set)")
 	js, err := json.Marshal(cfg)
 	require.NoError(t, err)
 	outputs := map[string]string{
@@ -244,7 +299,7 @@ func TestUsageShowsNoSecrets(t *testing.T) {
 // assertNoSecrets fails if s holds any planted secret.
 func assertNoSecrets(t *testing.T, s string) {
 	t.Helper()
-	for _, secret := range []string{plantedMasterKey, plantedPassword, plantedOpenAIKey} {
+	for _, secret := range []string{plantedMasterKey, plantedPassword, plantedOpenAIKey, plantedToken, plantedSecret, plantedVerify} {
 		assert.NotContains(t, s, secret)
 	}
 }
@@ -278,4 +333,18 @@ func FuzzLoad(f *testing.F) {
 		require.NoError(t, err)
 		assert.Equal(t, cfg, again, "Load is not deterministic")
 	})
+}
+
+func TestWhatsAppTransport(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(plantedToken+"\n"), 0o600))
+	cfg, err := Load(nil, envMap(with(cloudEnv, envCloudAccessToken, "", envCloudAccessToken+"_FILE", tokenFile)))
+	require.NoError(t, err)
+	assert.Equal(t, transportCloud, cfg.WhatsAppTransport())
+	assert.Equal(t, plantedToken, cfg.CloudAccessToken.Value(), "secrets may come from _FILE")
+	assert.Equal(t, transportLinked, DefaultConfig().WhatsAppTransport())
+	off := DefaultConfig()
+	off.NoWhatsApp = true
+	assert.Equal(t, "", off.WhatsAppTransport())
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"github.com/switchboard/switchboard/channels/whatsapp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/channels/whatsapp"
+	"github.com/switchboard/switchboard/channels/whatsappcloud"
 )
 
 func TestHealthReady(t *testing.T) {
@@ -195,6 +196,9 @@ func TestMetricsStartAtZero(t *testing.T) {
 		assert.Contains(t, first, `switchboard_failures_total{stage="`+s+`"} 0`)
 	}
 	for _, s := range whatsapp.States {
+		assert.Contains(t, first, `switchboard_whatsapp_state{state="`+string(s)+`"} 0`)
+	}
+	for _, s := range whatsappcloud.States {
 		assert.Contains(t, first, `switchboard_whatsapp_state{state="`+string(s)+`"} 0`)
 	}
 	for _, c := range []string{compStore, compRouter, compWhatsApp, compTeams} {

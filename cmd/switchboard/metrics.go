@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/channels/whatsapp"
+	"github.com/switchboard/switchboard/channels/whatsappcloud"
 )
 
 // Send results on switchboard_sends_total.
@@ -87,7 +88,7 @@ func NewMetrics() *Metrics {
 	for _, s := range []bot.DraftStatus{bot.DraftPending, bot.DraftFailed} {
 		m.drafts.WithLabelValues(string(s))
 	}
-	for _, k := range []bot.DecisionKind{bot.Approve, bot.Edit, bot.Reject, bot.Regenerate, bot.Retry} {
+	for _, k := range []bot.DecisionKind{bot.Approve, bot.Edit, bot.Reject, bot.Regenerate, bot.Retry, bot.SendTemplate} {
 		for _, o := range []bot.Outcome{bot.Applied, bot.AlreadyDecided, bot.Refused} {
 			m.decisions.WithLabelValues(string(k), string(o))
 		}
@@ -96,6 +97,9 @@ func NewMetrics() *Metrics {
 		m.failures.WithLabelValues(s)
 	}
 	for _, s := range whatsapp.States {
+		m.waState.WithLabelValues(string(s))
+	}
+	for _, s := range whatsappcloud.States {
 		m.waState.WithLabelValues(string(s))
 	}
 	for _, c := range []string{compStore, compRouter, compWhatsApp, compTeams} {

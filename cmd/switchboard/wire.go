@@ -57,6 +57,8 @@ type App struct {
 	// Stdout is where the WhatsApp pairing QR code is printed. If nil,
 	// os.Stdout.
 	Stdout io.Writer
+	// Now is the clock of the router and the channels. If nil, time.Now.
+	Now func() time.Time
 }
 
 // stdout returns Stdout or os.Stdout.
@@ -90,37 +92,31 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		forgetters []bot.Forgetter
 		resolvers  []bot.IdentityResolver
 		senders    = map[bot.Platform]bot.Channel{}
-		wa         *whatsapp.Channel
+		wa         waParts
 		tm         *teams.Channel
 	)
 	alerts := newAlerter(app)
 	app.Tasks = append(app.Tasks, alerts.run)
 
 	if !cfg.NoWhatsApp {
-		app.Health.Register(compWhatsApp)
 		var err error
-		wa, err = whatsapp.New(whatsapp.Options{
-			Log:            app.Log,
-			WhatsmeowLevel: max(zerolog.WarnLevel, app.Log.GetLevel()),
-			Dir:            cfg.DataDir,
-			PairPhone:      cfg.WhatsAppPairPhone,
-			QR:             app.stdout(),
-			Retry:          app.Store,
-			OnState:        whatsAppStateReporter(app.Health, app.Metrics, alerts),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("whatsapp: %w", err)
+		if wa, err = buildWhatsApp(app, alerts); err != nil {
+			return nil, err
 		}
-		channels = append(channels, wa)
-		forgetters = append(forgetters, wa)
-		resolvers = append(resolvers, wa)
-		senders[bot.WhatsApp] = wa
+		channels = append(channels, wa.ch)
+		if wa.forget != nil {
+			forgetters = append(forgetters, wa.forget)
+		}
+		if wa.resolve != nil {
+			resolvers = append(resolvers, wa.resolve)
+		}
+		senders[bot.WhatsApp] = wa.ch
 	}
 
 	// The privacy service needs the channels (forgetters, senders) and the
 	// Teams channel needs the privacy service's card index: Teams gets a
 	// forwarding index, pointed at the service once it exists.
-	policy := privacy.Policy{RetentionMonths: cfg.RetentionMonths, LLMProvider: cfg.LLM.Provider(), NoAI: cfg.LLM == nil}
+	policy := privacy.Policy{RetentionMonths: cfg.RetentionMonths, LLMProvider: cfg.LLM.Provider(), NoAI: cfg.LLM == nil, WhatsAppProcessor: wa.processor}
 	exportURL := ""
 	if cfg.PublicURL != "" {
 		exportURL = strings.TrimRight(cfg.PublicURL, "/") + "/exports/"
@@ -198,9 +194,10 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	app.Tasks = append(app.Tasks, svc.Run)
 
 	cmds.privacy = svc
-	if wa != nil {
-		cmds.whatsapp = wa
+	if wa.unlink != nil {
+		cmds.whatsapp = wa.unlink
 	}
+	cmds.noWhatsApp = wa.noUnlink
 	if cfg.LLM != nil {
 		d, err := newDrafter(app, cmds.profilePath)
 		if err != nil {
@@ -219,8 +216,8 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 	}
 
 	m := &maintenance{log: app.Log.With().Str("component", "maintenance").Logger(), privacy: svc, media: app.Store, alerts: alerts}
-	if wa != nil {
-		m.whatsapp = wa
+	if wa.stale != nil {
+		m.whatsapp = wa.stale
 	}
 	app.Tasks = append(app.Tasks, m.run)
 	return channels, nil
@@ -434,6 +431,7 @@ func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
 		Commands: app.Commands,
 		Channels: channels,
 		Metrics:  app.Metrics,
+		Now:      app.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)

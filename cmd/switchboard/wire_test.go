@@ -520,7 +520,8 @@ func TestWhatsAppLogout(t *testing.T) {
 func TestHelpListsSubcommands(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(t.Context(), []string{"help"}, envMap(nil), &out, io.Discard))
-	for _, want := range []string{"whatsapp logout", "teams-manifest", "-whatsapp-pair-phone", "-public-url", "-retention-months", envAdmins, envStaffTenants} {
+	for _, want := range []string{"whatsapp logout", "teams-manifest", "-whatsapp-pair-phone", "-public-url", "-retention-months", envAdmins, envStaffTenants,
+		"-whatsapp-cloud-phone-number-id", "-whatsapp-cloud-graph-url", "-whatsapp-cloud-template", envCloudAccessToken, envCloudAppSecret, envCloudVerifyToken} {
 		assert.Contains(t, out.String(), want)
 	}
 }

@@ -1,0 +1,187 @@
+package bot_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/bot/bottest"
+)
+
+// cloudCaps are the WhatsApp Business Platform's capabilities.
+var cloudCaps = bot.Capabilities{Files: true, MaxText: 4096, Window: 24 * time.Hour, Template: true}
+
+// newWindowHarness runs a process whose WhatsApp channel has a 24-hour
+// reply window, on a test clock.
+func newWindowHarness(t *testing.T, caps bot.Capabilities) (*harness, *bottest.Clock) {
+	t.Helper()
+	// The store stamps outbox rows with the real time: start the clock there.
+	clock := bottest.NewClock(time.Now().UTC().Add(2 * time.Minute).Truncate(time.Minute))
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Now = clock.Now })
+	h.wa.SetCapabilities(caps)
+	return h, clock
+}
+
+// write sends a customer message stamped with the clock's time.
+func (h *harness) write(c *customer, text string, at time.Time) {
+	h.t.Helper()
+	in := c.inbound(text)
+	in.SentAt = at
+	require.NoError(h.t, h.wa.Inject(context.Background(), in))
+}
+
+func TestWindowApproveInsideSends(t *testing.T) {
+	h, clock := newWindowHarness(t, cloudCaps)
+	c := newCustomer(1)
+	t0 := clock.Now()
+	h.write(c, "Is the shop open on Sunday?", t0)
+	card := h.cardFor("Is the shop open on Sunday?")
+	assert.True(t, card.WindowEnds.Equal(t0.Add(24*time.Hour)), "the card shows when the window closes: %v", card.WindowEnds)
+	assert.Equal(t, 24*time.Hour, card.WindowLeft, "and how long is left")
+	assert.True(t, card.Template)
+
+	clock.Add(23*time.Hour + 59*time.Minute)
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	require.Equal(t, bot.Applied, res.Outcome, res.Message)
+	assert.Equal(t, []string{h.drafter.Text}, h.waitSends(c.chat, 1))
+}
+
+func TestWindowApproveOutsideRefuses(t *testing.T) {
+	h, clock := newWindowHarness(t, cloudCaps)
+	c := newCustomer(2)
+	t0 := clock.Now()
+	h.write(c, "Do you fix boilers?", t0)
+	card := h.cardFor("Do you fix boilers?")
+
+	clock.Add(24*time.Hour + time.Minute)
+	for _, d := range []bot.Decision{
+		{DraftID: card.DraftID, Kind: bot.Approve, ActionID: "a1"},
+		{DraftID: card.DraftID, Kind: bot.Edit, Text: "Yes, we do.", ActionID: "a2"},
+	} {
+		res := h.decide(d)
+		require.Equal(t, bot.Refused, res.Outcome, d.Kind)
+		assert.Equal(t, "The customer last wrote more than 24 hours ago, so this chat takes no reply until they write again: send the template to ask them to.", res.Message)
+		assert.Equal(t, time.Duration(0), res.Card.WindowLeft)
+		assert.Equal(t, bot.DraftPending, res.Card.Status)
+	}
+	// No outbox row: nothing is due now or later.
+	items, err := h.db.DueOutbox(context.Background(), clock.Now().Add(365*24*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Empty(t, items)
+	assert.Empty(t, h.wa.SendsTo(c.chat))
+	// The posted card was updated to say the window closed.
+	updated := h.waitCard(card.DraftID, func(c bot.Card) bool { return c.WindowLeft == 0 && !c.WindowEnds.IsZero() }, "the card says the window closed")
+	assert.True(t, updated.WindowEnds.Equal(t0.Add(24*time.Hour)))
+
+	// The customer writes again: the window reopens for the old draft too.
+	h.write(c, "Hello?", clock.Now())
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ActionID: "a3"})
+	require.Equal(t, bot.Applied, res.Outcome, res.Message)
+	h.waitSends(c.chat, 1)
+}
+
+func TestWindowRefusalWithoutTemplate(t *testing.T) {
+	caps := cloudCaps
+	caps.Template = false
+	h, clock := newWindowHarness(t, caps)
+	c := newCustomer(3)
+	h.write(c, "Any news?", clock.Now())
+	card := h.cardFor("Any news?")
+	assert.False(t, card.Template)
+	clock.Add(30 * time.Hour)
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	require.Equal(t, bot.Refused, res.Outcome)
+	assert.Equal(t, "The customer last wrote more than 24 hours ago, so this chat takes no reply until they write again.", res.Message)
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.SendTemplate})
+	require.Equal(t, bot.Refused, res.Outcome)
+	assert.Equal(t, "No message template is set up for this chat, so nothing was sent.", res.Message)
+	assert.Empty(t, h.wa.Sends())
+}
+
+func TestWindowMaxText(t *testing.T) {
+	caps := cloudCaps
+	caps.MaxText = 20
+	h, clock := newWindowHarness(t, caps)
+	c := newCustomer(4)
+	h.write(c, "Price for a new tap?", clock.Now())
+	card := h.cardFor("Price for a new tap?")
+	require.Greater(t, len(card.Draft), 20)
+
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	require.Equal(t, bot.Refused, res.Outcome)
+	assert.Equal(t, fmt.Sprintf("The reply is too long for this chat (%d bytes; at most 20): shorten it with Edit.", len(card.Draft)), res.Message)
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Edit, Text: strings.Repeat("x", 21), ActionID: "e1"})
+	require.Equal(t, bot.Refused, res.Outcome)
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Edit, Text: "£80 fitted.", ActionID: "e2"})
+	require.Equal(t, bot.Applied, res.Outcome, res.Message)
+	assert.Equal(t, []string{"£80 fitted."}, h.waitSends(c.chat, 1))
+}
+
+func TestWindowSendTemplate(t *testing.T) {
+	h, clock := newWindowHarness(t, cloudCaps)
+	c := newCustomer(5)
+	h.write(c, "Can you quote for a bathroom?", clock.Now())
+	card := h.cardFor("Can you quote for a bathroom?")
+
+	// Inside the window the reply itself can go.
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.SendTemplate})
+	require.Equal(t, bot.Refused, res.Outcome)
+	assert.Equal(t, "The customer wrote recently, so the reply can go as it is: approve or edit it instead.", res.Message)
+	assert.Empty(t, h.wa.Sends())
+
+	clock.Add(25 * time.Hour)
+	sentAt := clock.Now().Format("15:04") + " UTC"
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.SendTemplate, ActionID: "t1"})
+	require.Equal(t, bot.Applied, res.Outcome, res.Message)
+	assert.Equal(t, "Template sent: the reply can go once the customer writes again.", res.Message)
+	sends := h.wa.Sends()
+	require.Len(t, sends, 1)
+	assert.True(t, sends[0].Template)
+	assert.Equal(t, c.chat, sends[0].Chat)
+	assert.Empty(t, sends[0].Text)
+	assert.Contains(t, res.Card.Note, "Template sent at "+sentAt)
+	assert.Equal(t, bot.DraftPending, res.Card.Status, "the draft waits for the customer")
+
+	// A second click sends nothing.
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.SendTemplate, ActionID: "t2"})
+	require.Equal(t, bot.Refused, res.Outcome)
+	assert.Equal(t, "The template was already sent at "+sentAt+"; wait for the customer to answer.", res.Message)
+	assert.Len(t, h.wa.Sends(), 1)
+
+	// A failed send can be tried again.
+	c2 := newCustomer(6)
+	h.write(c2, "Hello", clock.Now())
+	card2 := h.cardFor("Hello")
+	clock.Add(25 * time.Hour)
+	h.wa.FailNext(1, nil)
+	res = h.decide(bot.Decision{DraftID: card2.DraftID, Kind: bot.SendTemplate, ActionID: "t3"})
+	require.Equal(t, bot.Refused, res.Outcome)
+	assert.Equal(t, "The template could not be sent; please try again in a few minutes.", res.Message)
+	res = h.decide(bot.Decision{DraftID: card2.DraftID, Kind: bot.SendTemplate, ActionID: "t4"})
+	require.Equal(t, bot.Applied, res.Outcome, res.Message)
+}
+
+func TestDurationWords(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		24 * time.Hour:                "24 hours",
+		time.Hour:                     "1 hour",
+		90 * time.Minute:              "1 hour 30 minutes",
+		23*time.Hour + 59*time.Minute: "23 hours",
+		2*time.Hour + time.Minute:     "2 hours 1 minute",
+		45 * time.Minute:              "45 minutes",
+		time.Minute + 30*time.Second:  "1 minute",
+		30 * time.Second:              "less than a minute",
+		-time.Hour:                    "less than a minute",
+		9*time.Hour + 59*time.Minute:  "9 hours 59 minutes",
+		10*time.Hour + 59*time.Minute: "10 hours",
+	} {
+		assert.Equal(t, want, bot.DurationWords(d), d.String())
+	}
+}

@@ -1,0 +1,391 @@
+// Package cloudtest plays Meta for tests of the WhatsApp Business Platform
+// channel: a loopback Graph API server that speaks the Cloud API's wire
+// format (send text, documents and templates, upload and delete media,
+// error answers) and records every request, and webhook payloads signed as
+// Meta signs them. The channel's own tests and the end-to-end tests in
+// cmd/switchboard use it; production code does not.
+package cloudtest
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Version is the Graph API version the fake serves under.
+const Version = "v26.0"
+
+// Request is one request the fake Graph API received.
+type Request struct {
+	Method string
+	Path   string // without the version, "/106540352242922/messages"
+	Body   []byte // as sent (for an upload, the multipart body)
+	// For messages: the decoded JSON and its main fields.
+	JSON      map[string]any
+	To        string // "to" (a wa_id)
+	Recipient string // "recipient" (a business-scoped user id)
+	Type      string // text, document, template
+	Text      string // text.body or document.caption
+	Key       string // biz_opaque_callback_data
+	Template  string // template.name
+	Language  string // template.language.code
+	MediaID   string // document.id
+	Filename  string // document.filename
+	ID        string // the wamid the fake answered with; "" if it refused
+	// For uploads: the form.
+	Form     map[string]string
+	File     []byte
+	FileName string
+	FileType string
+}
+
+// failure is a scripted error answer.
+type failure struct {
+	status, code int
+}
+
+// Graph is a loopback Graph API for one business phone number.
+type Graph struct {
+	srv           *httptest.Server
+	phoneNumberID string
+	token         string
+
+	mu    sync.Mutex
+	reqs  []Request
+	media map[string]Request
+	fails []failure
+	seq   int
+}
+
+// NewGraph starts a fake Graph API that accepts the bearer token for the
+// phone number id; it stops when the test ends.
+func NewGraph(t testing.TB, phoneNumberID, token string) *Graph {
+	t.Helper()
+	g := &Graph{phoneNumberID: phoneNumberID, token: token, media: map[string]Request{}}
+	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
+	t.Cleanup(g.srv.Close)
+	return g
+}
+
+// URL is the base to configure the channel with, version included.
+func (g *Graph) URL() string { return g.srv.URL + "/" + Version }
+
+// FailNext makes the next n requests (after the token check) answer with
+// an HTTP status and a Graph error code (e.g. 400 and 131047).
+func (g *Graph) FailNext(n, status, code int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for range n {
+		g.fails = append(g.fails, failure{status, code})
+	}
+}
+
+// Requests returns every request so far, oldest first.
+func (g *Graph) Requests() []Request {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Request(nil), g.reqs...)
+}
+
+// Messages returns the messages sent (accepted or not), oldest first.
+func (g *Graph) Messages() []Request {
+	var out []Request
+	for _, r := range g.Requests() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/messages") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Uploads returns the media uploads, oldest first.
+func (g *Graph) Uploads() []Request {
+	var out []Request
+	for _, r := range g.Requests() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/media") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Deletes returns the media ids the channel asked to delete.
+func (g *Graph) Deletes() []string {
+	var out []string
+	for _, r := range g.Requests() {
+		if r.Method == http.MethodDelete {
+			out = append(out, strings.TrimPrefix(r.Path, "/"))
+		}
+	}
+	return out
+}
+
+// HasMedia reports whether a media id is held (uploaded, not deleted).
+func (g *Graph) HasMedia(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.media[id]
+	return ok
+}
+
+// AddMedia makes id a media id the fake holds (a file a customer sent).
+func (g *Graph) AddMedia(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.media[id] = Request{}
+}
+
+func graphError(w http.ResponseWriter, status, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+		"message": fmt.Sprintf("(#%d) %s", code, msg), "type": "OAuthException", "code": code,
+		"error_data": map[string]any{"messaging_product": "whatsapp", "details": msg}, "fbtrace_id": "Agraphfake",
+	}})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 200<<20))
+	path, ok := strings.CutPrefix(r.URL.Path, "/"+Version)
+	rec := Request{Method: r.Method, Path: path, Body: body}
+	g.mu.Lock()
+	g.reqs = append(g.reqs, rec)
+	idx := len(g.reqs) - 1
+	g.mu.Unlock()
+	update := func(f func(*Request)) {
+		g.mu.Lock()
+		f(&g.reqs[idx])
+		g.mu.Unlock()
+	}
+	if !ok {
+		graphError(w, http.StatusBadRequest, 2635, "Unknown or deprecated API version")
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+g.token {
+		graphError(w, http.StatusUnauthorized, 190, "Invalid OAuth access token - Cannot parse access token")
+		return
+	}
+	if g.scripted(w) {
+		return
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case r.Method == http.MethodGet && len(parts) == 1 && parts[0] == g.phoneNumberID:
+		writeJSON(w, map[string]any{"id": g.phoneNumberID})
+		return
+	case r.Method == http.MethodPost && len(parts) == 2 && parts[0] == g.phoneNumberID && parts[1] == "messages":
+		g.message(w, body, update)
+		return
+	case r.Method == http.MethodPost && len(parts) == 2 && parts[0] == g.phoneNumberID && parts[1] == "media":
+		g.upload(w, r, body, update)
+		return
+	case r.Method == http.MethodDelete && len(parts) == 1:
+		g.mu.Lock()
+		_, held := g.media[parts[0]]
+		delete(g.media, parts[0])
+		g.mu.Unlock()
+		if !held {
+			graphError(w, http.StatusBadRequest, 100, "Unsupported delete request")
+			return
+		}
+		writeJSON(w, map[string]any{"success": true})
+		return
+	}
+	graphError(w, http.StatusBadRequest, 100, "Unsupported request")
+}
+
+// scripted answers with the next scripted failure, if any.
+func (g *Graph) scripted(w http.ResponseWriter) bool {
+	g.mu.Lock()
+	if len(g.fails) == 0 {
+		g.mu.Unlock()
+		return false
+	}
+	f := g.fails[0]
+	g.fails = g.fails[1:]
+	g.mu.Unlock()
+	graphError(w, f.status, f.code, "scripted failure")
+	return true
+}
+
+func str(m map[string]any, keys ...string) string {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = mm[k]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// message checks a send as the Cloud API does and answers with a wamid.
+func (g *Graph) message(w http.ResponseWriter, body []byte, update func(func(*Request))) {
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		graphError(w, http.StatusBadRequest, 100, "Invalid parameter")
+		return
+	}
+	typ := str(m, "type")
+	req := Request{JSON: m, To: str(m, "to"), Recipient: str(m, "recipient"), Type: typ, Key: str(m, "biz_opaque_callback_data")}
+	switch typ {
+	case "text":
+		req.Text = str(m, "text", "body")
+	case "document":
+		req.Text, req.MediaID, req.Filename = str(m, "document", "caption"), str(m, "document", "id"), str(m, "document", "filename")
+	case "template":
+		req.Template, req.Language = str(m, "template", "name"), str(m, "template", "language", "code")
+	}
+	update(func(r *Request) {
+		r.JSON, r.To, r.Recipient, r.Type, r.Text, r.Key = req.JSON, req.To, req.Recipient, req.Type, req.Text, req.Key
+		r.Template, r.Language, r.MediaID, r.Filename = req.Template, req.Language, req.MediaID, req.Filename
+	})
+	switch {
+	case str(m, "messaging_product") != "whatsapp":
+		graphError(w, http.StatusBadRequest, 100, "The parameter messaging_product is required.")
+		return
+	case req.To == "" && req.Recipient == "":
+		graphError(w, http.StatusBadRequest, 100, "The parameter to is required.")
+		return
+	case typ == "text" && req.Text == "":
+		graphError(w, http.StatusBadRequest, 100, "The parameter text['body'] is required.")
+		return
+	case typ == "template" && (req.Template == "" || req.Language == ""):
+		graphError(w, http.StatusBadRequest, 132001, "Template name does not exist in the translation")
+		return
+	case typ == "document":
+		g.mu.Lock()
+		_, held := g.media[req.MediaID]
+		g.mu.Unlock()
+		if !held {
+			graphError(w, http.StatusBadRequest, 131053, "Media upload error")
+			return
+		}
+	case typ != "text" && typ != "template":
+		graphError(w, http.StatusBadRequest, 131051, "Unsupported message type")
+		return
+	}
+	g.mu.Lock()
+	g.seq++
+	id := fmt.Sprintf("wamid.HBgMNDQ3NzAwOTAwMTIzFQIAERgSFAKE%06d", g.seq)
+	g.mu.Unlock()
+	update(func(r *Request) { r.ID = id })
+	input := req.To
+	if input == "" {
+		input = req.Recipient
+	}
+	writeJSON(w, map[string]any{
+		"messaging_product": "whatsapp",
+		"contacts":          []any{map[string]any{"input": input, "wa_id": req.To}},
+		"messages":          []any{map[string]any{"id": id}},
+	})
+}
+
+// upload stores a multipart media upload and answers with its id.
+func (g *Graph) upload(w http.ResponseWriter, r *http.Request, body []byte, update func(func(*Request))) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		graphError(w, http.StatusBadRequest, 100, "Invalid parameter")
+		return
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	form := map[string]string{}
+	var file []byte
+	var name, ftype string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			graphError(w, http.StatusBadRequest, 100, "Invalid parameter")
+			return
+		}
+		b, _ := io.ReadAll(p)
+		if p.FormName() == "file" {
+			file, name, ftype = b, p.FileName(), p.Header.Get("Content-Type")
+			continue
+		}
+		form[p.FormName()] = string(b)
+	}
+	update(func(r *Request) { r.Form, r.File, r.FileName, r.FileType = form, file, name, ftype })
+	if form["messaging_product"] != "whatsapp" || form["type"] == "" || file == nil {
+		graphError(w, http.StatusBadRequest, 100, "The parameter messaging_product is required.")
+		return
+	}
+	switch form["type"] {
+	case "text/plain", "application/pdf", "image/jpeg", "image/png":
+	default:
+		graphError(w, http.StatusBadRequest, 131053, "Media upload error: unsupported type")
+		return
+	}
+	g.mu.Lock()
+	g.seq++
+	id := strconv.Itoa(1000000000000000 + g.seq)
+	g.media[id] = Request{File: file, FileName: name, FileType: ftype}
+	g.mu.Unlock()
+	writeJSON(w, map[string]any{"id": id})
+}
+
+// Sign returns the X-Hub-Signature-256 header Meta sends with body.
+func Sign(appSecret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(appSecret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Envelope wraps a webhook value ("messages", "statuses", "contacts", …)
+// for the phone number id as Meta posts it.
+func Envelope(phoneNumberID string, value map[string]any) []byte {
+	v := map[string]any{"messaging_product": "whatsapp", "metadata": map[string]any{"display_phone_number": "15550783881", "phone_number_id": phoneNumberID}}
+	for k, x := range value {
+		v[k] = x
+	}
+	b, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
+		"id": "102290129340398", "changes": []any{map[string]any{"field": "messages", "value": v}},
+	}}})
+	return b
+}
+
+// TextMessage is a webhook payload with one text message from wa_id (the
+// sender's phone digits) with profile name, message id wamid and Unix time.
+func TextMessage(phoneNumberID, waID, name, wamid, text string, unix int64) []byte {
+	return Envelope(phoneNumberID, map[string]any{
+		"contacts": []any{map[string]any{"profile": map[string]any{"name": name}, "wa_id": waID}},
+		"messages": []any{map[string]any{"from": waID, "id": wamid, "timestamp": strconv.FormatInt(unix, 10), "type": "text", "text": map[string]any{"body": text}}},
+	})
+}
+
+// Status is a webhook payload with one status (sent, delivered, read,
+// failed) of our message wamid to wa_id; key is the
+// biz_opaque_callback_data sent with it; errorCode, if not 0, goes with a
+// failed status.
+func Status(phoneNumberID, waID, wamid, status, key string, unix int64, errorCode int) []byte {
+	s := map[string]any{"id": wamid, "status": status, "timestamp": strconv.FormatInt(unix, 10), "recipient_id": waID}
+	if key != "" {
+		s["biz_opaque_callback_data"] = key
+	}
+	if errorCode != 0 {
+		s["errors"] = []any{map[string]any{"code": errorCode, "title": "Message undeliverable", "message": "Message undeliverable"}}
+	}
+	return Envelope(phoneNumberID, map[string]any{"statuses": []any{s}})
+}

@@ -1,0 +1,326 @@
+package whatsappcloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/channels/whatsappcloud/cloudtest"
+)
+
+// wrote makes testChat's customer have written at the clock's time, as the
+// inbound webhook would.
+func (e *env) wrote(t *testing.T) {
+	t.Helper()
+	body := cloudtest.TextMessage(testPNID, testWaID, "Ann", "wamid.in-"+e.clock.Now().Format("150405"), "hello", e.clock.Now().Unix())
+	require.Equal(t, http.StatusOK, e.postSigned(body).Code)
+}
+
+func TestSendText(t *testing.T) {
+	e := newEnv(t, nil).run(t)
+	e.wrote(t)
+	id, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "Yes, it ships tomorrow.", Key: "outbox-7-a1"})
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(id), "wamid."))
+	msgs := e.graph.Messages()
+	require.Len(t, msgs, 1)
+	m := msgs[0]
+	assert.Equal(t, "/"+testPNID+"/messages", m.Path)
+	assert.Equal(t, testWaID, m.To)
+	assert.Empty(t, m.Recipient)
+	assert.Equal(t, "text", m.Type)
+	assert.Equal(t, "Yes, it ships tomorrow.", m.Text)
+	assert.Equal(t, "outbox-7-a1", m.Key, "Outbound.Key goes as biz_opaque_callback_data")
+	assert.Equal(t, "individual", m.JSON["recipient_type"])
+	assert.Equal(t, false, m.JSON["text"].(map[string]any)["preview_url"])
+	assert.Equal(t, StateConnected, e.ch.State().State)
+}
+
+func TestSendToUsernameUser(t *testing.T) {
+	e := newEnv(t, nil).run(t)
+	require.Equal(t, http.StatusOK, e.postSigned(readPayload(t, "text_bsuid_only")).Code)
+	in, _ := e.sink.got()
+	require.Len(t, in, 1)
+	_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: in[0].Chat, Text: "Hello Bob"})
+	require.NoError(t, err)
+	m := e.graph.Messages()[0]
+	assert.Empty(t, m.To)
+	assert.Equal(t, "US.13491208655302741999", m.Recipient, "sent to the business-scoped user id")
+}
+
+func TestSendDocument(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, func(o *Options) { o.StateDir = dir }).run(t)
+	e.wrote(t)
+	export := []byte(`{"schema":"switchboard.export/v1","name":"Zebedee"}`)
+	id, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "Here is a copy of your data.",
+		File: &bot.File{Name: "switchboard-export.json", MIME: "application/json", Data: export}})
+	require.NoError(t, err)
+	assert.NotEmpty(t, id)
+
+	ups := e.graph.Uploads()
+	require.Len(t, ups, 1)
+	up := ups[0]
+	assert.Equal(t, "/"+testPNID+"/media", up.Path)
+	assert.Equal(t, "whatsapp", up.Form["messaging_product"])
+	assert.Equal(t, "text/plain", up.Form["type"], "JSON goes as plain text, which the Cloud API takes")
+	assert.Equal(t, "switchboard-export.json", up.FileName)
+	assert.Equal(t, export, up.File)
+
+	msgs := e.graph.Messages()
+	require.Len(t, msgs, 1)
+	m := msgs[0]
+	assert.Equal(t, "document", m.Type)
+	require.NotEmpty(t, m.MediaID)
+	assert.True(t, e.graph.HasMedia(m.MediaID))
+	assert.Equal(t, "switchboard-export.json", m.Filename)
+	assert.Equal(t, "Here is a copy of your data.", m.Text, "the text is the caption")
+
+	// The media id is listed for erasure, without the number.
+	b, err := os.ReadFile(filepath.Join(dir, MediaFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), m.MediaID)
+	assert.NotContains(t, string(b), "7700900123")
+	info, err := os.Stat(filepath.Join(dir, MediaFile))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	t.Run("UnsupportedType", func(t *testing.T) {
+		_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, File: &bot.File{Name: "x.exe", MIME: "application/x-msdownload", Data: []byte("MZ")}})
+		assert.ErrorIs(t, err, bot.ErrUnsupported)
+	})
+	t.Run("LongTextGoesFirst", func(t *testing.T) {
+		long := strings.Repeat("a", maxCaption+1)
+		_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: long, File: &bot.File{Name: "a.txt", MIME: "text/plain", Data: []byte("x")}})
+		require.NoError(t, err)
+		msgs := e.graph.Messages()
+		require.GreaterOrEqual(t, len(msgs), 3)
+		assert.Equal(t, "text", msgs[len(msgs)-2].Type)
+		assert.Equal(t, long, msgs[len(msgs)-2].Text)
+		assert.Equal(t, "document", msgs[len(msgs)-1].Type)
+		assert.Empty(t, msgs[len(msgs)-1].Text)
+	})
+}
+
+func TestSendTemplate(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Template = Template{Name: "reopen_conversation", Language: "en_GB"} }).run(t)
+	assert.True(t, e.ch.Capabilities().Template)
+	// No inbound ever: a template needs no open window.
+	id, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: true, Key: "template-9"})
+	require.NoError(t, err)
+	assert.NotEmpty(t, id)
+	m := e.graph.Messages()[0]
+	assert.Equal(t, "template", m.Type)
+	assert.Equal(t, "reopen_conversation", m.Template)
+	assert.Equal(t, "en_GB", m.Language)
+	assert.Equal(t, "template-9", m.Key)
+
+	none := newEnv(t, nil).run(t)
+	assert.False(t, none.ch.Capabilities().Template)
+	_, err = none.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: true})
+	assert.ErrorIs(t, err, bot.ErrUnsupported)
+	assert.Empty(t, none.graph.Messages())
+}
+
+func TestSendRefusals(t *testing.T) {
+	e := newEnv(t, nil).run(t)
+	e.wrote(t)
+	for name, msg := range map[string]bot.Outbound{
+		"Empty":       {Chat: testChat},
+		"TooLong":     {Chat: testChat, Text: strings.Repeat("x", MaxText+1)},
+		"LIDChat":     {Chat: "123456789012345@lid", Text: "hi"},
+		"TeamsChat":   {Chat: "19:abc@thread.tacv2", Text: "hi"},
+		"GroupChat":   {Chat: "120363000000000000@g.us", Text: "hi"},
+		"InvalidUTF8": {Chat: testChat, Text: "\xff\xfe"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := e.ch.Send(context.Background(), msg)
+			assert.ErrorIs(t, err, bot.ErrUnsupported)
+		})
+	}
+	assert.Empty(t, e.graph.Messages(), "nothing reached Meta")
+}
+
+// TestSendErrors maps Graph answers onto the bot's sentinels: what the
+// outbox must never retry, what waits without using an attempt, what is
+// retried with backoff; and the health state admins see.
+func TestSendErrors(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		code        int
+		fails       int
+		unsupported bool
+		unavailable bool
+		calls       int // requests to /messages
+		state       State
+	}{
+		{"TokenExpired", 401, 190, 1, false, true, 1, StateTokenInvalid},
+		{"Permission", 403, 10, 1, false, true, 1, StateNoPermission},
+		{"PermissionRange", 403, 200, 1, false, true, 1, StateNoPermission},
+		{"PolicyBlock", 400, 368, 1, false, true, 1, StateBlocked},
+		{"Throughput", 400, 130429, 1, false, true, 1, StateConnected},
+		{"PairRate", 400, 131056, 1, false, true, 1, StateConnected},
+		{"HTTP429", 429, 0, 1, false, true, 1, StateConnected},
+		{"Undeliverable", 400, 131026, 1, true, false, 1, StateConnected},
+		{"WindowClosed", 400, 131047, 1, true, false, 1, StateConnected},
+		{"BadParameter", 400, 100, 1, true, false, 1, StateConnected},
+		{"ServerErrorThrice", 500, 1, 3, false, false, 3, StateUnreachable},
+		{"ServiceUnavailableOnce", 503, 131016, 1, false, false, 2, StateConnected},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil).run(t)
+			e.wrote(t)
+			e.graph.FailNext(tc.fails, tc.status, tc.code)
+			_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "hello"})
+			ok := tc.calls > tc.fails
+			if ok {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				assert.Equal(t, tc.unsupported, errors.Is(err, bot.ErrUnsupported), err)
+				assert.Equal(t, tc.unavailable, errors.Is(err, bot.ErrUnavailable), err)
+				assert.NotContains(t, err.Error(), testWaID, "errors carry codes, not numbers")
+				assert.NotContains(t, err.Error(), "scripted failure", "nor Meta's message")
+			}
+			assert.Len(t, e.graph.Messages(), tc.calls)
+			assert.Equal(t, tc.state, e.ch.State().State)
+		})
+	}
+}
+
+// TestWindow: free-form text within 24 hours of the customer's last message,
+// refused locally after; Meta's 131047 closes it until the customer writes.
+func TestWindow(t *testing.T) {
+	var mu sync.Mutex
+	last := map[bot.ChatID]time.Time{}
+	e := newEnv(t, func(o *Options) {
+		o.LastInbound = func(_ context.Context, chat bot.ChatID) (time.Time, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return last[chat], nil
+		}
+	}).run(t)
+	ctx := context.Background()
+	assert.Equal(t, Window, e.ch.Capabilities().Window)
+
+	_, err := e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "cold"})
+	assert.ErrorIs(t, err, bot.ErrUnsupported, "a chat that never wrote is closed")
+
+	t0 := e.clock.Now()
+	mu.Lock()
+	last[testChat] = t0 // the store knows the customer wrote
+	mu.Unlock()
+	e.clock.Add(23*time.Hour + 59*time.Minute)
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "inside"})
+	require.NoError(t, err)
+	e.clock.Add(2 * time.Minute)
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "outside"})
+	assert.ErrorIs(t, err, bot.ErrUnsupported)
+	assert.Len(t, e.graph.Messages(), 1, "refused without asking Meta")
+
+	// The customer writes again (the webhook is seen before the store is).
+	e.wrote(t)
+	e.graph.FailNext(1, 400, 131047)
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "Meta says closed"})
+	assert.ErrorIs(t, err, bot.ErrUnsupported)
+	n := len(e.graph.Messages())
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "again"})
+	assert.ErrorIs(t, err, bot.ErrUnsupported, "131047 marks the window closed")
+	assert.Len(t, e.graph.Messages(), n)
+	e.clock.Add(time.Minute)
+	e.wrote(t)
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "reopened"})
+	require.NoError(t, err)
+
+	// A failed status with 131047 closes it too.
+	require.Equal(t, http.StatusOK, e.postSigned(readPayload(t, "status_failed_window")).Code)
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "closed by a status"})
+	assert.ErrorIs(t, err, bot.ErrUnsupported)
+}
+
+func TestHealth(t *testing.T) {
+	t.Run("TokenInvalidAtStart", func(t *testing.T) {
+		var states []Health
+		var mu sync.Mutex
+		e := newEnv(t, func(o *Options) {
+			o.AccessToken = "EAAGrevokedTokenValue"
+			o.OnState = func(h Health) { mu.Lock(); states = append(states, h); mu.Unlock() }
+		}).run(t)
+		require.Eventually(t, func() bool { return e.ch.State().State == StateTokenInvalid }, 5*time.Second, time.Millisecond)
+		h := e.ch.State()
+		assert.True(t, h.NeedsPerson())
+		assert.False(t, h.Ready())
+		assert.Contains(t, h.String(), "WHATSAPP_CLOUD_ACCESS_TOKEN")
+		assert.NotContains(t, h.String(), "EAAGrevokedTokenValue", "never the token")
+		mu.Lock()
+		defer mu.Unlock()
+		require.NotEmpty(t, states)
+		assert.Equal(t, StateTokenInvalid, states[len(states)-1].State)
+		// Inbound still flows: the customer's message is stored.
+		require.Equal(t, http.StatusOK, e.postSigned(readPayload(t, "text")).Code)
+	})
+	t.Run("RecoversOnRecheck", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.CheckEvery = 5 * time.Millisecond })
+		e.graph.FailNext(1, 403, 10)
+		e.run(t)
+		require.Eventually(t, func() bool { return e.ch.State().State == StateConnected }, 5*time.Second, time.Millisecond,
+			"the permission was granted: the next check finds it")
+	})
+	t.Run("Unreachable", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.GraphURL = "http://127.0.0.1:1/v26.0" }).run(t)
+		require.Eventually(t, func() bool { return e.ch.State().State == StateUnreachable }, 5*time.Second, time.Millisecond)
+		e.wrote(t)
+		_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "hello"})
+		assert.ErrorIs(t, err, bot.ErrUnavailable, "the reply waits for the Graph API")
+	})
+	t.Run("StoppedAfterRun", func(t *testing.T) {
+		e := newEnv(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.ch.Run(ctx, e.sink) }()
+		require.Eventually(t, func() bool { return e.ch.State().State == StateConnected }, 5*time.Second, time.Millisecond)
+		assert.Error(t, e.ch.Run(ctx, e.sink), "one Run at a time")
+		cancel()
+		require.NoError(t, <-done)
+		assert.Equal(t, StateStopped, e.ch.State().State)
+		assert.Equal(t, http.StatusServiceUnavailable, e.postSigned(readPayload(t, "text")).Code)
+	})
+}
+
+func TestNewValidates(t *testing.T) {
+	good := Options{PhoneNumberID: testPNID, AccessToken: "t", AppSecret: "s", VerifyToken: "v"}
+	_, err := New(good)
+	require.NoError(t, err)
+	for name, mod := range map[string]func(*Options){
+		"NoPhoneNumberID":  func(o *Options) { o.PhoneNumberID = "" },
+		"PhoneNumberIsNot": func(o *Options) { o.PhoneNumberID = "+44 7700 900123" },
+		"NoToken":          func(o *Options) { o.AccessToken = "" },
+		"NoSecret":         func(o *Options) { o.AppSecret = " " },
+		"NoVerifyToken":    func(o *Options) { o.VerifyToken = "" },
+		"BadGraphURL":      func(o *Options) { o.GraphURL = "graph.facebook.com" },
+	} {
+		o := good
+		mod(&o)
+		_, err := New(o)
+		assert.Error(t, err, name)
+	}
+	c, err := New(good)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultGraphURL, c.graph)
+	assert.Equal(t, bot.Capabilities{Files: true, MaxText: 4096, Window: 24 * time.Hour}, c.Capabilities())
+	b, _ := json.Marshal(c.State())
+	assert.Contains(t, string(b), "stopped")
+}

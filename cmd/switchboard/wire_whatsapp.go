@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/channels/whatsapp"
+	"github.com/switchboard/switchboard/channels/whatsappcloud"
+)
+
+// webhookPath is where Meta posts the WhatsApp Business Platform's webhooks.
+const webhookPath = "/webhooks/whatsapp"
+
+// cloudProcessor is how the privacy notice names Meta when it runs the
+// business's WhatsApp account.
+const cloudProcessor = "Meta Platforms (WhatsApp Business Platform)"
+
+// Replies of /disconnect whatsapp when there is nothing to unlink.
+const msgCloudDisconnect = "WhatsApp runs on the WhatsApp Business Platform here: to disconnect it, remove the webhook or the phone number in Meta's WhatsApp Manager, then unset " + envCloudPhoneNumberID + " and restart."
+
+// waParts is what the WhatsApp transport gives the rest of the wiring.
+// Fields an implementation has no use for stay nil (never a typed nil).
+type waParts struct {
+	ch     bot.Channel
+	forget bot.Forgetter // nil: it keeps nothing about people
+	// resolve knows identities of a person its messages did not carry
+	// (whatsmeow's LID map); nil: every pairing arrives in the messages
+	// (the Cloud API sends wa_id and user_id together).
+	resolve bot.IdentityResolver
+	unlink  unlinker    // nil: /disconnect whatsapp explains what to do instead
+	stale   staleBuffer // nil: nothing to purge
+	// processor names Meta for the privacy notice when it processes the
+	// business's messages; "" when WhatsApp only carries them.
+	processor string
+	// noUnlink is the /disconnect whatsapp reply when unlink is nil.
+	noUnlink string
+}
+
+// buildWhatsApp builds the one WhatsApp transport the configuration
+// selects: the linked device, or the WhatsApp Business Platform. The router
+// takes one channel per platform, so both at once cannot run.
+func buildWhatsApp(app *App, alerts *alerter) (waParts, error) {
+	switch t := app.Config.WhatsAppTransport(); t {
+	case transportLinked:
+		return buildLinkedDevice(app, alerts)
+	case transportCloud:
+		return buildCloud(app, alerts)
+	default:
+		return waParts{}, fmt.Errorf("whatsapp transport %q: want %s or %s", t, transportLinked, transportCloud)
+	}
+}
+
+// buildLinkedDevice builds the whatsmeow channel.
+func buildLinkedDevice(app *App, alerts *alerter) (waParts, error) {
+	cfg := app.Config
+	app.Health.Register(compWhatsApp)
+	wa, err := whatsapp.New(whatsapp.Options{
+		Log:            app.Log,
+		WhatsmeowLevel: max(zerolog.WarnLevel, app.Log.GetLevel()),
+		Dir:            cfg.DataDir,
+		PairPhone:      cfg.WhatsAppPairPhone,
+		QR:             app.stdout(),
+		Retry:          app.Store,
+		OnState:        whatsAppStateReporter(app.Health, app.Metrics, alerts),
+	})
+	if err != nil {
+		return waParts{}, fmt.Errorf("whatsapp: %w", err)
+	}
+	return waParts{ch: wa, forget: wa, resolve: wa, unlink: wa, stale: wa}, nil
+}
+
+// buildCloud builds the WhatsApp Business Platform channel and mounts its
+// webhook. A linked-device session left in the data directory is not used;
+// the log says how to unlink it.
+func buildCloud(app *App, alerts *alerter) (waParts, error) {
+	cfg := app.Config
+	app.Health.Register(compWhatsApp)
+	db := app.Store
+	ch, err := whatsappcloud.New(whatsappcloud.Options{
+		Log:           app.Log,
+		PhoneNumberID: cfg.CloudPhoneNumberID,
+		AccessToken:   cfg.CloudAccessToken.Value(),
+		AppSecret:     cfg.CloudAppSecret.Value(),
+		VerifyToken:   cfg.CloudVerifyToken.Value(),
+		GraphURL:      cfg.CloudGraphURL,
+		Template:      whatsappcloud.Template{Name: cfg.CloudTemplate, Language: cfg.CloudTemplateLanguage},
+		Now:           app.Now,
+		OnState:       cloudStateReporter(app.Health, app.Metrics, alerts),
+		LastInbound: func(ctx context.Context, chat bot.ChatID) (time.Time, error) {
+			return db.LastInbound(ctx, bot.WhatsApp, chat)
+		},
+		StateDir: cfg.DataDir,
+	})
+	if err != nil {
+		return waParts{}, fmt.Errorf("whatsapp cloud api: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "whatsapp.db")); err == nil {
+		app.Log.Warn().Msg("a linked-device WhatsApp session (whatsapp.db) is in the data directory but WhatsApp runs on the WhatsApp Business Platform: it is not used; stop Switchboard and run `switchboard whatsapp logout` to unlink it")
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		app.Log.Debug().Err(err).Msg("could not look for a linked-device session")
+	}
+	app.Mux.Handle(webhookPath, ch.Handler())
+	app.Log.Info().Str("path", webhookPath).Bool("template", cfg.CloudTemplate != "").Msg("WhatsApp on the WhatsApp Business Platform (Cloud API)")
+	return waParts{ch: ch, forget: ch, processor: cloudProcessor, noUnlink: msgCloudDisconnect}, nil
+}
+
+// cloudStateReporter turns the Cloud API channel's health into /readyz
+// states and metrics and, for states that need a person (a token, a
+// permission, a blocked account), one admin alert per change. It never
+// blocks.
+func cloudStateReporter(health *Health, metrics *Metrics, alerts *alerter) func(whatsappcloud.Health) {
+	var mu sync.Mutex
+	var last whatsappcloud.State
+	return func(h whatsappcloud.Health) {
+		health.SetState(compWhatsApp, h.Ready(), string(h.State))
+		metrics.WhatsAppState(string(h.State), 0)
+		mu.Lock()
+		changed := h.State != last
+		last = h.State
+		mu.Unlock()
+		if changed && h.NeedsPerson() {
+			alerts.send(h.String() + ". Replies wait in the outbox and go out once this is fixed.")
+		}
+	}
+}
