@@ -124,7 +124,9 @@ func (e *workerEnv) add(kind bot.MessageKind, mime string, data []byte) int64 {
 	id, err := e.db.CreateMedia(e.ctx, m)
 	require.NoError(e.t, err)
 	if data != nil {
+		e.fetch.mu.Lock()
 		e.fetch.files[ref] = data
+		e.fetch.mu.Unlock()
 	}
 	return id
 }
