@@ -93,7 +93,7 @@ func (r *Router) followMerge(ctx context.Context, m Message) (Message, Subject, 
 // objected when the message was stored. History leaves out every message
 // stored while the subject objected. A drafter failure gives a failed status
 // and a note; the error is logged, never shown.
-func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string) (DraftResult, DraftStatus) {
+func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string, names ...string) (DraftResult, DraftStatus) {
 	if subj.AIRestricted || m.AIRestricted {
 		log.Debug().Bool("objected_when_stored", m.AIRestricted).Msg("AI restricted: manual draft")
 		return DraftResult{Manual: true, Note: NoteAIOff}, DraftPending
@@ -105,12 +105,16 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		hist = nil
 	}
 	hist = withoutObjected(hist)
+	if subj.Name != "" {
+		names = append(names, subj.Name)
+	}
 	res, err := r.drafter.Draft(ctx, DraftRequest{
 		Subject:     subj.ID,
 		Message:     m,
 		History:     hist,
 		Instruction: instruction,
 		Previous:    previous,
+		Names:       names,
 	})
 	if err != nil {
 		r.metrics.Failure("drafter")
@@ -160,7 +164,11 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 		log.Warn().Err(err).Msg("find subject to redraft")
 		return
 	}
-	res, status := r.makeDraft(ctx, log, subj, view.Message, instruction, view.Draft.Text)
+	var names []string
+	if view.Decision != nil && view.Decision.ByName != "" {
+		names = append(names, view.Decision.ByName)
+	}
+	res, status := r.makeDraft(ctx, log, subj, view.Message, instruction, view.Draft.Text, names...)
 	if status == DraftFailed && ctx.Err() != nil {
 		return
 	}

@@ -53,6 +53,7 @@ const (
 	envOpenAIBaseURL = "OPENAI_BASE_URL"
 	envOpenAIModel   = "OPENAI_MODEL"
 	envAzureEndpoint = "AZURE_OPENAI_ENDPOINT"
+	envLLMHTTPHost   = drafts.EnvHTTPHost
 )
 
 // Limits of --retention-months.
@@ -143,6 +144,10 @@ type Config struct {
 	OpenAIAPIKey  Secret
 	OpenAIBaseURL string
 	OpenAIModel   string
+	// LLMHTTPHost names the hosts (comma separated) the LLM endpoint may
+	// reach over plain http besides loopback: a trusted LAN machine or a
+	// container name. Empty: https only.
+	LLMHTTPHost string
 	// LLM configures AI drafts; nil when no LLM is configured (staff then
 	// write every reply by hand).
 	LLM *LLM
@@ -315,6 +320,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	str(&c.MicrosoftAppTenantID, envAppTenantID)
 	str(&c.OpenAIBaseURL, envOpenAIBaseURL)
 	str(&c.OpenAIModel, envOpenAIModel)
+	str(&c.LLMHTTPHost, envLLMHTTPHost)
 	str(&c.WhatsAppPairPhone, envPairPhone)
 	str(&c.PublicURL, envPublicURL)
 	str(&c.CloudPhoneNumberID, envCloudPhoneNumberID)
@@ -462,6 +468,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "  "+envAdmins+"   comma-separated Entra object ids of the Teams admins")
 	fmt.Fprintln(w, "  "+envStaffTenants+"   further Entra tenants whose users are staff (comma separated)")
 	fmt.Fprintln(w, "  "+envOpenAIBaseURL+", "+envOpenAIModel+", AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_API_VERSION   AI drafts")
+	fmt.Fprintln(w, "  "+envLLMHTTPHost+"   a trusted host the LLM endpoint may reach over plain http (else https, or http to loopback only)")
 }
 
 // FieldError is one invalid setting. Field names the flag or variable; Msg
@@ -559,6 +566,19 @@ func (c Config) Validate() error {
 	if c.OpenAIBaseURL != "" && !httpURL(c.OpenAIBaseURL) {
 		bad(envOpenAIBaseURL, "want an http or https URL")
 	}
+	// Prompts carry customer messages: plain http only to this machine or
+	// to a host the operator named.
+	endpoints := []struct{ field, url string }{}
+	if c.LLM != nil && c.LLM.opts.Azure != nil {
+		endpoints = append(endpoints, struct{ field, url string }{envAzureEndpoint, c.LLM.opts.Azure.Endpoint})
+	} else if c.OpenAIBaseURL != "" && httpURL(c.OpenAIBaseURL) {
+		endpoints = append(endpoints, struct{ field, url string }{envOpenAIBaseURL, c.OpenAIBaseURL})
+	}
+	for _, e := range endpoints {
+		if err := drafts.CheckEndpoint(e.url, c.LLMHTTPHost); err != nil {
+			errs = append(errs, &FieldError{Field: e.field, Msg: "refused", Err: err})
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -644,7 +664,7 @@ func (c Config) String() string {
 		c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC, c.NoWhatsApp, c.TeamsDev)
 	fmt.Fprintf(&b, " master-key=%s master-key-file=%q", c.MasterKey, c.MasterKeyFile)
 	fmt.Fprintf(&b, " microsoft-app-id=%q microsoft-app-password=%s microsoft-app-tenant-id=%q", c.MicrosoftAppID, c.MicrosoftAppPassword, c.MicrosoftAppTenantID)
-	fmt.Fprintf(&b, " openai-api-key=%s openai-base-url=%q openai-model=%q llm=%q", c.OpenAIAPIKey, c.OpenAIBaseURL, c.OpenAIModel, c.LLM.String())
+	fmt.Fprintf(&b, " openai-api-key=%s openai-base-url=%q openai-model=%q llm-http-host=%q llm=%q", c.OpenAIAPIKey, c.OpenAIBaseURL, c.OpenAIModel, c.LLMHTTPHost, c.LLM.String())
 	// The pairing phone and the admins' object ids are personal data: only
 	// whether they are set.
 	pair := "(unset)"

@@ -113,6 +113,14 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			name: "TrustedLANHost",
+			env:  map[string]string{envOpenAIBaseURL: "http://ollama:11434/v1", envOpenAIModel: "llama3", envLLMHTTPHost: "ollama"},
+			want: func(c *Config) {
+				c.OpenAIBaseURL, c.OpenAIModel, c.LLMHTTPHost = "http://ollama:11434/v1", "llama3", "ollama"
+				c.LLM = &LLM{opts: drafts.Options{BaseURL: "http://ollama:11434/v1", Model: "llama3", AllowHTTPHost: "ollama"}}
+			},
+		},
+		{
 			name: "AzureLLM",
 			env:  map[string]string{envAzureEndpoint: "https://res.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "gpt4o", "AZURE_OPENAI_API_KEY": plantedOpenAIKey},
 			want: func(c *Config) {
@@ -169,6 +177,9 @@ func TestLoad(t *testing.T) {
 		{name: "ErrSecretFileMissing", env: map[string]string{envAppPassword + "_FILE": "/nonexistent/switchboard-test"}, field: envAppPassword + "_FILE"},
 		{name: "ErrBaseURL", env: map[string]string{envOpenAIBaseURL: "localhost:11434"}, field: envOpenAIBaseURL},
 		{name: "ErrBaseURLWithoutModel", env: map[string]string{envOpenAIBaseURL: "http://127.0.0.1:11434/v1"}, field: "OPENAI_*/AZURE_OPENAI_*"},
+		{name: "ErrBaseURLPlainHTTPLAN", env: map[string]string{envOpenAIBaseURL: "http://192.168.1.20:11434/v1", envOpenAIModel: "llama3"}, field: envOpenAIBaseURL},
+		{name: "ErrBaseURLPlainHTTPOtherHost", env: map[string]string{envOpenAIBaseURL: "http://192.168.1.21:11434/v1", envOpenAIModel: "llama3", envLLMHTTPHost: "192.168.1.20"}, field: envOpenAIBaseURL},
+		{name: "ErrAzurePlainHTTP", env: map[string]string{envAzureEndpoint: "http://res.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "gpt4o", envOpenAIKey: plantedOpenAIKey}, field: envAzureEndpoint},
 		{name: "ErrAzureWithoutDeployment", env: map[string]string{envAzureEndpoint: "https://res.openai.azure.com", envOpenAIKey: plantedOpenAIKey}, field: "OPENAI_*/AZURE_OPENAI_*"},
 		{name: "ErrPairPhoneNational", args: []string{"--whatsapp-pair-phone", "07700 900123"}, field: "--whatsapp-pair-phone"},
 		{name: "ErrPairPhoneLetters", env: map[string]string{envPairPhone: "+44 call me"}, field: "--whatsapp-pair-phone"},
