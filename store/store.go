@@ -96,6 +96,7 @@ type DB struct {
 	inbound  inboundBatcher // group commit of SaveInbound and Ingest
 	subjects *subjectCache  // returning senders, by blind index
 	pool     keyPool        // data keys of subjects to come
+	media    mediaFiles     // media files being written
 
 	stmts *writeStmts // prepared on the writer connection by Open; guarded by mu
 
@@ -256,6 +257,9 @@ func (db *DB) open(ctx context.Context) (err error) {
 				return fmt.Errorf("store: restrict db file mode: %w", err)
 			}
 		}
+	}
+	if _, err := db.sweepMedia(ctx, read); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	db.write, db.read, db.kdb = write, read, kdb
 	db.stmts = &stmts

@@ -91,6 +91,31 @@ CREATE TABLE key_check (
 	created_at INTEGER NOT NULL
 ) STRICT;
 
+-- table media
+CREATE TABLE media (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT, -- leaves the process (export file names, view links): never reused
+	subject_id   TEXT NOT NULL REFERENCES subjects(id),
+	message_id   INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE, -- the store deletes the files first; the sweep catches any other path
+	platform     TEXT NOT NULL,
+	kind         TEXT NOT NULL,
+	mime         TEXT NOT NULL DEFAULT '',  -- declared until fetched, then the checked type
+	size         INTEGER NOT NULL DEFAULT 0,
+	sha256       BLOB,                      -- sealed: a fingerprint of the content
+	name         BLOB,                      -- sealed file name, NULL for none
+	ref          BLOB,                      -- sealed channel handle (Cloud API media id, whatsmeow media keys)
+	state        TEXT NOT NULL,             -- pending, fetched, failed
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL DEFAULT 0,
+	note         TEXT NOT NULL DEFAULT '',  -- plain words for staff; never text or names
+	file         TEXT UNIQUE,               -- random name of the sealed file, NULL until fetched
+	file_key     BLOB,                      -- sealed per-file data key
+	thumb        BLOB,                      -- sealed JPEG preview
+	transcript   BLOB,                      -- sealed
+	created_at   INTEGER NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	fetched_at   INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
 -- table messages
 CREATE TABLE "messages" (
 	id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -200,6 +225,15 @@ CREATE UNIQUE INDEX identities_bidx ON identities(bidx_ver, bidx);
 
 -- index identities_subject
 CREATE INDEX identities_subject ON identities(subject_id);
+
+-- index media_due
+CREATE INDEX media_due ON media(next_attempt) WHERE state = 'pending';
+
+-- index media_message
+CREATE INDEX media_message ON media(message_id);
+
+-- index media_subject
+CREATE INDEX media_subject ON media(subject_id);
 
 -- index messages_dedup
 CREATE UNIQUE INDEX messages_dedup ON messages(platform, chat_bidx, platform_id);

@@ -1,4 +1,4 @@
--- 009: exactly once through crashes: ids that leave the process are never reused (AUTOINCREMENT), an outbox row has an idempotency key and a 'sending' state recorded before the send, a draft has a card-action token, a card is recorded as an intent before it is posted, erased subjects' cards wait in card_removals until the platform deleted them, and an erasure journal lets an interrupted erasure finish after a restart
+-- 010: exactly once through crashes: ids that leave the process are never reused (AUTOINCREMENT), an outbox row has an idempotency key and a 'sending' state recorded before the send, a draft has a card-action token, a card is recorded as an intent before it is posted, erased subjects' cards wait in card_removals until the platform deleted them, and an erasure journal lets an interrupted erasure finish after a restart
 -- autoincrement: messages drafts decisions outbox cards
 
 -- outbox.key names one reply across every attempt (bot.Outbound.Key); random, no personal data
