@@ -177,7 +177,9 @@ func (r *Router) postPlaceholderLocked(ctx context.Context, log zerolog.Logger, 
 		log.Warn().Str("resolution", "new-placeholder").
 			Msg("card post in doubt: posting a new placeholder; an earlier one, if it arrived, names nobody")
 	}
-	ref, err := r.notifier.PostCard(ctx, Card{DraftID: id, Preparing: true})
+	// The subject id is pseudonymous and never rendered: it lets a notifier
+	// thread a customer's cards.
+	ref, err := r.notifier.PostCard(ctx, Card{DraftID: id, Subject: subject, Preparing: true})
 	if err != nil {
 		r.metrics.Failure("card")
 		log.Error().Err(err).Msg("post card")

@@ -79,6 +79,9 @@ type Channel struct {
 	staffMu sync.Mutex // serialises staff conversation changes
 	files   files      // files offered in personal chats (fileconsent.go)
 	fileTTL time.Duration
+	// threads serialises threaded card posts per subject, so two cards
+	// posted at once for one customer cannot both start a thread.
+	threads subjectLocks
 }
 
 var (
@@ -288,6 +291,11 @@ func (c *Channel) PostCard(ctx context.Context, card bot.Card) (bot.CardRef, err
 		conv.ID = threadRoot(conv.ID)
 	}
 	if threaded {
+		unlock, err := c.threads.lock(ctx, card.Subject)
+		if err != nil {
+			return bot.CardRef{}, fmt.Errorf("post card: %w", err)
+		}
+		defer unlock()
 		root, err := c.opts.State.Thread(ctx, conv.ID, card.Subject)
 		if err != nil {
 			c.log.Warn().Err(err).Str("subject", string(card.Subject)).Msg("teams thread lookup failed; starting a new thread")
@@ -322,6 +330,46 @@ func (c *Channel) PostCard(ctx context.Context, card bot.Card) (bot.CardRef, err
 		}
 	}
 	return bot.CardRef{Conversation: string(conv.chatID()), ActivityID: id}, nil
+}
+
+// subjectLocks holds one lock per subject while it is in use.
+type subjectLocks struct {
+	mu sync.Mutex
+	m  map[bot.SubjectID]*subjectLock
+}
+
+type subjectLock struct {
+	ch   chan struct{}
+	refs int
+}
+
+// lock waits for the subject's turn or ctx; unlock releases it.
+func (l *subjectLocks) lock(ctx context.Context, s bot.SubjectID) (unlock func(), err error) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = make(map[bot.SubjectID]*subjectLock)
+	}
+	sl := l.m[s]
+	if sl == nil {
+		sl = &subjectLock{ch: make(chan struct{}, 1)}
+		l.m[s] = sl
+	}
+	sl.refs++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		if sl.refs--; sl.refs == 0 {
+			delete(l.m, s)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case sl.ch <- struct{}{}:
+		return func() { <-sl.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
 }
 
 // threadGone reports whether the connector's status says a thread cannot
