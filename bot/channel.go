@@ -54,7 +54,9 @@ type Inbound struct {
 	SentAt time.Time
 	// Media names the file of an image, voice note, video, document or
 	// sticker as the platform keeps it, for a later download; nil for
-	// text and for platforms that give no id. Nothing stores it yet.
+	// text and for platforms that give no id. The router stores it with
+	// the message as a pending attachment, fetched later by the
+	// MediaWorker through the channel's MediaFetcher.
 	Media *MediaRef
 }
 
@@ -65,6 +67,9 @@ type MediaRef struct {
 	MIME     string
 	Filename string // documents only
 	SHA256   string // as the platform reported it (base64 or hex), if any
+	// Size is the file's size in bytes as the platform declared it; 0 if
+	// it declared none (the Cloud API's webhook; its media URL says).
+	Size int64
 }
 
 // Sink accepts events from a channel. Each method returns nil once the event
@@ -192,6 +197,31 @@ type Card struct {
 	Template bool
 	// Removed is set when the card is blanked at the customer's request.
 	Removed bool
+	// Media are the attachments of Message as they stand: a photo's
+	// preview, a voice note's transcript, a document's name, type and
+	// size, or a note saying why a file is not (yet) kept.
+	Media []CardMedia
+}
+
+// CardMedia is one attachment as staff see it on a card.
+type CardMedia struct {
+	ID    int64 // the media item (Media.ID); the card's View action names it
+	Kind  MessageKind
+	State MediaState
+	// MIME and Size are the checked type and measured size once fetched,
+	// what the platform declared before.
+	MIME string
+	Size int64
+	// FileName is a document's name as the customer sent it.
+	FileName string
+	// Thumb is a small JPEG preview of a photo or sticker, nil if none.
+	Thumb []byte
+	// Transcript is a voice note's text.
+	Transcript string
+	// Note says in plain words what staff should know: that the file is
+	// still being downloaded, why it was not kept, why a voice note has no
+	// transcript.
+	Note string
 }
 
 // CardRemover is implemented by notifiers that can delete a posted card.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -67,9 +68,18 @@ func (r *Router) firstDraft(ctx context.Context, id int64) {
 	}
 	var res DraftResult
 	status := DraftPending
+	budget := r.draftDeadline
+	if !subj.AIRestricted && !view.Message.AIRestricted {
+		var waited time.Duration
+		view, waited = r.awaitMedia(ctx, log, view)
+		budget = max(budget-waited, budget/4)
+		if view.Draft.Status != DraftDrafting {
+			return // settled by hand while it waited
+		}
+	}
 	if view.Message.ID == 0 {
 		res = DraftResult{Manual: true} // revoked before drafting: nothing to answer from
-	} else if res, status = r.makeDraft(ctx, log, subj, view.Message, "", ""); status == DraftFailed && ctx.Err() != nil {
+	} else if res, status = r.draftWithin(ctx, log, budget, subj, view.Message, "", ""); status == DraftFailed && ctx.Err() != nil {
 		return // cut off by shutdown: the draft stays drafting and resumes on restart
 	}
 	// A finished draft is kept even if shutdown's deadline passes meanwhile.
@@ -95,6 +105,12 @@ func (r *Router) firstDraft(ctx context.Context, id int64) {
 // stored while the subject objected. A drafter failure gives a failed status
 // and a note; the error is logged, never shown.
 func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string, names ...string) (DraftResult, DraftStatus) {
+	return r.draftWithin(ctx, log, r.draftDeadline, subj, m, instruction, previous, names...)
+}
+
+// draftWithin is makeDraft with the draft's deadline: what is left of
+// DraftDeadline after waiting for an attachment.
+func (r *Router) draftWithin(ctx context.Context, log zerolog.Logger, deadline time.Duration, subj Subject, m Message, instruction, previous string, names ...string) (DraftResult, DraftStatus) {
 	if subj.AIRestricted || m.AIRestricted {
 		log.Debug().Bool("objected_when_stored", m.AIRestricted).Msg("AI restricted: manual draft")
 		return DraftResult{Manual: true, Note: NoteAIOff}, DraftPending
@@ -110,16 +126,19 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		names = append(names, subj.Name)
 	}
 	// One deadline for the whole draft, the drafter's own retries included.
-	dctx, cancel := context.WithTimeout(ctx, r.draftDeadline)
+	dctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
-	res, err := r.drafter.Draft(dctx, DraftRequest{
+	req := DraftRequest{
 		Subject:     subj.ID,
 		Message:     m,
 		History:     hist,
 		Instruction: instruction,
 		Previous:    previous,
 		Names:       names,
-	})
+	}
+	awaiting := r.draftInputs(dctx, log, &req)
+	res, err := r.drafter.Draft(dctx, req)
+	clearImages(req.Images)
 	if err != nil {
 		r.metrics.Failure("drafter")
 		// Not the error text: a model endpoint's error may echo the prompt.
@@ -135,7 +154,18 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 	if res.Manual {
 		res.Text = ""
 	}
+	if awaiting && !res.Manual {
+		res.AwaitingMedia = true
+		res.Note = strings.TrimSpace(strings.Join([]string{res.Note, NoteAwaitingMedia}, " "))
+	}
 	return res, DraftPending
+}
+
+// clearImages zeroes photos handed to the drafter.
+func clearImages(imgs []DraftImage) {
+	for _, im := range imgs {
+		clear(im.Data)
+	}
 }
 
 // withoutObjected drops the messages stored while their subject objected to
@@ -152,7 +182,11 @@ func withoutObjected(hist []Message) []Message {
 
 // redraft drafts an existing draft again (regenerate, retry) and updates its
 // card. A draft decided meanwhile is left alone.
-func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
+//
+// A fresh redraft (an attachment settled after the first draft) drafts as
+// a first draft does: no previous draft, no hint; it is skipped if the
+// draft is no longer pending (staff regenerated it or answered).
+func (r *Router) redraft(ctx context.Context, id int64, instruction string, fresh bool) {
 	log := r.log.With().Int64("draft", id).Logger()
 	view, err := r.store.LoadDraft(ctx, id)
 	if err != nil {
@@ -165,6 +199,13 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 		log.Debug().Msg("draft decided before redraft; left alone")
 		return
 	}
+	previous := view.Draft.Text
+	if fresh {
+		if view.Draft.Status != DraftPending || view.Draft.Result == nil || !view.Draft.Result.AwaitingMedia {
+			return
+		}
+		previous = ""
+	}
 	subj, err := r.store.FindSubject(ctx, view.Draft.Subject)
 	if err != nil {
 		r.metrics.Failure("redraft")
@@ -175,7 +216,7 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 	if view.Decision != nil && view.Decision.ByName != "" {
 		names = append(names, view.Decision.ByName)
 	}
-	res, status := r.makeDraft(ctx, log, subj, view.Message, instruction, view.Draft.Text, names...)
+	res, status := r.makeDraft(ctx, log, subj, view.Message, instruction, previous, names...)
 	if status == DraftFailed && ctx.Err() != nil {
 		return
 	}

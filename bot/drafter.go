@@ -22,6 +22,14 @@ type DraftRequest struct {
 	// in memory only: the drafter redacts them wherever they appear and
 	// never sends them as such.
 	Names []string
+	// Media are Message's attachments as they stand (kind, checked type,
+	// size, file name, transcript), in memory only. A voice note's
+	// transcript is also Message.Text; a file name is personal data and
+	// never goes to the model.
+	Media []Media
+	// Images are the bytes of Message's photos, for an ImageDrafter that
+	// wants them; empty otherwise.
+	Images []DraftImage
 }
 
 // QuoteLine is one priced line of a quote. Amounts are minor units (pence).
@@ -60,6 +68,10 @@ type DraftResult struct {
 	Note   string
 	// Failure says why drafting failed; empty unless it did.
 	Failure DraftFailure `json:",omitempty"`
+	// AwaitingMedia is set when the draft was made before the message's
+	// voice note was transcribed (or its photo kept): the router drafts
+	// again once the item settles, if staff have not decided by then.
+	AwaitingMedia bool `json:",omitempty"`
 }
 
 // DraftFailure is why drafting failed, as a category staff can act on. It

@@ -74,7 +74,7 @@ type Media struct {
 
 // MediaRef returns what a channel needs to fetch m again.
 func (m Media) MediaRef() MediaRef {
-	r := MediaRef{ID: m.Ref, MIME: m.MIME, Filename: m.FileName}
+	r := MediaRef{ID: m.Ref, MIME: m.MIME, Filename: m.FileName, Size: m.Size}
 	if len(m.SHA256) == sha256.Size {
 		r.SHA256 = hex.EncodeToString(m.SHA256)
 	}
@@ -85,7 +85,7 @@ func (m Media) MediaRef() MediaRef {
 // message row messageID of the given kind (Inbound.Kind).
 func NewMedia(messageID int64, kind MessageKind, ref MediaRef) Media {
 	return Media{MessageID: messageID, Kind: kind, MIME: ref.MIME, FileName: ref.Filename,
-		SHA256: ref.Digest(), Ref: ref.ID, State: MediaPending}
+		Size: max(ref.Size, 0), SHA256: ref.Digest(), Ref: ref.ID, State: MediaPending}
 }
 
 // Digest decodes SHA256 as the platforms write it: hex (64 digits) or
@@ -123,6 +123,9 @@ type MediaFetcher interface {
 type MediaContent struct {
 	MIME  string // the type the bytes were checked to be
 	Thumb []byte // JPEG preview, nil if none
+	// Transcript is a voice note's text, kept with the bytes in one step:
+	// an item is never seen fetched while its transcript is still coming.
+	Transcript string
 }
 
 // MediaStore keeps attachments, sealed with the subject's key. It is the
@@ -152,4 +155,20 @@ type MediaStore interface {
 	MarkMediaFailed(ctx context.Context, id int64, note string, retry time.Time) error
 	// SetMediaTranscript stores a voice note's transcript.
 	SetMediaTranscript(ctx context.Context, id int64, text string) error
+	// DraftOfMessage returns the id of the draft answering the stored
+	// message, or ErrNotFound if it has none (yet).
+	DraftOfMessage(ctx context.Context, messageID int64) (int64, error)
 }
+
+// IsMediaKind reports whether messages of kind carry a file the channels
+// can fetch.
+func IsMediaKind(k MessageKind) bool {
+	switch k {
+	case KindImage, KindVoice, KindAudio, KindVideo, KindDocument, KindSticker:
+		return true
+	}
+	return false
+}
+
+// Spoken reports whether kind is audio a Transcriber turns into text.
+func (k MessageKind) Spoken() bool { return k == KindVoice || k == KindAudio }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -68,6 +69,9 @@ type MediaWorkerOptions struct {
 type MediaWorker struct {
 	o    MediaWorkerOptions
 	wake chan struct{}
+
+	mu        sync.Mutex
+	listeners []func(ctx context.Context, m Media)
 }
 
 // defaultMediaBackoff is the retry schedule: about a day in all, within
@@ -193,6 +197,12 @@ func (w *MediaWorker) process(ctx context.Context, m Media) bool {
 		w.fail(ctx, log, m, note)
 		return true
 	}
+	if m.Kind.Spoken() && w.o.Transcriber != nil {
+		// Before the bytes are kept: the item turns fetched with its
+		// transcript, so a draft waiting for it never sees one without
+		// the other.
+		content.Transcript = w.transcribe(ctx, log, m, content.MIME, data)
+	}
 	if err := w.o.Store.SaveMediaBytes(ctx, m.ID, content, bytes.NewReader(data), int64(len(data))); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			log.Info().Msg("media gone before it was kept (erased or revoked)")
@@ -202,30 +212,27 @@ func (w *MediaWorker) process(ctx context.Context, m Media) bool {
 		w.retry(ctx, log, m, fmt.Sprintf("The %s has not been saved yet; we will try again.", what))
 		return true
 	}
-	log.Info().Int("bytes", len(data)).Str("mime", content.MIME).Bool("thumb", content.Thumb != nil).Msg("media kept")
-	if (m.Kind == KindVoice || m.Kind == KindAudio) && w.o.Transcriber != nil {
-		w.transcribe(ctx, log, m, content.MIME, data)
-	}
+	log.Info().Int("bytes", len(data)).Str("mime", content.MIME).Bool("thumb", content.Thumb != nil).
+		Bool("transcript", content.Transcript != "").Msg("media kept")
 	clear(data)
 	w.settled(ctx, log, m.ID)
 	return true
 }
 
-// transcribe stores a voice note's transcript; a failure leaves the note
-// kept without one (staff can still play it).
-func (w *MediaWorker) transcribe(ctx context.Context, log zerolog.Logger, m Media, mime string, data []byte) {
+// transcribe returns a voice note's transcript, or "" when there is none
+// (the subject objected, the endpoint failed): the note is kept without
+// one, and staff can still play it.
+func (w *MediaWorker) transcribe(ctx context.Context, log zerolog.Logger, m Media, mime string, data []byte) string {
 	text, err := w.o.Transcriber.Transcribe(ctx, m.Subject, mime, data)
 	switch {
 	case errors.Is(err, ErrAIObjected):
 		log.Info().Msg("no transcript: the subject objected to AI")
-		return
+		return ""
 	case err != nil:
 		log.Warn().Err(err).Msg("transcription failed")
-		return
+		return ""
 	}
-	if err := w.o.Store.SetMediaTranscript(ctx, m.ID, text); err != nil && !errors.Is(err, ErrNotFound) {
-		log.Warn().Err(err).Msg("transcript not saved")
-	}
+	return text
 }
 
 func (w *MediaWorker) retry(ctx context.Context, log zerolog.Logger, m Media, note string) {
@@ -245,9 +252,29 @@ func (w *MediaWorker) fail(ctx context.Context, log zerolog.Logger, m Media, not
 	w.settled(ctx, log, m.ID)
 }
 
-// settled hands the item as it now stands to OnSettled.
+// Transcribes reports whether the worker transcribes voice notes.
+func (w *MediaWorker) Transcribes() bool { return w.o.Transcriber != nil }
+
+// Store returns the store the worker keeps items in.
+func (w *MediaWorker) Store() MediaStore { return w.o.Store }
+
+// listen adds a function called, like OnSettled, after an item settled.
+// The router registers itself when it is built, before Run.
+func (w *MediaWorker) listen(f func(ctx context.Context, m Media)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.listeners = append(w.listeners, f)
+}
+
+// settled hands the item as it now stands to OnSettled and the listeners.
 func (w *MediaWorker) settled(ctx context.Context, log zerolog.Logger, id int64) {
-	if w.o.OnSettled == nil {
+	w.mu.Lock()
+	ls := append([]func(context.Context, Media){}, w.listeners...)
+	w.mu.Unlock()
+	if w.o.OnSettled != nil {
+		ls = append(ls, w.o.OnSettled)
+	}
+	if len(ls) == 0 {
 		return
 	}
 	m, err := w.o.Store.FindMedia(ctx, id)
@@ -257,7 +284,9 @@ func (w *MediaWorker) settled(ctx context.Context, log zerolog.Logger, id int64)
 		}
 		return
 	}
-	w.o.OnSettled(ctx, m)
+	for _, f := range ls {
+		f(ctx, m)
+	}
 }
 
 // withArticle puts "a" or "an" before a kind's words.

@@ -22,6 +22,7 @@ type job struct {
 	draftID     int64   // the draft to draft (again)
 	first       bool    // the draft's first draft (status drafting)
 	instruction string  // redraft: the staff hint
+	fresh       bool    // redraft as a first draft (no previous draft, no hint): its attachment settled
 }
 
 // key identifies a job queued at most once per queue: the message of a

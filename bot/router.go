@@ -108,6 +108,18 @@ type Options struct {
 	// are asked to check it. It counts from the later of the attempt and
 	// Run's start. If 0, DefaultInDoubtWait.
 	InDoubtWait time.Duration
+	// Media, if set, fetches, keeps and transcribes attachments: each
+	// inbound message that carries one (Inbound.Media) is stored with a
+	// pending item, the worker is woken, and when the item settles the
+	// card is brought up to date (and a draft made without the voice
+	// note's transcript is made again). Its Store must be the Store (or
+	// share its data). If nil, attachments show as their placeholder.
+	Media *MediaWorker
+	// MediaWait bounds how long a first draft waits for its message's
+	// voice note to be transcribed (or, for an ImageDrafter that wants
+	// images, its photo to be kept) before it drafts without; the wait is
+	// part of DraftDeadline. If 0, half of DraftDeadline.
+	MediaWait time.Duration
 }
 
 // DefaultInDoubtWait is the default Options.InDoubtWait. Meta sends the
@@ -152,6 +164,9 @@ type Router struct {
 	unavailable   time.Duration
 	inDoubtWait   time.Duration
 	startedAt     time.Time // set by Run before its workers start
+	media         *MediaWorker
+	mediaStore    MediaStore // media's store; nil without media
+	mediaWait     time.Duration
 
 	// queue is the start lane: stored messages waiting for their draft row
 	// and card. drafting is the drafting lane: drafts waiting for the
@@ -163,6 +178,9 @@ type Router struct {
 
 	mu      sync.Mutex
 	started bool
+	// mediaWaiters are first drafts waiting for their message's media to
+	// settle, by message row id.
+	mediaWaiters map[int64][]chan struct{}
 	// carding holds the card locks of drafts whose card is being posted or
 	// updated, so one card's changes never interleave (cards.go).
 	carding map[int64]*cardLock
@@ -253,6 +271,19 @@ func NewRouter(opts Options) (*Router, error) {
 	}
 	if r.draftDeadline == 0 {
 		r.draftDeadline = DefaultDraftDeadline
+	}
+	if opts.MediaWait < 0 {
+		return nil, errors.New("new router: MediaWait must not be negative")
+	}
+	r.mediaWait = opts.MediaWait
+	if r.mediaWait == 0 {
+		r.mediaWait = r.draftDeadline / 2
+	}
+	r.mediaWait = min(r.mediaWait, r.draftDeadline)
+	if opts.Media != nil {
+		r.media, r.mediaStore = opts.Media, opts.Media.Store()
+		r.mediaWaiters = make(map[int64][]chan struct{})
+		opts.Media.listen(r.mediaSettled)
 	}
 	return r, nil
 }
@@ -366,7 +397,7 @@ func (r *Router) worker(ctx context.Context, q *chatQueue, quit <-chan struct{})
 			case j.first:
 				r.firstDraft(ctx, j.draftID)
 			default:
-				r.redraft(ctx, j.draftID, j.instruction)
+				r.redraft(ctx, j.draftID, j.instruction, j.fresh)
 			}
 			q.finish(key, j)
 		}
@@ -430,6 +461,9 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		StoredAt:   now,
 		Status:     StatusReceived,
 	}
+	if r.media != nil && !isCmd {
+		msg.Media = cleanMediaRef(in.Media)
+	}
 	subj, id, dup, err := r.ingest(ctx, sin, msg)
 	if err != nil {
 		return err
@@ -443,6 +477,9 @@ func (r *Router) Deliver(ctx context.Context, in Inbound) error {
 		return nil
 	}
 	msg.ID = id
+	if msg.Media != nil {
+		r.mediaStored(ctx, log, msg)
+	}
 	// Until this message is answered or queued, a concurrent rescan of
 	// undrafted messages must leave it alone.
 	claimed := r.queue.claim(id)

@@ -44,6 +44,9 @@ type DraftView struct {
 	// platform's time of the newest stored inbound message); zero if no
 	// inbound message of the chat is stored.
 	LastInbound time.Time
+	// Media are the attachments of Message (without their bytes), from a
+	// store that keeps media; nil otherwise.
+	Media []Media
 }
 
 // RecentLimit is how many earlier messages a DraftView carries.
@@ -200,7 +203,7 @@ type Commands interface {
 // start (an alert on a counter's increase sees its first failure).
 var FailureStages = []string{
 	"card", "command", "decide", "draft", "drafter", "history", "intercept", "mark-handled", "outbox",
-	"queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "template", "validate",
+	"media", "queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "template", "validate",
 }
 
 // Metrics counts what the router does. Implementations must not block.

@@ -180,6 +180,12 @@ type Message struct {
 	// the message was stored: it never goes to the model, also after /start.
 	// The store sets it; what a caller puts here when saving is ignored.
 	AIRestricted bool
+	// Media, on a message being saved (SaveInbound, Ingest), is its
+	// attachment: a store that keeps media records it as a pending item in
+	// the same transaction as the message, so a crash cannot keep the
+	// message and lose the file's handle. Reads leave it nil (the items
+	// are MediaOfMessage).
+	Media *MediaRef
 }
 
 // DraftStatus is a draft's place in review.

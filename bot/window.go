@@ -42,6 +42,7 @@ func (r *Router) windowState(v DraftView, caps Capabilities) (ends time.Time, le
 // adds: the reply window and the template offer.
 func (r *Router) cardFor(v DraftView) Card {
 	c := cardOf(v)
+	c.Media = r.cardMedia(v)
 	ch := r.channels[v.Draft.Platform]
 	if ch == nil {
 		return c

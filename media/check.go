@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"mime"
 	"strings"
 
 	"github.com/switchboard/switchboard/bot"
@@ -158,79 +157,13 @@ func withArticle(w string) string {
 }
 
 // SizeWords renders a byte count for people: "512 bytes", "48 KB", "23.4 MB".
-func SizeWords(n int64) string {
-	switch {
-	case n < 1<<10:
-		return fmt.Sprintf("%d bytes", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%d KB", (n+1<<9)>>10)
-	}
-	mb := float64(n) / (1 << 20)
-	if mb >= 10 || mb == float64(int64(mb)) {
-		return fmt.Sprintf("%.0f MB", mb)
-	}
-	return fmt.Sprintf("%.1f MB", mb)
-}
-
-// typeWords names the types staff meet.
-var typeWords = map[string]string{
-	TypeJPEG: "a JPEG image", TypePNG: "a PNG image", TypeGIF: "a GIF image", TypeWebP: "a WebP image",
-	"image/bmp": "a BMP image", TypeHEIC: "a HEIC photo", TypeHEIF: "a HEIF image", TypeAVIF: "an AVIF image",
-	TypeOggAudio: "Ogg audio", TypeOgg: "an Ogg file", TypeOggVideo: "Ogg video", TypeM4A: "M4A audio",
-	TypeMP3: "MP3 audio", TypeAAC: "AAC audio", TypeAMR: "AMR audio", TypeAMRWB: "AMR audio", "audio/wave": "WAV audio",
-	TypeMP4: "an MP4 video", Type3GPP: "a 3GP video", Type3GPP2: "a 3GP video", TypeQuickTime: "a QuickTime video",
-	"video/webm": "a WebM video", "video/avi": "an AVI video",
-	TypePDF: "a PDF document", TypeZIP: "a ZIP archive", TypeOLE: "an old-style Office document",
-	TypeDOCX: "a Word document", TypeXLSX: "an Excel spreadsheet", TypePPTX: "a PowerPoint presentation",
-	TypeODT: "an OpenDocument text", TypeODS: "an OpenDocument spreadsheet", TypeODP: "an OpenDocument presentation",
-	TypeEPUB: "an EPUB book", "application/msword": "a Word document", "application/vnd.ms-excel": "an Excel spreadsheet",
-	"application/vnd.ms-powerpoint": "a PowerPoint presentation", TypeText: "plain text", "text/html": "a web page",
-	"text/xml": "XML", "text/csv": "a CSV table", TypeEXE: "a Windows program", TypeELF: "a Linux program",
-	"application/x-gzip": "a gzip archive", "application/x-rar-compressed": "a RAR archive",
-	TypeOctetStream: "data we could not recognise",
-}
+func SizeWords(n int64) string { return bot.SizeWords(n) }
 
 // TypeWords names a content type for people: "a PDF document", "Ogg audio".
-// Types it does not know are given as they are.
-func TypeWords(t string) string {
-	if w, ok := typeWords[canonical(t)]; ok {
-		return w
-	}
-	if w, ok := typeWords[t]; ok {
-		return w
-	}
-	if t == "" {
-		return "an unknown type"
-	}
-	return "a file of type " + t
-}
-
-// aliases maps declared types that name the same thing to one spelling.
-var aliases = map[string]string{
-	"image/jpg": TypeJPEG, "image/pjpeg": TypeJPEG, "image/x-png": TypePNG,
-	"audio/opus": TypeOggAudio, "audio/x-opus+ogg": TypeOggAudio, "audio/vorbis": TypeOggAudio,
-	"audio/m4a": TypeM4A, "audio/x-m4a": TypeM4A, "audio/mp4a-latm": TypeM4A,
-	"audio/mp3": TypeMP3, "audio/x-mp3": TypeMP3, "audio/mpeg3": TypeMP3, "audio/x-mpeg": TypeMP3,
-	"audio/wav": "audio/wave", "audio/x-wav": "audio/wave", "audio/vnd.wave": "audio/wave",
-	"audio/x-aac": TypeAAC, "audio/aacp": TypeAAC, "audio/3gpp": Type3GPP, "audio/3gpp2": Type3GPP2,
-	"application/x-pdf": TypePDF, "application/x-zip-compressed": TypeZIP, "application/x-zip": TypeZIP,
-	"video/x-m4v": TypeMP4, "image/heic-sequence": TypeHEIC, "image/heif-sequence": TypeHEIF,
-	"application/x-msdos-program": TypeEXE, "application/x-dosexec": TypeEXE, "application/vnd.microsoft.portable-executable": TypeEXE,
-}
+func TypeWords(t string) string { return bot.TypeWords(t) }
 
 // canonical lower-cases a type, drops its parameters and applies aliases.
-func canonical(t string) string {
-	t = strings.ToLower(strings.TrimSpace(t))
-	if mt, _, err := mime.ParseMediaType(t); err == nil {
-		t = mt
-	} else if i := strings.IndexByte(t, ';'); i >= 0 {
-		t = strings.TrimSpace(t[:i])
-	}
-	if a, ok := aliases[t]; ok {
-		return a
-	}
-	return t
-}
+func canonical(t string) string { return bot.CanonicalMIME(t) }
 
 // isGeneric reports a declared type that claims nothing.
 func isGeneric(t string) bool {

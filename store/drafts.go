@@ -290,6 +290,9 @@ func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.Draft
 		}
 		slices.Reverse(recent)
 		v.Recent = recent
+		if v.Media, err = db.queryMedia(ctx, q, "WHERE message_id = ? ORDER BY id", d.MessageID); err != nil {
+			return bot.DraftView{}, err
+		}
 	}
 	if v.Customer, err = db.loadSubject(ctx, q, d.Subject); err != nil {
 		return bot.DraftView{}, err

@@ -341,12 +341,27 @@ func (db *DB) insertIngested(ctx context.Context, b *ingestBatch, r *saveReq, sk
 		return fmt.Errorf("insert message: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
-		r.id, err = res.LastInsertId()
-		return err
+		if r.id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return db.insertMessageMedia(ctx, b.tx, sk, r, m)
 	}
 	r.dup = true
 	if err := b.stmt(ctx, b.w.findMessage).QueryRowContext(ctx, r.platform, r.chatIdx, r.platformID).Scan(&r.id); err != nil {
 		return fmt.Errorf("find duplicate: %w", err)
+	}
+	return nil
+}
+
+// insertMessageMedia records the attachment of the message just inserted
+// as r.id (if it has one) as a pending media item, in the same
+// transaction.
+func (db *DB) insertMessageMedia(ctx context.Context, tx querier, sk *subjectKey, r *saveReq, m bot.Message) error {
+	if m.Media == nil {
+		return nil
+	}
+	if _, err := db.insertMedia(ctx, tx, sk, r.platform, bot.NewMedia(r.id, m.Kind, *m.Media)); err != nil {
+		return fmt.Errorf("message media: %w", err)
 	}
 	return nil
 }

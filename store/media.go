@@ -135,11 +135,8 @@ func (sk *subjectKey) sealBytes(table, column string, b []byte) []byte {
 // FileName, Size, SHA256 and Ref are what the platform declared (the last
 // three sealed). It is due for a fetch at once.
 func (db *DB) CreateMedia(ctx context.Context, m bot.Media) (int64, error) {
-	if m.MessageID == 0 || m.Kind == "" {
-		return 0, errors.New("create media: message and kind are required")
-	}
-	if len(m.FileName) > maxNameLen || len(m.Ref) > 64<<10 || len(m.MIME) > 255 {
-		return 0, fmt.Errorf("create media: %w", bot.ErrTooLarge)
+	if err := checkNewMedia(m); err != nil {
+		return 0, err
 	}
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -151,19 +148,54 @@ func (db *DB) CreateMedia(ctx context.Context, m bot.Media) (int64, error) {
 		if err != nil {
 			return err
 		}
-		now := ts(db.now())
-		res, err := tx.ExecContext(ctx, `INSERT INTO media (subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, next_attempt, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
-			subject, m.MessageID, platform, string(m.Kind), m.MIME, max(m.Size, 0), sk.sealBytes("media", "sha256", m.SHA256),
-			sk.sealString("media", "name", m.FileName), sk.sealString("media", "ref", m.Ref), now, now, now)
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
+		id, err = db.insertMedia(ctx, tx, sk, platform, m)
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("create media: %w", err)
+	}
+	return id, nil
+}
+
+// checkNewMedia validates a pending item before it is recorded.
+func checkNewMedia(m bot.Media) error {
+	if m.MessageID == 0 || m.Kind == "" {
+		return errors.New("create media: message and kind are required")
+	}
+	if len(m.FileName) > maxNameLen || len(m.Ref) > 64<<10 || len(m.MIME) > 255 {
+		return fmt.Errorf("create media: %w", bot.ErrTooLarge)
+	}
+	return nil
+}
+
+// insertMedia records the pending item m of the message m.MessageID, whose
+// subject's key is sk, inside tx (CreateMedia, or with the message itself
+// in SaveInbound and Ingest).
+func (db *DB) insertMedia(ctx context.Context, tx querier, sk *subjectKey, platform string, m bot.Media) (int64, error) {
+	if err := checkNewMedia(m); err != nil {
+		return 0, err
+	}
+	now := ts(db.now())
+	res, err := tx.ExecContext(ctx, `INSERT INTO media (subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, next_attempt, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+		string(sk.id), m.MessageID, platform, string(m.Kind), m.MIME, max(m.Size, 0), sk.sealBytes("media", "sha256", m.SHA256),
+		sk.sealString("media", "name", m.FileName), sk.sealString("media", "ref", m.Ref), now, now, now)
+	if err != nil {
+		return 0, fmt.Errorf("insert media: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// DraftOfMessage returns the id of the draft answering message row
+// messageID, or bot.ErrNotFound.
+func (db *DB) DraftOfMessage(ctx context.Context, messageID int64) (int64, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	if err := read.QueryRowContext(ctx, "SELECT id FROM drafts WHERE message_id = ? ORDER BY id LIMIT 1", messageID).Scan(&id); err != nil {
+		return 0, fmt.Errorf("draft of message %d: %w", messageID, notFound(err))
 	}
 	return id, nil
 }
@@ -321,7 +353,8 @@ func (f *mediaFiles) busy(name string) bool {
 // SaveMediaBytes reads the bytes of item id from r, at most limit of them
 // (more is bot.ErrTooLarge; none is an error), seals them into a new file
 // under MediaDir and marks the item fetched with c's checked type and
-// preview, the measured size and SHA-256, clearing its note. The file is
+// preview and transcript (if any), the measured size and SHA-256,
+// clearing its note. The file is
 // written encrypted to a temporary name, fsynced and renamed before the
 // row points at it. An item already fetched is left as it is (nil); an
 // item gone meanwhile (its person erased, its message revoked) gives
@@ -330,7 +363,7 @@ func (db *DB) SaveMediaBytes(ctx context.Context, id int64, c bot.MediaContent, 
 	if limit <= 0 {
 		return errors.New("save media: limit must be positive")
 	}
-	if len(c.Thumb) > 1<<20 || len(c.MIME) > 255 {
+	if len(c.Thumb) > 1<<20 || len(c.MIME) > 255 || len(c.Transcript) > MaxTextLen {
 		return fmt.Errorf("save media %d: %w", id, bot.ErrTooLarge)
 	}
 	m, err := db.FindMedia(ctx, id)
@@ -377,10 +410,14 @@ func (db *DB) SaveMediaBytes(ctx context.Context, id int64, c bot.MediaContent, 
 			return err
 		}
 		now := ts(db.now())
+		var transcript []byte
+		if c.Transcript != "" {
+			transcript = sk.sealString("media", "transcript", c.Transcript)
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE media SET state = 'fetched', file = ?, file_key = ?, mime = ?, size = ?, sha256 = ?, thumb = ?,
-			note = '', fetched_at = ?, updated_at = ? WHERE id = ?`,
+			transcript = COALESCE(?, transcript), note = '', fetched_at = ?, updated_at = ? WHERE id = ?`,
 			file, sk.seal("media", "file_key", key), c.MIME, size, sk.seal("media", "sha256", sum[:]), sk.sealBytes("media", "thumb", c.Thumb),
-			now, now, id); err != nil {
+			transcript, now, now, id); err != nil {
 			return err
 		}
 		recorded = true

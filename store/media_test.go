@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -70,7 +71,7 @@ func TestMediaLifecycle(t *testing.T) {
 		MIME: "application/pdf", FileName: "boiler-quote.pdf", Size: 1234, SHA256: bytes.Repeat([]byte{7}, 32), State: bot.MediaPending,
 		NextAttempt: clk.Now().UTC(), Ref: "cloud-media-id-boiler-quote.pdf", CreatedAt: clk.Now().UTC()}, m)
 	assert.Equal(t, bot.MediaRef{MIME: "application/pdf", Filename: "boiler-quote.pdf",
-		SHA256: strings.Repeat("07", 32), ID: "cloud-media-id-boiler-quote.pdf"}, m.MediaRef())
+		SHA256: strings.Repeat("07", 32), ID: "cloud-media-id-boiler-quote.pdf", Size: 1234}, m.MediaRef())
 	byMsg, err := db.MediaOfMessage(ctx, f.msg.ID)
 	require.NoError(t, err)
 	assert.Equal(t, []bot.Media{m}, byMsg)
@@ -503,4 +504,113 @@ func FuzzMediaFile(f *testing.F) {
 		assert.Error(t, err)
 		assert.Nil(t, got)
 	})
+}
+
+// TestMessageMediaOneTransaction stores messages with an attachment
+// through both paths (Ingest, SaveInbound): the pending item is there as
+// soon as the message is, carrying what the platform declared; a
+// redelivery records no second item; an attachment the store refuses
+// refuses the message with it, leaving neither; the draft view and
+// DraftOfMessage find them.
+func TestMessageMediaOneTransaction(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	ref := &bot.MediaRef{ID: "wamid-media-1", MIME: "image/jpeg", SHA256: strings.Repeat("ab", 32), Size: 4096}
+	in := bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDPhone, Value: "+447700900555"}}, Role: bot.RoleCustomer}
+	msg := bot.Message{Platform: bot.WhatsApp, Chat: "447700900555@s.whatsapp.net", PlatformID: "3EB0PHOTO1", Kind: bot.KindImage,
+		Text: "the boiler", SentAt: time.Now(), Media: ref}
+
+	sub, id, dup, err := db.Ingest(ctx, in, msg)
+	require.NoError(t, err)
+	require.False(t, dup)
+	items, err := db.MediaOfMessage(ctx, id)
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	assert.Equal(t, bot.KindImage, items[0].Kind)
+	assert.Equal(t, bot.MediaPending, items[0].State)
+	assert.Equal(t, sub.ID, items[0].Subject)
+	assert.Equal(t, "wamid-media-1", items[0].Ref)
+	assert.Equal(t, int64(4096), items[0].Size)
+	assert.Equal(t, bytes.Repeat([]byte{0xab}, 32), items[0].SHA256)
+
+	_, again, dup, err := db.Ingest(ctx, in, msg)
+	require.NoError(t, err)
+	assert.True(t, dup)
+	assert.Equal(t, id, again)
+	items, err = db.MediaOfMessage(ctx, id)
+	require.NoError(t, err)
+	assert.Len(t, items, 1, "a redelivery records no second item")
+
+	// SaveInbound, and a batch of both at once.
+	var wg sync.WaitGroup
+	ids := make([]int64, 8)
+	for i := range ids {
+		wg.Go(func() {
+			m := msg
+			m.Subject, m.PlatformID = sub.ID, bot.MessageID(fmt.Sprintf("3EB0VOICE%d", i))
+			m.Kind, m.Media = bot.KindVoice, &bot.MediaRef{ID: fmt.Sprintf("voice-%d", i), MIME: "audio/ogg; codecs=opus"}
+			var err error
+			if i%2 == 0 {
+				ids[i], _, err = db.SaveInbound(ctx, m)
+			} else {
+				_, ids[i], _, err = db.Ingest(ctx, in, m)
+			}
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	for i, mid := range ids {
+		items, err := db.MediaOfMessage(ctx, mid)
+		require.NoError(t, err)
+		require.Len(t, items, 1)
+		assert.Equal(t, fmt.Sprintf("voice-%d", i), items[0].Ref)
+		assert.Equal(t, bot.KindVoice, items[0].Kind)
+	}
+
+	// An attachment the store refuses (a type name no platform sends)
+	// refuses the message too: nothing half-stored.
+	bad := msg
+	bad.PlatformID, bad.Media = "3EB0BAD", &bot.MediaRef{ID: "x", MIME: strings.Repeat("a", 300)}
+	_, _, _, err = db.Ingest(ctx, in, bad)
+	require.Error(t, err)
+	bad.Subject = sub.ID
+	_, _, err = db.SaveInbound(ctx, bad)
+	require.Error(t, err)
+	hist, err := db.History(ctx, sub.ID, msg.Chat, 0, 100)
+	require.NoError(t, err)
+	for _, h := range hist {
+		assert.NotEqual(t, bot.MessageID("3EB0BAD"), h.PlatformID)
+	}
+
+	_, err = db.DraftOfMessage(ctx, id)
+	assert.ErrorIs(t, err, bot.ErrNotFound)
+	stored, err := db.FindMessage(ctx, id)
+	require.NoError(t, err)
+	d, err := db.StartDraft(ctx, stored)
+	require.NoError(t, err)
+	got, err := db.DraftOfMessage(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, d.ID, got)
+	view, err := db.LoadDraft(ctx, d.ID)
+	require.NoError(t, err)
+	require.Len(t, view.Media, 1)
+	assert.Equal(t, "wamid-media-1", view.Media[0].Ref)
+}
+
+// TestSaveMediaBytesKeepsTranscript stores a voice note's bytes and its
+// transcript in one step, sealed.
+func TestSaveMediaBytesKeepsTranscript(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	f := newFixture(t, db, "+447700900124", "Bea", "", "")
+	id, err := db.CreateMedia(ctx, bot.Media{MessageID: f.msg.ID, Kind: bot.KindVoice, MIME: "audio/ogg", Ref: "voice-ref"})
+	require.NoError(t, err)
+	const said = "PLANTED-TRANSCRIPT the radiator upstairs is cold"
+	require.NoError(t, db.SaveMediaBytes(ctx, id, bot.MediaContent{MIME: "audio/ogg", Transcript: said}, bytes.NewReader([]byte("OggS fake voice")), 1<<20))
+	m, err := db.FindMedia(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, bot.MediaFetched, m.State)
+	assert.Equal(t, said, m.Transcript)
+	require.NoError(t, db.Checkpoint(ctx))
+	assert.Empty(t, scanFiles(t, dbFiles(db), "PLANTED-TRANSCRIPT"), "the transcript is sealed")
 }

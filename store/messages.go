@@ -90,6 +90,9 @@ func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, erro
 		wake:       make(chan bool, 1),
 	}
 	r.args = messageArgs(db, sk, r, m)
+	if m.Media != nil {
+		r.media, r.sk = &m, sk
+	}
 	if err := db.inbound.submit(ctx, db, r); err != nil {
 		return 0, false, fmt.Errorf("save message: %w", err)
 	}
@@ -139,6 +142,10 @@ type saveReq struct {
 	// ingest is set for an Ingest call: the sender is resolved in the
 	// batch and args are built there.
 	ingest *ingestReq
+	// media is set for a SaveInbound of a message with an attachment,
+	// recorded with it under a savepoint; sk is its subject's key.
+	media *bot.Message
+	sk    *subjectKey
 	id     int64
 	dup    bool
 	err    error
@@ -260,6 +267,12 @@ func (db *DB) runBatch(ctx context.Context, batch []*saveReq, mine *saveReq) boo
 				}
 				continue
 			}
+			if r.media != nil {
+				if err := db.saveWithMedia(ctx, b, r); err != nil {
+					return err
+				}
+				continue
+			}
 			// A failing statement (a subject erased meanwhile) is rolled
 			// back alone; the rest of the batch goes on.
 			res, err := b.stmt(ctx, b.w.insertMessage).ExecContext(ctx, r.args...)
@@ -298,6 +311,41 @@ func (db *DB) runBatch(ctx context.Context, batch []*saveReq, mine *saveReq) boo
 		r.wake <- true
 	}
 	return found
+}
+
+// saveWithMedia stores a SaveInbound message and its attachment under a
+// savepoint, so a failure leaves neither (and the rest of the batch goes
+// on). It returns an error only when the savepoint itself failed.
+func (db *DB) saveWithMedia(ctx context.Context, b *ingestBatch, r *saveReq) error {
+	tx := b.tx
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT message_media"); err != nil {
+		r.err = err
+		return nil
+	}
+	err := func() error {
+		res, err := b.stmt(ctx, b.w.insertMessage).ExecContext(ctx, r.args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			r.dup = true
+			return b.stmt(ctx, b.w.findMessage).QueryRowContext(ctx, r.platform, r.chatIdx, r.platformID).Scan(&r.id)
+		}
+		if r.id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return db.insertMessageMedia(ctx, tx, r.sk, r, *r.media)
+	}()
+	if err != nil {
+		r.id, r.dup, r.err = 0, false, err
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO message_media"); rerr != nil {
+			return fmt.Errorf("rollback to savepoint: %w", rerr)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE message_media"); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
 }
 
 // History returns up to limit messages of the subject in chat with a row id
