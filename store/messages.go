@@ -146,9 +146,9 @@ type saveReq struct {
 	// recorded with it under a savepoint; sk is its subject's key.
 	media *bot.Message
 	sk    *subjectKey
-	id     int64
-	dup    bool
-	err    error
+	id    int64
+	dup   bool
+	err   error
 }
 
 // maxBatch bounds the messages stored in one group commit.
