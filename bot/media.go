@@ -70,6 +70,10 @@ type Media struct {
 	Transcript string
 	CreatedAt  time.Time
 	FetchedAt  time.Time
+	// AIRestricted is true when the subject objects to AI (/stop) now, or
+	// had objected when the message was stored: the item is never
+	// transcribed nor shown to a model. The store sets it.
+	AIRestricted bool
 }
 
 // MediaRef returns what a channel needs to fetch m again.

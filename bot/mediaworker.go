@@ -197,7 +197,9 @@ func (w *MediaWorker) process(ctx context.Context, m Media) bool {
 		w.fail(ctx, log, m, note)
 		return true
 	}
-	if m.Kind.Spoken() && w.o.Transcriber != nil {
+	if m.Kind.Spoken() && w.o.Transcriber != nil && m.AIRestricted {
+		log.Info().Msg("no transcript: the subject objected to AI")
+	} else if m.Kind.Spoken() && w.o.Transcriber != nil {
 		// Before the bytes are kept: the item turns fetched with its
 		// transcript, so a draft waiting for it never sees one without
 		// the other.

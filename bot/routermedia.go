@@ -225,10 +225,10 @@ func (r *Router) draftInputs(ctx context.Context, log zerolog.Logger, req *Draft
 			if r.awaited(it) {
 				awaiting = true
 			}
-			if it.Kind.Spoken() && it.Transcript != "" {
+			if it.Kind.Spoken() && it.Transcript != "" && !it.AIRestricted {
 				req.Message.Text = strings.TrimSpace(it.Transcript + "\n" + req.Message.Text)
 			}
-			if it.Kind == KindImage && it.State == MediaFetched && r.wantsImages() && it.Size <= maxDraftImage {
+			if it.Kind == KindImage && it.State == MediaFetched && !it.AIRestricted && r.wantsImages() && it.Size <= maxDraftImage {
 				if data, err := r.readMedia(ctx, it.ID, maxDraftImage); err == nil {
 					req.Images = append(req.Images, DraftImage{MIME: it.MIME, Data: data})
 				} else {
@@ -246,7 +246,7 @@ func (r *Router) draftInputs(ctx context.Context, log zerolog.Logger, req *Draft
 			continue
 		}
 		for _, it := range items {
-			if it.Transcript != "" {
+			if it.Transcript != "" && !it.AIRestricted {
 				req.History[i].Text = it.Transcript
 			}
 		}
@@ -285,7 +285,6 @@ const (
 
 // cardMedia is what the card shows of the message's attachments.
 func (r *Router) cardMedia(v DraftView) []CardMedia {
-	restricted := v.Customer.AIRestricted || v.Message.AIRestricted
 	var out []CardMedia
 	for _, m := range v.Media {
 		c := CardMedia{ID: m.ID, Kind: m.Kind, State: m.State, MIME: m.MIME, Size: m.Size, FileName: m.FileName,
@@ -298,7 +297,7 @@ func (r *Router) cardMedia(v DraftView) []CardMedia {
 		case MediaFetched:
 			if m.Kind.Spoken() && m.Transcript == "" {
 				switch {
-				case restricted:
+				case m.AIRestricted:
 					c.Note = noteNoTranscriptAI
 				case r.media == nil || !r.media.Transcribes():
 					c.Note = noteNoTranscriber

@@ -68,7 +68,9 @@ var _ bot.MediaStore = (*DB)(nil)
 func (db *DB) MediaDir() string { return filepath.Join(db.dir, MediaDirName) }
 
 // mediaCols are the columns scanMedia reads.
-const mediaCols = "id, subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, attempts, next_attempt, note, thumb, transcript, created_at, fetched_at"
+const mediaCols = "id, subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, attempts, next_attempt, note, thumb, transcript, created_at, fetched_at, " +
+	"COALESCE((SELECT ai_restricted FROM messages WHERE messages.id = media.message_id), 0) OR " +
+	"COALESCE((SELECT ai_restricted FROM subjects WHERE subjects.id = media.subject_id), 0)"
 
 func (db *DB) scanMedia(ctx context.Context, rows interface{ Scan(...any) error }) (bot.Media, error) {
 	var m bot.Media
@@ -76,7 +78,7 @@ func (db *DB) scanMedia(ctx context.Context, rows interface{ Scan(...any) error 
 	var sum, name, ref, thumb, transcript []byte
 	var next, created, fetched int64
 	if err := rows.Scan(&m.ID, &subject, &m.MessageID, &platform, &kind, &m.MIME, &m.Size, &sum, &name, &ref, &state,
-		&m.Attempts, &next, &m.Note, &thumb, &transcript, &created, &fetched); err != nil {
+		&m.Attempts, &next, &m.Note, &thumb, &transcript, &created, &fetched, &m.AIRestricted); err != nil {
 		return bot.Media{}, err
 	}
 	m.Subject, m.Platform, m.Kind, m.State = bot.SubjectID(subject), bot.Platform(platform), bot.MessageKind(kind), bot.MediaState(state)

@@ -582,6 +582,24 @@ func TestMessageMediaOneTransaction(t *testing.T) {
 		assert.NotEqual(t, bot.MessageID("3EB0BAD"), h.PlatformID)
 	}
 
+	// An objection (/stop) marks the subject's items, also those stored
+	// before it, and items stored during it stay marked after /start.
+	require.NoError(t, db.SetAIRestricted(ctx, sub.ID, true))
+	items, err = db.MediaOfMessage(ctx, id)
+	require.NoError(t, err)
+	assert.True(t, items[0].AIRestricted)
+	during := msg
+	during.Subject, during.PlatformID, during.Media = sub.ID, "3EB0DURING", &bot.MediaRef{ID: "during"}
+	did, _, err := db.SaveInbound(ctx, during)
+	require.NoError(t, err)
+	require.NoError(t, db.SetAIRestricted(ctx, sub.ID, false))
+	items, err = db.MediaOfMessage(ctx, id)
+	require.NoError(t, err)
+	assert.False(t, items[0].AIRestricted)
+	items, err = db.MediaOfMessage(ctx, did)
+	require.NoError(t, err)
+	assert.True(t, items[0].AIRestricted, "stored during /stop: never to a model")
+
 	_, err = db.DraftOfMessage(ctx, id)
 	assert.ErrorIs(t, err, bot.ErrNotFound)
 	stored, err := db.FindMessage(ctx, id)
