@@ -1,7 +1,7 @@
 // Package cloudtest plays Meta for tests of the WhatsApp Business Platform
 // channel: a loopback Graph API server that speaks the Cloud API's wire
-// format (send text, documents and templates, upload and delete media,
-// error answers) and records every request, and webhook payloads signed as
+// format (send text, documents and templates, upload, look up, download
+// and delete media, error answers) and records every request, and webhook payloads signed as
 // Meta signs them. The channel's own tests and the end-to-end tests in
 // cmd/switchboard use it; production code does not.
 package cloudtest
@@ -147,6 +147,28 @@ func (g *Graph) AddMedia(id string) {
 	g.media[id] = Request{}
 }
 
+// AddMediaFile makes id a file a customer sent, of type mime, served by
+// GET /{media-id} (its url, mime_type, sha256 and file_size, the size as a
+// string as Meta writes it) and by the download URL, which needs the
+// bearer token as Meta's does.
+func (g *Graph) AddMediaFile(id, mime string, data []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.media[id] = Request{File: append([]byte(nil), data...), FileType: mime}
+}
+
+// Downloads returns the media downloads (GETs of a media URL), oldest
+// first; their Path is "/download/<media-id>".
+func (g *Graph) Downloads() []Request {
+	var out []Request
+	for _, r := range g.Requests() {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/download/") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func graphError(w http.ResponseWriter, status, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -164,6 +186,10 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 200<<20))
 	path, ok := strings.CutPrefix(r.URL.Path, "/"+Version)
+	if strings.HasPrefix(r.URL.Path, "/download/") {
+		// The media host is not versioned.
+		path, ok = r.URL.Path, true
+	}
 	rec := Request{Method: r.Method, Path: path, Body: body}
 	g.mu.Lock()
 	g.reqs = append(g.reqs, rec)
@@ -179,6 +205,12 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer "+g.token {
+		if strings.HasPrefix(path, "/download/") {
+			// Meta's media host answers a download without the token with
+			// a bare 401 (or an HTML page), not a Graph error.
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
 		graphError(w, http.StatusUnauthorized, 190, "Invalid OAuth access token - Cannot parse access token")
 		return
 	}
@@ -195,6 +227,40 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[0] == g.phoneNumberID && parts[1] == "media":
 		g.upload(w, r, body, update)
+		return
+	case r.Method == http.MethodGet && len(parts) == 2 && parts[0] == "download":
+		g.mu.Lock()
+		f, held := g.media[parts[1]]
+		g.mu.Unlock()
+		if !held || f.File == nil || r.URL.Query().Get("hash") == "" {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", f.FileType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(f.File)))
+		_, _ = w.Write(f.File)
+		return
+	case r.Method == http.MethodGet && len(parts) == 1:
+		g.mu.Lock()
+		f, held := g.media[parts[0]]
+		g.mu.Unlock()
+		if !held || f.File == nil {
+			graphError(w, http.StatusBadRequest, 100, "Unsupported get request. Object with ID '"+parts[0]+"' does not exist, cannot be loaded due to missing permissions, or does not support this operation.")
+			return
+		}
+		if pn := r.URL.Query().Get("phone_number_id"); pn != "" && pn != g.phoneNumberID {
+			graphError(w, http.StatusBadRequest, 100, "Param phone_number_id is not valid for this media")
+			return
+		}
+		sum := sha256.Sum256(f.File)
+		writeJSON(w, map[string]any{
+			"messaging_product": "whatsapp",
+			"url":               "http://" + r.Host + "/download/" + parts[0] + "?ext=" + strconv.Itoa(len(f.File)) + "&hash=" + hex.EncodeToString(sum[:8]),
+			"mime_type":         f.FileType,
+			"sha256":            hex.EncodeToString(sum[:]),
+			"file_size":         strconv.Itoa(len(f.File)),
+			"id":                parts[0],
+		})
 		return
 	case r.Method == http.MethodDelete && len(parts) == 1:
 		g.mu.Lock()
