@@ -132,10 +132,12 @@ type connEvent struct {
 	err       error
 }
 
-// waClient is the part of *whatsmeow.Client Send uses; tests replace it.
+// waClient is the part of *whatsmeow.Client Send and FetchMedia use;
+// tests replace it.
 type waClient interface {
 	SendMessage(ctx context.Context, to types.JID, message *waE2E.Message, extra ...whatsmeow.SendRequestExtra) (whatsmeow.SendResponse, error)
 	Upload(ctx context.Context, plaintext []byte, appInfo whatsmeow.MediaType) (whatsmeow.UploadResponse, error)
+	Download(ctx context.Context, msg whatsmeow.DownloadableMessage) ([]byte, error)
 	GenerateMessageID() types.MessageID
 }
 

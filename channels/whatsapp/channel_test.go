@@ -1,7 +1,9 @@
 package whatsapp
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -82,6 +84,39 @@ type fakeClient struct {
 	maxPar   atomic.Int32
 	delay    time.Duration
 	n        int
+	// media are the files WhatsApp's media servers hold, by direct path;
+	// Download serves one only to the media key it was sent with.
+	media     map[string]fakeMedia
+	downloads []whatsmeow.DownloadableMessage
+	dlErr     error
+}
+
+// fakeMedia is one file on the fake media servers.
+type fakeMedia struct {
+	key  []byte
+	data []byte
+}
+
+// Download plays whatsmeow's Download: the file at the part's direct
+// path, if the part carries its media key and plaintext hash.
+func (f *fakeClient) Download(_ context.Context, part whatsmeow.DownloadableMessage) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.downloads = append(f.downloads, part)
+	if f.dlErr != nil {
+		return nil, f.dlErr
+	}
+	m, ok := f.media[part.GetDirectPath()]
+	if !ok {
+		return nil, whatsmeow.ErrMediaDownloadFailedWith404
+	}
+	if !bytes.Equal(m.key, part.GetMediaKey()) {
+		return nil, whatsmeow.ErrInvalidMediaHMAC
+	}
+	if sum := sha256.Sum256(m.data); !bytes.Equal(sum[:], part.GetFileSHA256()) {
+		return nil, whatsmeow.ErrInvalidMediaSHA256
+	}
+	return bytes.Clone(m.data), nil
 }
 
 type sentMsg struct {

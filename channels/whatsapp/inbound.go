@@ -96,6 +96,7 @@ func mapMessage(ctx context.Context, evt *events.Message, lids lidMap) mapped {
 	if !ok {
 		return mapped{why: "no-content"}
 	}
+	media := attachment(msg)
 	return mapped{act: actDeliver, in: bot.Inbound{
 		Platform:   bot.WhatsApp,
 		Chat:       chat,
@@ -107,6 +108,7 @@ func mapMessage(ctx context.Context, evt *events.Message, lids lidMap) mapped {
 		Kind:       kind,
 		Text:       text,
 		SentAt:     info.Timestamp,
+		Media:      media,
 	}}
 }
 
@@ -187,6 +189,26 @@ func content(m *waE2E.Message) (kind bot.MessageKind, text string, ok bool) {
 		return bot.KindOther, "", true
 	}
 	return "", "", false
+}
+
+// attachment returns the media reference of a message's file (its media
+// keys, direct path, hashes and length; see media.go), or nil.
+func attachment(m *waE2E.Message) *bot.MediaRef {
+	switch {
+	case m.ImageMessage != nil:
+		return mediaRef(refImage, m.GetImageMessage(), "")
+	case m.AudioMessage != nil:
+		return mediaRef(refAudio, m.GetAudioMessage(), "")
+	case m.VideoMessage != nil:
+		return mediaRef(refVideo, m.GetVideoMessage(), "")
+	case m.PtvMessage != nil:
+		return mediaRef(refVideo, m.GetPtvMessage(), "")
+	case m.DocumentMessage != nil:
+		return mediaRef(refDocument, m.GetDocumentMessage(), m.GetDocumentMessage().GetFileName())
+	case m.StickerMessage != nil:
+		return mediaRef(refSticker, m.GetStickerMessage(), "")
+	}
+	return nil
 }
 
 // mapReceipt turns a delivery or read receipt from the customer into a
