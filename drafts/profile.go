@@ -83,6 +83,12 @@ type Profile struct {
 	// Currency is an ISO 4217 code with two decimal places (GBP, EUR, USD…).
 	Currency  string    `json:"currency"`
 	PriceList PriceList `json:"price_list"`
+	// Vision sends the photos customers send to the model with their
+	// message (re-encoded, so without their EXIF data such as a location),
+	// for a model that can see. Off by default: the business turns it on
+	// with /profile set vision on, and its privacy notice should say so.
+	// Never for a customer who objected to AI.
+	Vision bool `json:"vision,omitempty"`
 }
 
 // Controller is who the business is in data protection terms: the

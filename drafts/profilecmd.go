@@ -33,6 +33,7 @@ type ProfileCommand struct {
 // ProfileUsage is the help text for /profile.
 const ProfileUsage = `/profile — show the business profile the AI drafts from
 /profile set <field> <value> — fields: name, trade, tone, hours, signoff, vat, currency; and who you are in the privacy notice: legal-name, privacy-contact (an e-mail or postal address), ico (your ICO registration number, if any) ("-" clears all but name, vat and currency)
+/profile set vision on|off — whether the AI model sees the photos customers send (off unless turned on; never for a customer who said /stop)
 /profile price add <id> <price> <unit> <name…> — add or replace a price-list item, e.g. /profile price add callout 60.00 visit Standard callout
 /profile price remove <id>
 /profile price version <version> — price changes bump the version by themselves`
@@ -60,6 +61,8 @@ func profileField(name string) (string, bool) {
 		return "privacy_contact", true
 	case "ico", "ico-registration", "ico_registration":
 		return "ico_registration", true
+	case "vision", "photos", "images":
+		return "vision", true
 	}
 	return "", false
 }
@@ -84,7 +87,7 @@ func ParseProfileCommand(args string) (ProfileCommand, error) {
 		name, value := cutWord(rest)
 		field, ok := profileField(name)
 		if !ok {
-			return ProfileCommand{}, badProfile("There is no profile field by that name; use name, trade, tone, hours, signoff, vat, currency, legal-name, privacy-contact or ico.")
+			return ProfileCommand{}, badProfile("There is no profile field by that name; use name, trade, tone, hours, signoff, vat, currency, legal-name, privacy-contact, ico or vision.")
 		}
 		if value == "" {
 			return ProfileCommand{}, badProfile("Give the new value too: /profile set %s <value>.", name)
@@ -191,6 +194,15 @@ func (c ProfileCommand) Apply(p Profile) (Profile, error) {
 			p.PrivacyContact = v
 		case "ico_registration":
 			p.ICORegistration = strings.ToUpper(v)
+		case "vision":
+			switch strings.ToLower(strings.TrimSpace(c.Value)) {
+			case "on", "yes", "true":
+				p.Vision = true
+			case "off", "no", "false", "-":
+				p.Vision = false
+			default:
+				return Profile{}, badProfile("Vision is on or off: /profile set vision on lets the AI model see customers' photos, /profile set vision off stops it.")
+			}
 		default:
 			return Profile{}, badProfile("There is no profile field by that name.")
 		}
@@ -264,6 +276,11 @@ func (p Profile) Summary() string {
 	line("Legal name", p.LegalName)
 	line("Privacy contact", p.PrivacyContact)
 	line("ICO registration", p.ICORegistration)
+	if p.Vision {
+		b.WriteString("Vision: on (the AI model sees customers' photos)\n")
+	} else {
+		b.WriteString("Vision: off (the AI model is told a photo was sent, and its caption, but does not see it)\n")
+	}
 	fmt.Fprintf(&b, "Price list %s (net prices):\n", p.PriceList.Version)
 	if len(p.PriceList.Items) == 0 {
 		b.WriteString("  (empty)\n")

@@ -53,6 +53,17 @@ type prompt struct {
 	// suspicious is true when the customer's text looks like an attempt to
 	// instruct the model.
 	suspicious bool
+	// images are the customer's photos (data URIs, re-encoded) for a
+	// vision model; empty unless the profile's vision switch is on.
+	images []string
+}
+
+// plural is "s" unless n is 1.
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // buildPrompt renders the request. Only text leaves: no names, subject ids,
@@ -200,17 +211,26 @@ func (d *Drafter) writeBlock(b *strings.Builder, kind, id string, at time.Time, 
 	b.WriteString("\n" + blockEnd + "\n")
 }
 
-// messageText is the sanitised, bounded text of a message, or its kind's
-// placeholder ("[voice note]") when it has none.
+// messageText is the sanitised, bounded text of a message. A message that
+// carries something else (a photo, a voice note, a document) starts with
+// its kind's placeholder, so the model knows what was sent: "[image] the
+// boiler display", "[voice note] <the transcript>" (the router puts a voice
+// note's transcript in its text), or the placeholder alone.
 func messageText(m bot.Message, max int) string {
 	t := strings.TrimSpace(sanitize(m.Text))
-	if t == "" {
-		if t = m.Kind.Placeholder(); t == "" {
-			t = "[empty message]"
-		}
-		return t
+	ph := m.Kind.Placeholder()
+	if m.Kind.Spoken() && t != "" {
+		ph = "[" + m.Kind.Words() + ", transcribed]"
 	}
-	return truncate(t, max)
+	switch {
+	case t == "" && ph == "":
+		return "[empty message]"
+	case t == "":
+		return ph
+	case ph == "":
+		return truncate(t, max)
+	}
+	return ph + " " + truncate(t, max)
 }
 
 // neutralise breaks block delimiters inside text: "<<<" and ">>>" become
