@@ -2,7 +2,9 @@ package bot
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -309,4 +311,29 @@ func (r *Router) cardMedia(v DraftView) []CardMedia {
 		out = append(out, c)
 	}
 	return out
+}
+
+// MediaView checks a staff member's View click on a card and returns the
+// attachment and the draft's card as it stands: the draft exists, token is
+// its card's action token, the item is an attachment of the draft's message
+// and its bytes are kept. Any mismatch is an error wrapping ErrNotFound,
+// with no hint which (the channel has checked the clicker is staff).
+func (r *Router) MediaView(ctx context.Context, draftID int64, token string, mediaID int64) (Media, Card, error) {
+	if r.mediaStore == nil {
+		return Media{}, Card{}, fmt.Errorf("media view: %w", ErrNotFound)
+	}
+	view, err := r.store.LoadDraft(ctx, draftID)
+	if err != nil {
+		return Media{}, Card{}, fmt.Errorf("media view: %w", err)
+	}
+	if view.Draft.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(view.Draft.Token)) != 1 {
+		return Media{}, Card{}, fmt.Errorf("media view: %w", ErrNotFound)
+	}
+	for _, m := range view.Media {
+		if m.ID == mediaID && m.State == MediaFetched {
+			r.log.Info().Int64("draft", draftID).Int64("media", mediaID).Str("subject", string(view.Draft.Subject)).Msg("attachment opened by staff")
+			return m, r.cardFor(view), nil
+		}
+	}
+	return Media{}, Card{}, fmt.Errorf("media view: %w", ErrNotFound)
 }

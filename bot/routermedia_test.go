@@ -250,3 +250,31 @@ func TestMediaMessageStoredBeforeDownload(t *testing.T) {
 	assert.Equal(t, int64(len(mediatest.PDF())), card.Media[0].Size)
 	assert.True(t, bytes.HasPrefix(mediatest.PDF(), []byte("%PDF")))
 }
+
+// TestMediaView: a View click names an attachment of its card's draft,
+// with the card's token, once the file is kept; anything else is not found.
+func TestMediaView(t *testing.T) {
+	mh := newMediaHarness(t, nil)
+	ctx := context.Background()
+	c := newCustomer(6)
+	mh.sendMedia(c, bot.KindImage, "image/jpeg", "the fuse box", mediatest.JPEG(640, 480, 6))
+	card := mh.cardOfKind("[image] the fuse box", func(c bot.Card) bool { return len(c.Media) == 1 && c.Media[0].State == bot.MediaFetched })
+	m, got, err := mh.router.MediaView(ctx, card.DraftID, card.Token, card.Media[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, card.Media[0].ID, m.ID)
+	assert.Equal(t, "image/jpeg", m.MIME)
+	assert.Equal(t, card.DraftID, got.DraftID)
+	require.Len(t, got.Media, 1)
+
+	other := newCustomer(7)
+	mh.sendMedia(other, bot.KindImage, "image/jpeg", "someone else's", mediatest.JPEG(64, 48, 7))
+	oc := mh.cardOfKind("[image] someone else's", func(c bot.Card) bool { return len(c.Media) == 1 && c.Media[0].State == bot.MediaFetched })
+	for name, try := range map[string][3]any{
+		"WrongToken":      {card.DraftID, "ffffffffffffffffffffffffffffffff", card.Media[0].ID},
+		"OtherDraftsItem": {card.DraftID, card.Token, oc.Media[0].ID},
+		"NoSuchDraft":     {int64(999999), card.Token, card.Media[0].ID},
+	} {
+		_, _, err := mh.router.MediaView(ctx, try[0].(int64), try[1].(string), try[2].(int64))
+		assert.ErrorIs(t, err, bot.ErrNotFound, name)
+	}
+}

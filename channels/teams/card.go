@@ -31,6 +31,8 @@ const preparingText = "Preparing a card for a new customer message… (if this s
 type view struct {
 	now      time.Time
 	snippets []Snippet
+	// media says how staff can open a card's attachments (medialink.go).
+	media mediaView
 }
 
 // renderCard builds the Adaptive Card (schema 1.5) staff see for c.
@@ -70,6 +72,7 @@ func renderCard(c bot.Card, v view) obj {
 	body = append(body,
 		textBlock("Customer wrote", obj{"weight": "Bolder"}),
 		plainBlock(orPlaceholder(c.Message, "(no text)"), nil))
+	body = append(body, mediaBlocks(c, v.media)...)
 	r := c.Result
 	if label := intentLabel(r); label != "" {
 		body = append(body, textBlock("What they want: "+label, obj{"isSubtle": true, "size": "Small", "spacing": "Small"}))

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/media/mediatest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -42,6 +43,7 @@ var goldenCards = []struct {
 	name     string
 	card     bot.Card
 	snippets bool
+	media    mediaView
 }{
 	{name: "pending_quote", card: bot.Card{
 		DraftID: 12, Subject: "s_0123456789abcdef01234567", Customer: "+44 7••• ••0123",
@@ -118,11 +120,47 @@ var goldenCards = []struct {
 	{name: "send_unconfirmed", card: bot.Card{DraftID: 21, Token: "00112233445566778899aabbccddeeff", Customer: "Sam", Message: "Hi",
 		Draft: "Hello!", Status: bot.DraftApproved, DecidedBy: "Alex Staff", DecidedAt: decidedAt, SendStatus: bot.StatusUnconfirmed,
 		SendReason: "WhatsApp did not confirm whether this reply was sent. Check the chat, and resend it if the customer did not get it."}},
+	{name: "media_photo", media: viewOn, card: bot.Card{DraftID: 22, Token: "00112233445566778899aabbccddeeff", Customer: "+44 7••• ••0123",
+		Message: "[image] the boiler display", WroteAt: goldenNow.Add(-4 * time.Minute),
+		Draft: "Thanks for the photo: that code means low pressure. We can come today.", Author: "AI draft", Status: bot.DraftPending,
+		Result: &bot.DraftResult{Text: "Thanks for the photo: that code means low pressure. We can come today.", Intent: "booking"},
+		Media:  []bot.CardMedia{{ID: 31, Kind: bot.KindImage, State: bot.MediaFetched, MIME: "image/jpeg", Size: 2_411_520, Thumb: goldenThumb}}}},
+	{name: "media_voice", media: viewOn, card: bot.Card{DraftID: 23, Token: "00112233445566778899aabbccddeeff", Customer: "Sam",
+		Message: "[voice note]", WroteAt: goldenNow.Add(-2 * time.Minute),
+		Draft: "Sorry the radiator upstairs is cold; we can bleed it tomorrow morning.", Author: "AI draft", Status: bot.DraftPending,
+		Result: &bot.DraftResult{Text: "Sorry the radiator upstairs is cold; we can bleed it tomorrow morning.", Intent: "booking"},
+		Media: []bot.CardMedia{{ID: 32, Kind: bot.KindVoice, State: bot.MediaFetched, MIME: "audio/ogg", Size: 23_552,
+			Transcript: "Hi, it's about the radiator upstairs, it's gone cold again. Can someone come tomorrow?"}}}},
+	{name: "media_document_no_public_url", card: bot.Card{DraftID: 24, Token: "00112233445566778899aabbccddeeff", Customer: "Sam",
+		Message: "[document] the other quote", Status: bot.DraftPending,
+		Draft: "Thanks, we will look at it.", Author: "AI draft", Result: &bot.DraftResult{Text: "Thanks, we will look at it.", Intent: "question"},
+		Media: []bot.CardMedia{{ID: 33, Kind: bot.KindDocument, State: bot.MediaFetched, MIME: "application/pdf", Size: 120_320,
+			FileName: "Quote **bold** [link](https://evil.example).pdf"}}}},
+	{name: "media_refused", media: viewOn, card: bot.Card{DraftID: 25, Token: "00112233445566778899aabbccddeeff", Customer: "Sam",
+		Message: "[image]", Status: bot.DraftPending, Draft: "Could you send the photo again?", Author: "AI draft",
+		Result: &bot.DraftResult{Text: "Could you send the photo again?", Intent: "question"},
+		Media: []bot.CardMedia{{ID: 34, Kind: bot.KindImage, State: bot.MediaFailed, MIME: "image/png",
+			Note: "The image is 60000 × 60000 pixels, too large to process safely, so it was not kept."}}}},
+	{name: "media_downloading", media: viewOn, card: bot.Card{DraftID: 26, Token: "00112233445566778899aabbccddeeff", Customer: "Sam",
+		Message: "[voice note]", Status: bot.DraftDrafting,
+		Media: []bot.CardMedia{{ID: 35, Kind: bot.KindVoice, State: bot.MediaPending, MIME: "audio/ogg; codecs=opus",
+			Note: "The voice note is being downloaded…"}}}},
+	{name: "media_link", media: mediaView{enabled: true, ttl: 5 * time.Minute, links: map[int64]string{31: "https://bot.example.com/media/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},
+		card: bot.Card{DraftID: 22, Token: "00112233445566778899aabbccddeeff", Customer: "+44 7••• ••0123",
+			Message: "[image] the boiler display", Draft: "Thanks for the photo.", Author: "AI draft", Status: bot.DraftPending,
+			Result: &bot.DraftResult{Text: "Thanks for the photo.", Intent: "booking"},
+			Media:  []bot.CardMedia{{ID: 31, Kind: bot.KindImage, State: bot.MediaFetched, MIME: "image/jpeg", Size: 2_411_520, Thumb: goldenThumb}}}},
 }
 
+// viewOn is a card rendered by a channel that can issue View links.
+var viewOn = mediaView{enabled: true, ttl: 5 * time.Minute}
+
+// goldenThumb is a photo's preview, as the media worker makes them.
+var goldenThumb = mediatest.JPEG(160, 120, 9)
+
 // goldenView is what a golden card is rendered with.
-func goldenView(snippets bool) view {
-	v := view{now: goldenNow}
+func goldenView(snippets bool, media mediaView) view {
+	v := view{now: goldenNow, media: media}
 	if snippets {
 		v.snippets = goldenSnippets
 	}
@@ -132,7 +170,7 @@ func goldenView(snippets bool) view {
 func TestCardGolden(t *testing.T) {
 	for _, tc := range goldenCards {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := json.MarshalIndent(renderCard(tc.card, goldenView(tc.snippets)), "", "  ")
+			got, err := json.MarshalIndent(renderCard(tc.card, goldenView(tc.snippets, tc.media)), "", "  ")
 			require.NoError(t, err)
 			got = append(got, '\n')
 			path := filepath.Join("testdata", "cards", tc.name+".json")
@@ -165,27 +203,33 @@ func actionVerbs(card obj) []string {
 
 func TestCardActions(t *testing.T) {
 	want := map[string][]string{
-		"pending_quote":          {"approve", "edit", "regenerate", "reject"},
-		"pending_flagged":        {"edit", "regenerate", "reject"},
-		"pending_snippets":       {"approve", "edit", "regenerate", "reject"},
-		"manual":                 {"edit", "reject"},
-		"failed":                 {"retry", "edit", "reject"},
-		"failed_refused":         {"edit", "reject"},
-		"edited_delivered":       nil,
-		"written_sent":           nil,
-		"rejected":               nil,
-		"window_open":            {"approve", "edit", "regenerate", "reject"},
-		"window_closed_template": {"approve", "edit", "regenerate", "template", "reject"},
-		"removed":                nil,
-		"preparing":              nil,
-		"drafting":               {"edit", "reject"},
-		"approved_waiting":       nil,
-		"send_failed":            {"resend"},
-		"send_unconfirmed":       {"resend"},
+		"pending_quote":                {"approve", "edit", "regenerate", "reject"},
+		"pending_flagged":              {"edit", "regenerate", "reject"},
+		"pending_snippets":             {"approve", "edit", "regenerate", "reject"},
+		"manual":                       {"edit", "reject"},
+		"failed":                       {"retry", "edit", "reject"},
+		"failed_refused":               {"edit", "reject"},
+		"edited_delivered":             nil,
+		"written_sent":                 nil,
+		"rejected":                     nil,
+		"window_open":                  {"approve", "edit", "regenerate", "reject"},
+		"window_closed_template":       {"approve", "edit", "regenerate", "template", "reject"},
+		"removed":                      nil,
+		"preparing":                    nil,
+		"drafting":                     {"edit", "reject"},
+		"approved_waiting":             nil,
+		"send_failed":                  {"resend"},
+		"send_unconfirmed":             {"resend"},
+		"media_photo":                  {"approve", "edit", "regenerate", "reject"},
+		"media_voice":                  {"approve", "edit", "regenerate", "reject"},
+		"media_document_no_public_url": {"approve", "edit", "regenerate", "reject"},
+		"media_refused":                {"approve", "edit", "regenerate", "reject"},
+		"media_downloading":            {"edit", "reject"},
+		"media_link":                   {"approve", "edit", "regenerate", "reject"},
 	}
 	for _, tc := range goldenCards {
 		t.Run(tc.name, func(t *testing.T) {
-			card := renderCard(tc.card, goldenView(tc.snippets))
+			card := renderCard(tc.card, goldenView(tc.snippets, tc.media))
 			assert.Equal(t, "1.5", card["version"])
 			assert.Equal(t, want[tc.name], actionVerbs(card))
 		})

@@ -62,6 +62,16 @@ type Options struct {
 	// UploadBackoff is the wait before another attempt at an upload
 	// fragment. If nil, one second per attempt so far.
 	UploadBackoff func(attempt int) time.Duration
+	// Media opens cards' attachments for staff (View, medialink.go). If
+	// nil, or PublicURL is empty, cards offer no View and say why.
+	Media MediaSource
+	// PublicURL is the https address the bot is reached at from outside
+	// (--public-url): View links are PublicURL/media/<one-time token>,
+	// served by MediaHandler.
+	PublicURL string
+	// MediaLinkTTL is how long a View link works (once). If 0,
+	// DefaultMediaLinkTTL.
+	MediaLinkTTL time.Duration
 }
 
 // Channel is the Teams channel. Create it with New, mount Handler on the
@@ -82,6 +92,8 @@ type Channel struct {
 	// threads serialises threaded card posts per subject, so two cards
 	// posted at once for one customer cannot both start a thread.
 	threads subjectLocks
+	links   mediaLinks // View links waiting to be opened (medialink.go)
+	linkTTL time.Duration
 }
 
 var (
@@ -125,6 +137,13 @@ func New(opts Options) (*Channel, error) {
 	c.fileTTL = opts.FileTTL
 	if c.fileTTL == 0 {
 		c.fileTTL = DefaultFileTTL
+	}
+	if opts.MediaLinkTTL < 0 {
+		return nil, errors.New("teams: MediaLinkTTL must not be negative")
+	}
+	c.linkTTL = opts.MediaLinkTTL
+	if c.linkTTL == 0 {
+		c.linkTTL = DefaultMediaLinkTTL
 	}
 	if tenant != "" {
 		c.staff[tenant] = true
@@ -272,7 +291,7 @@ func (c *Channel) view(ctx context.Context) view {
 	if err != nil {
 		c.log.Warn().Err(err).Msg("teams snippets unavailable; card rendered without them")
 	}
-	return view{now: c.now().UTC(), snippets: sn}
+	return view{now: c.now().UTC(), snippets: sn, media: mediaView{enabled: c.mediaEnabled(), ttl: c.linkTTL}}
 }
 
 // PostCard implements bot.Notifier. In a team channel, a customer's first

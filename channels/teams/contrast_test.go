@@ -153,7 +153,7 @@ func fgOf(th theme, u textUse) string {
 func TestCardContrast(t *testing.T) {
 	uses := map[textUse][]string{}
 	for _, g := range goldenCards {
-		textUses(renderCard(g.card, goldenView(g.snippets)), "default", "emphasis", uses)
+		textUses(renderCard(g.card, goldenView(g.snippets, g.media)), "default", "emphasis", uses)
 	}
 	keys := make([]textUse, 0, len(uses))
 	for u := range uses {

@@ -199,3 +199,16 @@ func FuzzParseFileConsent(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseViewClick(f *testing.F) {
+	f.Add(`{"action":{"type":"Action.Execute","verb":"view","data":{"switchboard":"media","draft":12,"media":31,"token":"00112233"}}}`)
+	f.Add(`{"action":{"verb":"view","data":{"switchboard":"media","draft":"12","media":"x"}}}`)
+	f.Add(`{"action":{"verb":"approve","data":{"switchboard":"decide","draft":12}}}`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		v, ok, err := parseViewClick([]byte(s))
+		if ok && err == nil && (v.draftID <= 0 || v.mediaID <= 0 || len(v.token) > 64) {
+			t.Fatalf("accepted a bad click: %+v", v)
+		}
+	})
+}

@@ -537,6 +537,15 @@ func (c *Channel) onInvoke(ctx context.Context, w http.ResponseWriter, a *activi
 		writeInvoke(w, invokeMessage(msgNotStaff))
 		return
 	}
+	if vc, ok, err := parseViewClick(a.Value); ok {
+		if err != nil {
+			c.log.Warn().Err(err).Msg("teams view click refused")
+			writeInvoke(w, invokeError(400, "BadRequest", msgBadAction))
+			return
+		}
+		c.onView(ctx, w, vc)
+		return
+	}
 	ca, ok, err := parseCardAction(a.Value, true)
 	if !ok || err != nil {
 		c.log.Warn().Err(err).Msg("teams card action refused")
