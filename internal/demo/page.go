@@ -83,11 +83,15 @@ func (s *Simulator) stateLocked() pageState {
 
 // pageRoutes mounts the page, its assets and its API on mux.
 func (s *Simulator) pageRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { serveAsset(w, "web/index.html", "text/html; charset=utf-8") })
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		serveAsset(w, "web/index.html", "text/html; charset=utf-8")
+	})
 	mux.HandleFunc("GET /sim/app.js", func(w http.ResponseWriter, r *http.Request) {
 		serveAsset(w, "web/app.js", "text/javascript; charset=utf-8")
 	})
-	mux.HandleFunc("GET /sim/style.css", func(w http.ResponseWriter, r *http.Request) { serveAsset(w, "web/style.css", "text/css; charset=utf-8") })
+	mux.HandleFunc("GET /sim/style.css", func(w http.ResponseWriter, r *http.Request) {
+		serveAsset(w, "web/style.css", "text/css; charset=utf-8")
+	})
 	mux.HandleFunc("GET /sim/api/state", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		st := s.stateLocked()
