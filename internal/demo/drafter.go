@@ -21,8 +21,9 @@ const drafterNote = "A ready-made reply picked by keywords for the demo: no AI m
 var Business = struct {
 	Name, LegalName, PrivacyContact, Trade, Hours, SignOff string
 	// Number is the business's WhatsApp number (digits), in the range
-	// Ofcom keeps for drama (020 7946 0000 to 0999).
-	Number string
+	// Ofcom keeps for drama (020 7946 0000 to 0999); NumberShown is how
+	// people write it.
+	Number, NumberShown string
 }{
 	Name:           "Brightwater Plumbing",
 	LegalName:      "Brightwater Plumbing Ltd (a made-up business for the Switchboard demo)",
@@ -31,6 +32,7 @@ var Business = struct {
 	Hours:          "Monday to Friday 8:00 to 18:00, Saturday 9:00 to 12:00",
 	SignOff:        "Thanks, the Brightwater team",
 	Number:         "442079460000",
+	NumberShown:    "+44 20 7946 0000",
 }
 
 // canned is one kind of message the demo drafter recognises.

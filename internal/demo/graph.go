@@ -213,7 +213,7 @@ func (s *Simulator) sendMessage(w http.ResponseWriter, raw []byte) string {
 	c, known := s.chats[b.To]
 	if known {
 		s.addLocked(c, m)
-		s.publishLocked(event{name: "message", data: messageEvent{Chat: c.ChatView, Message: m.view()}})
+		s.changedLocked(m)
 	}
 	s.mu.Unlock()
 	input := b.To
@@ -242,7 +242,7 @@ func (s *Simulator) markRead(w http.ResponseWriter, id string) string {
 	if ok && m.From == "customer" {
 		if rank(StatusRead) > rank(m.Status) {
 			m.Status = StatusRead
-			s.publishLocked(event{name: "message", data: messageEvent{Chat: s.chats[m.WaID].ChatView, Message: m.view()}})
+			s.changedLocked(m)
 		}
 	}
 	s.mu.Unlock()
@@ -280,9 +280,7 @@ func (s *Simulator) queueStatus(m *message, status string, code int, title strin
 			default:
 				return
 			}
-			if c, ok := s.chats[m.WaID]; ok {
-				s.publishLocked(event{name: "message", data: messageEvent{Chat: c.ChatView, Message: m.view()}})
-			}
+			s.changedLocked(m)
 		}})
 	if err != nil {
 		s.log.Warn().Str("status", status).Msg("demo status webhook dropped: queue full")
@@ -366,9 +364,7 @@ func (s *Simulator) graphDelete(w http.ResponseWriter, id string) string {
 				continue
 			}
 			m.Document.Deleted = true
-			if c, ok := s.chats[m.WaID]; ok {
-				s.publishLocked(event{name: "message", data: messageEvent{Chat: c.ChatView, Message: m.view()}})
-			}
+			s.changedLocked(m)
 		}
 	}
 	s.mu.Unlock()

@@ -59,17 +59,18 @@ type pageState struct {
 		Name   string `json:"name"`
 		Number string `json:"number"`
 	} `json:"business"`
-	StaffHint string        `json:"staff_hint"`
-	Chats     []ChatView    `json:"chats"`
-	Messages  []MessageView `json:"messages"`
-	Wire      []WireEntry   `json:"wire"`
+	StaffHint    string        `json:"staff_hint"`
+	StaffCommand string        `json:"staff_command"`
+	Chats        []ChatView    `json:"chats"`
+	Messages     []MessageView `json:"messages"`
+	Wire         []WireEntry   `json:"wire"`
 }
 
 // stateLocked builds the page state. s.mu is held.
 func (s *Simulator) stateLocked() pageState {
 	var st pageState
-	st.Business.Name, st.Business.Number = s.opts.BusinessName, "+"+s.opts.DisplayPhoneNumber
-	st.StaffHint = s.opts.StaffHint
+	st.Business.Name, st.Business.Number = s.opts.BusinessName, s.opts.BusinessNumber
+	st.StaffHint, st.StaffCommand = s.opts.StaffHint, s.opts.StaffCommand
 	st.Chats, st.Messages, st.Wire = []ChatView{}, []MessageView{}, append([]WireEntry{}, s.wire...)
 	for _, id := range s.order {
 		c := s.chats[id]
@@ -170,17 +171,24 @@ type customer struct {
 	Number string `json:"number"`
 }
 
-// check normalizes the name and number, or says what is wrong.
-func (c customer) check() (name, waID string, err error) {
+// check normalizes the name and number, or says what is wrong; shown is
+// the number as the page shows it.
+func (c customer) check() (name, waID, shown string, err error) {
 	name = strings.TrimSpace(c.Name)
 	switch {
 	case name == "":
-		return "", "", errors.New("Type a name: WhatsApp shows it to the business as your profile name.")
+		return "", "", "", errors.New("Type a name: WhatsApp shows it to the business as your profile name.")
 	case len(name) > maxNameBytes || !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return "", "", fmt.Errorf("Use a shorter name (at most %d letters), on one line.", maxNameBytes)
+		return "", "", "", fmt.Errorf("Use a shorter name (at most %d letters), on one line.", maxNameBytes)
 	}
-	waID, err = ParseNumber(c.Number)
-	return name, waID, err
+	if waID, err = ParseNumber(c.Number); err != nil {
+		return "", "", "", err
+	}
+	shown = "+" + waID
+	if n := strings.Join(strings.Fields(c.Number), " "); strings.HasPrefix(n, "+") {
+		shown = n
+	}
+	return name, waID, shown, nil
 }
 
 // ParseNumber turns a phone number as people type it ("+44 7700 900123",
@@ -219,13 +227,13 @@ func (s *Simulator) serveChat(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &c) {
 		return
 	}
-	name, waID, err := c.check()
+	name, waID, shown, err := c.check()
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	s.mu.Lock()
-	ch := s.chatLocked(waID, name)
+	ch := s.chatLocked(waID, name, shown)
 	var view ChatView
 	if ch != nil {
 		view = ch.ChatView
@@ -248,7 +256,7 @@ func (s *Simulator) serveSend(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	name, waID, err := in.check()
+	name, waID, shown, err := in.check()
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err.Error())
 		return
@@ -263,7 +271,7 @@ func (s *Simulator) serveSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	c := s.chatLocked(waID, name)
+	c := s.chatLocked(waID, name, shown)
 	if c == nil {
 		s.mu.Unlock()
 		apiError(w, http.StatusServiceUnavailable, fmt.Sprintf("The simulator holds %d chats already: restart the demo for more.", maxChats))
@@ -272,7 +280,7 @@ func (s *Simulator) serveSend(w http.ResponseWriter, r *http.Request) {
 	m := &message{MessageView: MessageView{ID: newWamid(), WaID: waID, From: "customer", Type: "text", Text: text, At: s.nowMillis(), Status: StatusSent}}
 	s.addLocked(c, m)
 	cv, body := c.ChatView, s.textWebhook(c.ChatView, m.MessageView)
-	s.publishLocked(event{name: "message", data: messageEvent{Chat: cv, Message: m.view()}})
+	s.changedLocked(m)
 	s.mu.Unlock()
 
 	err = s.enqueue(delivery{body: body, summary: "message from +" + waID, progress: func(code int, ok, last bool) {
@@ -289,12 +297,12 @@ func (s *Simulator) serveSend(w http.ResponseWriter, r *http.Request) {
 		default:
 			m.Status, m.Detail = StatusRetrying, retryDetail(code)
 		}
-		s.publishLocked(event{name: "message", data: messageEvent{Chat: cv, Message: m.view()}})
+		s.changedLocked(m)
 	}})
 	if err != nil {
 		s.mu.Lock()
 		m.Status, m.Detail = StatusFailed, err.Error()
-		s.publishLocked(event{name: "message", data: messageEvent{Chat: cv, Message: m.view()}})
+		s.changedLocked(m)
 		s.mu.Unlock()
 		apiError(w, http.StatusServiceUnavailable, err.Error())
 		return

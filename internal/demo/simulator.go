@@ -71,16 +71,20 @@ type Options struct {
 	// BusinessAccountID is the WhatsApp Business Account id webhooks name;
 	// if empty, 100000000000002.
 	BusinessAccountID string
-	// BusinessName is shown in the page as the chat's other side.
-	BusinessName string
+	// BusinessName is shown in the page as the chat's other side, with
+	// BusinessNumber (if empty, + and DisplayPhoneNumber).
+	BusinessName   string
+	BusinessNumber string
 	// AccessToken is the bearer token the bot must present to the Graph
 	// API; AppSecret signs the webhooks.
 	AccessToken string
 	AppSecret   string
 	// Webhook is the bot's webhook URL (http://127.0.0.1:3978/webhooks/whatsapp).
 	Webhook string
-	// StaffHint is shown in the page: how to open the staff side.
-	StaffHint string
+	// StaffHint is shown at the top of the page: how to open the staff
+	// side, followed by StaffCommand as code.
+	StaffHint    string
+	StaffCommand string
 	// HTTPClient posts the webhooks. If nil, a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Now is the clock. If nil, time.Now.
@@ -107,6 +111,7 @@ type Simulator struct {
 	mediaBytes int
 	wire       []WireEntry
 	wireSeq    int
+	rev        int64 // bumped by every change of a message
 	subs       map[*subscriber]struct{}
 	stopped    bool
 }
@@ -121,7 +126,7 @@ type chat struct {
 type ChatView struct {
 	WaID   string `json:"wa_id"`  // the number's digits, as Meta names the person
 	Name   string `json:"name"`   // their WhatsApp profile name
-	Number string `json:"number"` // "+447700900123"
+	Number string `json:"number"` // as first typed: "+44 7700 900123"
 }
 
 // message is one message of a chat.
@@ -142,6 +147,9 @@ type MessageView struct {
 	Template string        `json:"template,omitempty"`
 	At       int64         `json:"at"` // Unix milliseconds
 	Status   string        `json:"status"`
+	// Rev grows with every change of any message: the page keeps the
+	// newest of two views of one message.
+	Rev int64 `json:"rev"`
 	// Detail says in words why a message is retrying or failed.
 	Detail string `json:"detail,omitempty"`
 }
@@ -202,6 +210,9 @@ func New(opts Options) (*Simulator, error) {
 	}
 	if opts.BusinessName == "" {
 		opts.BusinessName = "the business"
+	}
+	if opts.BusinessNumber == "" {
+		opts.BusinessNumber = "+" + opts.DisplayPhoneNumber
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: deliveryTimeout}
@@ -304,9 +315,10 @@ func newWamid() string {
 // nowMillis is the clock in Unix milliseconds.
 func (s *Simulator) nowMillis() int64 { return s.opts.Now().UnixMilli() }
 
-// chatLocked returns the chat of waID, creating it with name; nil when the
-// simulator holds too many chats. s.mu is held.
-func (s *Simulator) chatLocked(waID, name string) *chat {
+// chatLocked returns the chat of waID, creating it with name and number
+// (as the page shows it); nil when the simulator holds too many chats.
+// s.mu is held.
+func (s *Simulator) chatLocked(waID, name, number string) *chat {
 	if c, ok := s.chats[waID]; ok {
 		if name != "" {
 			c.Name = name
@@ -316,7 +328,10 @@ func (s *Simulator) chatLocked(waID, name string) *chat {
 	if len(s.chats) >= maxChats {
 		return nil
 	}
-	c := &chat{ChatView: ChatView{WaID: waID, Name: name, Number: "+" + waID}}
+	if number == "" {
+		number = "+" + waID
+	}
+	c := &chat{ChatView: ChatView{WaID: waID, Name: name, Number: number}}
 	s.chats[waID] = c
 	s.order = append(s.order, waID)
 	return c
@@ -330,6 +345,16 @@ func (s *Simulator) addLocked(c *chat, m *message) {
 	if len(c.msgs) > maxChatMessages {
 		delete(s.msgs, c.msgs[0].ID)
 		c.msgs = c.msgs[1:]
+	}
+}
+
+// changedLocked marks m changed and tells the page (if the message is in
+// a chat of the page). s.mu is held.
+func (s *Simulator) changedLocked(m *message) {
+	s.rev++
+	m.Rev = s.rev
+	if c, ok := s.chats[m.WaID]; ok {
+		s.publishLocked(event{name: "message", data: messageEvent{Chat: c.ChatView, Message: m.view()}})
 	}
 }
 

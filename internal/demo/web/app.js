@@ -262,9 +262,16 @@ document.addEventListener("visibilitychange", () => {
 // ---- the event stream
 
 function upsert(m, chat) {
+  const newChat = chat && !store.chats.has(chat.wa_id);
   if (chat) store.chats.set(chat.wa_id, chat);
-  const had = store.messages.has(m.id);
+  const old = store.messages.get(m.id);
+  if (old && old.rev > m.rev) return; // an older view of it, arriving late
+  const had = Boolean(old);
   store.messages.set(m.id, m);
+  if (newChat) {
+    if (m.wa_id === store.current) showChat();
+    else showChats();
+  }
   if (m.from === "business") {
     report(m, "delivered");
     if (!had && m.wa_id !== store.current) store.unread.set(m.wa_id, (store.unread.get(m.wa_id) || 0) + 1);
@@ -281,7 +288,13 @@ function connect() {
     store.business = st.business;
     for (const n of document.querySelectorAll(".biz-name")) n.textContent = st.business.name;
     document.title = `Customer simulator · ${st.business.name} · Switchboard demo`;
-    $("staff-hint").textContent = st.staff_hint || "";
+    const hint = $("staff-hint");
+    hint.replaceChildren();
+    if (st.staff_hint) {
+      hint.appendChild(el("strong", "", "Staff side: "));
+      hint.appendChild(document.createTextNode(st.staff_hint + " "));
+      if (st.staff_command) hint.appendChild(el("code", "", st.staff_command));
+    }
     store.chats = new Map(st.chats.map((c) => [c.wa_id, c]));
     store.messages = new Map(st.messages.map((m) => [m.id, m]));
     if (!store.current) {
@@ -343,7 +356,8 @@ async function send() {
     if (store.current !== r.chat.wa_id) {
       store.current = r.chat.wa_id;
       store.chats.set(r.chat.wa_id, r.chat);
-      store.messages.set(r.message.id, r.message);
+      const old = store.messages.get(r.message.id);
+      if (!old || old.rev < r.message.rev) store.messages.set(r.message.id, r.message);
       showChat();
     } else {
       upsert(r.message, r.chat);
