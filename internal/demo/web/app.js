@@ -140,7 +140,7 @@ function showChat() {
   list.replaceChildren();
   items.clear();
   if (observer) observer.disconnect();
-  observer = new IntersectionObserver(onVisible, { root: list, threshold: 0.6 });
+  observer = new IntersectionObserver(onVisible, { root: list, threshold: seenAt });
   const chat = store.current && store.chats.get(store.current);
   $("chat-sub").textContent = chat
     ? `${store.business.number} · WhatsApp Business · you are ${chat.name} (${chat.number})`
@@ -170,7 +170,7 @@ function place(m) {
   }
   items.set(m.id, li);
   if (m.from === "business" && (rank[store.reported.get(m.id)] || 0) < rank.read && (rank[m.status] || 0) < rank.read) {
-    if (!observer) observer = new IntersectionObserver(onVisible, { root: list, threshold: 0.6 });
+    if (!observer) observer = new IntersectionObserver(onVisible, { root: list, threshold: seenAt });
     observer.observe(li);
   }
   if (!old && stick) list.scrollTop = list.scrollHeight;
@@ -236,10 +236,14 @@ function report(m, status) {
 }
 
 const seenTimers = new Map();
+const seenAt = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1];
+// A reply counts as on screen when most of it shows, or, for one taller
+// than the chat, when it fills half of the chat.
 function onVisible(entries) {
   for (const en of entries) {
     const id = en.target.dataset.id;
-    if (en.isIntersecting) {
+    const fills = en.rootBounds && en.intersectionRect.height >= en.rootBounds.height * 0.5;
+    if (en.isIntersecting && (en.intersectionRatio >= 0.6 || fills)) {
       if (!seenTimers.has(id)) seenTimers.set(id, setTimeout(() => markRead(id), 800));
     } else {
       clearTimeout(seenTimers.get(id));
