@@ -292,6 +292,7 @@ func buildDemo(app *App, m demoMarker, temporary bool, stdout io.Writer) ([]bot.
 	}
 	sim.Mount(app.Mux)
 	app.Tasks = append(app.Tasks, sim.Run)
+	app.Log.Info().Str("page", base+"/").Str("graph_url", app.Config.CloudGraphURL).Msg("demo: the customer simulator plays WhatsApp and Meta here")
 	drafter := "AI drafts from " + app.Config.LLM.String()
 	if app.Config.LLM == nil {
 		app.Drafter = demo.Drafter{Log: app.Log.With().Str("component", "demo-drafter").Logger()}

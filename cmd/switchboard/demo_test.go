@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -262,9 +263,19 @@ func TestDemoWiring(t *testing.T) {
 		return false
 	}, 15*time.Second, 20*time.Millisecond, "the export is deleted at Meta on erasure")
 
+	// A page still open (its event stream) does not hold up the stop.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, d.base+"/sim/api/events", nil)
+	require.NoError(t, err)
+	stream, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer stream.Body.Close()
+	require.Equal(t, http.StatusOK, stream.StatusCode)
 	require.NoError(t, d.stop(), "log:\n%s", d.tap.String())
+	_, err = io.Copy(io.Discard, stream.Body)
+	assert.NoError(t, err, "the stream ended cleanly")
 	logs := d.tap.String()
 	assert.NotContains(t, logs, `"level":"error"`)
+	assert.NotContains(t, logs, "http shutdown")
 	assert.Contains(t, logs, `"drafter":"Demo drafter — not AI"`)
 	for _, planted := range []string{"Riley", "900456", "book a visit", "Which day"} {
 		assert.NotContains(t, logs, planted, "the log names no person and no text")
