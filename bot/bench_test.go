@@ -60,11 +60,12 @@ func benchStore(b *testing.B) *store.DB {
 // rawInsert writes the same rows (the message, and a subject with its
 // identity for a new sender) in one transaction per message into plain
 // SQLite with the store's pragmas, without blind indexes or encryption, and
-// returns the rate in msgs/s.
+// returns the rate in msgs/s. It runs with the store's synchronous=FULL:
+// the naive durable baseline, one fsync per message.
 func rawInsert(b *testing.B, ins []bot.Inbound) float64 {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "raw.db")
-	db, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_secure_delete=on&_synchronous=NORMAL")
+	db, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_secure_delete=on&_synchronous=FULL")
 	require.NoError(b, err)
 	defer db.Close()
 	db.SetMaxOpenConns(1)
@@ -105,8 +106,14 @@ func rawInsert(b *testing.B, ins []bot.Inbound) float64 {
 
 // BenchmarkIngest measures inbound messages from distinct customers in
 // distinct chats through Router.Deliver into the real store (subject
-// resolution with a new subject key, blind indexes, sealed name and text),
-// next to a raw SQLite insert of the same rows in the same run.
+// resolution with a new subject key, blind indexes, sealed name and text,
+// every commit synced: synchronous=FULL on both databases), next to a naive
+// durable insert of the same rows in the same run: plain SQLite, one
+// synchronous=FULL transaction per message ("naive-full-msgs/s";
+// "x-naive-full" is the ratio, the goal for new senders is ≥ 2). Several
+// senders at once share commits (group commit), which is where the store
+// gains; one sender alone waits for each of its commits, as the naive
+// insert does.
 //
 // "ingest" is the ingest path only: the router is not running, so drafting
 // does not compete (the queue holds every message); "ingest-4-senders" is
@@ -141,11 +148,15 @@ func BenchmarkIngest(b *testing.B) {
 		b.StopTimer()
 		raw := rawInsert(b, benchInboundFrom(b.N, customers))
 		b.ReportMetric(rate, "msgs/s")
-		b.ReportMetric(raw, "raw-msgs/s")
-		b.ReportMetric(100*rate/raw, "%-of-raw")
+		b.ReportMetric(raw, "naive-full-msgs/s")
+		b.ReportMetric(rate/raw, "x-naive-full")
+		if b.N >= 100 { // not the calibration runs
+			fmt.Printf("%s: store (FULL, group commit) %.0f msgs/s, naive per-message FULL insert %.0f msgs/s: %.2fx\n", b.Name(), rate, raw, rate/raw)
+		}
 	}
 	b.Run("ingest", func(b *testing.B) { ingest(b, b.N, 1) })
 	b.Run("ingest-4-senders", func(b *testing.B) { ingest(b, b.N, 4) })
+	b.Run("ingest-16-senders", func(b *testing.B) { ingest(b, b.N, 16) })
 	b.Run("ingest-returning-4-senders", func(b *testing.B) { ingest(b, 200, 4) })
 	b.Run("pipeline", func(b *testing.B) {
 		ins := benchInbound(b.N)
@@ -172,7 +183,7 @@ func BenchmarkIngest(b *testing.B) {
 		require.NoError(b, <-done)
 		raw := rawInsert(b, benchInbound(b.N))
 		b.ReportMetric(rate, "msgs/s")
-		b.ReportMetric(raw, "raw-msgs/s")
-		b.ReportMetric(100*rate/raw, "%-of-raw")
+		b.ReportMetric(raw, "naive-full-msgs/s")
+		b.ReportMetric(rate/raw, "x-naive-full")
 	})
 }

@@ -14,6 +14,15 @@ type Capabilities struct {
 	// may send free-form text to it (the WhatsApp Business Platform's
 	// 24-hour customer-service window); 0 means any time.
 	Window time.Duration
+	// Idempotent is true when sending an Outbound with the same Key again
+	// can never show the recipient a second message: the channel derives
+	// the platform's message id from Key and the platform (server and
+	// recipients' apps) treats a repeated id as the same message. The
+	// router then resends a reply whose send was in doubt (a crash between
+	// the send and its record, a timeout). Without it, an in-doubt reply
+	// waits for a receipt carrying its Key (Receipt.Key) and is otherwise
+	// shown to staff as unconfirmed, never resent blindly.
+	Idempotent bool
 	// Template is true when the channel can send the business's
 	// pre-approved message template (Outbound.Template), the one kind of
 	// message the WhatsApp Business Platform delivers outside Window.
@@ -129,7 +138,16 @@ type IdentityResolver interface {
 // Card is what staff see about one draft. The staff notifier renders it.
 type Card struct {
 	DraftID int64
+	// Token is the draft's action token (Draft.Token): every action the
+	// card offers carries it back in Decision.Token.
+	Token   string
 	Subject SubjectID
+	// Preparing marks the placeholder the router posts before a card's
+	// content: it names nobody, quotes nothing and offers no action, so a
+	// placeholder whose post was cut off by a crash (posted, but its id
+	// never recorded) leaks nothing. The content replaces it once its id is
+	// recorded.
+	Preparing bool
 	// Customer is how the customer is shown: their name, or a masked number.
 	Customer string
 	// Message is the customer's message text (or its placeholder).
@@ -156,6 +174,12 @@ type Card struct {
 	DecidedAt time.Time
 	// SendStatus tracks the reply after approval.
 	SendStatus MessageStatus
+	// SendReason says in plain words why the reply failed or is
+	// unconfirmed; the card then offers to resend it.
+	SendReason string
+	// Waiting is the platform the approved reply waits for: its channel is
+	// off here or reconnecting ("Waiting for WhatsApp").
+	Waiting Platform
 	// WindowEnds is when the channel's free-form reply window for this
 	// chat closes (Capabilities.Window after the customer's last message);
 	// zero when the channel has no window.
@@ -168,6 +192,22 @@ type Card struct {
 	Template bool
 	// Removed is set when the card is blanked at the customer's request.
 	Removed bool
+}
+
+// CardRemover is implemented by notifiers that can delete a posted card.
+// The router deletes with it the cards of erased subjects (queued by the
+// store's erasure) and a placeholder whose draft was erased while it was
+// being posted. A card already gone is not an error. Without it the router
+// replaces such cards with a Removed card.
+type CardRemover interface {
+	RemoveCard(ctx context.Context, ref CardRef) error
+}
+
+// CardRemoval is a posted card waiting to be deleted from the platform
+// because its subject was erased.
+type CardRemoval struct {
+	ID  int64
+	Ref CardRef
 }
 
 // CardLine is one earlier message shown on a card.

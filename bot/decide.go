@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
@@ -37,9 +38,23 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 	if d.By.Kind == "" || d.By.Value == "" {
 		return refused("This decision does not say who made it, so it was not taken."), nil
 	}
+	// The card's token must be its draft's: a card of an erased draft, or
+	// a forged click, acts on nothing.
+	view, err := r.store.LoadDraft(ctx, d.DraftID)
+	if errors.Is(err, ErrNotFound) {
+		return refused(msgDraftGone), nil
+	}
+	if err != nil {
+		return DecisionResult{}, fmt.Errorf("load draft %d: %w", d.DraftID, err)
+	}
+	if view.Draft.Token != "" && subtle.ConstantTimeCompare([]byte(d.Token), []byte(view.Draft.Token)) != 1 {
+		return refused("This card is out of date and no longer matches a draft; nothing was done."), nil
+	}
 	switch d.Kind {
 	case Regenerate, Retry:
-		return r.decideRedraft(ctx, d)
+		return r.decideRedraft(ctx, d, view)
+	case Resend:
+		return r.decideResend(ctx, d)
 	case SendTemplate:
 		return r.decideTemplate(ctx, d)
 	case Approve, Reject:
@@ -63,7 +78,7 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 		}
 	}
 
-	err := r.store.Decide(ctx, d)
+	err = r.store.Decide(ctx, d)
 	switch {
 	case errors.Is(err, ErrDecided):
 		view, lerr := r.store.LoadDraft(ctx, d.DraftID)
@@ -78,12 +93,12 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 		}
 		return res, nil
 	case errors.Is(err, ErrNotFound):
-		return refused("This draft no longer exists (the customer's data may have been erased)."), nil
+		return refused(msgDraftGone), nil
 	case err != nil:
 		return DecisionResult{}, fmt.Errorf("decide draft %d: %w", d.DraftID, err)
 	}
 
-	view, err := r.store.LoadDraft(ctx, d.DraftID)
+	view, err = r.store.LoadDraft(ctx, d.DraftID)
 	if err != nil {
 		// Settled; the outbox sends regardless.
 		r.wakeOutbox()
@@ -97,15 +112,36 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 	return DecisionResult{Outcome: Applied, Message: appliedMessage(d.Kind), Card: card}, nil
 }
 
+// msgDraftGone refuses a decision on a draft that no longer exists.
+const msgDraftGone = "This draft no longer exists (the customer's data may have been erased)."
+
+// decideResend queues a failed or unconfirmed reply again.
+func (r *Router) decideResend(ctx context.Context, d Decision) (DecisionResult, error) {
+	err := r.store.Decide(ctx, d)
+	view, lerr := r.store.LoadDraft(ctx, d.DraftID)
+	switch {
+	case errors.Is(err, ErrDecided):
+		res := DecisionResult{Outcome: AlreadyDecided, Message: "This reply is not waiting to be resent; nothing was sent again."}
+		if lerr == nil {
+			res.Card = r.cardFor(view)
+		}
+		return res, nil
+	case errors.Is(err, ErrNotFound):
+		return refused(msgDraftGone), nil
+	case err != nil:
+		return DecisionResult{}, fmt.Errorf("resend draft %d: %w", d.DraftID, err)
+	}
+	r.wakeOutbox()
+	res := DecisionResult{Outcome: Applied, Message: "Sending the reply again."}
+	if lerr == nil {
+		res.Card = r.cardFor(view)
+		r.updateCard(ctx, r.log.With().Int64("draft", d.DraftID).Logger(), view, res.Card)
+	}
+	return res, nil
+}
+
 // decideRedraft queues a regenerate or retry.
-func (r *Router) decideRedraft(ctx context.Context, d Decision) (DecisionResult, error) {
-	view, err := r.store.LoadDraft(ctx, d.DraftID)
-	if errors.Is(err, ErrNotFound) {
-		return refused("This draft no longer exists (the customer's data may have been erased)."), nil
-	}
-	if err != nil {
-		return DecisionResult{}, fmt.Errorf("load draft %d: %w", d.DraftID, err)
-	}
+func (r *Router) decideRedraft(ctx context.Context, d Decision, view DraftView) (DecisionResult, error) {
 	card := r.cardFor(view)
 	if view.Draft.Status.Decided() {
 		return DecisionResult{Outcome: AlreadyDecided, Message: alreadyMessage(view), Card: card}, nil
@@ -118,7 +154,7 @@ func (r *Router) decideRedraft(ctx context.Context, d Decision) (DecisionResult,
 	busy := card
 	busy.Note = NoteRedrafting
 	r.updateCard(ctx, log, view, busy)
-	if err := r.queue.push(chatKey(view.Draft.Platform, view.Draft.Chat), job{draftID: d.DraftID, instruction: instruction}); err != nil {
+	if err := r.drafting.push(chatKey(view.Draft.Platform, view.Draft.Chat), job{draftID: d.DraftID, instruction: instruction}); err != nil {
 		r.updateCard(ctx, log, view, card)
 		res := refused("Too busy to draft again right now; please try again in a minute.")
 		res.Card = card

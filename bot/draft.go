@@ -9,91 +9,92 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// draftMessage makes the first draft for a stored inbound message, stores it
-// and posts its card. A message whose subject was merged into another
-// meanwhile is drafted under that one; a message erased with its subject is
-// not drafted. Store failures leave the message undrafted for a later
-// rescan.
-func (r *Router) draftMessage(ctx context.Context, m Message) {
+// startDraft gives a stored inbound message its draft row (status
+// drafting) and its card, then queues the first draft on the drafting
+// lane. It runs on the start lane, which never waits for the drafter, so a
+// slow or hung model delays no card. A message whose subject is gone
+// (erased meanwhile) is dropped; store failures leave the message for a
+// later rescan.
+func (r *Router) startDraft(ctx context.Context, m Message) {
 	log := r.log.With().Str("subject", string(m.Subject)).Int64("message_id", m.ID).Logger()
-	subj, err := r.store.FindSubject(ctx, m.Subject)
+	d, err := r.store.StartDraft(ctx, m)
 	if errors.Is(err, ErrNotFound) {
-		var gone bool
-		m, subj, gone, err = r.followMerge(ctx, m)
-		if gone {
-			log.Info().Msg("message erased with its subject before drafting")
-			return
-		}
-		if err == nil {
-			log = log.With().Str("merged_into", string(subj.ID)).Logger()
-			log.Info().Msg("subject merged before drafting; drafting under the merged subject")
-		}
-	}
-	if err != nil {
-		r.failLater(log, "draft", err)
+		log.Info().Msg("message or subject gone before drafting; dropped")
 		return
 	}
-	res, status := r.makeDraft(ctx, log, subj, m, "", "")
-	if status == DraftFailed && ctx.Err() != nil {
-		return // cut off by shutdown: the message stays undrafted and resumes on restart
+	if err != nil {
+		if ctx.Err() == nil {
+			r.failLater(log, r.queue, "draft", err)
+		}
+		return
+	}
+	log = log.With().Int64("draft", d.ID).Logger()
+	if d.Status == DraftDrafting {
+		if err := r.drafting.push(chatKey(d.Platform, d.Chat), job{draftID: d.ID, first: true}); err != nil && !errors.Is(err, ErrStopped) {
+			log.Warn().Err(err).Msg("draft stored but not queued for drafting; drafted later")
+		}
+	}
+	r.postCard(ctx, d.ID)
+}
+
+// firstDraft makes the first draft of a draft row in status drafting and
+// updates its card. A draft settled by hand meanwhile is left alone.
+func (r *Router) firstDraft(ctx context.Context, id int64) {
+	log := r.log.With().Int64("draft", id).Logger()
+	view, err := r.store.LoadDraft(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			r.failLater(log, r.drafting, "draft", err)
+		}
+		return
+	}
+	if view.Draft.Status != DraftDrafting {
+		return
+	}
+	log = log.With().Str("subject", string(view.Draft.Subject)).Logger()
+	subj, err := r.store.FindSubject(ctx, view.Draft.Subject)
+	if errors.Is(err, ErrNotFound) {
+		return
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			r.failLater(log, r.drafting, "draft", err)
+		}
+		return
+	}
+	var res DraftResult
+	status := DraftPending
+	if view.Message.ID == 0 {
+		res = DraftResult{Manual: true} // revoked before drafting: nothing to answer from
+	} else if res, status = r.makeDraft(ctx, log, subj, view.Message, "", ""); status == DraftFailed && ctx.Err() != nil {
+		return // cut off by shutdown: the draft stays drafting and resumes on restart
 	}
 	// A finished draft is kept even if shutdown's deadline passes meanwhile.
 	ctx, cancel := detached(ctx, persistTimeout)
 	defer cancel()
-	now := r.now()
-	id, err := r.store.CreateDraft(ctx, Draft{
-		Subject:   m.Subject,
-		MessageID: m.ID,
-		Platform:  m.Platform,
-		Chat:      m.Chat,
-		Text:      res.Text,
-		Status:    status,
-		Result:    &res,
-		CreatedAt: now,
-		UpdatedAt: now,
-	})
-	if err != nil {
-		r.failLater(log, "draft", err)
+	switch err := r.store.ReviseDraft(ctx, id, status, res.Text, &res); {
+	case errors.Is(err, ErrDecided):
+		log.Debug().Msg("draft decided by hand before the drafter answered; its text dropped")
+		return
+	case errors.Is(err, ErrNotFound):
+		return
+	case err != nil:
+		r.failLater(log, r.drafting, "draft", err)
 		return
 	}
 	r.metrics.Drafted(status)
-	log.Info().Int64("draft", id).Str("status", string(status)).Bool("manual", res.Manual).Msg("draft stored")
-	r.postCard(ctx, id)
-}
-
-// followMerge re-reads a queued message whose subject no longer exists: a
-// merge moved it to another subject (returned with it), or an erasure
-// deleted it (gone). Without a MessageFinder it reports an error, so the
-// message waits for a rescan, which reads it under its current subject.
-func (r *Router) followMerge(ctx context.Context, m Message) (Message, Subject, bool, error) {
-	mf, ok := r.store.(MessageFinder)
-	if !ok {
-		return m, Subject{}, false, fmt.Errorf("subject %s gone; message left for a rescan: %w", m.Subject, ErrNotFound)
-	}
-	cur, err := mf.FindMessage(ctx, m.ID)
-	if errors.Is(err, ErrNotFound) {
-		return m, Subject{}, true, nil
-	}
-	if err != nil {
-		return m, Subject{}, false, fmt.Errorf("find message: %w", err)
-	}
-	if cur.Subject == m.Subject {
-		// The subject is gone but its message stayed: an erasure between
-		// the two reads; the next read finds it gone.
-		return m, Subject{}, false, fmt.Errorf("subject %s gone, message still stored: %w", m.Subject, ErrNotFound)
-	}
-	subj, err := r.store.FindSubject(ctx, cur.Subject)
-	if err != nil {
-		return m, Subject{}, false, fmt.Errorf("find merged subject: %w", err)
-	}
-	return cur, subj, false, nil
+	log.Info().Str("status", string(status)).Bool("manual", res.Manual).Msg("draft stored")
+	r.refreshCard(ctx, id)
 }
 
 // makeDraft asks the drafter, unless the subject objects to AI now or had
 // objected when the message was stored. History leaves out every message
 // stored while the subject objected. A drafter failure gives a failed status
 // and a note; the error is logged, never shown.
-func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string) (DraftResult, DraftStatus) {
+func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject, m Message, instruction, previous string, names ...string) (DraftResult, DraftStatus) {
 	if subj.AIRestricted || m.AIRestricted {
 		log.Debug().Bool("objected_when_stored", m.AIRestricted).Msg("AI restricted: manual draft")
 		return DraftResult{Manual: true, Note: NoteAIOff}, DraftPending
@@ -105,18 +106,28 @@ func (r *Router) makeDraft(ctx context.Context, log zerolog.Logger, subj Subject
 		hist = nil
 	}
 	hist = withoutObjected(hist)
-	res, err := r.drafter.Draft(ctx, DraftRequest{
+	if subj.Name != "" {
+		names = append(names, subj.Name)
+	}
+	// One deadline for the whole draft, the drafter's own retries included.
+	dctx, cancel := context.WithTimeout(ctx, r.draftDeadline)
+	defer cancel()
+	res, err := r.drafter.Draft(dctx, DraftRequest{
 		Subject:     subj.ID,
 		Message:     m,
 		History:     hist,
 		Instruction: instruction,
 		Previous:    previous,
+		Names:       names,
 	})
 	if err != nil {
 		r.metrics.Failure("drafter")
 		// Not the error text: a model endpoint's error may echo the prompt.
 		// The drafter logs what is safe to log.
 		f := FailureOf(err)
+		if dctx.Err() != nil && ctx.Err() == nil {
+			f = FailTimeout // the draft deadline passed
+		}
 		log.Warn().Str("error_type", fmt.Sprintf("%T", err)).Str("failure", string(f)).Msg("drafter failed")
 		return DraftResult{Note: f.Note(), Failure: f}, DraftFailed
 	}
@@ -160,7 +171,11 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 		log.Warn().Err(err).Msg("find subject to redraft")
 		return
 	}
-	res, status := r.makeDraft(ctx, log, subj, view.Message, instruction, view.Draft.Text)
+	var names []string
+	if view.Decision != nil && view.Decision.ByName != "" {
+		names = append(names, view.Decision.ByName)
+	}
+	res, status := r.makeDraft(ctx, log, subj, view.Message, instruction, view.Draft.Text, names...)
 	if status == DraftFailed && ctx.Err() != nil {
 		return
 	}
@@ -188,11 +203,11 @@ func (r *Router) redraft(ctx context.Context, id int64, instruction string) {
 }
 
 // failLater counts and logs a store failure on the drafting path and marks
-// the queue for a rescan, so the message is drafted once the store recovers.
-func (r *Router) failLater(log zerolog.Logger, stage string, err error) {
+// the lane q for a rescan, so the work is done once the store recovers.
+func (r *Router) failLater(log zerolog.Logger, q *chatQueue, stage string, err error) {
 	r.metrics.Failure(stage)
 	log.Error().Err(err).Str("stage", stage).Msg("drafting step failed; will retry")
-	r.queue.markOverflow()
+	q.markOverflow()
 }
 
 // rescan queues stored customer messages that have no draft yet: at start,
@@ -239,114 +254,46 @@ func (r *Router) rescan(ctx context.Context) {
 	}
 }
 
-// postUncarded posts the cards of drafts that have none yet.
-func (r *Router) postUncarded(ctx context.Context) {
-	r.mu.Lock()
-	r.cardRetry = false
-	r.mu.Unlock()
-	ids, err := r.store.Uncarded(ctx, 1000)
+// rescanDrafting queues the first drafts of draft rows still drafting: at
+// start, and after the drafting lane overflowed or a store step failed.
+func (r *Router) rescanDrafting(ctx context.Context) {
+	if !r.drafting.beginScan() {
+		return
+	}
+	defer r.drafting.endScan()
+	room := r.drafting.room()
+	if room <= 0 {
+		r.drafting.markOverflow()
+		return
+	}
+	ids, err := r.store.Drafting(ctx, room)
 	if err != nil {
-		r.setCardRetry()
+		r.drafting.markOverflow()
 		if ctx.Err() == nil {
 			r.metrics.Failure("resume")
-			r.log.Error().Err(err).Msg("list uncarded drafts")
+			r.log.Error().Err(err).Msg("list drafts being drafted")
 		}
 		return
 	}
+	queued := 0
 	for _, id := range ids {
-		if ctx.Err() != nil {
-			return
+		if r.drafting.scanned(id) {
+			continue
 		}
-		r.postCard(ctx, id)
-	}
-	if len(ids) > 0 {
-		r.log.Info().Int("drafts", len(ids)).Msg("uncarded drafts resumed")
-	}
-}
-
-// setCardRetry schedules a retry of unposted cards after cardRetryDelay, so
-// an unreachable notifier is not hammered.
-func (r *Router) setCardRetry() {
-	r.mu.Lock()
-	r.cardRetry = true
-	r.cardRetryAt = r.now().Add(cardRetryDelay)
-	r.mu.Unlock()
-}
-
-// postCard posts the card of a draft that has none and records where it
-// went. Only one goroutine posts a given draft's card at a time, and it
-// checks under that claim that no card was recorded, so a card is posted
-// once.
-func (r *Router) postCard(ctx context.Context, id int64) {
-	if r.notifier == nil {
-		return
-	}
-	r.mu.Lock()
-	if r.carding[id] {
-		r.mu.Unlock()
-		return
-	}
-	r.carding[id] = true
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.carding, id)
-		r.mu.Unlock()
-	}()
-
-	log := r.log.With().Int64("draft", id).Logger()
-	view, err := r.store.LoadDraft(ctx, id)
-	if err != nil {
-		r.metrics.Failure("card")
-		log.Error().Err(err).Msg("load draft for its card")
-		if !errors.Is(err, ErrNotFound) {
-			r.setCardRetry()
+		view, err := r.store.LoadDraft(ctx, id)
+		if err != nil {
+			continue
 		}
-		return
+		added, err := r.drafting.add(chatKey(view.Draft.Platform, view.Draft.Chat), job{draftID: id, first: true})
+		if err != nil {
+			break
+		}
+		if added {
+			queued++
+		}
 	}
-	if view.Card != nil {
-		return
-	}
-	ref, err := r.notifier.PostCard(ctx, r.cardFor(view))
-	if err != nil {
-		r.metrics.Failure("card")
-		log.Error().Err(err).Msg("post card")
-		r.setCardRetry()
-		return
-	}
-	if err := r.store.SaveCard(ctx, id, ref); err != nil {
-		r.metrics.Failure("card")
-		log.Error().Err(err).Msg("card posted but not recorded")
-		return
-	}
-	log.Debug().Str("subject", string(view.Draft.Subject)).Msg("card posted")
-}
-
-// refreshCard reloads a draft and updates its posted card.
-func (r *Router) refreshCard(ctx context.Context, id int64) {
-	log := r.log.With().Int64("draft", id).Logger()
-	view, err := r.store.LoadDraft(ctx, id)
-	if err != nil {
-		r.metrics.Failure("card")
-		log.Error().Err(err).Msg("load draft for its card")
-		return
-	}
-	if view.Card == nil {
-		r.postCard(ctx, id)
-		return
-	}
-	r.updateCard(ctx, log, view, r.cardFor(view))
-}
-
-// updateCard replaces a posted card; a platform that cannot edit leaves it.
-func (r *Router) updateCard(ctx context.Context, log zerolog.Logger, view DraftView, c Card) {
-	if r.notifier == nil || view.Card == nil {
-		return
-	}
-	err := r.notifier.UpdateCard(ctx, *view.Card, c)
-	if err != nil && !errors.Is(err, ErrUnsupported) {
-		r.metrics.Failure("card")
-		log.Error().Err(err).Msg("update card")
+	if queued > 0 {
+		r.log.Info().Int("drafts", queued).Msg("unfinished drafts queued")
 	}
 }
 
@@ -354,6 +301,9 @@ func (r *Router) updateCard(ctx context.Context, log zerolog.Logger, view DraftV
 func cardOf(v DraftView) Card {
 	c := Card{
 		DraftID:    v.Draft.ID,
+		Token:      v.Draft.Token,
+		SendReason: v.SendReason,
+		Waiting:    v.SendWaiting,
 		Subject:    v.Draft.Subject,
 		Customer:   v.Customer.Name,
 		Message:    v.Message.Text,

@@ -17,12 +17,18 @@ type DraftRequest struct {
 	Instruction string
 	// Previous is the draft being regenerated; empty otherwise.
 	Previous string
+	// Names are the names the system knows for the conversation's people
+	// (the customer's display or /name name, staff who decided its drafts),
+	// in memory only: the drafter redacts them wherever they appear and
+	// never sends them as such.
+	Names []string
 }
 
 // QuoteLine is one priced line of a quote. Amounts are minor units (pence).
 type QuoteLine struct {
 	ItemID    string
 	Name      string
+	Unit      string // what UnitPrice is for: "visit", "hour"; "each" or empty for items
 	Quantity  int
 	UnitPrice int64
 	Total     int64

@@ -176,14 +176,14 @@ func (h *harness) cardFor(text string) bot.Card {
 	h.t.Helper()
 	var card bot.Card
 	require.Eventually(h.t, func() bool {
-		for _, c := range h.notifier.Posts() {
+		for _, c := range h.notifier.Cards() {
 			if c.Message == text {
 				card = c
-				return true
+				return c.Status != bot.DraftDrafting
 			}
 		}
 		return false
-	}, wait, tick, "a card for the message is posted")
+	}, wait, tick, "a card for the message is posted and drafted")
 	return card
 }
 
@@ -213,6 +213,12 @@ func (h *harness) decide(d bot.Decision) bot.DecisionResult {
 	}
 	if d.ByName == "" {
 		d.ByName = "Ann Staff"
+	}
+	if d.Token == "" {
+		// As a click does: the token the draft's card carries.
+		if c, ok := h.notifier.Card(d.DraftID); ok {
+			d.Token = c.Token
+		}
 	}
 	res, err := h.router.Decide(context.Background(), d)
 	require.NoError(h.t, err)

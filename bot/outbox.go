@@ -55,6 +55,11 @@ func (r *Router) maintain(ctx context.Context) {
 	if r.queue.needsScan() {
 		r.rescan(ctx)
 	}
+	if r.drafting.needsScan() {
+		r.rescanDrafting(ctx)
+	}
+	r.resolveInDoubt(ctx)
+	r.processRemovals(ctx)
 	r.mu.Lock()
 	retry := r.cardRetry && r.notifier != nil && !r.now().Before(r.cardRetryAt)
 	r.mu.Unlock()
@@ -100,64 +105,105 @@ func (r *Router) outboxPass(ctx context.Context) (next time.Time) {
 // sendItem sends one outbox item and records the outcome. ok is false if
 // the outcome could not be recorded; retryAt is the next attempt if one was
 // scheduled.
+//
+// The item becomes sending (committed) before the channel is called and
+// carries its Key, so a crash during the send leaves it in doubt rather
+// than pending, and a resend is the same message (resolveInDoubt).
 func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time, ok bool) {
 	log := r.log.With().Int64("outbox", it.ID).Int64("draft", it.DraftID).Str("subject", string(it.Subject)).Str("platform", string(it.Platform)).Logger()
 	ch := r.channels[it.Platform]
 	if ch == nil {
-		r.metrics.Sent(it.Platform, ErrUnsupported)
-		return time.Time{}, r.giveUp(ctx, log, it, "no channel for platform "+string(it.Platform))
-	}
-	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	// Until the outbox keeps an idempotency key per row, the row id names
-	// the reply across attempts (the Cloud API echoes it in statuses).
-	pid, err := ch.Send(sctx, Outbound{Chat: it.Chat, Text: it.Text, Key: fmt.Sprintf("outbox-%d", it.ID)})
-	cancel()
-	r.metrics.Sent(it.Platform, err)
-	if err == nil {
-		// The reply left: record it even if shutdown cancels ctx now, or it
-		// would be sent again after a restart.
-		pctx, cancel := detached(ctx, persistTimeout)
-		err := r.store.MarkSent(pctx, it.ID, pid, r.now())
-		cancel()
-		if err != nil {
-			r.metrics.Failure("outbox")
-			log.Error().Err(err).Msg("sent but not recorded")
-			return time.Time{}, false
-		}
-		log.Info().Int("attempt", it.Attempts+1).Msg("reply sent")
-		if rc, ok := r.early.take(it.Platform, it.Chat, pid, r.now()); ok {
-			if _, err := r.store.ApplyReceipt(ctx, rc); err != nil {
-				r.metrics.Failure("receipt")
-				log.Warn().Err(err).Msg("apply early receipt")
-			}
-		}
-		if it.DraftID != 0 {
-			r.refreshCard(ctx, it.DraftID)
-		}
-		return time.Time{}, true
-	}
-	if ctx.Err() != nil {
-		return time.Time{}, false // stopping: the item stays due and is sent on restart
-	}
-	if errors.Is(err, ErrUnavailable) {
-		// Disconnected: wait for the reconnect without using up attempts.
+		// The channel is off in this process (--no-whatsapp): the reply
+		// waits for a process that has it, and the card says so.
 		at := r.now().Add(r.unavailable)
-		if err := r.store.Postpone(ctx, it.ID, at); err != nil {
+		if err := r.store.Postpone(ctx, it.ID, at, it.Platform); err != nil {
 			r.metrics.Failure("outbox")
 			log.Error().Err(err).Msg("postpone send")
 			return time.Time{}, false
 		}
-		log.Info().Err(err).Time("next", at).Msg("channel unavailable; reply stays pending")
+		if it.Waiting != it.Platform {
+			log.Info().Msg("no channel for the reply's platform; it waits")
+			r.refreshDraftCard(ctx, it.DraftID)
+		}
 		return at, true
 	}
+	if !r.claimSend(it.ID) {
+		return time.Time{}, true
+	}
+	defer r.releaseSend(it.ID)
+	if err := r.store.BeginSend(ctx, it.ID, r.now()); err != nil {
+		if ctx.Err() == nil {
+			r.metrics.Failure("outbox")
+			log.Error().Err(err).Msg("record send attempt")
+		}
+		return time.Time{}, false
+	}
+	idempotent := ch.Capabilities().Idempotent
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	pid, err := ch.Send(sctx, Outbound{Chat: it.Chat, Text: it.Text, Key: it.Key})
+	cancel()
+	r.metrics.Sent(it.Platform, err)
+	// Record the outcome even if shutdown cancels ctx now: a reply that
+	// left must not be sent again after a restart.
+	pctx, pcancel := detached(ctx, persistTimeout)
+	defer pcancel()
+	if err == nil {
+		if err := r.store.MarkSent(pctx, it.ID, pid, r.now()); err != nil {
+			r.metrics.Failure("outbox")
+			log.Error().Err(err).Msg("sent but not recorded; in doubt until resolved")
+			return time.Time{}, false
+		}
+		log.Info().Int("attempt", it.Attempts+1).Msg("reply sent")
+		if rc, ok := r.early.take(it.Platform, it.Chat, pid, r.now()); ok {
+			if _, err := r.store.ApplyReceipt(pctx, rc); err != nil {
+				r.metrics.Failure("receipt")
+				log.Warn().Err(err).Msg("apply early receipt")
+			}
+		}
+		r.refreshDraftCard(pctx, it.DraftID)
+		return time.Time{}, true
+	}
+	switch {
+	case errors.Is(err, ErrUnsupported):
+		// Refused before it left: definitely not sent, never retried.
+		log.Warn().Err(err).Msg("send refused; giving up")
+		return time.Time{}, r.giveUp(pctx, log, it, errText(err), refusedReason(it.Platform, err))
+	case errors.Is(err, ErrUnavailable) || (ctx.Err() != nil && idempotent):
+		// Not taken (disconnected), or cut off by shutdown where a resend
+		// is harmless: pending again, no attempt used up.
+		at := r.now().Add(r.unavailable)
+		waiting := it.Platform
+		if ctx.Err() != nil {
+			at, waiting = r.now(), ""
+		}
+		if err := r.store.Postpone(pctx, it.ID, at, waiting); err != nil {
+			r.metrics.Failure("outbox")
+			log.Error().Err(err).Msg("postpone send")
+			return time.Time{}, false
+		}
+		if ctx.Err() != nil {
+			return time.Time{}, false // stopping: sent on restart
+		}
+		log.Info().Err(err).Time("next", at).Msg("channel unavailable; reply stays pending")
+		if it.Waiting != it.Platform {
+			r.refreshDraftCard(pctx, it.DraftID)
+		}
+		return at, true
+	case !idempotent:
+		// The platform may have taken it (a timeout, a lost answer), and a
+		// second send would be a second message: the item stays in doubt
+		// until a receipt with its key settles it (resolveInDoubt).
+		log.Warn().Err(err).Msg("send outcome unknown; waiting for a receipt")
+		return time.Time{}, true
+	}
 	attempts := it.Attempts + 1
-	lastErr := errText(err)
-	if errors.Is(err, ErrUnsupported) || attempts >= r.sendAttempts {
+	if attempts >= r.sendAttempts {
 		log.Warn().Err(err).Int("attempt", attempts).Msg("send failed; giving up")
-		return time.Time{}, r.giveUp(ctx, log, it, lastErr)
+		reason := fmt.Sprintf("%s did not take the reply after %d tries.", it.Platform.Name(), attempts)
+		return time.Time{}, r.giveUp(pctx, log, it, errText(err), reason)
 	}
 	at := r.now().Add(r.backoff(attempts))
-	if err := r.store.MarkRetry(ctx, it.ID, at, lastErr); err != nil {
+	if err := r.store.MarkRetry(pctx, it.ID, at, errText(err)); err != nil {
 		r.metrics.Failure("outbox")
 		log.Error().Err(err).Msg("record retry")
 		return time.Time{}, false
@@ -166,20 +212,127 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 	return at, true
 }
 
+// refusedReason says in plain words why a channel refused a reply.
+func refusedReason(p Platform, err error) string {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return fmt.Sprintf("The reply is too long for %s.", p.Name())
+	case errors.Is(err, ErrForbidden):
+		return fmt.Sprintf("%s does not allow this reply in this chat.", p.Name())
+	}
+	return fmt.Sprintf("%s refused the reply.", p.Name())
+}
+
+// claimSend marks an outbox item as being sent by this process, so
+// resolveInDoubt leaves it alone; false if it already is.
+func (r *Router) claimSend(id int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inflight[id] {
+		return false
+	}
+	r.inflight[id] = true
+	return true
+}
+
+func (r *Router) releaseSend(id int64) {
+	r.mu.Lock()
+	delete(r.inflight, id)
+	r.mu.Unlock()
+}
+
+// Resolutions of an in-doubt send, as logged ("resolution").
+const (
+	// ResolvedResend: the channel is idempotent, so the reply is sent
+	// again with the same key, which the platform treats as the same
+	// message.
+	ResolvedResend = "resend-same-key"
+	// ResolvedUnconfirmed: no receipt came within InDoubtWait; staff see
+	// the reply as unconfirmed and may resend it.
+	ResolvedUnconfirmed = "unconfirmed"
+	// A receipt carrying the key settles the send: the store logs
+	// resolution "receipt".
+)
+
+// ReasonUnconfirmed is the card's reason for an unconfirmed reply.
+const reasonUnconfirmedFmt = "%s did not confirm whether this reply was sent. Check the chat, and resend it if the customer did not get it."
+
+// resolveInDoubt settles outbox items left sending by an earlier process or
+// by a send whose outcome was unknown: for an idempotent channel the item
+// is pending again (the resend carries the same key, so the platform drops
+// a copy that did arrive); otherwise it waits for a receipt with its key
+// (ApplyReceipt settles it) for InDoubtWait after the later of the attempt
+// and this router's start (a platform retries its status webhooks after
+// our downtime), and then becomes unconfirmed for staff to check. Items
+// whose platform has no channel here wait.
+func (r *Router) resolveInDoubt(ctx context.Context) {
+	items, err := r.store.InDoubt(ctx, outboxBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.metrics.Failure("outbox")
+			r.log.Error().Err(err).Msg("list in-doubt sends")
+		}
+		return
+	}
+	for _, it := range items {
+		ch := r.channels[it.Platform]
+		if ch == nil || !r.claimSend(it.ID) {
+			continue
+		}
+		log := r.log.With().Int64("outbox", it.ID).Int64("draft", it.DraftID).Str("platform", string(it.Platform)).Logger()
+		switch {
+		case ch.Capabilities().Idempotent:
+			if err := r.store.Postpone(ctx, it.ID, r.now(), ""); err != nil {
+				log.Warn().Err(err).Msg("resolve in-doubt send")
+				break
+			}
+			log.Info().Str("resolution", ResolvedResend).Msg("in-doubt send resolved")
+			r.wakeOutbox()
+		case r.now().After(later(it.SendingAt, r.startedAt).Add(r.inDoubtWait)):
+			if err := r.store.MarkUnconfirmed(ctx, it.ID, fmt.Sprintf(reasonUnconfirmedFmt, it.Platform.Name())); err != nil {
+				log.Warn().Err(err).Msg("resolve in-doubt send")
+				break
+			}
+			log.Warn().Str("resolution", ResolvedUnconfirmed).Msg("in-doubt send resolved")
+			r.refreshDraftCard(ctx, it.DraftID)
+			if r.notifier != nil {
+				msg := fmt.Sprintf("A reply (outbox %d, draft %d) may or may not have gone out on %s; its card asks staff to check and resend.", it.ID, it.DraftID, it.Platform.Name())
+				if err := r.notifier.Alert(ctx, msg); err != nil {
+					log.Warn().Err(err).Msg("alert admins")
+				}
+			}
+		}
+		r.releaseSend(it.ID)
+	}
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// refreshDraftCard refreshes the card of a draft; 0 (no draft) does nothing.
+func (r *Router) refreshDraftCard(ctx context.Context, draftID int64) {
+	if draftID != 0 {
+		r.refreshCard(ctx, draftID)
+	}
+}
+
 // giveUp marks an item failed and updates its card.
-func (r *Router) giveUp(ctx context.Context, log zerolog.Logger, it OutboxItem, lastErr string) bool {
+func (r *Router) giveUp(ctx context.Context, log zerolog.Logger, it OutboxItem, lastErr, reason string) bool {
 	r.metrics.Failure("send")
-	if err := r.store.MarkFailed(ctx, it.ID, lastErr); err != nil {
+	if err := r.store.MarkFailed(ctx, it.ID, lastErr, reason); err != nil {
 		r.metrics.Failure("outbox")
 		log.Error().Err(err).Msg("record failed send")
 		return false
 	}
-	if it.DraftID != 0 {
-		r.refreshCard(ctx, it.DraftID)
-	}
+	r.refreshDraftCard(ctx, it.DraftID)
 	if r.notifier != nil {
 		// Ids only: the alert reaches admins, not the customer's data.
-		msg := fmt.Sprintf("A reply (outbox %d, draft %d) could not be sent on %s and was given up; its card shows it failed.", it.ID, it.DraftID, it.Platform)
+		msg := fmt.Sprintf("A reply (outbox %d, draft %d) could not be sent on %s and was given up; its card shows why and can resend it.", it.ID, it.DraftID, it.Platform.Name())
 		if err := r.notifier.Alert(ctx, msg); err != nil {
 			log.Warn().Err(err).Msg("alert admins")
 		}
@@ -196,8 +349,8 @@ func errText(err error) string {
 // Receipt applies delivery or read receipts and updates the cards of the
 // drafts whose reply changed status.
 func (r *Router) Receipt(ctx context.Context, rc Receipt) error {
-	if rc.Platform == "" || len(rc.IDs) == 0 {
-		return errors.New("receipt: no platform or no message ids")
+	if rc.Platform == "" || (len(rc.IDs) == 0 && rc.Key == "") {
+		return errors.New("receipt: no platform, or neither message ids nor a key")
 	}
 	switch rc.Status {
 	case StatusSent, StatusDelivered, StatusRead, StatusFailed:
@@ -214,6 +367,12 @@ func (r *Router) Receipt(ctx context.Context, rc Receipt) error {
 	if err != nil {
 		r.metrics.Failure("receipt")
 		return fmt.Errorf("receipt: %w", err)
+	}
+	if len(ids) > 0 && len(rc.IDs) <= 1 {
+		// It found its reply: nothing to hold for a later send (a resend
+		// under the same id must not meet this receipt again). A receipt
+		// naming several messages stays held: some may be early.
+		r.early.forget(rc)
 	}
 	r.log.Debug().Str("platform", string(rc.Platform)).Str("status", string(rc.Status)).Int("drafts", len(ids)).Msg("receipt applied")
 	for _, id := range ids {

@@ -13,12 +13,27 @@ var ErrQueueFull = errors.New("draft queue full")
 // ErrStopped is returned by Deliver once the router stopped taking input.
 var ErrStopped = errors.New("router stopped")
 
-// job is one unit of drafting work: a first draft for a stored message, or
-// a new draft for an existing draft (regenerate, retry).
+// job is one unit of drafting work. On the start lane: a stored inbound
+// message to give a draft row and a card. On the drafting lane: the first
+// draft of a draft row (first), or a new draft for an existing draft
+// (regenerate, retry).
 type job struct {
-	msg         Message // first draft: the stored inbound message (ID != 0)
-	draftID     int64   // redraft: the draft to draft again
+	msg         Message // start: the stored inbound message (ID != 0)
+	draftID     int64   // the draft to draft (again)
+	first       bool    // the draft's first draft (status drafting)
 	instruction string  // redraft: the staff hint
+}
+
+// key identifies a job queued at most once per queue: the message of a
+// start job, the draft of a first-draft job; 0 for jobs that may repeat.
+func (j job) key() int64 {
+	switch {
+	case j.msg.ID != 0:
+		return j.msg.ID
+	case j.first:
+		return j.draftID
+	}
+	return 0
 }
 
 // chatJobs holds the queued jobs of one chat. active is true while the
@@ -95,17 +110,17 @@ func (q *chatQueue) pushClaimed(key string, j job) error {
 func (q *chatQueue) addJob(key string, j job, claimed bool) (added bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if claimed && j.msg.ID != 0 {
+	if claimed && j.key() != 0 {
 		defer func() {
 			if err != nil {
-				q.unclaimLocked(j.msg.ID)
+				q.unclaimLocked(j.key())
 			}
 		}()
 	}
 	if q.closed {
 		return false, ErrStopped
 	}
-	if !claimed && j.msg.ID != 0 && q.msgs[j.msg.ID] {
+	if !claimed && j.key() != 0 && q.msgs[j.key()] {
 		return false, nil
 	}
 	if q.queued >= q.limit {
@@ -119,8 +134,8 @@ func (q *chatQueue) addJob(key string, j job, claimed bool) (added bool, err err
 	}
 	c.jobs = append(c.jobs, j)
 	q.queued++
-	if j.msg.ID != 0 {
-		q.msgs[j.msg.ID] = true
+	if j.key() != 0 {
+		q.msgs[j.key()] = true
 	}
 	if !c.active {
 		c.active = true
@@ -143,8 +158,8 @@ func (q *chatQueue) take(key string) (j job, skipped bool) {
 	c.jobs = c.jobs[1:]
 	q.queued--
 	q.running++
-	if j.msg.ID != 0 && q.skip[j.msg.ID] {
-		delete(q.skip, j.msg.ID)
+	if j.key() != 0 && q.skip[j.key()] {
+		delete(q.skip, j.key())
 		skipped = true
 	}
 	return j, skipped
@@ -190,8 +205,8 @@ func (q *chatQueue) finish(key string, j job) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.running--
-	if j.msg.ID != 0 {
-		q.unclaimLocked(j.msg.ID)
+	if j.key() != 0 {
+		q.unclaimLocked(j.key())
 	}
 	c := q.chats[key]
 	if len(c.jobs) > 0 {

@@ -72,3 +72,12 @@ func (e *earlyReceipts) take(p Platform, chat ChatID, id MessageID, now time.Tim
 	}
 	return Receipt{Platform: p, Chat: chat, IDs: []MessageID{id}, Status: h.status, At: h.at}, true
 }
+
+// forget drops the receipts held for r's ids.
+func (e *earlyReceipts) forget(r Receipt) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range r.IDs {
+		delete(e.held, receiptKey{r.Platform, r.Chat, id})
+	}
+}

@@ -16,11 +16,16 @@ import (
 // Defaults of Options.
 const (
 	DefaultWorkers      = 4
+	DefaultStartWorkers = 2
 	DefaultQueueSize    = 1024
 	DefaultMaxText      = 16 << 10
 	DefaultHistoryLimit = 10
 	DefaultSendAttempts = 8
 )
+
+// DefaultDraftDeadline bounds one draft, the drafter's own retries
+// included (Options.DraftDeadline).
+const DefaultDraftDeadline = 45 * time.Second
 
 // DefaultUnavailableWait is how long a reply waits for a channel that is
 // reconnecting before it is tried again.
@@ -58,16 +63,27 @@ type Options struct {
 	// the built-in /help is known.
 	Commands Commands
 	// Channels send replies, one per platform. A reply for a platform
-	// without a channel fails (outbox items are marked failed).
+	// without a channel waits in the outbox (its card says so) for a
+	// process that has one.
 	Channels []Channel
 	// Metrics counts what the router does. If nil, NopMetrics.
 	Metrics Metrics
 	// Now returns the time. If nil, time.Now.
 	Now func() time.Time
-	// Workers is the number of drafting goroutines. If 0, DefaultWorkers.
+	// Workers is the number of drafting goroutines (they wait for the
+	// drafter). If 0, DefaultWorkers.
 	Workers int
-	// QueueSize bounds the draft queue. If 0, DefaultQueueSize.
+	// StartWorkers is the number of goroutines that give stored messages a
+	// draft row and a card before drafting starts (they never wait for the
+	// drafter). If 0, DefaultStartWorkers.
+	StartWorkers int
+	// QueueSize bounds each of the start and drafting queues. If 0,
+	// DefaultQueueSize.
 	QueueSize int
+	// DraftDeadline bounds one draft, the drafter's own retries included;
+	// past it the card says drafting took too long. If 0,
+	// DefaultDraftDeadline.
+	DraftDeadline time.Duration
 	// MaxText is the longest inbound text kept, in bytes; longer text is
 	// cut at a character boundary and marked. If 0, DefaultMaxText.
 	MaxText int
@@ -84,10 +100,20 @@ type Options struct {
 	// DefaultDrainTimeout.
 	DrainTimeout time.Duration
 	// UnavailableWait is how long a reply waits before a channel that said
-	// ErrUnavailable is tried again; such tries use up no attempt. If 0,
-	// DefaultUnavailableWait.
+	// ErrUnavailable (or is off) is tried again; such tries use up no
+	// attempt. If 0, DefaultUnavailableWait.
 	UnavailableWait time.Duration
+	// InDoubtWait is how long a reply whose send is in doubt on a channel
+	// that is not Idempotent waits for a receipt with its key before staff
+	// are asked to check it. It counts from the later of the attempt and
+	// Run's start. If 0, DefaultInDoubtWait.
+	InDoubtWait time.Duration
 }
+
+// DefaultInDoubtWait is the default Options.InDoubtWait. Meta sends the
+// status webhook of an accepted message within seconds and retries it after
+// our downtime; two minutes leaves room for both.
+const DefaultInDoubtWait = 2 * time.Minute
 
 // DefaultBackoff waits exponentially from 1 s to 5 min, with ±25 % jitter.
 func DefaultBackoff(attempt int) time.Duration {
@@ -115,23 +141,33 @@ type Router struct {
 	metrics  Metrics
 	now      func() time.Time
 
-	workers      int
-	maxText      int
-	historyLimit int
-	sendAttempts int
-	backoff      func(int) time.Duration
-	drainTimeout time.Duration
-	unavailable  time.Duration
+	workers       int
+	startWorkers  int
+	maxText       int
+	draftDeadline time.Duration
+	historyLimit  int
+	sendAttempts  int
+	backoff       func(int) time.Duration
+	drainTimeout  time.Duration
+	unavailable   time.Duration
+	inDoubtWait   time.Duration
+	startedAt     time.Time // set by Run before its workers start
 
-	queue *chatQueue
-	wake  chan struct{} // nudges the outbox worker
-	ready chan struct{} // closed once Run resumed earlier work and started
+	// queue is the start lane: stored messages waiting for their draft row
+	// and card. drafting is the drafting lane: drafts waiting for the
+	// drafter (first drafts, regenerate, retry).
+	queue    *chatQueue
+	drafting *chatQueue
+	wake     chan struct{} // nudges the outbox worker
+	ready    chan struct{} // closed once Run resumed earlier work and started
 
 	mu      sync.Mutex
 	started bool
-	// carding holds draft ids whose card is being posted, so a resume scan
-	// and a draft worker never post the same card twice.
-	carding map[int64]bool
+	// carding holds the card locks of drafts whose card is being posted or
+	// updated, so one card's changes never interleave (cards.go).
+	carding map[int64]*cardLock
+	// inflight holds outbox ids this process is sending or resolving now.
+	inflight map[int64]bool
 	// cardRetry is set when posting a card failed; the poll loop retries
 	// unposted cards from cardRetryAt.
 	cardRetry   bool
@@ -148,29 +184,35 @@ func NewRouter(opts Options) (*Router, error) {
 	if opts.Store == nil {
 		return nil, errors.New("new router: store is required")
 	}
-	if opts.Workers < 0 || opts.QueueSize < 0 || opts.MaxText < 0 || opts.HistoryLimit < 0 || opts.SendAttempts < 0 || opts.DrainTimeout < 0 {
-		return nil, errors.New("new router: Workers, QueueSize, MaxText, HistoryLimit, SendAttempts and DrainTimeout must not be negative")
+	if opts.Workers < 0 || opts.StartWorkers < 0 || opts.QueueSize < 0 || opts.MaxText < 0 || opts.HistoryLimit < 0 || opts.SendAttempts < 0 ||
+		opts.DrainTimeout < 0 || opts.DraftDeadline < 0 {
+		return nil, errors.New("new router: Workers, StartWorkers, QueueSize, MaxText, HistoryLimit, SendAttempts, DrainTimeout and DraftDeadline must not be negative")
 	}
 	r := &Router{
-		log:          opts.Log.With().Str("component", "router").Logger(),
-		store:        opts.Store,
-		drafter:      opts.Drafter,
-		notifier:     opts.Notifier,
-		commands:     opts.Commands,
-		channels:     make(map[Platform]Channel),
-		metrics:      opts.Metrics,
-		now:          opts.Now,
-		workers:      orDefault(opts.Workers, DefaultWorkers),
-		maxText:      orDefault(opts.MaxText, DefaultMaxText),
-		historyLimit: orDefault(opts.HistoryLimit, DefaultHistoryLimit),
-		sendAttempts: orDefault(opts.SendAttempts, DefaultSendAttempts),
-		backoff:      opts.Backoff,
-		drainTimeout: opts.DrainTimeout,
-		unavailable:  opts.UnavailableWait,
-		queue:        newChatQueue(orDefault(opts.QueueSize, DefaultQueueSize)),
-		wake:         make(chan struct{}, 1),
-		ready:        make(chan struct{}),
-		carding:      make(map[int64]bool),
+		log:           opts.Log.With().Str("component", "router").Logger(),
+		store:         opts.Store,
+		drafter:       opts.Drafter,
+		notifier:      opts.Notifier,
+		commands:      opts.Commands,
+		channels:      make(map[Platform]Channel),
+		metrics:       opts.Metrics,
+		now:           opts.Now,
+		workers:       orDefault(opts.Workers, DefaultWorkers),
+		startWorkers:  orDefault(opts.StartWorkers, DefaultStartWorkers),
+		draftDeadline: opts.DraftDeadline,
+		maxText:       orDefault(opts.MaxText, DefaultMaxText),
+		historyLimit:  orDefault(opts.HistoryLimit, DefaultHistoryLimit),
+		sendAttempts:  orDefault(opts.SendAttempts, DefaultSendAttempts),
+		backoff:       opts.Backoff,
+		drainTimeout:  opts.DrainTimeout,
+		unavailable:   opts.UnavailableWait,
+		inDoubtWait:   opts.InDoubtWait,
+		inflight:      make(map[int64]bool),
+		queue:         newChatQueue(orDefault(opts.QueueSize, DefaultQueueSize)),
+		drafting:      newChatQueue(orDefault(opts.QueueSize, DefaultQueueSize)),
+		wake:          make(chan struct{}, 1),
+		ready:         make(chan struct{}),
+		carding:       make(map[int64]*cardLock),
 	}
 	if r.maxText < minMaxText {
 		return nil, fmt.Errorf("new router: MaxText must be at least %d bytes", minMaxText)
@@ -206,6 +248,12 @@ func NewRouter(opts Options) (*Router, error) {
 	if r.unavailable <= 0 {
 		r.unavailable = DefaultUnavailableWait
 	}
+	if r.inDoubtWait <= 0 {
+		r.inDoubtWait = DefaultInDoubtWait
+	}
+	if r.draftDeadline == 0 {
+		r.draftDeadline = DefaultDraftDeadline
+	}
 	return r, nil
 }
 
@@ -217,13 +265,15 @@ func orDefault(v, def int) int {
 	return v
 }
 
-// Run resumes work left by an earlier process (unposted cards, undrafted
-// messages, due replies), runs the draft workers and the outbox worker, and
-// blocks until ctx is done. Then Deliver refuses input with ErrStopped, and
-// Run drains the draft queue and sends due replies within a fresh deadline
+// Run resumes work left by an earlier process (in-doubt sends, cards of
+// erased subjects to delete, unposted cards, undrafted messages, unfinished
+// drafts, due replies), runs the start workers (draft row and card for each
+// stored message), the drafting workers and the outbox worker, and blocks
+// until ctx is done. Then Deliver refuses input with ErrStopped, and Run
+// drains both queues and sends due replies within a fresh deadline
 // (DrainTimeout, 10 s by default) before it returns; it returns an error if
-// the deadline cut the drain short. Work cut off by the deadline stays in the store
-// and is resumed by the next Run. Run may be called once.
+// the deadline cut the drain short. Work cut off by the deadline stays in
+// the store and is resumed by the next Run. Run may be called once.
 func (r *Router) Run(ctx context.Context) error {
 	r.mu.Lock()
 	if r.started {
@@ -231,6 +281,7 @@ func (r *Router) Run(ctx context.Context) error {
 		return errors.New("run router: already started")
 	}
 	r.started = true
+	r.startedAt = r.now()
 	r.mu.Unlock()
 
 	// Jobs outlive ctx while draining; cancelJobs cuts them off when the
@@ -239,15 +290,20 @@ func (r *Router) Run(ctx context.Context) error {
 	defer cancelJobs()
 
 	r.log.Info().Int("workers", r.workers).Int("channels", len(r.channels)).Bool("notifier", r.notifier != nil).Msg("router starting")
+	r.resolveInDoubt(ctx)
 	if r.notifier != nil {
 		r.postUncarded(ctx)
 	}
 	r.rescan(ctx)
+	r.rescanDrafting(ctx)
 
 	quit := make(chan struct{})
-	var workers sync.WaitGroup
+	var starters, drafters sync.WaitGroup
+	for range r.startWorkers {
+		starters.Go(func() { r.worker(jobCtx, r.queue, quit) })
+	}
 	for range r.workers {
-		workers.Go(func() { r.draftWorker(jobCtx, quit) })
+		drafters.Go(func() { r.worker(jobCtx, r.drafting, quit) })
 	}
 	stopOutbox := make(chan struct{})
 	outboxDone := make(chan struct{})
@@ -264,14 +320,19 @@ func (r *Router) Run(ctx context.Context) error {
 	defer cancel()
 
 	var err error
-	select {
-	case <-r.queue.drained:
-	case <-drainCtx.Done():
-		err = errors.New("run router: drain deadline passed; queued drafts resume on restart")
-		cancelJobs()
+	// The start lane first: its jobs feed the drafting lane.
+	for _, q := range []*chatQueue{r.queue, r.drafting} {
+		q.close()
+		select {
+		case <-q.drained:
+		case <-drainCtx.Done():
+			err = errors.New("run router: drain deadline passed; queued drafts resume on restart")
+			cancelJobs()
+		}
 	}
 	close(quit)
-	workers.Wait()
+	starters.Wait()
+	drafters.Wait()
 	close(stopOutbox)
 	select {
 	case <-outboxDone:
@@ -290,22 +351,24 @@ func (r *Router) Run(ctx context.Context) error {
 // earlier process left and started its workers: a readiness probe.
 func (r *Router) Ready() <-chan struct{} { return r.ready }
 
-// draftWorker runs queued jobs until quit is closed.
-func (r *Router) draftWorker(ctx context.Context, quit <-chan struct{}) {
+// worker runs the jobs of lane q until quit is closed.
+func (r *Router) worker(ctx context.Context, q *chatQueue, quit <-chan struct{}) {
 	for {
 		select {
 		case <-quit:
 			return
-		case key := <-r.queue.ready:
-			j, skipped := r.queue.take(key)
+		case key := <-q.ready:
+			j, skipped := q.take(key)
 			switch {
 			case skipped:
 			case j.msg.ID != 0:
-				r.draftMessage(ctx, j.msg)
+				r.startDraft(ctx, j.msg)
+			case j.first:
+				r.firstDraft(ctx, j.draftID)
 			default:
 				r.redraft(ctx, j.draftID, j.instruction)
 			}
-			r.queue.finish(key, j)
+			q.finish(key, j)
 		}
 	}
 }

@@ -117,7 +117,7 @@ func TestDuplicateApproveSendsOnce(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				res, err := h.router.Decide(context.Background(), bot.Decision{
-					DraftID: card.DraftID, Kind: bot.Approve, ActionID: fmt.Sprintf("c-%d", i),
+					DraftID: card.DraftID, Token: card.Token, Kind: bot.Approve, ActionID: fmt.Sprintf("c-%d", i),
 					By: bot.Identity{Kind: bot.IDTeams, Value: fmt.Sprintf("00000000-0000-0000-0000-%012d", i)}, ByName: "Staff",
 				})
 				assert.NoError(t, err)
@@ -152,7 +152,7 @@ func TestStoppedBetweenApprovalAndSend(t *testing.T) {
 	require.NoError(t, h.stop())
 	h.db = h.openStore()
 	r := h.newRouter(h.db)
-	res, err := r.Decide(context.Background(), bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ByName: "Ann Staff",
+	res, err := r.Decide(context.Background(), bot.Decision{DraftID: card.DraftID, Token: card.Token, Kind: bot.Approve, ByName: "Ann Staff",
 		By: bot.Identity{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-0000000000a1"}})
 	require.NoError(t, err)
 	require.Equal(t, bot.Applied, res.Outcome)
@@ -353,8 +353,8 @@ func TestLongMessageTruncated(t *testing.T) {
 
 	var card bot.Card
 	require.Eventually(t, func() bool {
-		for _, p := range h.notifier.Posts() {
-			if strings.HasPrefix(p.Message, "aaaa") {
+		for _, p := range h.notifier.Cards() {
+			if strings.HasPrefix(p.Message, "aaaa") && p.Status != bot.DraftDrafting {
 				card = p
 				return true
 			}
@@ -433,21 +433,32 @@ func TestQueueFullDraftsLater(t *testing.T) {
 		}
 		return bot.DraftResult{Text: "reply to " + req.Message.Text}, nil
 	}
-	ctx := context.Background()
 	c1, c2, c3 := newCustomer(21), newCustomer(22), newCustomer(23)
 	h.send(c1, "one")
 	require.Eventually(t, func() bool { return len(h.drafter.Requests()) == 1 }, wait, tick, "the worker holds the first")
 	h.send(c2, "two")
-	in := c3.inbound("three")
-	err := h.wa.Inject(ctx, in)
-	require.ErrorIs(t, err, bot.ErrQueueFull)
-	assert.NoError(t, h.wa.Inject(ctx, in), "the redelivery is a stored duplicate")
+	// The drafting queue is full: "three" waits in the store. (If the start
+	// queue still holds "two", Deliver says so: stored, drafted later.)
+	if err := h.wa.Inject(context.Background(), c3.inbound("three")); err != nil {
+		require.ErrorIs(t, err, bot.ErrQueueFull)
+	}
+	// Cards first: every message has its card while the drafter is stuck.
+	require.Eventually(t, func() bool {
+		n := 0
+		for _, c := range h.notifier.Cards() {
+			if c.Status == bot.DraftDrafting && c.Message != "" {
+				n++
+			}
+		}
+		return n == 3
+	}, wait, tick, "three drafting cards")
 	close(release)
 	for _, text := range []string{"one", "two", "three"} {
 		h.cardFor(text)
 	}
 	require.NoError(t, h.stop())
 	assert.Len(t, h.drafter.Requests(), 3, "each message drafted once")
+	assert.Len(t, h.notifier.Posts(), 3, "one card each")
 }
 
 func TestUncardedPostedOnRestartWithNotifier(t *testing.T) {
@@ -782,8 +793,13 @@ func TestDrainDeadlineResumesOnRestart(t *testing.T) {
 	c := newCustomer(44)
 	h.send(c, "slow one")
 	require.Eventually(t, func() bool { return len(h.drafter.Requests()) == 1 }, wait, tick)
+	require.Eventually(t, func() bool {
+		cards := h.notifier.Cards()
+		return len(cards) == 1 && cards[0].Status == bot.DraftDrafting
+	}, wait, tick, "the card is up while the model works")
 	assert.ErrorContains(t, h.stop(), "drain deadline passed")
-	assert.Empty(t, h.notifier.Posts(), "no failed draft is stored for a cut-off call")
+	require.Len(t, h.notifier.Cards(), 1)
+	assert.Equal(t, bot.DraftDrafting, h.notifier.Cards()[0].Status, "no failed draft is stored for a cut-off call")
 
 	block = false
 	h.start()

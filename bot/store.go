@@ -35,6 +35,11 @@ type DraftView struct {
 	Decision *Decision
 	// SendStatus is the reply's status once queued.
 	SendStatus MessageStatus
+	// SendReason says in plain words why the reply failed or is
+	// unconfirmed (OutboxItem.Reason).
+	SendReason string
+	// SendWaiting is the platform whose channel the queued reply waits for.
+	SendWaiting Platform
 	// LastInbound is when the customer last wrote in the draft's chat (the
 	// platform's time of the newest stored inbound message); zero if no
 	// inbound message of the chat is stored.
@@ -65,14 +70,42 @@ type Store interface {
 	// CreateDraft stores a draft and returns its id.
 	CreateDraft(ctx context.Context, d Draft) (int64, error)
 	// ReviseDraft replaces the text and result of a draft that is still
-	// pending or failed (regenerate, retry). Returns ErrDecided otherwise.
+	// drafting, pending or failed (first draft, regenerate, retry), setting
+	// status pending or failed. Returns ErrDecided otherwise.
 	ReviseDraft(ctx context.Context, id int64, status DraftStatus, text string, res *DraftResult) error
 	// LoadDraft returns ErrNotFound if the draft does not exist.
 	LoadDraft(ctx context.Context, id int64) (DraftView, error)
-	// Uncarded returns ids of drafts whose card was never posted.
+	// StartDraft returns the draft answering the stored inbound message m,
+	// creating it (status drafting, a fresh token) if there is none: the
+	// card goes up before the drafter is asked. It returns ErrNotFound if
+	// the message or its subject is gone.
+	StartDraft(ctx context.Context, m Message) (Draft, error)
+	// Drafting returns ids of drafts whose first draft is still being made
+	// (status drafting), oldest first: work to resume after a restart.
+	Drafting(ctx context.Context, limit int) ([]int64, error)
+	// Uncarded returns ids of drafts whose card was never posted, or whose
+	// post is in doubt (recorded as an intent, no platform id yet).
 	Uncarded(ctx context.Context, limit int) ([]int64, error)
+	// BeginCard records the intent to post a draft's card before it is
+	// posted. inDoubt is true if an earlier intent exists: a post that may
+	// have reached the platform without its id being recorded. It returns
+	// ErrNotFound if the draft is gone (erased).
+	BeginCard(ctx context.Context, draftID int64) (inDoubt bool, err error)
 	// SaveCard records where a draft's card was posted, naming its subject.
+	// It returns ErrNotFound if the draft is gone: the caller must then
+	// remove the card it posted.
 	SaveCard(ctx context.Context, draftID int64, ref CardRef) error
+	// CardRendered records that a posted card shows its content (not the
+	// placeholder).
+	CardRendered(ctx context.Context, draftID int64) error
+	// Unrendered returns ids of drafts whose posted card may still show the
+	// placeholder.
+	Unrendered(ctx context.Context, limit int) ([]int64, error)
+	// PendingCardRemovals returns posted cards of erased subjects that are
+	// still to be deleted from the platform, oldest first.
+	PendingCardRemovals(ctx context.Context, limit int) ([]CardRemoval, error)
+	// CardRemoved forgets a removal once the card is gone.
+	CardRemoved(ctx context.Context, id int64) error
 	// Decide settles a pending draft in one transaction: the decision row,
 	// the draft's new status and, for approve and edit, an outbox row with
 	// the reply. The first decision wins: a later one returns ErrDecided and
@@ -81,18 +114,36 @@ type Store interface {
 	Decide(ctx context.Context, d Decision) error
 	// DueOutbox returns pending outbox items whose next attempt is due.
 	DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
+	// BeginSend records, committed before the channel is called, that an
+	// attempt of a pending item begins: the item becomes sending. It
+	// returns an error if the item is not pending.
+	BeginSend(ctx context.Context, outboxID int64, at time.Time) error
 	// MarkSent records a successful send: the outbox row, an outbound
-	// message row, and the draft's status become sent.
+	// message row, and the draft's status become sent. An item a receipt
+	// settled already stays as it is.
 	MarkSent(ctx context.Context, outboxID int64, platformID MessageID, at time.Time) error
-	// MarkRetry schedules another attempt; lastErr must not hold message text.
+	// MarkRetry makes a pending or sending item pending again with its
+	// next attempt at next, counting an attempt; lastErr must not hold
+	// message text.
 	MarkRetry(ctx context.Context, outboxID int64, next time.Time, lastErr string) error
-	// Postpone moves a pending item's next attempt without counting an
-	// attempt (its channel is unavailable).
-	Postpone(ctx context.Context, outboxID int64, next time.Time) error
-	// MarkFailed gives up on an outbox item.
-	MarkFailed(ctx context.Context, outboxID int64, lastErr string) error
+	// Postpone makes a pending or sending item pending at next without
+	// counting an attempt; waiting names the platform whose channel it
+	// waits for (off, or unavailable), "" for none.
+	Postpone(ctx context.Context, outboxID int64, next time.Time, waiting Platform) error
+	// MarkFailed gives up on an outbox item; reason says why in plain
+	// words for staff.
+	MarkFailed(ctx context.Context, outboxID int64, lastErr, reason string) error
+	// MarkUnconfirmed gives up waiting for a receipt of a sending item:
+	// it becomes unconfirmed, with reason for staff.
+	MarkUnconfirmed(ctx context.Context, outboxID int64, reason string) error
+	// InDoubt returns up to limit items whose send is in doubt (sending),
+	// oldest first.
+	InDoubt(ctx context.Context, limit int) ([]OutboxItem, error)
 	// ApplyReceipt raises the status of the named sent messages (never
-	// lowers it) and returns the ids of the drafts whose reply changed.
+	// lowers it) and returns the ids of the drafts whose reply changed. A
+	// receipt with a Key settles the outbox row of that key whatever its
+	// state (a sending row in doubt becomes sent, with the receipt's
+	// platform id); a failed one marks it failed with the Reason.
 	ApplyReceipt(ctx context.Context, r Receipt) ([]int64, error)
 	// RevokeMessage deletes the stored copy of an inbound message the sender
 	// deleted for everyone, and returns the ids of drafts that answered it.

@@ -16,6 +16,17 @@ const (
 	Teams    Platform = "teams"
 )
 
+// Name is how people call the platform ("WhatsApp").
+func (p Platform) Name() string {
+	switch p {
+	case WhatsApp:
+		return "WhatsApp"
+	case Teams:
+		return "Teams"
+	}
+	return string(p)
+}
+
 // SubjectID identifies one person (customer or staff), whatever identities
 // they used. It is random, carries no personal data, and is what logs name.
 type SubjectID string
@@ -115,31 +126,40 @@ func (k MessageKind) Placeholder() string {
 type MessageStatus string
 
 // Message statuses, in the order an outbound message passes them.
+//
+// An outbox row is pending until an attempt begins; the row becomes sending
+// (committed) before the channel is called, and sent once the platform's
+// answer is recorded. A row found sending after a restart is in doubt: the
+// send may or may not have reached the platform. The router resolves it
+// (Router.Run): a channel whose Capabilities.Idempotent is set gets the
+// same Outbound.Key again (the platform drops a repeated message id); for
+// any other channel the router waits a bounded time for a receipt carrying
+// the key, and then marks the row unconfirmed for staff to check and resend.
 const (
-	StatusReceived  MessageStatus = "received" // inbound, stored
-	StatusPending   MessageStatus = "pending"  // outbound, queued in the outbox
-	StatusSent      MessageStatus = "sent"     // accepted by the platform
-	StatusDelivered MessageStatus = "delivered"
-	StatusRead      MessageStatus = "read"
-	StatusFailed    MessageStatus = "failed" // gave up after retries
+	StatusReceived MessageStatus = "received" // inbound, stored
+	StatusPending  MessageStatus = "pending"  // outbound, queued in the outbox
+	StatusSending  MessageStatus = "sending"  // handed to the channel; outcome not yet recorded
+	// StatusUnconfirmed: a send was in doubt and the platform never said
+	// whether it went out; staff may resend it from the card.
+	StatusUnconfirmed MessageStatus = "unconfirmed"
+	StatusSent        MessageStatus = "sent" // accepted by the platform
+	StatusDelivered   MessageStatus = "delivered"
+	StatusRead        MessageStatus = "read"
+	StatusFailed      MessageStatus = "failed" // gave up after retries, or the platform said it failed
 )
 
-// Rank orders outbound statuses so a late "delivered" never overwrites "read".
+// OutboundStatuses lists the outbound statuses by Rank.
+var OutboundStatuses = []MessageStatus{StatusPending, StatusSending, StatusUnconfirmed, StatusSent, StatusDelivered, StatusRead, StatusFailed}
+
+// Rank orders outbound statuses so a late "delivered" never overwrites
+// "read", and a receipt of the platform raises an in-doubt row.
 func (s MessageStatus) Rank() int {
-	switch s {
-	case StatusPending:
-		return 1
-	case StatusSent:
-		return 2
-	case StatusDelivered:
-		return 3
-	case StatusRead:
-		return 4
-	case StatusFailed:
-		return 5
-	default:
-		return 0
+	for i, o := range OutboundStatuses {
+		if s == o {
+			return i + 1
+		}
 	}
+	return 0
 }
 
 // Message is one stored message. Text is plaintext in memory only; the store
@@ -173,6 +193,9 @@ const (
 	DraftRejected DraftStatus = "rejected"
 	DraftFailed   DraftStatus = "failed" // the drafter failed; staff may retry or answer by hand
 	DraftSent     DraftStatus = "sent"   // the reply left through the channel
+	// DraftDrafting: the card is up, the first draft is being made (staff
+	// may already write the reply by hand).
+	DraftDrafting DraftStatus = "drafting"
 )
 
 // Decided reports whether staff already settled the draft.
@@ -186,7 +209,10 @@ func (s DraftStatus) Decided() bool {
 
 // Draft is a proposed reply to one inbound message.
 type Draft struct {
-	ID        int64
+	ID int64
+	// Token is a random secret of this draft that its card's actions
+	// carry (Decision.Token); empty for drafts older than tokens.
+	Token     string
 	Subject   SubjectID // the customer the reply is for
 	MessageID int64     // the inbound message row it answers
 	Platform  Platform
@@ -210,6 +236,9 @@ const (
 	Reject     DecisionKind = "reject"
 	Regenerate DecisionKind = "regenerate" // draft again, with an optional instruction
 	Retry      DecisionKind = "retry"      // draft again after a failure
+	// Resend queues an approved reply again after its send failed or could
+	// not be confirmed; it changes neither the text nor the approval.
+	Resend DecisionKind = "resend"
 	// SendTemplate sends the business's message template to a customer
 	// whose reply window closed, asking them to write again; the draft
 	// stays pending.
@@ -219,7 +248,11 @@ const (
 // Decision is one staff click on a draft card.
 type Decision struct {
 	DraftID int64
-	Kind    DecisionKind
+	// Token is the card's action token (Card.Token); a decision whose
+	// token is not its draft's is refused, so a card can only ever act on
+	// the draft it was made for.
+	Token string
+	Kind  DecisionKind
 	// Text is the staff's reply for Edit.
 	Text string
 	// Instruction is the staff's hint for Regenerate ("shorter").
@@ -286,8 +319,11 @@ type Reply struct {
 // OutboxItem is one queued reply. Rows survive restarts, so an approved reply
 // is sent exactly once even if the process stops between approval and send.
 type OutboxItem struct {
-	ID          int64
-	DraftID     int64 // 0 for replies not tied to a draft (command answers)
+	ID      int64
+	DraftID int64 // 0 for replies not tied to a draft (command answers)
+	// Key is the row's idempotency key, sent as Outbound.Key on every
+	// attempt; random, no personal data.
+	Key         string
 	Subject     SubjectID
 	Platform    Platform
 	Chat        ChatID
@@ -297,4 +333,12 @@ type OutboxItem struct {
 	NextAttempt time.Time
 	PlatformID  MessageID // set once sent
 	LastError   string    // operator-facing; never holds message text
+	// Reason says in plain words why the reply failed or is unconfirmed,
+	// for the card; never message text.
+	Reason string
+	// SendingAt is when the attempt in doubt began (StatusSending).
+	SendingAt time.Time
+	// Waiting is the platform a pending reply waits for (its channel is off
+	// or reconnecting); empty when not waiting.
+	Waiting Platform
 }

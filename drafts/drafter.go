@@ -58,6 +58,10 @@ type Options struct {
 	Model string
 	// Azure, if set, talks to Azure OpenAI (BaseURL is then ignored).
 	Azure *AzureOptions
+	// AllowHTTPHost names hosts (comma separated) that BaseURL or the Azure
+	// endpoint may reach over plain http besides this machine; see
+	// CheckEndpoint. Empty: https only, except for loopback.
+	AllowHTTPHost string
 	// Profile is the business profile; required. SetProfile replaces it.
 	Profile *Profile
 	// Timeout bounds each HTTP attempt. If 0, 60 seconds.
@@ -167,11 +171,11 @@ func New(opts Options) (*Drafter, error) {
 		base = &http.Client{}
 	}
 	d.doer = &retryDoer{base: base, attempts: attempts, timeout: timeout, baseDelay: 500 * time.Millisecond,
-		maxWait: maxWait, now: d.now, sleep: sleepCtx, storeFalse: opts.Azure == nil}
+		maxWait: maxWait, now: d.now, sleep: sleepCtx, storeFalse: true}
 
 	var cfg openai.ClientConfig
 	if az := opts.Azure; az != nil {
-		if err := checkURL(az.Endpoint); err != nil {
+		if err := CheckEndpoint(az.Endpoint, opts.AllowHTTPHost); err != nil {
 			return nil, fmt.Errorf("drafts: azure endpoint: %w", err)
 		}
 		if az.Deployment == "" || strings.ContainsAny(az.Deployment, "/?#% ") {
@@ -185,6 +189,9 @@ func New(opts Options) (*Drafter, error) {
 		if cfg.APIVersion == "" {
 			cfg.APIVersion = DefaultAzureAPIVersion
 		}
+		// store:false only where the API version defines the field; older
+		// versions refuse unknown fields, and store nothing without it.
+		d.doer.storeFalse = azureHasStore(cfg.APIVersion)
 		dep := az.Deployment
 		cfg.AzureModelMapperFunc = func(string) string { return dep }
 		d.model = opts.Model
@@ -195,7 +202,7 @@ func New(opts Options) (*Drafter, error) {
 		cfg = openai.DefaultConfig(opts.APIKey)
 		d.model = opts.Model
 		if opts.BaseURL != "" {
-			if err := checkURL(opts.BaseURL); err != nil {
+			if err := CheckEndpoint(opts.BaseURL, opts.AllowHTTPHost); err != nil {
 				return nil, fmt.Errorf("drafts: base URL: %w", err)
 			}
 			cfg.BaseURL = strings.TrimRight(opts.BaseURL, "/")
@@ -398,10 +405,11 @@ func Configured(getenv func(string) string) bool {
 }
 
 // OptionsFromEnv reads OPENAI_API_KEY (or OPENAI_API_KEY_FILE),
-// OPENAI_BASE_URL, OPENAI_MODEL and, for Azure, AZURE_OPENAI_ENDPOINT,
-// AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_API_VERSION (AZURE_OPENAI_API_KEY is
-// accepted as the key). The caller sets Log and Profile. Errors never hold
-// the key.
+// OPENAI_BASE_URL, OPENAI_MODEL, SWITCHBOARD_LLM_HTTP_HOST and, for Azure,
+// AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_API_VERSION
+// (AZURE_OPENAI_API_KEY is accepted as the key). The caller sets Log and
+// Profile. Errors never hold the key. A plain-http endpoint on another
+// machine is refused by New (and by cmd/switchboard's config check), not here.
 func OptionsFromEnv(getenv func(string) string) (Options, error) {
 	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
 	var o Options
@@ -421,6 +429,7 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 	}
 	o.BaseURL = env("OPENAI_BASE_URL")
 	o.Model = env("OPENAI_MODEL")
+	o.AllowHTTPHost = env(EnvHTTPHost)
 	if ep := env("AZURE_OPENAI_ENDPOINT"); ep != "" {
 		o.Azure = &AzureOptions{Endpoint: ep, Deployment: env("AZURE_OPENAI_DEPLOYMENT"), APIVersion: env("AZURE_OPENAI_API_VERSION")}
 		if o.Azure.Deployment == "" {

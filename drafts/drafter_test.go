@@ -83,8 +83,10 @@ func TestDraftSuccess(t *testing.T) {
 	for _, s := range []string{custPhone, "7700900123", custEmail, custCard, "4111", custPostcode, string(custSubject), string(custChat), "3EB0C431C26A1916E5B1"} {
 		assert.NotContains(t, string(body), s)
 	}
-	// The name is only in the customer's own words, never as a field.
-	assert.Equal(t, 1, strings.Count(string(body), custName))
+	// The name the customer gave is a placeholder too.
+	assert.NotContains(t, string(body), custName)
+	assert.NotContains(t, string(body), "Jane")
+	assert.Contains(t, user, "my name is [NAME_1].")
 	assertCleanLogs(t, h.logs.String())
 }
 
@@ -99,7 +101,7 @@ func assertCleanLogs(t *testing.T, logs string) {
 func TestDraftQuoteComputedTotal(t *testing.T) {
 	h := newHarness(t, func(n int, req openai.ChatCompletionRequest, w http.ResponseWriter, r *http.Request) {
 		writeContent(w, out{
-			Reply:      "Here is your quote for the work:\n[QUOTE]\nThe callout is £60 and a valve is £38.99 plus VAT.\nThanks, the Brightwater team",
+			Reply:      "Here is your quote for the work:\n[QUOTE]\nThe callout is [PRICE:callout] and a valve is [PRICE:radiator-valve], so [TOTAL] in all.\nThanks, the Brightwater team",
 			Intent:     "quote",
 			QuoteItems: []outItem{{"radiator-valve", 2}, {"callout", 1}, {"labour-hour", 1}},
 		}.json())
@@ -109,21 +111,60 @@ func TestDraftQuoteComputedTotal(t *testing.T) {
 	require.NotNil(t, res.Quote)
 	q := res.Quote
 	assert.Equal(t, "GBP", q.Currency)
-	assert.Equal(t, "2026-11", q.PriceListVersion)
+	assert.Equal(t, "2026-11", q.PriceListVersion, "the version is on the result, for the staff card")
 	assert.Equal(t, []bot.QuoteLine{
-		{ItemID: "radiator-valve", Name: "Thermostatic radiator valve, supplied and fitted", Quantity: 2, UnitPrice: 3899, Total: 7798},
-		{ItemID: "callout", Name: "Standard callout (first hour)", Quantity: 1, UnitPrice: 6000, Total: 6000},
-		{ItemID: "labour-hour", Name: "Labour, each further hour", Quantity: 1, UnitPrice: 4500, Total: 4500},
+		{ItemID: "radiator-valve", Name: "Thermostatic radiator valve, supplied and fitted", Unit: "valve", Quantity: 2, UnitPrice: 3899, Total: 7798},
+		{ItemID: "callout", Name: "Standard callout (first hour)", Unit: "visit", Quantity: 1, UnitPrice: 6000, Total: 6000},
+		{ItemID: "labour-hour", Name: "Labour, each further hour", Unit: "hour", Quantity: 1, UnitPrice: 4500, Total: 4500},
 	}, q.Lines)
 	// 7798 + 6000 + 4500 = 18298 net; VAT 20% = 3659.6 → 3660; total 21958.
 	assert.Equal(t, int64(18298), q.Net)
 	assert.Equal(t, int64(3660), q.VAT)
 	assert.Equal(t, int64(21958), q.Total)
-	assert.Empty(t, res.Flags, "list prices in the text are allowed")
+	assert.Empty(t, res.Flags, "amounts by reference are Go's own")
 	assert.False(t, res.Blocked())
-	assert.Contains(t, res.Text, "2 × Thermostatic radiator valve, supplied and fitted at £38.99 = £77.98\n")
-	assert.Contains(t, res.Text, "Subtotal £182.98, VAT (20%) £36.60, total £219.58 (price list 2026-11)")
-	assert.NotContains(t, res.Text, quoteMarker)
+	assert.Equal(t, "Here is your quote for the work:\n\n"+
+		"• 2 × Thermostatic radiator valve, supplied and fitted (£38.99 per valve): £77.98\n"+
+		"• 1 × Standard callout (first hour) (£60.00 per visit): £60.00\n"+
+		"• 1 × Labour, each further hour (£45.00 per hour): £45.00\n"+
+		"Subtotal: £182.98\nVAT at 20%: £36.60\nTotal: £219.58\n\n"+
+		"The callout is £60.00 per visit plus VAT and a valve is £38.99 per valve plus VAT, so £219.58 including VAT in all.\n"+
+		"Thanks, the Brightwater team", res.Text)
+	assert.NotContains(t, res.Text, "price list", "the list's version is internal")
+	assert.NotContains(t, res.Text, "2026-11")
+}
+
+func TestLayoutQuote(t *testing.T) {
+	const block = "• 1 × Tap washer replacement (£12.50 per tap): £12.50\nSubtotal: £12.50\nVAT at 20%: £2.50\nTotal: £15.00"
+	const signOff = "Thanks, the Brightwater team"
+	cases := []struct{ name, in, want string }{
+		{"OwnLine", "Here you go:\n[QUOTE]\nSee you soon.", "Here you go:\n\n" + block + "\n\nSee you soon."},
+		{"MidSentence", "Your quote is [QUOTE] and we can come Monday.", "Your quote is and we can come Monday.\n\n" + block},
+		{"AfterColon", "The price: [QUOTE]. Any questions, just ask.\n" + signOff, "The price:\n\n" + block + "\n\nAny questions, just ask.\n" + signOff},
+		{"EndOfSentence", "Here it is. [QUOTE] Shall we book it?", "Here it is.\n\n" + block + "\n\nShall we book it?"},
+		{"NoMarkerBeforeSignOff", "Happy to help.\n" + signOff, "Happy to help.\n\n" + block + "\n\n" + signOff},
+		{"NoMarkerNoSignOff", "Happy to help.", "Happy to help.\n\n" + block},
+		{"TwoMarkers", "[QUOTE]\nAgain: [QUOTE]", block + "\n\nAgain:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, layoutQuote(tc.in, block, signOff))
+		})
+	}
+	assert.Equal(t, "No quote here.", layoutQuote("No quote here. [QUOTE]", "", signOff), "without a quote the marker goes")
+}
+
+func TestPerUnit(t *testing.T) {
+	for unit, want := range map[string]string{"visit": "per visit", "each": "each", "Each": "each", "item": "each", "": "each",
+		"ea.": "each", "per m²": "per m²", "a day": "a day", "hour": "per hour"} {
+		assert.Equal(t, want, PerUnit(unit), unit)
+	}
+	p := sampleProfile(t)
+	p.PriceList.Items = append(p.PriceList.Items, Item{ID: "washer", Name: "Washer", UnitPrice: 1250, Unit: "each"})
+	assert.Contains(t, p.Summary(), "washer: Washer, £12.50 each")
+	assert.NotContains(t, p.Summary(), "per each")
+	q, _ := ComputeQuote(p, []QuoteItem{{"washer", 2}})
+	assert.Contains(t, RenderQuote(q, p.VATRate), "• 2 × Washer (£12.50 each): £25.00")
 }
 
 func TestDraftFlags(t *testing.T) {
@@ -137,7 +178,10 @@ func TestDraftFlags(t *testing.T) {
 		{"BadQuantity", out{Reply: "[QUOTE]", Intent: "quote", QuoteItems: []outItem{{"callout", 0}}}, "quote please", []string{FlagBadQuantity}},
 		{"InventedAmount", out{Reply: "That's £150 all in.", Intent: "quote"}, "quote please", []string{FlagInventedAmount}},
 		{"InventedTotal", out{Reply: "[QUOTE] Total £70.00 to you.", Intent: "quote", QuoteItems: []outItem{{"callout", 1}}}, "quote please", []string{FlagInventedAmount}},
-		{"QuoteTotalAllowed", out{Reply: "[QUOTE] So £72.00 in total.", Intent: "quote", QuoteItems: []outItem{{"callout", 1}}}, "quote please", nil},
+		{"ListPriceWrittenByHand", out{Reply: "[QUOTE] So £72.00 in total.", Intent: "quote", QuoteItems: []outItem{{"callout", 1}}}, "quote please", []string{FlagInventedAmount}},
+		{"TotalByReference", out{Reply: "[QUOTE]\nSo [TOTAL] in all.", Intent: "quote", QuoteItems: []outItem{{"callout", 1}}}, "quote please", nil},
+		{"TotalWithoutQuote", out{Reply: "That's [TOTAL].", Intent: "quote"}, "quote please", []string{FlagTotalNoQuote}},
+		{"PriceOfUnknownItem", out{Reply: "A combi is [PRICE:combi-install].", Intent: "quote"}, "quote please", []string{FlagUnknownItem}},
 		{"OtherCurrency", out{Reply: "It is €60.", Intent: "quote"}, "quote please", []string{FlagOtherCurrency}},
 		{"InventedPlaceholder", out{Reply: "We'll ring [PHONE_2].", Intent: "question"}, "call me on " + custPhone, []string{FlagInventedContact}},
 		{"Link", out{Reply: "Pay at https://evil.example/pay", Intent: "question"}, "hi", []string{FlagLink}},
@@ -319,31 +363,106 @@ func TestDraftMalformedOutput(t *testing.T) {
 }
 
 func TestDraftAzure(t *testing.T) {
-	llm := newFakeLLM(t, func(n int, req openai.ChatCompletionRequest, w http.ResponseWriter, r *http.Request) {
-		writeContent(w, out{Reply: "Hello!", Intent: "question"}.json())
+	cases := []struct {
+		version   string
+		wantStore bool
+	}{
+		{"", false}, // DefaultAzureAPIVersion, 2024-10-21 GA: no store field in its spec
+		{"2024-06-01", false},
+		{"2024-08-01-preview", false},
+		{"2024-10-01-preview", true}, // stored completions arrive
+		{"2025-04-01-preview", true},
+		{"2025-06-01", true}, // a later GA carries the previews' field
+	}
+	for _, tc := range cases {
+		t.Run("version="+tc.version, func(t *testing.T) {
+			llm := newFakeLLM(t, func(n int, req openai.ChatCompletionRequest, w http.ResponseWriter, r *http.Request) {
+				writeContent(w, out{Reply: "Hello!", Intent: "question"}.json())
+			})
+			p := sampleProfile(t)
+			d, err := New(Options{
+				APIKey:  "azure-key",
+				Azure:   &AzureOptions{Endpoint: llm.srv.URL, Deployment: "drafts-prod", APIVersion: tc.version},
+				Profile: p,
+				Now:     func() time.Time { return testNow },
+			})
+			require.NoError(t, err)
+			res, err := d.Draft(context.Background(), request("are you open on Sunday?"))
+			require.NoError(t, err)
+			assert.Equal(t, "Hello!", res.Text)
+			require.Equal(t, 1, llm.hits())
+			r := llm.request(0)
+			assert.Equal(t, "/openai/deployments/drafts-prod/chat/completions", r.URL.Path)
+			want := tc.version
+			if want == "" {
+				want = DefaultAzureAPIVersion
+			}
+			assert.Equal(t, want, r.URL.Query().Get("api-version"))
+			assert.Equal(t, "azure-key", r.Header.Get("api-key"))
+			assert.Empty(t, r.Header.Get("Authorization"))
+			var raw map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(llm.body(0), &raw))
+			assert.NotContains(t, raw, "user")
+			if tc.wantStore {
+				assert.JSONEq(t, "false", string(raw["store"]), "store:false where the API version has the field")
+			} else {
+				assert.NotContains(t, raw, "store", "a version without the field refuses it (and stores nothing without it)")
+			}
+			assert.JSONEq(t, `"drafts-prod"`, string(raw["model"]))
+		})
+	}
+}
+
+func TestCheckEndpoint(t *testing.T) {
+	cases := []struct {
+		url, allow string
+		ok         bool
+	}{
+		{"https://api.example.com/v1", "", true},
+		{"https://10.0.0.5/v1", "", true},
+		{"http://localhost:11434/v1", "", true},
+		{"http://LOCALHOST:11434/v1", "", true},
+		{"http://127.0.0.1:11434/v1", "", true},
+		{"http://127.1.2.3:8000/v1", "", true},
+		{"http://[::1]:11434/v1", "", true},
+		{"http://10.0.0.5:11434/v1", "", false},
+		{"http://192.168.1.20:11434/v1", "", false},
+		{"http://ollama:11434/v1", "", false},
+		{"http://llm.example.com/v1", "", false},
+		{"http://localhost.example.com/v1", "", false},
+		{"http://[fe80::1]:11434/v1", "", false},
+		{"http://192.168.1.20:11434/v1", "192.168.1.20", true},
+		{"http://192.168.1.20:11434/v1", "192.168.1.20:11434", true},
+		{"http://ollama:11434/v1", "gpu-box, OLLAMA", true},
+		{"http://192.168.1.21:11434/v1", "192.168.1.20", false},
+		{"http://[fe80::1]:11434/v1", "[fe80::1]", true},
+		{"ftp://example.com", "", false},
+		{"localhost:11434", "", false},
+		{"https://user:pw@example.com/v1", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.url+"|"+tc.allow, func(t *testing.T) {
+			err := CheckEndpoint(tc.url, tc.allow)
+			if tc.ok {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			if strings.HasPrefix(tc.url, "http://") && !strings.Contains(tc.url, "@") {
+				assert.ErrorIs(t, err, ErrPlainHTTP)
+				assert.Contains(t, err.Error(), EnvHTTPHost)
+			}
+		})
+	}
+	t.Run("NewRefuses", func(t *testing.T) {
+		p := sampleProfile(t)
+		_, err := New(Options{BaseURL: "http://192.168.1.20:11434/v1", Model: "m", Profile: p})
+		assert.ErrorIs(t, err, ErrPlainHTTP)
+		_, err = New(Options{APIKey: "k", Azure: &AzureOptions{Endpoint: "http://res.openai.azure.com", Deployment: "d"}, Profile: p})
+		assert.ErrorIs(t, err, ErrPlainHTTP)
+		_, err = New(Options{BaseURL: "http://192.168.1.20:11434/v1", Model: "m", Profile: p, AllowHTTPHost: "192.168.1.20"})
+		assert.NoError(t, err)
 	})
-	p := sampleProfile(t)
-	d, err := New(Options{
-		APIKey:  "azure-key",
-		Azure:   &AzureOptions{Endpoint: llm.srv.URL, Deployment: "drafts-prod"},
-		Profile: p,
-		Now:     func() time.Time { return testNow },
-	})
-	require.NoError(t, err)
-	res, err := d.Draft(context.Background(), request("are you open on Sunday?"))
-	require.NoError(t, err)
-	assert.Equal(t, "Hello!", res.Text)
-	require.Equal(t, 1, llm.hits())
-	r := llm.request(0)
-	assert.Equal(t, "/openai/deployments/drafts-prod/chat/completions", r.URL.Path)
-	assert.Equal(t, DefaultAzureAPIVersion, r.URL.Query().Get("api-version"))
-	assert.Equal(t, "azure-key", r.Header.Get("api-key"))
-	assert.Empty(t, r.Header.Get("Authorization"))
-	var raw map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(llm.body(0), &raw))
-	assert.NotContains(t, raw, "user")
-	assert.NotContains(t, raw, "store", "not sent to Azure (stores nothing by default; the field may be rejected)")
-	assert.JSONEq(t, `"drafts-prod"`, string(raw["model"]))
 }
 
 func TestDraftObjectionGate(t *testing.T) {
@@ -509,6 +628,8 @@ func TestEnv(t *testing.T) {
 		{"MissingKeyFile", map[string]string{"OPENAI_API_KEY_FILE": keyFile + ".nope"}, true, Options{}, true},
 		{"Ollama", map[string]string{"OPENAI_BASE_URL": "http://localhost:11434/v1", "OPENAI_MODEL": "llama3.1"}, true, Options{BaseURL: "http://localhost:11434/v1", Model: "llama3.1"}, false},
 		{"BaseURLNoModel", map[string]string{"OPENAI_BASE_URL": "http://localhost:11434/v1"}, true, Options{}, true},
+		{"LANHost", map[string]string{"OPENAI_BASE_URL": "http://192.168.1.20:11434/v1", "OPENAI_MODEL": "llama3.1", EnvHTTPHost: "192.168.1.20"}, true,
+			Options{BaseURL: "http://192.168.1.20:11434/v1", Model: "llama3.1", AllowHTTPHost: "192.168.1.20"}, false},
 		{"Azure", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "gpt4o", "AZURE_OPENAI_API_KEY": "az"}, true,
 			Options{APIKey: "az", Azure: &AzureOptions{Endpoint: "https://r.openai.azure.com", Deployment: "gpt4o"}}, false},
 		{"AzureNoDeployment", map[string]string{"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com", "OPENAI_API_KEY": "k"}, true, Options{}, true},
@@ -545,4 +666,29 @@ func TestDraftHistoryLimit(t *testing.T) {
 	assert.NotContains(t, user, "old message C")
 	assert.Contains(t, user, "<<<CUSTOMER_MESSAGE id=h1>>>\nold message D\n<<<END>>>")
 	assert.Contains(t, user, "<<<CUSTOMER_MESSAGE id=h2>>>\nold message E\n<<<END>>>")
+}
+
+// Names the router knows, names in history (a staff-edited reply greeting
+// the customer, a /name command) and in the staff instruction never reach
+// the endpoint; names come back in the draft, bank details and dates of
+// birth do not.
+func TestDraftRedactsNamesEverywhere(t *testing.T) {
+	h := newHarness(t, func(n int, req openai.ChatCompletionRequest, w http.ResponseWriter, r *http.Request) {
+		writeContent(w, out{Reply: "Hello [NAME_1]! [NAME_2] will call. We won't use [IBAN_1] or [DOB_1] here.", Intent: "booking"}.json())
+	})
+	req := request("Thanks Tom! My IBAN is GB29 NWBK 6016 1331 9268 19 and DOB 14/02/1987",
+		bot.Message{Dir: bot.In, Kind: bot.KindText, Text: "/name Zebedee Quux-Smith"},
+		bot.Message{Dir: bot.Out, Kind: bot.KindText, Text: "Hi Zebedee, Tom Baker will come Monday. Regards, Yolanda"},
+	)
+	req.Names = []string{"Zebedee Quux", "Tom Baker"}
+	req.Instruction = "say Tom will ring Mrs Quux-Smith"
+	req.Previous = "Hello Zebedee."
+	res, err := h.d.Draft(context.Background(), req)
+	require.NoError(t, err)
+	body := string(h.llm.body(0))
+	for _, s := range []string{"Zebedee", "Quux", "Tom", "Baker", "Yolanda", "GB29", "NWBK", "14/02/1987", "/name"} {
+		assert.NotContains(t, body, s)
+	}
+	assert.Equal(t, "Hello Zebedee! Tom Baker will call. We won't use [bank details removed] or [date of birth removed] here.", res.Text)
+	assert.Empty(t, res.Flags)
 }

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/switchboard/switchboard/bot"
 )
@@ -19,9 +22,10 @@ var ErrMalformedOutput = errors.New("malformed model output")
 const (
 	FlagUnknownItem      = "The draft quotes an item that is not on the price list."
 	FlagBadQuantity      = "The draft quotes an implausible quantity."
-	FlagInventedAmount   = "The draft states an amount the price list does not produce."
+	FlagInventedAmount   = "The draft states an amount, a discount or free work itself; amounts must come from the price list."
 	FlagOtherCurrency    = "The draft states an amount in another currency."
-	FlagInventedContact  = "The draft refers to contact details the customer did not give."
+	FlagInventedContact  = "The draft refers to personal details the conversation did not contain."
+	FlagTotalNoQuote     = "The draft refers to a quote total, but nothing could be priced."
 	FlagLeak             = "The draft repeats the assistant's instructions."
 	FlagLink             = "The draft contains a link; check where it goes."
 	FlagCustomerInjected = "The customer's message looks like an attempt to instruct the AI; check the draft."
@@ -34,7 +38,7 @@ func responseSchema() json.RawMessage {
 	return json.RawMessage(`{
   "type": "object",
   "properties": {
-    "reply": {"type": "string", "description": "The reply to send to the customer, in their language. Empty only if a person must answer."},
+    "reply": {"type": "string", "description": "The reply to send to the customer, in their language. No amounts: write [PRICE:item id] for an item's price, [QUOTE] on its own line for the priced quote, [TOTAL] for its total. Empty only if a person must answer."},
     "intent": {"type": "string", "enum": ["question", "quote", "booking", "complaint", "other"]},
     "quote_items": {
       "type": "array",
@@ -141,7 +145,7 @@ func ComputeQuote(p *Profile, items []QuoteItem) (*bot.Quote, []string) {
 			flags = appendFlag(flags, FlagBadQuantity)
 			continue
 		}
-		line := bot.QuoteLine{ItemID: it.ID, Name: it.Name, Quantity: int(in.Quantity), UnitPrice: it.UnitPrice, Total: it.UnitPrice * in.Quantity}
+		line := bot.QuoteLine{ItemID: it.ID, Name: it.Name, Unit: it.Unit, Quantity: int(in.Quantity), UnitPrice: it.UnitPrice, Total: it.UnitPrice * in.Quantity}
 		q.Lines = append(q.Lines, line)
 		q.Net += line.Total
 	}
@@ -158,37 +162,66 @@ func vatOf(net int64, r Rate) int64 {
 	return (net*int64(r) + 5000) / 10000
 }
 
-// RenderQuote renders a quote as plain text lines for the reply.
+// RenderQuote renders a quote as its own block of the customer's reply: one
+// line per item with its unit price, then subtotal, VAT and total. Nothing
+// internal (item ids, the price-list version) is in it; those are on the
+// staff card, from DraftResult.Quote.
 func RenderQuote(q *bot.Quote, vat Rate) string {
 	var b strings.Builder
 	for _, l := range q.Lines {
-		fmt.Fprintf(&b, "%d × %s at %s = %s\n", l.Quantity, l.Name, FormatAmount(l.UnitPrice, q.Currency), FormatAmount(l.Total, q.Currency))
+		fmt.Fprintf(&b, "• %d × %s (%s %s): %s\n", l.Quantity, l.Name, FormatAmount(l.UnitPrice, q.Currency), PerUnit(l.Unit), FormatAmount(l.Total, q.Currency))
 	}
-	fmt.Fprintf(&b, "Subtotal %s, VAT (%s) %s, total %s (price list %s)",
-		FormatAmount(q.Net, q.Currency), vat.String(), FormatAmount(q.VAT, q.Currency), FormatAmount(q.Total, q.Currency), q.PriceListVersion)
+	if q.VAT == 0 && vat == 0 {
+		fmt.Fprintf(&b, "Total: %s (no VAT)", FormatAmount(q.Total, q.Currency))
+		return b.String()
+	}
+	fmt.Fprintf(&b, "Subtotal: %s\nVAT at %s: %s\nTotal: %s", FormatAmount(q.Net, q.Currency), vat.String(),
+		FormatAmount(q.VAT, q.Currency), FormatAmount(q.Total, q.Currency))
 	return b.String()
+}
+
+// PerUnit words a price's unit for people: "per visit", "per hour", and
+// "each" for units that count items ("each", "item", "unit", "piece"),
+// never "per each". A unit typed with its own "per" or "a" ("per m²", "a
+// day") is kept.
+func PerUnit(unit string) string {
+	u := strings.TrimSpace(unit)
+	switch strings.ToLower(strings.TrimSuffix(u, ".")) {
+	case "", "each", "ea", "item", "items", "unit", "units", "piece", "pieces", "pc", "pcs", "one", "apiece":
+		return "each"
+	}
+	lu := strings.ToLower(u)
+	if strings.HasPrefix(lu, "per ") || strings.HasPrefix(lu, "a ") || strings.HasPrefix(lu, "an ") {
+		return u
+	}
+	return "per " + u
+}
+
+// unitPrice renders an item's price for [PRICE:id]: "£85.00 per service
+// plus VAT".
+func unitPrice(it Item, p *Profile) string {
+	s := FormatAmount(it.UnitPrice, p.Currency) + " " + PerUnit(it.Unit)
+	if p.VATRate > 0 {
+		s += " plus VAT"
+	}
+	return s
 }
 
 // checks holds the regular expressions the output and input checks use;
 // immutable once built.
 type checks struct {
-	amountSym  *regexp.Regexp // £12, £ 1,200.50, 12£
-	amountCode *regexp.Regexp // 12.50 GBP, GBP 12.50, 12 pounds
-	pence      *regexp.Regexp // 50p, 50 pence
-	link       *regexp.Regexp
-	injection  *regexp.Regexp
-	leakLines  []string // lower-cased rule lines
+	link      *regexp.Regexp
+	injection *regexp.Regexp
+	priceRef  *regexp.Regexp
+	leakLines []string // lower-cased rule lines
 }
 
 func newChecks() *checks {
-	const num = `([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?`
 	c := &checks{
-		amountSym:  regexp.MustCompile(`([£€$])\s?` + num + `|` + num + `\s?([£€$])`),
-		amountCode: regexp.MustCompile(`(?i)\b(GBP|EUR|USD)\s?` + num + `|` + num + `\s?(GBP|EUR|USD|pounds?|quid|euros?|dollars?)\b`),
-		pence:      regexp.MustCompile(`(?i)\b([0-9]{1,4})\s?(p|pence)\b`),
-		link:       regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|co\.uk|uk|io|ly|me|app|xyz|info|biz)\b/?`),
+		link: regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|co\.uk|uk|io|ly|me|app|xyz|info|biz)\b/?`),
 		injection: regexp.MustCompile(`(?i)\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,60}\b(?:instructions?|rules|prompt|above|previous|guidelines)\b` +
 			`|system prompt|developer (?:message|mode)|\byou are now\b|new instructions|jailbreak|<<<|>>>|\[/?(?:system|inst)\]|<\|im_start\|>|\bas an? (?:admin|administrator|system)\b`),
+		priceRef: regexp.MustCompile(`\[PRICE:([^\]\s]{0,60})\]`),
 	}
 	for _, l := range strings.Split(rules, "\n") {
 		l = strings.TrimSpace(l)
@@ -206,103 +239,24 @@ func newChecks() *checks {
 	return c
 }
 
-// currencyOf maps a symbol or word to an ISO code.
-func currencyOf(s string) string {
-	switch strings.ToLower(s) {
-	case "£", "gbp", "pound", "pounds", "quid", "p", "pence":
-		return "GBP"
-	case "€", "eur", "euro", "euros":
-		return "EUR"
-	case "$", "usd", "dollar", "dollars":
-		return "USD"
-	}
-	return strings.ToUpper(s)
-}
-
-// allowedAmounts are the figures the price list and the quote produce.
-func allowedAmounts(p *Profile, q *bot.Quote) map[int64]bool {
-	ok := make(map[int64]bool, 2*len(p.PriceList.Items)+8)
-	for _, it := range p.PriceList.Items {
-		ok[it.UnitPrice] = true
-		ok[it.UnitPrice+vatOf(it.UnitPrice, p.VATRate)] = true
-	}
-	if q != nil {
-		for _, l := range q.Lines {
-			ok[l.UnitPrice] = true
-			ok[l.Total] = true
-		}
-		ok[q.Net] = true
-		ok[q.VAT] = true
-		ok[q.Total] = true
-	}
-	return ok
-}
-
-// checkAmounts flags every currency figure in text that the price list or
-// quote does not produce, figures in another currency, and currency symbols
-// that are not part of a figure it could read.
-func (c *checks) checkAmounts(text string, p *Profile, q *bot.Quote) []string {
-	if !strings.ContainsAny(text, "£€$0123456789") {
+// checkAmounts flags money the model wrote itself (see scanAmounts): in
+// another currency than the profile's, or in any form at all.
+func (c *checks) checkAmounts(text string, p *Profile) []string {
+	invented, curs := scanAmounts(text, p)
+	if !invented {
 		return nil
 	}
 	var flags []string
-	allowed := allowedAmounts(p, q)
-	covered := make([]bool, len(text))
-	judge := func(cur string, minor int64, start, end int) {
-		for i := start; i < end; i++ {
-			covered[i] = true
-		}
-		switch {
-		case cur != p.Currency:
+	own := len(curs) == 0
+	for _, cur := range curs {
+		if cur == p.Currency {
+			own = true
+		} else {
 			flags = appendFlag(flags, FlagOtherCurrency)
-		case !allowed[minor]:
-			flags = appendFlag(flags, FlagInventedAmount)
 		}
 	}
-	amount := func(whole, frac string) (int64, bool) {
-		s := whole
-		if frac != "" {
-			s += "." + frac
-		}
-		v, err := parseFixed2(s)
-		return v, err == nil
-	}
-	// Amounts with a currency symbol ("£12.50") or code ("12.50 GBP"): both
-	// patterns capture (currency, whole, fraction) before or after the figure.
-	for _, re := range []*regexp.Regexp{c.amountSym, c.amountCode} {
-		for _, m := range re.FindAllStringSubmatchIndex(text, -1) {
-			g := func(i int) string {
-				if m[2*i] < 0 {
-					return ""
-				}
-				return text[m[2*i]:m[2*i+1]]
-			}
-			cur, whole, frac := g(1), g(2), g(3)
-			if cur == "" {
-				whole, frac, cur = g(4), g(5), g(6)
-			}
-			v, ok := amount(whole, frac)
-			if !ok {
-				flags = appendFlag(flags, FlagInventedAmount)
-				continue
-			}
-			judge(currencyOf(cur), v, m[0], m[1])
-		}
-	}
-	for _, m := range c.pence.FindAllStringSubmatchIndex(text, -1) {
-		v, ok := amount(text[m[2]:m[3]], "")
-		if !ok {
-			continue
-		}
-		judge("GBP", v/100, m[0], m[1])
-	}
-	// A currency symbol outside any figure read above ("£ sixty", "£٦٠")
-	// cannot be checked, so it is flagged.
-	for i, r := range text {
-		if (r == '£' || r == '€' || r == '$') && !covered[i] {
-			flags = appendFlag(flags, FlagInventedAmount)
-			break
-		}
+	if own {
+		flags = append([]string{FlagInventedAmount}, flags...)
 	}
 	return flags
 }
@@ -338,8 +292,8 @@ func (c *checks) checkLeak(text string) bool {
 }
 
 // judgeOutput turns a parsed answer into a DraftResult: it prices the quote,
-// runs the checks on the model's own text, restores placeholders and inserts
-// the rendered quote.
+// runs the checks on the model's own text, restores placeholders, writes
+// the amounts the references stand for and lays the quote out as a block.
 func (d *Drafter) judgeOutput(out modelOutput, p *Profile, pr *prompt) bot.DraftResult {
 	var res bot.DraftResult
 	reply := strings.TrimSpace(sanitize(*out.Reply))
@@ -358,7 +312,7 @@ func (d *Drafter) judgeOutput(out modelOutput, p *Profile, pr *prompt) bot.Draft
 		res.Flags = appendFlag(res.Flags, f)
 	}
 
-	for _, f := range d.checks.checkAmounts(reply, p, q) {
+	for _, f := range d.checks.checkAmounts(reply, p) {
 		res.Flags = appendFlag(res.Flags, f)
 	}
 	if d.checks.checkLeak(reply) {
@@ -374,26 +328,130 @@ func (d *Drafter) judgeOutput(out modelOutput, p *Profile, pr *prompt) bot.Draft
 		res.Flags = appendFlag(res.Flags, FlagModelSuspected)
 	}
 
-	// Card numbers are dropped from the model's own text; restored details
-	// are the customer's and were never cards (cards claim text first).
-	restored, invented := d.redactor.restore(d.redactor.dropCards(reply), pr.red)
+	// Card and bank numbers are dropped from the model's own text; restored
+	// details are the customer's and were never cards (cards claim text
+	// first).
+	restored, invented := d.redactor.restore(d.redactor.dropPayment(reply), pr.red)
 	if invented > 0 {
 		res.Flags = appendFlag(res.Flags, FlagInventedContact)
 	}
-	if q != nil {
-		rendered := RenderQuote(q, p.VATRate)
-		if strings.Contains(restored, quoteMarker) {
-			restored = strings.Replace(restored, quoteMarker, rendered, 1)
-		} else if restored != "" {
-			restored += "\n\n" + rendered
+	// Go writes every amount: [PRICE:id] and [TOTAL] become figures here.
+	restored = d.checks.priceRef.ReplaceAllStringFunc(restored, func(m string) string {
+		it, ok := p.PriceList.Item(strings.TrimSpace(d.checks.priceRef.FindStringSubmatch(m)[1]))
+		if !ok {
+			res.Flags = appendFlag(res.Flags, FlagUnknownItem)
+			return m
+		}
+		return unitPrice(it, p)
+	})
+	if strings.Contains(restored, totalMarker) {
+		if q == nil {
+			res.Flags = appendFlag(res.Flags, FlagTotalNoQuote)
+		} else {
+			total := FormatAmount(q.Total, q.Currency)
+			if q.VAT > 0 {
+				total += " including VAT"
+			}
+			restored = strings.ReplaceAll(restored, totalMarker, total)
 		}
 	}
-	res.Text = strings.TrimSpace(strings.ReplaceAll(restored, quoteMarker, ""))
+	block := ""
+	if q != nil {
+		block = RenderQuote(q, p.VATRate)
+	}
+	res.Text = layoutQuote(restored, block, p.SignOff)
 
 	reason := strings.TrimSpace(oneLine(sanitize(*out.NeedsHuman)))
 	reason, _ = d.redactor.restore(truncate(reason, 300), pr.red)
 	res.HumanReason = reason
 	return res
+}
+
+// totalMarker stands for the quote's total in the model's reply.
+const totalMarker = "[TOTAL]"
+
+// layoutQuote puts the quote block into the reply as a paragraph of its own:
+// where the model wrote [QUOTE] on a line by itself; after the line that
+// holds a [QUOTE] written inside a sentence (the marker taken out of the
+// sentence); with no marker, before the sign-off, or at the end. Without a
+// block the markers are taken out.
+func layoutQuote(text, block, signOff string) string {
+	const slot = "\x00quote\x00"
+	lines := strings.Split(text, "\n")
+	placed := false
+	for i := 0; i < len(lines); i++ {
+		if !strings.Contains(lines[i], quoteMarker) {
+			continue
+		}
+		rest := tidyLine(strings.ReplaceAll(lines[i], quoteMarker, " "))
+		if placed || rest == "" {
+			lines[i] = rest
+			if !placed {
+				lines[i] = slot
+				placed = true
+			}
+			continue
+		}
+		// "Here is your quote: [QUOTE] Any questions…": split at the marker
+		// where a clause ends; inside a sentence ("is [QUOTE] and") the
+		// marker goes and the block follows the line.
+		k := strings.Index(lines[i], quoteMarker)
+		before := tidyLine(lines[i][:k])
+		after := strings.TrimLeft(tidyLine(strings.ReplaceAll(lines[i][k+len(quoteMarker):], quoteMarker, " ")), ".,;: ")
+		last, _ := utf8.DecodeLastRuneInString(before)
+		first, _ := utf8.DecodeRuneInString(after)
+		if before == "" || strings.ContainsRune(":.!?", last) || after == "" || unicode.IsUpper(first) {
+			var repl []string
+			if before != "" {
+				repl = append(repl, before)
+			}
+			repl = append(repl, slot)
+			if after != "" {
+				repl = append(repl, after)
+			}
+			lines = slices.Replace(lines, i, i+1, repl...)
+			i += len(repl) - 1
+		} else {
+			lines[i] = rest
+			lines = slices.Insert(lines, i+1, slot)
+			i++
+		}
+		placed = true
+	}
+	if !placed && block != "" {
+		at := len(lines)
+		for at > 0 && strings.TrimSpace(lines[at-1]) == "" {
+			at--
+		}
+		if so := strings.ToLower(strings.TrimSpace(signOff)); so != "" && at > 1 && strings.Contains(strings.ToLower(lines[at-1]), so) {
+			at--
+		}
+		lines = slices.Insert(lines, at, slot)
+	}
+	out := strings.Join(lines, "\n")
+	if block == "" {
+		out = strings.ReplaceAll(out, slot, "")
+	} else {
+		out = strings.Replace(out, slot, "\n"+block+"\n", 1)
+	}
+	for strings.Contains(out, "\n\n\n") {
+		out = strings.ReplaceAll(out, "\n\n\n", "\n\n")
+	}
+	return strings.TrimSpace(out)
+}
+
+// tidyLine cleans a line a marker was taken out of: no doubled spaces, no
+// space before punctuation, no dangling colon before the end.
+func tidyLine(l string) string {
+	l = strings.Join(strings.Fields(l), " ")
+	for _, p := range []string{" .", " ,", " !", " ?", " :", " ;"} {
+		l = strings.ReplaceAll(l, p, p[1:])
+	}
+	l = strings.ReplaceAll(l, ":.", ":")
+	if l == "." || l == ":" || l == "," {
+		return ""
+	}
+	return l
 }
 
 // normIntent keeps an intent label the schema allows, else "other".

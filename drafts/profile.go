@@ -15,10 +15,50 @@ import (
 	"unicode/utf8"
 )
 
-// ErrBadProfile is wrapped by every profile validation and /profile parse
-// error. The messages name fields and limits, never values, so they are safe
-// to show to the admin and to log.
-var ErrBadProfile = errors.New("bad profile")
+// ErrBadProfile is matched (errors.Is) by every profile validation and
+// /profile parse error. Their messages are sentences for the admin who typed
+// the command ("A price is a number such as 60 or 60.50."), with fields in
+// the words /profile uses; they name no values other than ids the admin
+// typed, so they are also safe to log.
+var ErrBadProfile = errors.New("the business profile is not valid")
+
+// profileError is a profile problem worded for people.
+type profileError struct{ msg string }
+
+func (e *profileError) Error() string        { return e.msg }
+func (e *profileError) Is(target error) bool { return target == ErrBadProfile }
+
+// badProfile makes a profileError; the message is a full sentence.
+func badProfile(format string, args ...any) error {
+	return &profileError{msg: fmt.Sprintf(format, args...)}
+}
+
+// fieldWords names profile fields as /profile does.
+var fieldWords = map[string]string{
+	"business_name":      "The business name",
+	"trade":              "The trade",
+	"tone":               "The tone",
+	"opening_hours":      "The opening hours",
+	"sign_off":           "The sign-off",
+	"legal_name":         "The legal name",
+	"privacy_contact":    "The privacy contact",
+	"item name":          "An item's name",
+	"item unit":          "An item's unit",
+	"price_list.version": "The price-list version",
+}
+
+// lowerFirst lower-cases the first letter, to put a sentence after a colon.
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToLower(r)) + s[n:]
+}
+
+func fieldName(f string) string {
+	if w, ok := fieldWords[f]; ok {
+		return w
+	}
+	return "The " + strings.ReplaceAll(f, "_", " ")
+}
 
 // Profile is what the model knows about the business. It lives as JSON in
 // the data dir (LoadProfile, SaveProfile) and admins edit it with /profile.
@@ -103,7 +143,7 @@ func ParseRate(s string) (Rate, error) {
 	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
 	v, err := parseFixed2(s)
 	if err != nil || v > 10000 {
-		return 0, fmt.Errorf("%w: a rate is a percentage from 0 to 100 with at most two decimals", ErrBadProfile)
+		return 0, badProfile("A VAT rate is a percentage from 0 to 100 with at most two decimals, such as 20 or 17.5.")
 	}
 	return Rate(v), nil
 }
@@ -119,12 +159,12 @@ func (r *Rate) UnmarshalJSON(b []byte) error {
 	s := string(b)
 	if len(b) > 0 && b[0] == '"' {
 		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("%w: vat_rate: %w", ErrBadProfile, err)
+			return badProfile("The VAT rate in the profile file is not a number.")
 		}
 	}
 	v, err := ParseRate(s)
 	if err != nil {
-		return fmt.Errorf("vat_rate: %w", err)
+		return err
 	}
 	*r = v
 	return nil
@@ -203,7 +243,7 @@ func ParseAmount(s string) (int64, error) {
 	}
 	v, err := parseFixed2(strings.TrimSpace(s))
 	if err != nil || v > maxUnitPrice {
-		return 0, fmt.Errorf("%w: a price is a number such as 60 or 60.50", ErrBadProfile)
+		return 0, badProfile("A price is a number such as 60 or 60.50, up to 100000000.")
 	}
 	return v, nil
 }
@@ -223,7 +263,8 @@ func FormatAmount(minor int64, currency string) string {
 	return v + " " + currency
 }
 
-// Validate checks the profile; errors wrap ErrBadProfile and name the field.
+// Validate checks the profile; errors match ErrBadProfile and say, for
+// people, which field is wrong.
 func (p *Profile) Validate() error {
 	texts := []struct {
 		field    string
@@ -251,10 +292,10 @@ func (p *Profile) Validate() error {
 		return err
 	}
 	if p.VATRate < 0 || p.VATRate > 10000 {
-		return fmt.Errorf("%w: vat_rate must be from 0 to 100", ErrBadProfile)
+		return badProfile("The VAT rate is a percentage from 0 to 100.")
 	}
 	if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency || strings.Trim(p.Currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-		return fmt.Errorf("%w: currency must be a three-letter ISO code such as GBP", ErrBadProfile)
+		return badProfile("The currency is a three-letter code such as GBP or EUR.")
 	}
 	return p.PriceList.validate()
 }
@@ -264,25 +305,25 @@ func (pl *PriceList) validate() error {
 		return err
 	}
 	if len(pl.Items) > maxItems {
-		return fmt.Errorf("%w: the price list has more than %d items", ErrBadProfile, maxItems)
+		return badProfile("The price list can hold at most %d items.", maxItems)
 	}
 	seen := make(map[string]bool, len(pl.Items))
 	for i, it := range pl.Items {
 		if err := checkItemID(it.ID); err != nil {
-			return fmt.Errorf("item %d: %w", i+1, err)
+			return badProfile("Price-list item %d: %s", i+1, lowerFirst(err.Error()))
 		}
 		if seen[it.ID] {
-			return fmt.Errorf("%w: item id %q appears twice", ErrBadProfile, it.ID)
+			return badProfile("Two price-list items have the id %q; give each its own.", it.ID)
 		}
 		seen[it.ID] = true
 		if err := checkLine("item name", it.Name, true, 100); err != nil {
-			return fmt.Errorf("item %q: %w", it.ID, err)
+			return badProfile("Price-list item %q: %s", it.ID, lowerFirst(err.Error()))
 		}
 		if err := checkLine("item unit", it.Unit, true, 30); err != nil {
-			return fmt.Errorf("item %q: %w", it.ID, err)
+			return badProfile("Price-list item %q: %s", it.ID, lowerFirst(err.Error()))
 		}
 		if it.UnitPrice < 0 || it.UnitPrice > maxUnitPrice {
-			return fmt.Errorf("%w: item %q: unit_price must be from 0 to %d minor units", ErrBadProfile, it.ID, int64(maxUnitPrice))
+			return badProfile("The price of item %q must be from 0 to %d.", it.ID, int64(maxUnitPrice/100))
 		}
 	}
 	return nil
@@ -300,12 +341,12 @@ func checkPrivacyContact(v string) error {
 		a, err := mail.ParseAddress(v)
 		_, domain, _ := strings.Cut(v, "@")
 		if err != nil || a.Address != v || a.Name != "" || !strings.Contains(strings.Trim(domain, "."), ".") {
-			return fmt.Errorf("%w: privacy_contact is not an e-mail address such as privacy@example.co.uk", ErrBadProfile)
+			return badProfile("The privacy contact is not an e-mail address such as privacy@example.co.uk.")
 		}
 		return nil
 	}
 	if len(v) < 8 || !strings.Contains(v, " ") || !strings.ContainsAny(v, "0123456789,") {
-		return fmt.Errorf("%w: privacy_contact is an e-mail address or a postal address", ErrBadProfile)
+		return badProfile("The privacy contact is an e-mail address or a postal address, such as 12 High Street, Bristol BS1 4DJ.")
 	}
 	return nil
 }
@@ -322,7 +363,7 @@ func checkICORegistration(v string) error {
 		ok = v[i] >= '0' && v[i] <= '9'
 	}
 	if !ok {
-		return fmt.Errorf("%w: ico_registration is a register number such as Z1234567 or ZA123456", ErrBadProfile)
+		return badProfile("The ICO registration is a register number such as Z1234567 or ZA123456.")
 	}
 	return nil
 }
@@ -331,12 +372,12 @@ func checkICORegistration(v string) error {
 // a letter or digit.
 func checkItemID(id string) error {
 	if id == "" || len(id) > maxItemIDLen {
-		return fmt.Errorf("%w: an item id has 1 to %d characters", ErrBadProfile, maxItemIDLen)
+		return badProfile("An item id has 1 to %d characters, such as tap-washer.", maxItemIDLen)
 	}
 	for i, c := range id {
 		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || (i > 0 && (c == '-' || c == '_'))
 		if !ok {
-			return fmt.Errorf("%w: an item id uses a-z, 0-9, - and _ and starts with a letter or digit", ErrBadProfile)
+			return badProfile("An item id uses lower-case letters, digits, - and _, and starts with a letter or digit, such as tap-washer.")
 		}
 	}
 	return nil
@@ -345,11 +386,11 @@ func checkItemID(id string) error {
 // checkToken allows printable ASCII without spaces.
 func checkToken(field, v string, max int) error {
 	if v == "" || len(v) > max {
-		return fmt.Errorf("%w: %s has 1 to %d characters", ErrBadProfile, field, max)
+		return badProfile("%s has 1 to %d characters.", fieldName(field), max)
 	}
 	for _, c := range v {
 		if c <= ' ' || c > '~' {
-			return fmt.Errorf("%w: %s uses printable characters without spaces", ErrBadProfile, field)
+			return badProfile("%s has no spaces or special characters, such as 2026-11.", fieldName(field))
 		}
 	}
 	return nil
@@ -358,17 +399,17 @@ func checkToken(field, v string, max int) error {
 // checkLine allows one line of valid UTF-8 without control characters.
 func checkLine(field, v string, required bool, max int) error {
 	if required && strings.TrimSpace(v) == "" {
-		return fmt.Errorf("%w: %s is required", ErrBadProfile, field)
+		return badProfile("%s is required.", fieldName(field))
 	}
 	if utf8.RuneCountInString(v) > max {
-		return fmt.Errorf("%w: %s is longer than %d characters", ErrBadProfile, field, max)
+		return badProfile("%s is longer than %d characters.", fieldName(field), max)
 	}
 	if !utf8.ValidString(v) {
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrBadProfile, field)
+		return badProfile("%s is not valid text.", fieldName(field))
 	}
 	for _, r := range v {
 		if unicode.IsControl(r) || isInvisible(r) {
-			return fmt.Errorf("%w: %s has a control or invisible character", ErrBadProfile, field)
+			return badProfile("%s has an invisible or control character; type it again.", fieldName(field))
 		}
 	}
 	return nil
@@ -393,7 +434,7 @@ func LoadProfile(path string) (Profile, error) {
 		return Profile{}, fmt.Errorf("load profile: %w", err)
 	}
 	if len(b) > maxProfileBytes {
-		return Profile{}, fmt.Errorf("load profile: %w: file over %d bytes", ErrBadProfile, maxProfileBytes)
+		return Profile{}, fmt.Errorf("load profile: %w", badProfile("The profile file is larger than %d KB.", maxProfileBytes>>10))
 	}
 	p, err := decodeProfile(b)
 	if err != nil {
@@ -409,15 +450,18 @@ func decodeProfile(b []byte) (Profile, error) {
 	if err := dec.Decode(&p); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
-			return Profile{}, fmt.Errorf("%w: not JSON (offset %d)", ErrBadProfile, syn.Offset)
+			return Profile{}, badProfile("The profile file is not valid JSON (near byte %d).", syn.Offset)
 		}
 		if errors.Is(err, ErrBadProfile) {
 			return Profile{}, err
 		}
-		return Profile{}, fmt.Errorf("%w: %w", ErrBadProfile, err)
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return Profile{}, badProfile("The profile file has a setting it does not know: %s.", f)
+		}
+		return Profile{}, badProfile("The profile file has a setting of the wrong kind (a number where text belongs, or the other way round).")
 	}
 	if dec.More() {
-		return Profile{}, fmt.Errorf("%w: trailing data after the profile", ErrBadProfile)
+		return Profile{}, badProfile("The profile file has more after the profile; it holds one JSON object.")
 	}
 	if err := p.Validate(); err != nil {
 		return Profile{}, err
@@ -426,10 +470,11 @@ func decodeProfile(b []byte) (Profile, error) {
 }
 
 // SaveProfile validates p and writes it atomically (temporary file, fsync,
-// rename) with mode 0600.
+// rename) with mode 0600. A profile that does not validate gives its error
+// as it is, a sentence for the admin.
 func SaveProfile(path string, p Profile) (err error) {
 	if err := p.Validate(); err != nil {
-		return fmt.Errorf("save profile: %w", err)
+		return err
 	}
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {

@@ -6,7 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -257,4 +260,37 @@ func FuzzParseRate(f *testing.F) {
 			t.Fatalf("rate round trip: %d → %q → %d, %v", r, r.String(), back, err)
 		}
 	})
+}
+
+// Every refusal of /profile reads as a sentence for people: no "bad
+// profile:" prefix, no JSON field names or Go wording.
+func TestProfileErrorsForPeople(t *testing.T) {
+	base := *sampleProfile(t)
+	for _, args := range []string{
+		"frobnicate", "show me", "set colour blue", "set vat", "set vat 120", "set currency pounds", "set name " + strings.Repeat("x", 120),
+		"price add", "price add -washer 10 each Washer", "price add washer ten each Washer", "price remove", "price remove nope",
+		"price version 2026 11", "price version " + strings.Repeat("v", 50), "price frob", "set hours " + "\x07",
+		"set privacy-contact nope", "set privacy-contact a@b", "set ico X123",
+	} {
+		t.Run(args, func(t *testing.T) {
+			cmd, err := ParseProfileCommand(args)
+			if err == nil {
+				_, err = cmd.Apply(base)
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrBadProfile)
+			msg := err.Error()
+			for _, dev := range []string{"bad profile", "price_list", "vat_rate", "business_name", "opening_hours", "sign_off", "minor units", "UTF-8", "json"} {
+				assert.NotContains(t, msg, dev)
+			}
+			first, _ := utf8.DecodeRuneInString(msg)
+			assert.True(t, unicode.IsUpper(first) || first == '/', "a sentence: %q", msg)
+			assert.True(t, strings.HasSuffix(msg, "."), "a sentence: %q", msg)
+		})
+	}
+	bad := base
+	bad.Currency = "pounds"
+	err := SaveProfile(filepath.Join(t.TempDir(), "p.json"), bad)
+	require.ErrorIs(t, err, ErrBadProfile)
+	assert.Equal(t, "The currency is a three-letter code such as GBP or EUR.", err.Error())
 }

@@ -65,17 +65,17 @@ func profileField(name string) (string, bool) {
 }
 
 // ParseProfileCommand parses the arguments of /profile (without "/profile").
-// Errors wrap ErrBadProfile and are fit to show to the admin.
+// Errors match ErrBadProfile and are sentences fit to show to the admin.
 func ParseProfileCommand(args string) (ProfileCommand, error) {
 	args = strings.TrimSpace(args)
 	if len(args) > 2000 || !utf8.ValidString(args) {
-		return ProfileCommand{}, fmt.Errorf("%w: the command is too long or not valid text", ErrBadProfile)
+		return ProfileCommand{}, badProfile("That command is too long or not valid text.")
 	}
 	verb, rest := cutWord(args)
 	switch strings.ToLower(verb) {
 	case "", "show":
 		if rest != "" {
-			return ProfileCommand{}, fmt.Errorf("%w: /profile show takes no arguments", ErrBadProfile)
+			return ProfileCommand{}, badProfile("/profile show takes nothing after it.")
 		}
 		return ProfileCommand{Action: ProfileShow}, nil
 	case "help":
@@ -84,10 +84,10 @@ func ParseProfileCommand(args string) (ProfileCommand, error) {
 		name, value := cutWord(rest)
 		field, ok := profileField(name)
 		if !ok {
-			return ProfileCommand{}, fmt.Errorf("%w: unknown field; use name, trade, tone, hours, signoff, vat, currency, legal-name, privacy-contact or ico", ErrBadProfile)
+			return ProfileCommand{}, badProfile("There is no profile field by that name; use name, trade, tone, hours, signoff, vat, currency, legal-name, privacy-contact or ico.")
 		}
 		if value == "" {
-			return ProfileCommand{}, fmt.Errorf("%w: /profile set %s needs a value", ErrBadProfile, name)
+			return ProfileCommand{}, badProfile("Give the new value too: /profile set %s <value>.", name)
 		}
 		return ProfileCommand{Action: ProfileSet, Field: field, Value: value}, nil
 	case "price", "prices", "item", "items":
@@ -98,7 +98,7 @@ func ParseProfileCommand(args string) (ProfileCommand, error) {
 			price, rest := cutWord(rest)
 			unit, name := cutWord(rest)
 			if id == "" || price == "" || unit == "" || name == "" {
-				return ProfileCommand{}, fmt.Errorf("%w: use /profile price add <id> <price> <unit> <name…>", ErrBadProfile)
+				return ProfileCommand{}, badProfile("To add a price, type /profile price add <id> <price> <unit> <name>, for example /profile price add callout 60.00 visit Standard callout.")
 			}
 			id = strings.ToLower(id)
 			if err := checkItemID(id); err != nil {
@@ -119,7 +119,7 @@ func ParseProfileCommand(args string) (ProfileCommand, error) {
 		case "remove", "rm", "delete":
 			id, extra := cutWord(rest)
 			if id == "" || extra != "" {
-				return ProfileCommand{}, fmt.Errorf("%w: use /profile price remove <id>", ErrBadProfile)
+				return ProfileCommand{}, badProfile("To remove a price, type /profile price remove <id>; /profile lists the ids.")
 			}
 			id = strings.ToLower(id)
 			if err := checkItemID(id); err != nil {
@@ -129,16 +129,16 @@ func ParseProfileCommand(args string) (ProfileCommand, error) {
 		case "version":
 			v, extra := cutWord(rest)
 			if extra != "" {
-				return ProfileCommand{}, fmt.Errorf("%w: a price list version has no spaces", ErrBadProfile)
+				return ProfileCommand{}, badProfile("A price-list version has no spaces, such as 2026-11.")
 			}
 			if err := checkToken("price_list.version", v, maxVersionLen); err != nil {
 				return ProfileCommand{}, err
 			}
 			return ProfileCommand{Action: ProfilePriceVersion, Value: v}, nil
 		}
-		return ProfileCommand{}, fmt.Errorf("%w: use /profile price add, remove or version", ErrBadProfile)
+		return ProfileCommand{}, badProfile("Use /profile price add, /profile price remove or /profile price version.")
 	}
-	return ProfileCommand{}, fmt.Errorf("%w: unknown /profile command; try /profile help", ErrBadProfile)
+	return ProfileCommand{}, badProfile("There is no such /profile command; /profile help lists them.")
 }
 
 // cutWord splits off the first whitespace-separated word.
@@ -192,7 +192,7 @@ func (c ProfileCommand) Apply(p Profile) (Profile, error) {
 		case "ico_registration":
 			p.ICORegistration = strings.ToUpper(v)
 		default:
-			return Profile{}, fmt.Errorf("%w: unknown field", ErrBadProfile)
+			return Profile{}, badProfile("There is no profile field by that name.")
 		}
 	case ProfilePriceAdd:
 		replaced := false
@@ -214,14 +214,14 @@ func (c ProfileCommand) Apply(p Profile) (Profile, error) {
 			}
 		}
 		if len(kept) == len(p.PriceList.Items) {
-			return Profile{}, fmt.Errorf("%w: no item with id %q", ErrBadProfile, c.ItemID)
+			return Profile{}, badProfile("There is no price-list item with the id %q; /profile lists them.", c.ItemID)
 		}
 		p.PriceList.Items = kept
 		p.PriceList.Version = bumpVersion(p.PriceList.Version)
 	case ProfilePriceVersion:
 		p.PriceList.Version = c.Value
 	default:
-		return Profile{}, fmt.Errorf("%w: unknown action", ErrBadProfile)
+		return Profile{}, badProfile("That profile change is not one /profile knows.")
 	}
 	if err := p.Validate(); err != nil {
 		return Profile{}, err
@@ -269,7 +269,7 @@ func (p Profile) Summary() string {
 		b.WriteString("  (empty)\n")
 	}
 	for _, it := range p.PriceList.Items {
-		fmt.Fprintf(&b, "  %s: %s, %s per %s\n", it.ID, it.Name, FormatAmount(it.UnitPrice, p.Currency), it.Unit)
+		fmt.Fprintf(&b, "  %s: %s, %s %s\n", it.ID, it.Name, FormatAmount(it.UnitPrice, p.Currency), PerUnit(it.Unit))
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

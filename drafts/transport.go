@@ -34,8 +34,11 @@ type retryDoer struct {
 	// storeFalse adds "store":false to JSON request bodies: go-openai's
 	// Store field is omitempty, so false cannot be sent through it.
 	storeFalse bool
-	now        func() time.Time
-	sleep      func(ctx context.Context, d time.Duration) error
+	// maxBody bounds a request body (it is held for retries); a larger one
+	// is an error. If 0, 8 MiB.
+	maxBody int64
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
 }
 
 // attemptKey carries a per-call logger and a hit counter through the request
@@ -61,10 +64,17 @@ func (t *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	}
 	var body []byte
 	if req.Body != nil {
-		b, err := io.ReadAll(io.LimitReader(req.Body, 8<<20))
+		limit := t.maxBody
+		if limit <= 0 {
+			limit = 8 << 20
+		}
+		b, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
 		_ = req.Body.Close()
 		if err != nil {
 			return nil, fmt.Errorf("read request body: %w", err)
+		}
+		if int64(len(b)) > limit {
+			return nil, fmt.Errorf("request body over %d bytes", limit)
 		}
 		body = b
 	}

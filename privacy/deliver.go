@@ -22,6 +22,7 @@ import (
 type link struct {
 	path     string
 	name     string
+	mime     string // "" is application/json
 	subjects []bot.SubjectID
 	expires  time.Time
 }
@@ -95,13 +96,24 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 	p := f.Name()
 	s.track(p)
 	policy := s.policyNow()
-	counts, err := writeExport(ctx, s.st, f, s.now(), id, scope, policy.Supplementary(), subjects)
+	counts, files, err := writeExportFiles(ctx, s.st, f, s.now(), id, scope, policy.Supplementary(), subjects)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		s.removeFile(p)
 		return fail("export write", err)
+	}
+	ext, mimeType := "json", "application/json"
+	if len(files) > 0 {
+		// The person's photos, voice notes and documents go with the
+		// document, in a ZIP.
+		zp, n, err := s.zipExport(ctx, p, files)
+		if err != nil {
+			return fail("export zip", err)
+		}
+		p, ext, mimeType = zp, "zip", "application/zip"
+		counts["media_files"] = n
 	}
 	if err := s.st.CompleteRequest(ctx, id, "done", counts, s.now().UTC()); err != nil {
 		s.removeFile(p)
@@ -115,7 +127,7 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 	}
 	s.log.Info().Int64("request", id).Str("actor", string(by)).Int("subjects", len(subjects)).Int("messages", counts["messages"]).Msg("export ready")
 
-	name := fmt.Sprintf("switchboard-export-%s-%d.json", s.now().UTC().Format("2006-01-02"), id)
+	name := fmt.Sprintf("switchboard-export-%s-%d.%s", s.now().UTC().Format("2006-01-02"), id, ext)
 	if req.Platform == bot.WhatsApp || s.url == "" {
 		data, err := os.ReadFile(p)
 		s.removeFile(p)
@@ -123,12 +135,15 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 			return bot.Reply{}, s.userErr("export read", err)
 		}
 		text := policy.signed(fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema))
+		if ext == "zip" {
+			text = policy.signed(fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a ZIP file: %s (format %s) lists everything, and the photos, voice notes and documents you sent are in its media folder. The supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportZipJSON, ExportSchema))
+		}
 		if scope != ScopeSelf {
 			text = fmt.Sprintf("Here is the export of %s (request #%d, format %s).", plural(len(subjects), countWord{"", "record", "records"}), id, ExportSchema)
 		}
-		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: "application/json", Data: data}}, nil
+		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: mimeType, Data: data}}, nil
 	}
-	tok, err := s.addLink(link{path: p, name: name, subjects: subjects, expires: s.now().Add(s.ttl)})
+	tok, err := s.addLink(link{path: p, name: name, mime: mimeType, subjects: subjects, expires: s.now().Add(s.ttl)})
 	if err != nil {
 		s.removeFile(p)
 		return bot.Reply{}, s.userErr("export link", err)
@@ -231,7 +246,11 @@ func (s *Service) ExportHandler() http.Handler {
 		}
 		defer f.Close()
 		h := w.Header()
-		h.Set("Content-Type", "application/json; charset=utf-8")
+		if l.mime == "" || l.mime == "application/json" {
+			h.Set("Content-Type", "application/json; charset=utf-8")
+		} else {
+			h.Set("Content-Type", l.mime)
+		}
 		h.Set("Content-Disposition", `attachment; filename="`+l.name+`"`)
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -359,5 +378,5 @@ func (s *Service) removeLeftovers() int {
 
 // isExportFile reports whether name is an export file's.
 func isExportFile(name string) bool {
-	return strings.HasPrefix(name, "export-") && strings.HasSuffix(name, ".json")
+	return strings.HasPrefix(name, "export-") && (strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".zip"))
 }

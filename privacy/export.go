@@ -20,11 +20,12 @@ const ExportSchema = "switchboard.export/v1"
 
 // exportKinds are the arrays of one subject, in the order the store
 // streams them (see Store.ExportSubject), with their names in the document.
-var exportKinds = []string{"identity", "message", "draft", "decision", "decision-by", "outbox", "card", "request", "audit"}
+var exportKinds = []string{"identity", "message", "media", "draft", "decision", "decision-by", "outbox", "card", "request", "audit"}
 
 var exportArrays = map[string]string{
 	"identity":    "identities",
 	"message":     "messages",
+	"media":       "media",
 	"draft":       "drafts",
 	"decision":    "decisions",
 	"decision-by": "decisions_by_you",
@@ -173,6 +174,8 @@ type exportDoc struct {
 	open    bool           // an array is open
 	first   bool           // no element yet in the open array
 	started bool           // the subject object is open
+
+	files []zipFile // fetched media, for the ZIP (exportzip.go)
 }
 
 func newExportDoc(w io.Writer) *exportDoc {
@@ -340,6 +343,8 @@ func (d *exportDoc) convert(kind string, v any) (any, error) {
 		out, ok = xMessage{ID: x.ID, Platform: string(x.Platform), Chat: string(x.Chat), PlatformID: string(x.PlatformID),
 			Direction: string(x.Dir), Kind: string(x.Kind), Text: x.Text, SentAt: stamp(x.SentAt),
 			StoredAt: stamp(x.StoredAt), Status: string(x.Status)}, kind == "message"
+	case bot.Media:
+		out, ok = d.mediaDoc(x), kind == "media"
 	case bot.Draft:
 		out, ok = draftDoc(x), kind == "draft"
 	case bot.OutboxItem:
@@ -416,20 +421,31 @@ func decisionOf(v any) (bot.Decision, bot.SubjectID, bool) {
 // writeExport streams the export document of subjects to w and returns the
 // rows written per array.
 func writeExport(ctx context.Context, st Store, w io.Writer, generated time.Time, requestID int64, scope Scope, sup Supplementary, subjects []bot.SubjectID) (map[string]int, error) {
-	d := newExportDoc(w)
+	counts, _, err := writeExportFiles(ctx, st, w, generated, requestID, scope, sup, subjects)
+	return counts, err
+}
+
+// writeExportFiles is writeExport that also returns the fetched media the
+// document names, for the ZIP that carries them (see writeExportZip).
+func writeExportFiles(ctx context.Context, st Store, w io.Writer, generated time.Time, requestID int64, scope Scope, sup Supplementary, subjects []bot.SubjectID) (map[string]int, []zipFile, error) {
+	counts, files, err := writeExportDoc(ctx, st, newExportDoc(w), generated, requestID, scope, sup, subjects)
+	return counts, files, err
+}
+
+func writeExportDoc(ctx context.Context, st Store, d *exportDoc, generated time.Time, requestID int64, scope Scope, sup Supplementary, subjects []bot.SubjectID) (map[string]int, []zipFile, error) {
 	if err := d.begin(generated, requestID, scope, sup); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+		return nil, nil, fmt.Errorf("export: %w", err)
 	}
 	for i, s := range subjects {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := d.subject(ctx, st, s, i); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := d.end(); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+		return nil, nil, fmt.Errorf("export: %w", err)
 	}
-	return d.counts, nil
+	return d.counts, d.files, nil
 }

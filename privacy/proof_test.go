@@ -64,13 +64,18 @@ func seedPerson(t *testing.T, h *harness, phone, lid, name, planted string) seed
 	return seeded{sub: sub, phone: phone, lid: lid, name: name, planted: planted}
 }
 
-// storeFiles lists the database files a byte scan reads.
+// storeFiles lists the files a byte scan reads: the databases and every
+// file in the media directory.
 func storeFiles(dir string) []string {
 	var out []string
 	for _, base := range []string{store.MainFile, store.KeysFile} {
 		for _, sfx := range []string{"", "-wal", "-shm", "-journal"} {
 			out = append(out, filepath.Join(dir, base+sfx))
 		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, store.MediaDirName))
+	for _, e := range ents {
+		out = append(out, filepath.Join(dir, store.MediaDirName, e.Name()))
 	}
 	return out
 }
@@ -116,6 +121,7 @@ func rowsOf(t *testing.T, dir string, s bot.SubjectID) map[string]int {
 			"decisions":  "SELECT COUNT(*) FROM decisions WHERE subject_id = ?1 OR by_subject = ?1",
 			"outbox":     "SELECT COUNT(*) FROM outbox WHERE subject_id = ?1",
 			"cards":      "SELECT COUNT(*) FROM cards WHERE subject_id = ?1",
+			"media":      "SELECT COUNT(*) FROM media WHERE subject_id = ?1",
 		},
 		store.KeysFile: {"subject_keys": "SELECT COUNT(*) FROM subject_keys WHERE subject_id = ?1"},
 	} {
@@ -145,15 +151,25 @@ func TestProofForgetMeErasesEverything(t *testing.T) {
 	require.NotEmpty(t, h.dir)
 	a := seedPerson(t, h, "+447700900111", "98765432101@lid", "Alice Aardvark", "PLANTED-ALPHA-7f3c")
 	b := seedPerson(t, h, "+447700900222", "98765432202@lid", "Bob Bobolink", "PLANTED-BRAVO-91d2")
+	aMedia := seedMedia(t, h, a)
+	seedMedia(t, h, b)
 
 	// Preconditions: A's data is there and readable.
 	docA := h.exportOf(a.sub.ID)
 	require.Contains(t, docA, a.planted)
 	require.Contains(t, docA, a.phone)
 	before := rowsOf(t, h.dir, a.sub.ID)
-	for _, table := range []string{"subjects", "identities", "messages", "drafts", "decisions", "outbox", "cards", "subject_keys"} {
+	for _, table := range []string{"subjects", "identities", "messages", "drafts", "decisions", "outbox", "cards", "media", "subject_keys"} {
 		require.Positive(t, before[table], table)
 	}
+	// A's photo, voice note and document are on disk, sealed: their bytes
+	// are readable through the store and nowhere in the files.
+	require.Len(t, mediaFilesIn(t, h.dir), 6, "three media files each for A and B")
+	for _, m := range aMedia {
+		require.Equal(t, m.data, h.readMedia(m.id))
+	}
+	require.NoError(t, h.st.Checkpoint(h.ctx))
+	require.Empty(t, scan(t, readFiles(t, storeFiles(h.dir)), a.mediaNeedles()), "media are sealed at rest")
 	bBefore := rowsOf(t, h.dir, b.sub.ID)
 	docB := h.exportOf(b.sub.ID)
 
@@ -207,17 +223,25 @@ func TestProofForgetMeErasesEverything(t *testing.T) {
 	assert.Positive(t, done)
 	var c map[string]int
 	require.NoError(t, json.Unmarshal([]byte(counts), &c))
-	assert.Equal(t, 2, c["messages"])
+	assert.Equal(t, 5, c["messages"], "two texts and three media messages")
+	assert.Equal(t, 3, c["media"])
 	assert.Equal(t, 2, c["drafts"])
 	assert.Equal(t, 1, c["subjects"])
 
-	// Raw bytes: database files and captured logs hold nothing of A.
+	// A's media files are gone from the media directory; B's remain.
+	assert.Len(t, mediaFilesIn(t, h.dir), 3, "only B's three media files are left")
+	for _, m := range seededMediaOf(t, h, b.sub.ID) {
+		assert.NotEmpty(t, h.readMedia(m.ID), "B's media still open")
+	}
+
+	// Raw bytes: database files, media files and captured logs hold
+	// nothing of A.
 	blobs := readFiles(t, storeFiles(h.dir))
 	require.Contains(t, blobs, store.MainFile)
 	require.Contains(t, blobs, store.KeysFile)
 	blobs["logs"] = h.logs.Bytes()
 	require.NotEmpty(t, blobs["logs"])
-	assert.Empty(t, scan(t, blobs, a.needles()))
+	assert.Empty(t, scan(t, blobs, append(a.needles(), a.mediaNeedles()...)))
 	// The scan itself works: a blob holding the needles is caught.
 	assert.Len(t, scan(t, map[string][]byte{"control": []byte(strings.Join(a.needles(), " "))}, a.needles()), len(a.needles()))
 
@@ -242,7 +266,7 @@ func TestProofForgetMeErasesEverything(t *testing.T) {
 	assert.Error(t, err)
 	var bText []string
 	require.NoError(t, old.ExportSubject(h.ctx, b.sub.ID, func(kind string, v any) error {
-		if m, ok := v.(bot.Message); ok {
+		if m, ok := v.(bot.Message); ok && m.Kind == bot.KindText {
 			bText = append(bText, m.Text)
 		}
 		return nil

@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"testing"
 	"time"
@@ -25,12 +26,17 @@ type testStore interface {
 	Decide(ctx context.Context, d bot.Decision) error
 	DueOutbox(ctx context.Context, now time.Time, limit int) ([]bot.OutboxItem, error)
 	MarkSent(ctx context.Context, outboxID int64, platformID bot.MessageID, at time.Time) error
+	CreateMedia(ctx context.Context, m bot.Media) (int64, error)
+	SaveMediaBytes(ctx context.Context, id int64, c bot.MediaContent, r io.Reader, limit int64) error
+	SetMediaTranscript(ctx context.Context, id int64, text string) error
+	MediaOf(ctx context.Context, s bot.SubjectID) ([]bot.Media, error)
 }
 
 // The real store satisfies the engine's Store and the tests' needs.
 var (
-	_ Store     = (*store.DB)(nil)
-	_ testStore = (*store.DB)(nil)
+	_ Store       = (*store.DB)(nil)
+	_ testStore   = (*store.DB)(nil)
+	_ MediaSource = (*store.DB)(nil)
 )
 
 // openBenchStore opens a real store in dir for benchmarks; it stays open

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -76,6 +77,13 @@ func (v *validator) validate(schema map[string]any, val any, path string) []stri
 			minimum, _ := kw.(json.Number).Float64()
 			if f, err := n.Float64(); ok && err == nil && f < minimum {
 				fail("%v below minimum %v", val, kw)
+			}
+		case "pattern":
+			s, ok := val.(string)
+			if re, err := regexp.Compile(kw.(string)); err != nil {
+				fail("bad pattern %v", kw)
+			} else if ok && !re.MatchString(s) {
+				fail("%q does not match %v", s, kw)
 			}
 		case "format":
 			s, ok := val.(string)
@@ -193,7 +201,12 @@ func TestValidatorCatchesViolations(t *testing.T) {
 		{"ExtraProperty", `"subjects":[]`, `"subjects":[],"extra":1`},
 		{"MissingRequired", `"source":"s",`, ``},
 		{"WrongItemType", `"rights":[]`, `"rights":[1]`},
+		{"PatternMismatch", `"subjects":[]`, `"subjects":[{"subject":{"subject_id":"s","name":"","role":"customer","ai_restricted":false},"identities":[],"messages":[],"media":[{"id":1,"message_id":1,"kind":"image","mime":"image/jpeg","size":1,"state":"fetched","file":"../escape.jpg"}],"drafts":[],"decisions":[],"decisions_by_you":[],"outbox":[],"cards":[],"requests":[],"audit":[]}]`},
 	}
+	// The pattern case's document is valid with a path inside media/.
+	okMedia := strings.Replace(good, `"subjects":[]`, strings.Replace(tests[len(tests)-1].to, "../escape.jpg", "media/1.jpg", 1), 1)
+	require.NoError(t, decodeJSON([]byte(okMedia), &val))
+	require.Empty(t, v.validate(v.root, val, "$"))
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := strings.Replace(good, tc.from, tc.to, 1)

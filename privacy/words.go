@@ -21,6 +21,7 @@ type countWord struct{ key, one, many string }
 var dbWords = []countWord{
 	{"messages", "message", "messages"},
 	{"drafts", "reply draft", "reply drafts"},
+	{"media", "photo, voice note or document (its file deleted)", "photos, voice notes and documents (their files deleted)"},
 	{"decisions", "staff decision on a reply", "staff decisions on replies"},
 	{"outbox", "reply waiting to be sent", "replies waiting to be sent"},
 	{"identities", "phone number or account id", "phone numbers and account ids"},

@@ -17,7 +17,10 @@ import (
 // main db backups and for a shorter time (at most 30 days). Once no keys.db
 // copy holds an erased subject's key, every main db backup holding that
 // subject's rows is unreadable for it (crypto-shredding). The master key is
-// in neither file; back it up on its own.
+// in neither file; back it up on its own. Media files (Dir/media) are not
+// copied: copy that directory as it is. Each file is ciphertext under its
+// own key, sealed in the main db with the subject's key, so it shreds with
+// the subject like the rows do.
 func (db *DB) Backup(ctx context.Context, dir string) error {
 	_, read, kdb, err := db.handles()
 	if err != nil {

@@ -37,6 +37,7 @@ var errOpen = errors.New("sealed field does not authenticate")
 type keyring struct {
 	kek   cipher.AEAD // wraps subject data keys (version kekVersion)
 	bidx  []byte      // HMAC key of the blind index (version bidxVersion)
+	store cipher.AEAD // seals rows that outlive their subject (card_removals)
 	cache *keyCache
 }
 
@@ -53,7 +54,15 @@ func newKeyring(master []byte, cacheSize int) (*keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive blind-index key: %w", err)
 	}
-	return &keyring{kek: kek, bidx: bidx, cache: newKeyCache(cacheSize)}, nil
+	storeKey, err := hkdf.Key(sha256.New, master, nil, "switchboard/store-rows/v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive store-rows key: %w", err)
+	}
+	sealer, err := newAEAD(storeKey)
+	if err != nil {
+		return nil, err
+	}
+	return &keyring{kek: kek, bidx: bidx, store: sealer, cache: newKeyCache(cacheSize)}, nil
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
@@ -134,6 +143,26 @@ func normalizeIdentity(id bot.Identity) bot.Identity {
 		v = strings.ToLower(v)
 	}
 	return bot.Identity{Kind: id.Kind, Value: v}
+}
+
+// sealRow seals a value of a row that names no subject (table.column),
+// under the store's own key.
+func (k *keyring) sealRow(table, column string, plaintext []byte) []byte {
+	out := make([]byte, 1, 1+len(plaintext)+k.store.Overhead())
+	out[0] = fieldFormat
+	return k.store.Seal(out, nil, plaintext, fmt.Appendf(nil, "switchboard/row|%s|%s", table, column))
+}
+
+// openRow opens a value sealed by sealRow.
+func (k *keyring) openRow(table, column string, sealed []byte) ([]byte, error) {
+	if len(sealed) == 0 || sealed[0] != fieldFormat {
+		return nil, fmt.Errorf("open %s.%s: unknown field format", table, column)
+	}
+	pt, err := k.store.Open(nil, nil, sealed[1:], fmt.Appendf(nil, "switchboard/row|%s|%s", table, column))
+	if err != nil {
+		return nil, fmt.Errorf("open %s.%s: %w", table, column, errOpen)
+	}
+	return pt, nil
 }
 
 // fieldAAD binds a sealed field to its subject, table and column.

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,7 +40,7 @@ func openResult(sk *subjectKey, sealed []byte) (*bot.DraftResult, error) {
 
 func validDraftStatus(s bot.DraftStatus) bool {
 	switch s {
-	case bot.DraftPending, bot.DraftApproved, bot.DraftEdited, bot.DraftRejected, bot.DraftFailed, bot.DraftSent:
+	case bot.DraftPending, bot.DraftApproved, bot.DraftEdited, bot.DraftRejected, bot.DraftFailed, bot.DraftSent, bot.DraftDrafting:
 		return true
 	}
 	return false
@@ -97,18 +99,89 @@ func (db *DB) CreateDraft(ctx context.Context, d bot.Draft) (int64, error) {
 	if d.MessageID != 0 {
 		msgID = sql.NullInt64{Int64: d.MessageID, Valid: true}
 	}
-	r, err := write.ExecContext(ctx, `INSERT INTO drafts (subject_id, message_id, platform, chat_bidx, chat, text, result, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	r, err := write.ExecContext(ctx, `INSERT INTO drafts (subject_id, message_id, platform, chat_bidx, chat, text, result, status, created_at, updated_at, token)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(d.Subject), msgID, string(d.Platform), db.keys.chatIndex(d.Chat), sk.seal("drafts", "chat", []byte(d.Chat)),
-		sk.sealString("drafts", "text", d.Text), res, string(d.Status), ts(d.CreatedAt), ts(now))
+		sk.sealString("drafts", "text", d.Text), res, string(d.Status), ts(d.CreatedAt), ts(now), newDraftToken())
 	if err != nil {
 		return 0, fmt.Errorf("create draft: %w", err)
 	}
 	return r.LastInsertId()
 }
 
+// newDraftToken returns a fresh card-action token: 128 random bits.
+func newDraftToken() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic("store: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// StartDraft returns the draft answering the stored inbound message m (by
+// its row id), or creates one in status drafting with a fresh token and no
+// text, in one transaction: the card goes up before the drafter is asked,
+// and a second call (a rescan, a restart) finds the same draft. A message
+// or subject gone gives bot.ErrNotFound.
+func (db *DB) StartDraft(ctx context.Context, m bot.Message) (bot.Draft, error) {
+	if m.ID == 0 {
+		return bot.Draft{}, errors.New("start draft: message has no row id")
+	}
+	var out bot.Draft
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		switch err := tx.QueryRowContext(ctx, "SELECT id FROM drafts WHERE message_id = ? ORDER BY id LIMIT 1", m.ID).Scan(&id); {
+		case err == nil:
+			d, _, err := db.loadDraftRow(ctx, tx, id)
+			out = d.Draft
+			return err
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		var subject, platform string
+		var chatIdx []byte
+		if err := tx.QueryRowContext(ctx, "SELECT subject_id, platform, chat_bidx FROM messages WHERE id = ? AND dir = 'in'", m.ID).
+			Scan(&subject, &platform, &chatIdx); err != nil {
+			return notFound(err)
+		}
+		sk, err := db.subjectKey(ctx, bot.SubjectID(subject))
+		if err != nil {
+			return err
+		}
+		now := db.now()
+		out = bot.Draft{Token: newDraftToken(), Subject: bot.SubjectID(subject), MessageID: m.ID, Platform: bot.Platform(platform),
+			Chat: m.Chat, Status: bot.DraftDrafting, CreatedAt: now, UpdatedAt: now}
+		res, err := tx.ExecContext(ctx, `INSERT INTO drafts (subject_id, message_id, platform, chat_bidx, chat, status, created_at, updated_at, token)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, subject, m.ID, platform, chatIdx, sk.seal("drafts", "chat", []byte(m.Chat)),
+			string(bot.DraftDrafting), ts(now), ts(now), out.Token)
+		if err != nil {
+			return err
+		}
+		out.ID, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return bot.Draft{}, fmt.Errorf("start draft for message %d: %w", m.ID, err)
+	}
+	return out, nil
+}
+
+// Drafting returns ids of drafts in status drafting, oldest first.
+func (db *DB) Drafting(ctx context.Context, limit int) ([]int64, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := queryIDs(ctx, read, "SELECT id FROM drafts WHERE status = 'drafting' ORDER BY id LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("drafting: %w", err)
+	}
+	return ids, nil
+}
+
 // ReviseDraft replaces the text, result and status (pending or failed) of a
-// draft that is still pending or failed. A settled draft gives bot.ErrDecided.
+// draft that is still drafting, pending or failed. A settled draft gives
+// bot.ErrDecided.
 func (db *DB) ReviseDraft(ctx context.Context, id int64, status bot.DraftStatus, text string, res *bot.DraftResult) error {
 	if status != bot.DraftPending && status != bot.DraftFailed {
 		return errors.New("revise draft: status must be pending or failed")
@@ -121,7 +194,7 @@ func (db *DB) ReviseDraft(ctx context.Context, id int64, status bot.DraftStatus,
 		if err := tx.QueryRowContext(ctx, "SELECT subject_id, status FROM drafts WHERE id = ?", id).Scan(&subject, &cur); err != nil {
 			return notFound(err)
 		}
-		if st := bot.DraftStatus(cur); st != bot.DraftPending && st != bot.DraftFailed {
+		if st := bot.DraftStatus(cur); st != bot.DraftPending && st != bot.DraftFailed && st != bot.DraftDrafting {
 			return bot.ErrDecided
 		}
 		sk, err := db.subjectKey(ctx, bot.SubjectID(subject))
@@ -154,8 +227,8 @@ func (db *DB) loadDraftRow(ctx context.Context, q querier, id int64) (draftRow, 
 	var msgID sql.NullInt64
 	var chat, text, result []byte
 	var created, updated int64
-	err := q.QueryRowContext(ctx, `SELECT subject_id, message_id, platform, chat_bidx, chat, text, result, status, created_at, updated_at
-		FROM drafts WHERE id = ?`, id).Scan(&subject, &msgID, &platform, &d.chatIdx, &chat, &text, &result, &status, &created, &updated)
+	err := q.QueryRowContext(ctx, `SELECT subject_id, message_id, platform, chat_bidx, chat, text, result, status, created_at, updated_at, token
+		FROM drafts WHERE id = ?`, id).Scan(&subject, &msgID, &platform, &d.chatIdx, &chat, &text, &result, &status, &created, &updated, &d.Token)
 	if err != nil {
 		return draftRow{}, nil, notFound(err)
 	}
@@ -232,7 +305,7 @@ func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.Draft
 		}
 	}
 	var ref bot.CardRef
-	switch err := q.QueryRowContext(ctx, "SELECT conversation, activity_id FROM cards WHERE draft_id = ?", id).
+	switch err := q.QueryRowContext(ctx, "SELECT conversation, activity_id FROM cards WHERE draft_id = ? AND state = 'posted'", id).
 		Scan(&ref.Conversation, &ref.ActivityID); {
 	case err == nil:
 		v.Card = &ref
@@ -246,10 +319,10 @@ func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.Draft
 	if len(decs) > 0 {
 		v.Decision = &decs[0].Decision
 	}
-	var st string
-	switch err := q.QueryRowContext(ctx, "SELECT status FROM outbox WHERE draft_id = ?", id).Scan(&st); {
+	var st, waiting string
+	switch err := q.QueryRowContext(ctx, "SELECT status, reason, waiting FROM outbox WHERE draft_id = ?", id).Scan(&st, &v.SendReason, &waiting); {
 	case err == nil:
-		v.SendStatus = bot.MessageStatus(st)
+		v.SendStatus, v.SendWaiting = bot.MessageStatus(st), bot.Platform(waiting)
 	case !errors.Is(err, sql.ErrNoRows):
 		return bot.DraftView{}, err
 	}
@@ -319,22 +392,56 @@ func (db *DB) queryDecisions(ctx context.Context, q querier, where string, withT
 	return out, rows.Err()
 }
 
-// Uncarded returns ids of drafts whose card was never posted, oldest first.
+// Uncarded returns ids of drafts whose card was never posted, or whose
+// post is in doubt (an intent row without the platform's id), oldest first.
 func (db *DB) Uncarded(ctx context.Context, limit int) ([]int64, error) {
 	_, read, _, err := db.handles()
 	if err != nil {
 		return nil, err
 	}
 	ids, err := queryIDs(ctx, read, `SELECT d.id FROM drafts d WHERE NOT EXISTS (SELECT 1 FROM cards c WHERE c.draft_id = d.id)
-		ORDER BY d.id LIMIT ?`, limit)
+		UNION SELECT draft_id FROM cards WHERE state = 'posting' ORDER BY 1 LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("uncarded: %w", err)
 	}
 	return ids, nil
 }
 
+// BeginCard records the intent to post the draft's card (a cards row in
+// state posting, under the draft's subject) before it is posted, so a
+// crash between the post and SaveCard leaves a trace. inDoubt is true if
+// the intent existed already. A card already posted gives inDoubt false and
+// changes nothing; a draft gone gives bot.ErrNotFound.
+func (db *DB) BeginCard(ctx context.Context, draftID int64) (inDoubt bool, err error) {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		switch err := tx.QueryRowContext(ctx, "SELECT state FROM cards WHERE draft_id = ?", draftID).Scan(&state); {
+		case err == nil:
+			inDoubt = state == "posting"
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO cards (draft_id, subject_id, conversation, activity_id, posted_at, state, rendered)
+			SELECT id, subject_id, '', '', 0, 'posting', 0 FROM drafts WHERE id = ?`, draftID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return bot.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("begin card of draft %d: %w", draftID, err)
+	}
+	return inDoubt, nil
+}
+
 // SaveCard records (or replaces) where a draft's card was posted, under the
-// draft's subject.
+// draft's subject: its intent row becomes posted, not yet rendered. A draft
+// gone (erased meanwhile) gives bot.ErrNotFound, and the caller must remove
+// the card it posted.
 func (db *DB) SaveCard(ctx context.Context, draftID int64, ref bot.CardRef) error {
 	write, _, _, err := db.handles()
 	if err != nil {
@@ -343,9 +450,10 @@ func (db *DB) SaveCard(ctx context.Context, draftID int64, ref bot.CardRef) erro
 	if ref.Conversation == "" || ref.ActivityID == "" {
 		return errors.New("save card: conversation and activity id are required")
 	}
-	res, err := write.ExecContext(ctx, `INSERT INTO cards (draft_id, subject_id, conversation, activity_id, posted_at)
-		SELECT id, subject_id, ?, ?, ? FROM drafts WHERE id = ?
-		ON CONFLICT (draft_id) DO UPDATE SET conversation = excluded.conversation, activity_id = excluded.activity_id, posted_at = excluded.posted_at`,
+	res, err := write.ExecContext(ctx, `INSERT INTO cards (draft_id, subject_id, conversation, activity_id, posted_at, state, rendered)
+		SELECT id, subject_id, ?, ?, ?, 'posted', 0 FROM drafts WHERE id = ?
+		ON CONFLICT (draft_id) DO UPDATE SET conversation = excluded.conversation, activity_id = excluded.activity_id,
+			posted_at = excluded.posted_at, state = 'posted', rendered = 0`,
 		ref.Conversation, ref.ActivityID, ts(db.now()), draftID)
 	if err != nil {
 		return fmt.Errorf("save card: %w", err)
@@ -356,13 +464,82 @@ func (db *DB) SaveCard(ctx context.Context, draftID int64, ref bot.CardRef) erro
 	return nil
 }
 
+// CardRendered records that the draft's posted card shows its content.
+func (db *DB) CardRendered(ctx context.Context, draftID int64) error {
+	write, _, _, err := db.handles()
+	if err != nil {
+		return err
+	}
+	if _, err := write.ExecContext(ctx, "UPDATE cards SET rendered = 1 WHERE draft_id = ? AND state = 'posted' AND rendered = 0", draftID); err != nil {
+		return fmt.Errorf("card rendered: %w", err)
+	}
+	return nil
+}
+
+// Unrendered returns ids of drafts whose posted card may still show the
+// placeholder, oldest first.
+func (db *DB) Unrendered(ctx context.Context, limit int) ([]int64, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := queryIDs(ctx, read, "SELECT draft_id FROM cards WHERE state = 'posted' AND rendered = 0 ORDER BY draft_id LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("unrendered: %w", err)
+	}
+	return ids, nil
+}
+
+// PendingCardRemovals returns cards of erased subjects still to be deleted
+// from the platform, oldest first.
+func (db *DB) PendingCardRemovals(ctx context.Context, limit int) ([]bot.CardRemoval, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := read.QueryContext(ctx, "SELECT id, ref FROM card_removals ORDER BY id LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("card removals: %w", err)
+	}
+	defer rows.Close()
+	var out []bot.CardRemoval
+	for rows.Next() {
+		var r bot.CardRemoval
+		var sealed []byte
+		if err := rows.Scan(&r.ID, &sealed); err != nil {
+			return nil, fmt.Errorf("card removals: %w", err)
+		}
+		b, err := db.keys.openRow("card_removals", "ref", sealed)
+		if err != nil {
+			return nil, fmt.Errorf("card removals: %w", err)
+		}
+		if err := json.Unmarshal(b, &r.Ref); err != nil {
+			return nil, errors.New("card removals: bad json")
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CardRemoved forgets a card removal once the card is gone.
+func (db *DB) CardRemoved(ctx context.Context, id int64) error {
+	write, _, _, err := db.handles()
+	if err != nil {
+		return err
+	}
+	if _, err := write.ExecContext(ctx, "DELETE FROM card_removals WHERE id = ?", id); err != nil {
+		return fmt.Errorf("card removed: %w", err)
+	}
+	return nil
+}
+
 // CardsOf returns the posted cards about drafts for subject s.
 func (db *DB) CardsOf(ctx context.Context, s bot.SubjectID) ([]bot.CardRef, error) {
 	_, read, _, err := db.handles()
 	if err != nil {
 		return nil, err
 	}
-	rows, err := read.QueryContext(ctx, "SELECT conversation, activity_id FROM cards WHERE subject_id = ? ORDER BY id", string(s))
+	rows, err := read.QueryContext(ctx, "SELECT conversation, activity_id FROM cards WHERE subject_id = ? AND state = 'posted' ORDER BY id", string(s))
 	if err != nil {
 		return nil, fmt.Errorf("cards of subject: %w", err)
 	}
@@ -391,6 +568,9 @@ var errNotSettling = errors.New("only approve, edit and reject are decided here;
 // failed or flagged draft, or editing to empty text, gives bot.ErrForbidden.
 // The deciding identity is resolved to a staff subject (created if new).
 func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
+	if d.Kind == bot.Resend {
+		return db.resend(ctx, d)
+	}
 	var status bot.DraftStatus
 	switch d.Kind {
 	case bot.Approve:
@@ -484,9 +664,9 @@ func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
 		if d.Kind == bot.Reject {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (draft_id, subject_id, platform, chat_bidx, chat, text, status, attempts, next_attempt, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`, d.DraftID, string(dr.Subject), string(dr.Platform), dr.chatIdx,
-			sk.seal("outbox", "chat", []byte(dr.Chat)), sk.seal("outbox", "text", []byte(reply)), string(bot.StatusPending), now, now, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (draft_id, subject_id, platform, chat_bidx, chat, text, status, attempts, next_attempt, created_at, updated_at, key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`, d.DraftID, string(dr.Subject), string(dr.Platform), dr.chatIdx,
+			sk.seal("outbox", "chat", []byte(dr.Chat)), sk.seal("outbox", "text", []byte(reply)), string(bot.StatusPending), now, now, now, newOutboxKey()); err != nil {
 			if isUnique(err) {
 				return bot.ErrDecided
 			}
@@ -497,6 +677,44 @@ func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
 	db.afterResolve(ctx, r, err)
 	if err != nil {
 		return fmt.Errorf("decide draft %d: %w", d.DraftID, err)
+	}
+	return nil
+}
+
+// resend queues the reply of a decided draft again after its send failed or
+// could not be confirmed: the outbox row becomes pending, due now, with its
+// attempts reset and the same key (a copy that did arrive on an idempotent
+// channel is dropped by the platform). The click is recorded as a decision
+// (kind resend, not settling). A reply that is not failed or unconfirmed,
+// or the same ActionID again, gives bot.ErrDecided.
+func (db *DB) resend(ctx context.Context, d bot.Decision) error {
+	if d.At.IsZero() {
+		d.At = db.now()
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var subject, status string
+		var outboxID int64
+		if err := tx.QueryRowContext(ctx, "SELECT d.subject_id, o.id, o.status FROM drafts d JOIN outbox o ON o.draft_id = d.id WHERE d.id = ?", d.DraftID).
+			Scan(&subject, &outboxID, &status); err != nil {
+			return notFound(err)
+		}
+		if st := bot.MessageStatus(status); st != bot.StatusFailed && st != bot.StatusUnconfirmed {
+			return bot.ErrDecided
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (draft_id, subject_id, kind, action_id, at) VALUES (?, ?, 'resend', ?, ?)`,
+			d.DraftID, subject, nullString(d.ActionID), ts(d.At)); err != nil {
+			if isUnique(err) {
+				return bot.ErrDecided
+			}
+			return fmt.Errorf("insert decision: %w", err)
+		}
+		now := ts(db.now())
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = ?, sending_at = 0, waiting = '',
+			last_error = '', reason = '', updated_at = ? WHERE id = ?`, now, now, outboxID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("resend draft %d: %w", d.DraftID, err)
 	}
 	return nil
 }

@@ -264,7 +264,7 @@ func TestOutboxSendAndReceipts(t *testing.T) {
 	require.Len(t, items, 1)
 	it := items[0]
 
-	require.NoError(t, db.Postpone(ctx, it.ID, clk.Now().Add(time.Second)))
+	require.NoError(t, db.Postpone(ctx, it.ID, clk.Now().Add(time.Second), ""))
 	items, err = db.DueOutbox(ctx, clk.Now(), 10)
 	require.NoError(t, err)
 	assert.Empty(t, items, "postponed")
@@ -307,7 +307,7 @@ func TestOutboxSendAndReceipts(t *testing.T) {
 	assert.ErrorIs(t, err, bot.ErrNotFound)
 	_, err = db.RetryText(ctx, f.msg.PlatformID)
 	assert.ErrorIs(t, err, bot.ErrNotFound, "inbound messages are not retry material")
-	assert.ErrorContains(t, db.MarkRetry(ctx, it.ID, clk.Now(), "x"), "not pending")
+	assert.ErrorIs(t, db.MarkRetry(ctx, it.ID, clk.Now(), "x"), errNotInState)
 
 	receipt := func(st bot.MessageStatus, ids ...bot.MessageID) []int64 {
 		t.Helper()
@@ -337,14 +337,14 @@ func TestOutboxSendAndReceipts(t *testing.T) {
 		items, err := db.DueOutbox(ctx, clk.Now(), 10)
 		require.NoError(t, err)
 		require.Len(t, items, 1)
-		require.NoError(t, db.MarkFailed(ctx, items[0].ID, "unsupported"))
+		require.NoError(t, db.MarkFailed(ctx, items[0].ID, "unsupported", "WhatsApp refused the reply."))
 		v, err := db.LoadDraft(ctx, f2.draftID)
 		require.NoError(t, err)
 		assert.Equal(t, bot.StatusFailed, v.SendStatus)
 		items, err = db.DueOutbox(ctx, clk.Now(), 10)
 		require.NoError(t, err)
 		assert.Empty(t, items)
-		assert.ErrorIs(t, db.MarkFailed(ctx, 999, "x"), bot.ErrNotFound)
+		assert.ErrorIs(t, db.MarkFailed(ctx, 999, "x", ""), bot.ErrNotFound)
 		assert.ErrorIs(t, db.MarkSent(ctx, 999, "x", clk.Now()), bot.ErrNotFound)
 	})
 }
@@ -403,4 +403,110 @@ func TestTruncErr(t *testing.T) {
 	assert.True(t, strings.HasPrefix(long, got))
 	got = truncErr("x" + long)
 	assert.Len(t, got, maxErrLen-1, "half a rune dropped")
+}
+
+// TestOutboxInDoubt walks an outbox row through the send states: sending is
+// committed before the send, a restart finds it in doubt, a receipt with the
+// row's key settles it (platform id, outbound message, draft sent), a failed
+// receipt marks it failed with its reason, and staff resend it.
+func TestOutboxInDoubt(t *testing.T) {
+	db, clk := openTest(t)
+	ctx := context.Background()
+	f := newFixture(t, db, "+447700900123", "Ada", "q", "answer")
+	require.NoError(t, db.Decide(ctx, bot.Decision{DraftID: f.draftID, Kind: bot.Approve, By: staff("1")}))
+	items, err := db.DueOutbox(ctx, clk.Now(), 10)
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	it := items[0]
+	assert.Regexp(t, `^ob_[0-9a-f]{32}$`, it.Key)
+
+	require.NoError(t, db.BeginSend(ctx, it.ID, clk.Now()))
+	assert.ErrorIs(t, db.BeginSend(ctx, it.ID, clk.Now()), errNotInState, "one attempt at a time")
+	items, err = db.DueOutbox(ctx, clk.Now(), 10)
+	require.NoError(t, err)
+	assert.Empty(t, items, "a sending row is not due")
+	doubt, err := db.InDoubt(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, doubt, 1)
+	assert.Equal(t, bot.StatusSending, doubt[0].Status)
+	assert.Equal(t, clk.Now(), doubt[0].SendingAt)
+	v, err := db.LoadDraft(ctx, f.draftID)
+	require.NoError(t, err)
+	assert.Equal(t, bot.StatusSending, v.SendStatus)
+
+	t.Run("ReceiptByKeySettles", func(t *testing.T) {
+		got, err := db.ApplyReceipt(ctx, bot.Receipt{Platform: bot.WhatsApp, Chat: f.msg.Chat, IDs: []bot.MessageID{"wamid.1"},
+			Status: bot.StatusDelivered, Key: it.Key})
+		require.NoError(t, err)
+		assert.Equal(t, []int64{f.draftID}, got)
+		v, err := db.LoadDraft(ctx, f.draftID)
+		require.NoError(t, err)
+		assert.Equal(t, bot.StatusDelivered, v.SendStatus)
+		assert.Equal(t, bot.DraftSent, v.Draft.Status)
+		text, err := db.RetryText(ctx, "wamid.1")
+		require.NoError(t, err)
+		assert.Equal(t, "answer", text, "the outbound message row is written")
+		doubt, err := db.InDoubt(ctx, 10)
+		require.NoError(t, err)
+		assert.Empty(t, doubt)
+		require.NoError(t, db.MarkSent(ctx, it.ID, "wamid.1", clk.Now()), "a late MarkSent changes nothing")
+		v, err = db.LoadDraft(ctx, f.draftID)
+		require.NoError(t, err)
+		assert.Equal(t, bot.StatusDelivered, v.SendStatus, "never lowered")
+		got, err = db.ApplyReceipt(ctx, bot.Receipt{Platform: bot.WhatsApp, Chat: f.msg.Chat, Key: "ob_unknown", Status: bot.StatusRead})
+		require.NoError(t, err)
+		assert.Empty(t, got, "an unknown key changes nothing")
+	})
+	t.Run("FailedReceiptThenResend", func(t *testing.T) {
+		got, err := db.ApplyReceipt(ctx, bot.Receipt{Platform: bot.WhatsApp, Chat: f.msg.Chat, IDs: []bot.MessageID{"wamid.1"},
+			Status: bot.StatusFailed, Key: it.Key, Reason: "131026 Message undeliverable"})
+		require.NoError(t, err)
+		assert.Equal(t, []int64{f.draftID}, got)
+		v, err := db.LoadDraft(ctx, f.draftID)
+		require.NoError(t, err)
+		assert.Equal(t, bot.StatusFailed, v.SendStatus)
+		assert.Equal(t, "The platform could not deliver it: 131026 Message undeliverable.", v.SendReason)
+
+		require.NoError(t, db.Decide(ctx, bot.Decision{DraftID: f.draftID, Kind: bot.Resend, By: staff("1"), ActionID: "click-1"}))
+		assert.ErrorIs(t, db.Decide(ctx, bot.Decision{DraftID: f.draftID, Kind: bot.Resend, By: staff("1"), ActionID: "click-2"}), bot.ErrDecided,
+			"only a failed or unconfirmed reply is resent")
+		items, err := db.DueOutbox(ctx, clk.Now(), 10)
+		require.NoError(t, err)
+		require.Len(t, items, 1)
+		assert.Equal(t, it.Key, items[0].Key, "the same reply, the same key")
+		assert.Zero(t, items[0].Attempts)
+		assert.Empty(t, items[0].Reason)
+	})
+	t.Run("Unconfirmed", func(t *testing.T) {
+		require.NoError(t, db.BeginSend(ctx, it.ID, clk.Now()))
+		require.NoError(t, db.MarkUnconfirmed(ctx, it.ID, "WhatsApp did not confirm it."))
+		v, err := db.LoadDraft(ctx, f.draftID)
+		require.NoError(t, err)
+		assert.Equal(t, bot.StatusUnconfirmed, v.SendStatus)
+		assert.Equal(t, "WhatsApp did not confirm it.", v.SendReason)
+		got, err := db.ApplyReceipt(ctx, bot.Receipt{Platform: bot.WhatsApp, Chat: f.msg.Chat, IDs: []bot.MessageID{"wamid.2"},
+			Status: bot.StatusSent, Key: it.Key})
+		require.NoError(t, err)
+		assert.Equal(t, []int64{f.draftID}, got, "a late receipt still settles it")
+		v, err = db.LoadDraft(ctx, f.draftID)
+		require.NoError(t, err)
+		assert.Equal(t, bot.StatusSent, v.SendStatus)
+		assert.Empty(t, v.SendReason)
+	})
+	t.Run("Waiting", func(t *testing.T) {
+		g := newFixture(t, db, "+447700900124", "Bob", "q", "answer 2")
+		require.NoError(t, db.Decide(ctx, bot.Decision{DraftID: g.draftID, Kind: bot.Approve, By: staff("1")}))
+		items, err := db.DueOutbox(ctx, clk.Now(), 10)
+		require.NoError(t, err)
+		require.Len(t, items, 1)
+		require.NoError(t, db.Postpone(ctx, items[0].ID, clk.Now().Add(time.Minute), bot.WhatsApp))
+		v, err := db.LoadDraft(ctx, g.draftID)
+		require.NoError(t, err)
+		assert.Equal(t, bot.StatusPending, v.SendStatus)
+		assert.Equal(t, bot.WhatsApp, v.SendWaiting)
+		require.NoError(t, db.BeginSend(ctx, items[0].ID, clk.Now()))
+		v, err = db.LoadDraft(ctx, g.draftID)
+		require.NoError(t, err)
+		assert.Empty(t, v.SendWaiting, "an attempt ends the wait")
+	})
 }

@@ -424,10 +424,11 @@ func (db *DB) MarkHandled(ctx context.Context, messageID int64) error {
 }
 
 // RevokeMessage deletes the stored inbound message the sender deleted for
-// everyone and returns the ids of drafts that answered it (their message
+// everyone, with its media and their files, and returns the ids of drafts that answered it (their message
 // link is cleared). An unknown message gives bot.ErrNotFound.
 func (db *DB) RevokeMessage(ctx context.Context, platform bot.Platform, chat bot.ChatID, id bot.MessageID) ([]int64, error) {
 	var drafts []int64
+	var files []string
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var rowID int64
 		if err := tx.QueryRowContext(ctx, "SELECT id FROM messages WHERE platform = ? AND chat_bidx = ? AND platform_id = ? AND dir = 'in'",
@@ -438,11 +439,17 @@ func (db *DB) RevokeMessage(ctx context.Context, platform bot.Platform, chat bot
 		if drafts, err = queryIDs(ctx, tx, "SELECT id FROM drafts WHERE message_id = ? ORDER BY id", rowID); err != nil {
 			return err
 		}
+		if files, _, err = deleteMediaRows(ctx, tx, "message_id = ?", rowID); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM messages WHERE id = ?", rowID)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("revoke message: %w", err)
+	}
+	if err := db.removeMediaFiles(files); err != nil {
+		return drafts, fmt.Errorf("revoke message: %w", err)
 	}
 	return drafts, nil
 }

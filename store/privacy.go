@@ -17,6 +17,7 @@ import (
 //	"subject"     bot.Subject
 //	"identity"    bot.Identity
 //	"message"     bot.Message       (both directions)
+//	"media"       bot.Media         (attachments, without their bytes: OpenMedia reads those)
 //	"draft"       bot.Draft         (drafts answering the subject)
 //	"decision"    DecisionRecord    (decisions on the subject's drafts, with edited text)
 //	"decision-by" DecisionRecord    (decisions the subject took as staff, without the reply text)
@@ -28,6 +29,7 @@ const (
 	ExportSubjectKind = "subject"
 	ExportIdentity    = "identity"
 	ExportMessage     = "message"
+	ExportMedia       = "media"
 	ExportDraft       = "draft"
 	ExportDecision    = "decision"
 	ExportDecisionBy  = "decision-by"
@@ -78,6 +80,15 @@ func (db *DB) ExportSubject(ctx context.Context, s bot.SubjectID, fn func(kind s
 		}
 		if len(ms) < 500 {
 			break
+		}
+	}
+	media, err := db.queryMedia(ctx, read, "WHERE subject_id = ? ORDER BY id", string(s))
+	if err != nil {
+		return wrap("media", err)
+	}
+	for _, m := range media {
+		if err := fn(ExportMedia, m); err != nil {
+			return err
 		}
 	}
 	draftIDs, err := queryIDs(ctx, read, "SELECT id FROM drafts WHERE subject_id = ? ORDER BY id", string(s))
@@ -151,21 +162,7 @@ func (db *DB) ExportSubject(ctx context.Context, s bot.SubjectID, fn func(kind s
 }
 
 func (db *DB) outboxOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.OutboxItem, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, draft_id, subject_id, platform, chat, text, status, attempts, next_attempt, platform_id, last_error
-		FROM outbox WHERE subject_id = ? ORDER BY id`, string(s))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []bot.OutboxItem
-	for rows.Next() {
-		it, err := db.scanOutbox(ctx, rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, it)
-	}
-	return out, rows.Err()
+	return db.queryOutbox(ctx, q, "WHERE subject_id = ? ORDER BY id", string(s))
 }
 
 func (db *DB) auditOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.AuditEntry, error) {
@@ -190,9 +187,13 @@ func (db *DB) auditOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.Au
 }
 
 // DeleteSubject erases subject s. In one transaction it deletes, children
-// first, every row keyed by s (decisions on its drafts, cards, outbox,
+// first, every row keyed by s (media, decisions on its drafts, cards, outbox,
 // drafts, messages, identities, the subject) and clears s from decisions it
-// took as staff on other subjects' drafts ("decisions_by"). Then it destroys
+// took as staff on other subjects' drafts ("decisions_by"); the same
+// transaction writes the erasure journal (subject id and step only) and
+// queues s's posted cards for removal from the platform (card_removals).
+// It unlinks the subject's media files (SweepMedia catches any a crash
+// left). Then it destroys
 // s's data key in the keys db, so copies of its ciphertext in old backups
 // cannot be opened, and checkpoints both databases (TRUNCATE) so the zeroed
 // pages replace the old ones on disk. Requests and audit rows hold ids only
@@ -200,7 +201,10 @@ func (db *DB) auditOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.Au
 //
 // It returns the rows removed per table ("subject_keys" for the key). An
 // unknown subject with no key gives bot.ErrNotFound. A failed checkpoint is
-// returned with the counts: the rows are gone but not yet physically.
+// returned with the counts: the rows are gone but not yet physically. An
+// erasure cut off after its rows went (a crash, a failed key deletion) stays
+// in the journal and is completed by the next Open; calling DeleteSubject
+// again completes it too.
 func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error) {
 	if s == "" {
 		return nil, errors.New("delete subject: empty id")
@@ -217,7 +221,22 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 		{"subjects", "DELETE FROM subjects WHERE id = ?1"},
 	}
 	release := db.subjects.hold()
+	var files []string
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.journalErasure(ctx, tx, s); err != nil {
+			return err
+		}
+		if err := db.queueCardRemovals(ctx, tx, s); err != nil {
+			return err
+		}
+		var n int
+		var err error
+		if files, n, err = deleteMediaRows(ctx, tx, "subject_id = ?", string(s)); err != nil {
+			return fmt.Errorf("media: %w", err)
+		}
+		if n > 0 {
+			counts["media"] = n
+		}
 		for _, st := range steps {
 			res, err := tx.ExecContext(ctx, st.query, string(s))
 			if err != nil {
@@ -232,15 +251,27 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 	if err != nil {
 		return nil, fmt.Errorf("delete subject: %w", err)
 	}
+	if err := db.removeMediaFiles(files); err != nil {
+		return counts, fmt.Errorf("delete subject: %w", err)
+	}
 	n, err := db.destroySubjectKey(ctx, s)
 	if err != nil {
 		return counts, fmt.Errorf("delete subject: %w", err)
 	}
 	counts["subject_keys"] = n
 	if counts["subjects"] == 0 && n == 0 {
+		if err := db.setErasureStep(ctx, s, ""); err != nil {
+			return nil, fmt.Errorf("delete subject: %w", err)
+		}
 		return nil, fmt.Errorf("delete subject: %w", bot.ErrNotFound)
 	}
+	if err := db.setErasureStep(ctx, s, eraseStepCheckpoint); err != nil {
+		return counts, fmt.Errorf("delete subject: %w", err)
+	}
 	if err := db.Checkpoint(ctx); err != nil {
+		return counts, fmt.Errorf("delete subject: %w", err)
+	}
+	if err := db.setErasureStep(ctx, s, ""); err != nil {
 		return counts, fmt.Errorf("delete subject: %w", err)
 	}
 	db.log.Info().Str("subject", string(s)).Int("messages", counts["messages"]).Msg("subject erased")
@@ -269,8 +300,16 @@ func (db *DB) CountSubject(ctx context.Context, s bot.SubjectID) (map[string]int
 	if err != nil {
 		return nil, fmt.Errorf("count subject: %w", err)
 	}
-	return map[string]int{"decisions_by": dby, "decisions": dec, "cards": cards, "outbox": outbox,
-		"drafts": drafts, "messages": msgs, "identities": ids, "subjects": subs}, nil
+	out := map[string]int{"decisions_by": dby, "decisions": dec, "cards": cards, "outbox": outbox,
+		"drafts": drafts, "messages": msgs, "identities": ids, "subjects": subs}
+	var media int
+	if err := read.QueryRowContext(ctx, "SELECT count(*) FROM media WHERE subject_id = ?", string(s)).Scan(&media); err != nil {
+		return nil, fmt.Errorf("count subject: %w", err)
+	}
+	if media > 0 { // as DeleteSubject reports it
+		out["media"] = media
+	}
+	return out, nil
 }
 
 // CreateRequest adds a data-rights request to the register and returns its

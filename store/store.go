@@ -38,9 +38,15 @@ const (
 
 // dsnParams is set on every connection to either file: foreign keys, a
 // busy timeout, BEGIN IMMEDIATE for transactions (no lock upgrades that
-// deadlock), secure_delete so erased rows are zeroed, and NORMAL sync (safe
-// in WAL mode). WAL is set by connectPragmas, after the page size.
-const dsnParams = "_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_secure_delete=on&_synchronous=NORMAL"
+// deadlock), secure_delete so erased rows are zeroed, and FULL sync: in WAL
+// mode every commit fsyncs the WAL before it returns, so a commit that was
+// acknowledged (an inbound message WhatsApp was told about, a new subject's
+// key in keys.db) survives a power cut or an OS crash; NORMAL syncs only at
+// checkpoints and may lose the last commits. Inbound messages share commits
+// (group commit, inboundBatcher) and new subjects' keys are committed in
+// batches (keyPool), so FULL costs one fsync per batch, not per message.
+// WAL is set by connectPragmas, after the page size.
+const dsnParams = "_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_secure_delete=on&_synchronous=FULL"
 
 // connectPragmas are set by a ConnectHook on every connection; the DSN has
 // no keys for them. page_size 2048 (default 4096) applies to a new file
@@ -90,6 +96,7 @@ type DB struct {
 	inbound  inboundBatcher // group commit of SaveInbound and Ingest
 	subjects *subjectCache  // returning senders, by blind index
 	pool     keyPool        // data keys of subjects to come
+	media    mediaFiles     // media files being written
 
 	stmts *writeStmts // prepared on the writer connection by Open; guarded by mu
 
@@ -97,6 +104,8 @@ type DB struct {
 	write *sql.DB    // main db, one connection: all writes
 	read  *sql.DB    // main db, several connections: reads
 	kdb   *sql.DB    // keys db, one connection
+
+	recovery Recovery // what the last Open recovered; guarded by mu
 }
 
 var _ bot.Store = (*DB)(nil)
@@ -153,7 +162,11 @@ func (db *DB) KeysPath() string { return filepath.Join(db.dir, KeysFile) }
 // pending migrations and checks the master key against the key check value
 // the databases hold: data written with another key gives an error
 // wrapping ErrWrongMasterKey, and the store stays closed. Then it runs the
-// one-time data changes migrations scheduled (see runDataTasks).
+// one-time data changes migrations scheduled (see runDataTasks), and
+// finishes what a crash of an earlier process left (LastRecovery says
+// what): it completes journaled erasures and destroys subject keys that no
+// subject uses (spare keys of the pool, keys of subjects rolled back or
+// merged).
 func (db *DB) Open(ctx context.Context) error {
 	if err := db.open(ctx); err != nil {
 		return err
@@ -161,6 +174,21 @@ func (db *DB) Open(ctx context.Context) error {
 	if err := db.runDataTasks(ctx); err != nil {
 		_ = db.Close()
 		return fmt.Errorf("store: %w", err)
+	}
+	rec, err := db.recover(ctx)
+	if err != nil {
+		_ = db.Close()
+		return fmt.Errorf("store: recover: %w", err)
+	}
+	db.mu.Lock()
+	db.recovery = rec
+	db.mu.Unlock()
+	if rec.OrphanKeys > 0 && rec.Erasures == 0 {
+		// The deleted keys' pages leave the WAL now (secure_delete zeroed
+		// them in the file); an erasure above checkpointed already.
+		if err := db.Checkpoint(ctx); err != nil {
+			db.log.Warn().Err(err).Msg("checkpoint after destroying orphan keys")
+		}
 	}
 	db.log.Info().Msg("store opened")
 	return nil
@@ -229,6 +257,9 @@ func (db *DB) open(ctx context.Context) (err error) {
 				return fmt.Errorf("store: restrict db file mode: %w", err)
 			}
 		}
+	}
+	if _, err := db.sweepMedia(ctx, read); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	db.write, db.read, db.kdb = write, read, kdb
 	db.stmts = &stmts

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,7 +85,7 @@ func TestPragmas(t *testing.T) {
 		"journal_mode":       "wal",
 		"busy_timeout":       "5000",
 		"secure_delete":      "1",
-		"synchronous":        "1",
+		"synchronous":        "2", // FULL
 		"temp_store":         "2",
 		"journal_size_limit": "16777216",
 		"page_size":          "2048",
@@ -195,4 +197,111 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 	assert.Equal(t, 0, n, "a failed migration leaves nothing behind")
 	require.NoError(t, h.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n))
 	assert.Equal(t, 1, n)
+}
+
+// TestMigrateAutoincrement rebuilds tables with data, an index, a trigger
+// and a column added by an earlier migration, and checks that everything
+// survives and that a deleted row's id is not given out again.
+func TestMigrateAutoincrement(t *testing.T) {
+	h, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "m.db")+"?"+dsnParams)
+	require.NoError(t, err)
+	defer h.Close()
+	h.SetMaxOpenConns(1)
+	fsys := fstest.MapFS{
+		"m/001_a.sql": {Data: []byte(`-- 001: a
+CREATE TABLE p (id INTEGER PRIMARY KEY, v TEXT NOT NULL) STRICT;
+CREATE INDEX p_v ON p(v);
+CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER NOT NULL REFERENCES p(id), n INTEGER NOT NULL DEFAULT 0) STRICT;
+INSERT INTO p (id, v) VALUES (1, 'one'), (2, 'two'), (3, 'three');
+INSERT INTO c (p_id) VALUES (1), (3);`)},
+		"m/002_b.sql": {Data: []byte(`-- 002: b adds a column and a trigger
+ALTER TABLE p ADD COLUMN w INTEGER NOT NULL DEFAULT 7;
+CREATE TRIGGER c_count AFTER INSERT ON c BEGIN UPDATE c SET n = 1 WHERE id = NEW.id; END;`)},
+		"m/003_c.sql": {Data: []byte("-- 003: never reuse ids\n-- autoincrement: p c\nCREATE INDEX c_p ON c(p_id);")},
+	}
+	ctx := context.Background()
+	require.NoError(t, migrate(ctx, h, fsys, "m"))
+	require.NoError(t, migrate(ctx, h, fsys, "m"), "a second run applies nothing")
+
+	var n int
+	require.NoError(t, h.QueryRow("SELECT count(*) FROM sqlite_master WHERE name IN ('p_v', 'c_count', 'c_p')").Scan(&n))
+	assert.Equal(t, 3, n, "indexes and triggers are kept")
+	require.NoError(t, h.QueryRow("SELECT count(*) FROM p WHERE w = 7").Scan(&n))
+	assert.Equal(t, 3, n, "rows and added columns are kept")
+	var fk int
+	require.NoError(t, h.QueryRow("PRAGMA foreign_keys").Scan(&fk))
+	assert.Equal(t, 1, fk, "foreign keys are on again")
+
+	_, err = h.Exec("DELETE FROM c WHERE p_id = 3")
+	require.NoError(t, err)
+	_, err = h.Exec("DELETE FROM p WHERE id = 3")
+	require.NoError(t, err)
+	res, err := h.Exec("INSERT INTO p (v) VALUES ('four')")
+	require.NoError(t, err)
+	id, err := res.LastInsertId()
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), id, "the deleted newest id is not reused")
+	res, err = h.Exec("INSERT INTO c (p_id) VALUES (4)")
+	require.NoError(t, err)
+	cid, _ := res.LastInsertId()
+	require.NoError(t, h.QueryRow("SELECT n FROM c WHERE id = ?", cid).Scan(&n))
+	assert.Equal(t, 1, n, "the trigger still fires")
+	_, err = h.Exec("INSERT INTO c (p_id) VALUES (99)")
+	assert.Error(t, err, "foreign keys are enforced")
+}
+
+// TestUpgradeToExactlyOnce migrates a database with rows written before
+// 009 and checks that the rows survive the rebuilds, outbox rows get keys,
+// cards count as posted and old drafts have no token (their cards keep
+// working).
+func TestUpgradeToExactlyOnce(t *testing.T) {
+	h, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "m.db")+"?"+dsnParams)
+	require.NoError(t, err)
+	defer h.Close()
+	h.SetMaxOpenConns(1)
+	ctx := context.Background()
+	before := fstest.MapFS{}
+	ms, err := loadMigrations(mainMigrations, "migrations")
+	require.NoError(t, err)
+	for _, m := range ms {
+		if m.name == "exactly_once" {
+			break
+		}
+		b, err := fs.ReadFile(mainMigrations, fmt.Sprintf("migrations/%03d_%s.sql", m.version, m.name))
+		require.NoError(t, err)
+		before[fmt.Sprintf("m/%03d_%s.sql", m.version, m.name)] = &fstest.MapFile{Data: b}
+	}
+	require.NoError(t, migrate(ctx, h, before, "m"))
+	for _, q := range []string{
+		"INSERT INTO subjects (id, role, created_at, updated_at) VALUES ('s_1', 'customer', 1, 1)",
+		"INSERT INTO messages (id, subject_id, platform, chat_bidx, chat, platform_id, dir, kind, sent_at, stored_at, status) VALUES (7, 's_1', 'whatsapp', x'01', x'02', 'W1', 'in', 'text', 1, 1, 'received')",
+		"INSERT INTO drafts (id, subject_id, message_id, platform, chat_bidx, chat, status, created_at, updated_at) VALUES (3, 's_1', 7, 'whatsapp', x'01', x'02', 'approved', 1, 1)",
+		"INSERT INTO cards (draft_id, subject_id, conversation, activity_id, posted_at) VALUES (3, 's_1', 'conv', 'act-1', 1)",
+		"INSERT INTO outbox (draft_id, subject_id, platform, chat_bidx, chat, text, status, next_attempt, created_at, updated_at) VALUES (3, 's_1', 'whatsapp', x'01', x'02', x'03', 'pending', 1, 1, 1)",
+	} {
+		_, err := h.Exec(q)
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, migrate(ctx, h, mainMigrations, "migrations"))
+	var key, token, state string
+	require.NoError(t, h.QueryRow("SELECT key FROM outbox WHERE draft_id = 3").Scan(&key))
+	assert.Regexp(t, `^ob_[0-9a-f]{32}$`, key)
+	require.NoError(t, h.QueryRow("SELECT token FROM drafts WHERE id = 3").Scan(&token))
+	assert.Empty(t, token)
+	require.NoError(t, h.QueryRow("SELECT state FROM cards WHERE draft_id = 3").Scan(&state))
+	assert.Equal(t, "posted", state)
+	var n int
+	require.NoError(t, h.QueryRow("SELECT count(*) FROM messages WHERE id = 7 AND platform_id = 'W1'").Scan(&n))
+	assert.Equal(t, 1, n)
+	_, err = h.Exec("DELETE FROM outbox")
+	require.NoError(t, err)
+	_, err = h.Exec("DELETE FROM cards")
+	require.NoError(t, err)
+	_, err = h.Exec("DELETE FROM drafts")
+	require.NoError(t, err)
+	res, err := h.Exec("INSERT INTO drafts (subject_id, message_id, platform, chat_bidx, chat, status, created_at, updated_at) VALUES ('s_1', 7, 'whatsapp', x'01', x'02', 'pending', 1, 1)")
+	require.NoError(t, err)
+	id, err := res.LastInsertId()
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), id, "the erased draft's id 3 is not given out again")
 }

@@ -18,7 +18,10 @@ var ErrInjected = errors.New("channeltest: injected send failure")
 
 // Fake is an in-memory bot.Channel. Inject delivers to the sink given to
 // Run; Send records what was sent and returns ids "fake-1", "fake-2", …
-// It is safe for concurrent use.
+// By default it is Idempotent, as whatsmeow is: a send with an
+// Outbound.Key it sent before is the same message (the recipient drops the
+// repeated id), so it returns the first id and records nothing new;
+// Repeats counts those. It is safe for concurrent use.
 type Fake struct {
 	platform bot.Platform
 	caps     bot.Capabilities
@@ -31,6 +34,8 @@ type Fake struct {
 	fail    int
 	failErr error
 	seq     int
+	byKey   map[string]bot.MessageID
+	repeats int
 }
 
 var _ bot.Channel = (*Fake)(nil)
@@ -40,8 +45,9 @@ var _ bot.Channel = (*Fake)(nil)
 func NewFake(platform bot.Platform) *Fake {
 	return &Fake{
 		platform: platform,
-		caps:     bot.Capabilities{Files: true, Edits: true},
+		caps:     bot.Capabilities{Files: true, Edits: true, Idempotent: true},
 		running:  make(chan struct{}),
+		byKey:    make(map[string]bot.MessageID),
 	}
 }
 
@@ -180,11 +186,26 @@ func (f *Fake) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error
 		f.fail--
 		return "", f.failErr
 	}
+	if id, ok := f.byKey[msg.Key]; ok && msg.Key != "" && f.caps.Idempotent {
+		f.repeats++
+		return id, nil
+	}
 	f.seq++
 	id := bot.MessageID(fmt.Sprintf("fake-%d", f.seq))
 	f.sends = append(f.sends, msg)
 	f.ids = append(f.ids, id)
+	if msg.Key != "" {
+		f.byKey[msg.Key] = id
+	}
 	return id, nil
+}
+
+// Repeats returns how many sends repeated an earlier Key (and were the
+// same message, for an idempotent fake).
+func (f *Fake) Repeats() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.repeats
 }
 
 // Sent is one recorded send.

@@ -3,26 +3,31 @@ package channeltest
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/switchboard/switchboard/bot"
 )
 
-// Notifier is an in-memory bot.Notifier: it records posted and updated
-// cards and alerts, and returns CardRefs {"staff", "card-1"}, … It is safe
-// for concurrent use.
+// Notifier is an in-memory bot.Notifier and bot.CardRemover: it records
+// posted, updated and removed cards and alerts, and returns CardRefs
+// {"staff", "card-1"}, … It is safe for concurrent use.
 type Notifier struct {
 	mu       sync.Mutex
 	posts    []bot.Card
 	updates  []bot.Card
 	latest   map[int64]bot.Card
 	refs     map[int64]bot.CardRef
+	removed  []bot.CardRef
 	alerts   []string
 	seq      int
 	failPost int
 }
 
-var _ bot.Notifier = (*Notifier)(nil)
+var (
+	_ bot.Notifier    = (*Notifier)(nil)
+	_ bot.CardRemover = (*Notifier)(nil)
+)
 
 // NewNotifier returns an empty Notifier.
 func NewNotifier() *Notifier {
@@ -74,6 +79,51 @@ func (n *Notifier) UpdateCard(ctx context.Context, ref bot.CardRef, c bot.Card) 
 		}
 	}
 	return fmt.Errorf("channeltest: update card %s: %w", ref.ActivityID, bot.ErrNotFound)
+}
+
+// RemoveCard deletes a posted card; a card it does not have (removed
+// already) is not an error.
+func (n *Notifier) RemoveCard(ctx context.Context, ref bot.CardRef) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("channeltest: remove card: %w", err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, r := range n.refs {
+		if r == ref {
+			delete(n.refs, id)
+			delete(n.latest, id)
+			n.removed = append(n.removed, ref)
+		}
+	}
+	return nil
+}
+
+// Removed returns the cards removed, oldest first.
+func (n *Notifier) Removed() []bot.CardRef {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]bot.CardRef(nil), n.removed...)
+}
+
+// Cards returns the latest state of every card still posted, by draft id.
+func (n *Notifier) Cards() []bot.Card {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]bot.Card, 0, len(n.latest))
+	for _, c := range n.latest {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].DraftID < out[j].DraftID })
+	return out
+}
+
+// Ref returns where the draft's card was posted.
+func (n *Notifier) Ref(draftID int64) (bot.CardRef, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r, ok := n.refs[draftID]
+	return r, ok
 }
 
 // Alert records text.

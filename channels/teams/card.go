@@ -22,6 +22,10 @@ const maxReplyLen = 4096
 // removedText is what a card says once blanked at the customer's request.
 const removedText = "Removed at the customer's request."
 
+// preparingText is the placeholder posted before a card's content. If the
+// bot stopped right after posting it, it stays like this: it names nobody.
+const preparingText = "Preparing a card for a new customer message… (if this stays, the bot restarted and posted the card again below)"
+
 // view is what a card is rendered with besides the bot.Card: the time (for
 // "12 minutes ago") and the admins' reply snippets offered in Edit.
 type view struct {
@@ -45,6 +49,11 @@ func renderCard(c bot.Card, v view) obj {
 	}
 	if c.Removed {
 		card["body"] = []any{plainBlock(removedText, obj{"isSubtle": true, "italic": true})}
+		return card
+	}
+	if c.Preparing {
+		// Posted before the card's content: no name, no text, no action.
+		card["body"] = []any{textBlock(preparingText, obj{"isSubtle": true, "italic": true})}
 		return card
 	}
 	customer := c.Customer
@@ -111,6 +120,21 @@ func renderCard(c bot.Card, v view) obj {
 			facts = append(facts, obj{"title": "Reply", "value": sendLabel(c.SendStatus)})
 		}
 		body = append(body, obj{"type": "FactSet", "facts": facts, "separator": true})
+		if c.Waiting != "" && (c.SendStatus == bot.StatusPending || c.SendStatus == "") {
+			body = append(body, notice("warning", "Waiting for "+c.Waiting.Name()+": ", "the reply goes out once "+c.Waiting.Name()+" is connected."))
+		}
+		if resendable(c) {
+			reason := c.SendReason
+			if reason == "" {
+				reason = "The reply was not sent."
+			}
+			label := "Not sent: "
+			if c.SendStatus == bot.StatusUnconfirmed {
+				label = "Not confirmed: "
+			}
+			body = append(body, notice("attention", label, reason))
+			card["actions"] = []any{execute("Resend", "resend", c, obj{"style": "positive"})}
+		}
 	} else {
 		card["actions"] = cardActions(c, v.snippets)
 	}
@@ -266,6 +290,8 @@ func statusLabel(c bot.Card) string {
 		return "Drafting failed"
 	case bot.DraftSent:
 		return "Sent"
+	case bot.DraftDrafting:
+		return "Drafting a reply…"
 	}
 	if c.Result != nil && c.Result.Manual {
 		return "Waiting for a reply by hand"
@@ -277,6 +303,10 @@ func sendLabel(s bot.MessageStatus) string {
 	switch s {
 	case bot.StatusPending:
 		return "queued"
+	case bot.StatusSending:
+		return "sending"
+	case bot.StatusUnconfirmed:
+		return "not confirmed"
 	case bot.StatusSent:
 		return "sent"
 	case bot.StatusDelivered:
@@ -352,6 +382,12 @@ func money(minor int64, currency string) string {
 	return sign + amount + " " + currency
 }
 
+// resendable reports whether the card offers to send a failed or
+// unconfirmed reply again.
+func resendable(c bot.Card) bool {
+	return c.SendStatus == bot.StatusFailed || c.SendStatus == bot.StatusUnconfirmed
+}
+
 // Card verbs; each is one bot.DecisionKind.
 var verbs = map[string]bot.DecisionKind{
 	"approve":    bot.Approve,
@@ -359,17 +395,23 @@ var verbs = map[string]bot.DecisionKind{
 	"reject":     bot.Reject,
 	"regenerate": bot.Regenerate,
 	"retry":      bot.Retry,
+	"resend":     bot.Resend,
 	"template":   bot.SendTemplate,
 }
 
 // execute is an Action.Execute whose data also carries the verb, so the
-// same click works as an Action.Submit on clients that fall back.
-func execute(title, verb string, draft int64, extra obj) obj {
+// same click works as an Action.Submit on clients that fall back. The data
+// carries the draft's token, so the click acts on this card's draft only.
+func execute(title, verb string, c bot.Card, extra obj) obj {
+	data := obj{"switchboard": "decide", "verb": verb, "draft": c.DraftID}
+	if c.Token != "" {
+		data["token"] = c.Token
+	}
 	a := obj{
 		"type":  "Action.Execute",
 		"title": title,
 		"verb":  verb,
-		"data":  obj{"switchboard": "decide", "verb": verb, "draft": draft},
+		"data":  data,
 	}
 	for k, v := range extra {
 		a[k] = v
@@ -389,31 +431,32 @@ func showCard(title string, body []any, actions []any) obj {
 func cardActions(c bot.Card, snippets []Snippet) []any {
 	r := c.Result
 	manual := r != nil && r.Manual
+	drafting := c.Status == bot.DraftDrafting
 	var acts []any
 	switch {
 	case c.Status == bot.DraftFailed:
 		if r == nil || r.Failure.Retry() {
-			acts = append(acts, execute("Retry", "retry", c.DraftID, nil))
+			acts = append(acts, execute("Retry", "retry", c, nil))
 		}
-	case !manual && c.Draft != "" && !r.Blocked():
-		acts = append(acts, execute("Approve", "approve", c.DraftID, obj{"style": "positive"}))
+	case !manual && !drafting && c.Draft != "" && !r.Blocked():
+		acts = append(acts, execute("Approve", "approve", c, obj{"style": "positive"}))
 	}
 	editTitle := "Edit"
 	if c.Draft == "" {
 		editTitle = "Write reply"
 	}
 	acts = append(acts, showCard(editTitle, editInputs(c, snippets),
-		[]any{execute("Send this reply", "edit", c.DraftID, obj{"style": "positive"})}))
-	if !manual && c.Status != bot.DraftFailed {
+		[]any{execute("Send this reply", "edit", c, obj{"style": "positive"})}))
+	if !manual && !drafting && c.Status != bot.DraftFailed {
 		acts = append(acts, showCard("Regenerate",
 			[]any{obj{"type": "Input.Text", "id": "instruction", "label": "What should change? (optional)",
 				"placeholder": "shorter, friendlier, mention opening hours…", "maxLength": 500}},
-			[]any{execute("Draft again", "regenerate", c.DraftID, nil)}))
+			[]any{execute("Draft again", "regenerate", c, nil)}))
 	}
 	if c.Template && !c.WindowEnds.IsZero() && c.WindowLeft <= 0 {
-		acts = append(acts, execute("Send template", "template", c.DraftID, nil))
+		acts = append(acts, execute("Send template", "template", c, nil))
 	}
-	acts = append(acts, execute("Reject", "reject", c.DraftID, obj{"style": "destructive"}))
+	acts = append(acts, execute("Reject", "reject", c, obj{"style": "destructive"}))
 	return acts
 }
 
@@ -454,6 +497,7 @@ func cardAttachment(c bot.Card, v view) schema.Attachment {
 type cardAction struct {
 	Kind        bot.DecisionKind
 	DraftID     int64
+	Token       string
 	Text        string
 	Instruction string
 	Snippet     string // the snippet chosen under Edit, lower case; "" for none
@@ -488,6 +532,7 @@ func parseCardAction(value json.RawMessage, invoke bool) (a cardAction, ok bool,
 		Switchboard string          `json:"switchboard"`
 		Verb        string          `json:"verb"`
 		Draft       json.RawMessage `json:"draft"`
+		Token       string          `json:"token"`
 		Text        *string         `json:"text"`
 		Instruction *string         `json:"instruction"`
 		Snippet     *string         `json:"snippet"`
@@ -512,7 +557,10 @@ func parseCardAction(value json.RawMessage, invoke bool) (a cardAction, ok bool,
 	if err != nil || id <= 0 {
 		return cardAction{}, true, fmt.Errorf("card action: %w: bad draft id", errBadActivity)
 	}
-	a = cardAction{Kind: kind, DraftID: id}
+	if len(d.Token) > 64 {
+		return cardAction{}, true, fmt.Errorf("card action: %w: bad token", errBadActivity)
+	}
+	a = cardAction{Kind: kind, DraftID: id, Token: d.Token}
 	if kind == bot.Edit && d.Text != nil {
 		a.Text = strings.TrimSpace(*d.Text)
 	}

@@ -105,6 +105,19 @@ var goldenCards = []struct {
 		WindowEnds: decidedAt.Add(-time.Hour), Template: true,
 	}},
 	{name: "removed", card: bot.Card{DraftID: 12, Subject: "s_0123456789abcdef01234567", Customer: "Sam", Message: "secret", Removed: true}},
+	{name: "preparing", card: bot.Card{DraftID: 17, Token: "00112233445566778899aabbccddeeff", Subject: "s_0123456789abcdef01234567",
+		Customer: "Sam", Message: "secret", Preparing: true}},
+	{name: "drafting", card: bot.Card{DraftID: 18, Token: "00112233445566778899aabbccddeeff", Customer: "Sam",
+		Message: "Are you open on Sunday?", Status: bot.DraftDrafting}},
+	{name: "approved_waiting", card: bot.Card{DraftID: 19, Token: "00112233445566778899aabbccddeeff", Customer: "Sam", Message: "Hi",
+		Draft: "Hello!", Status: bot.DraftApproved, DecidedBy: "Alex Staff", DecidedAt: decidedAt, SendStatus: bot.StatusPending,
+		Waiting: bot.WhatsApp}},
+	{name: "send_failed", card: bot.Card{DraftID: 20, Token: "00112233445566778899aabbccddeeff", Customer: "Sam", Message: "Hi",
+		Draft: "Hello!", Status: bot.DraftApproved, DecidedBy: "Alex Staff", DecidedAt: decidedAt, SendStatus: bot.StatusFailed,
+		SendReason: "The platform could not deliver it: 131026 Message undeliverable."}},
+	{name: "send_unconfirmed", card: bot.Card{DraftID: 21, Token: "00112233445566778899aabbccddeeff", Customer: "Sam", Message: "Hi",
+		Draft: "Hello!", Status: bot.DraftApproved, DecidedBy: "Alex Staff", DecidedAt: decidedAt, SendStatus: bot.StatusUnconfirmed,
+		SendReason: "WhatsApp did not confirm whether this reply was sent. Check the chat, and resend it if the customer did not get it."}},
 }
 
 // goldenView is what a golden card is rendered with.
@@ -164,6 +177,11 @@ func TestCardActions(t *testing.T) {
 		"window_open":            {"approve", "edit", "regenerate", "reject"},
 		"window_closed_template": {"approve", "edit", "regenerate", "template", "reject"},
 		"removed":                nil,
+		"preparing":              nil,
+		"drafting":               {"edit", "reject"},
+		"approved_waiting":       nil,
+		"send_failed":            {"resend"},
+		"send_unconfirmed":       {"resend"},
 	}
 	for _, tc := range goldenCards {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,10 +190,87 @@ func TestCardActions(t *testing.T) {
 			assert.Equal(t, want[tc.name], actionVerbs(card))
 		})
 	}
-	removed, err := json.Marshal(renderCard(goldenCards[len(goldenCards)-1].card, view{}))
+	for _, c := range []bot.Card{golden(t, "removed"), golden(t, "preparing")} {
+		blank, err := json.Marshal(renderCard(c, view{}))
+		require.NoError(t, err)
+		assert.NotContains(t, string(blank), "secret", "a removed or preparing card quotes nothing")
+		assert.NotContains(t, string(blank), "Sam", "and names nobody")
+		assert.Nil(t, renderCard(c, view{})["actions"], "and offers no action")
+		assert.NotContains(t, string(blank), "00112233", "nor the token")
+	}
+}
+
+// golden returns the golden card named name.
+func golden(t *testing.T, name string) bot.Card {
+	t.Helper()
+	for _, tc := range goldenCards {
+		if tc.name == name {
+			return tc.card
+		}
+	}
+	require.FailNow(t, "no golden card "+name)
+	return bot.Card{}
+}
+
+// TestCardActionsCarryToken: every action of a card carries its draft's
+// token, and a click hands it back in the decision.
+func TestCardActionsCarryToken(t *testing.T) {
+	for _, c := range []bot.Card{golden(t, "drafting"), golden(t, "send_failed")} {
+		card := renderCard(c, view{})
+		var check func(acts []any)
+		check = func(acts []any) {
+			for _, a := range acts {
+				a := a.(obj)
+				if data, ok := a["data"].(obj); ok {
+					assert.Equal(t, c.Token, data["token"], a["verb"])
+				}
+				if sub, ok := a["card"].(obj); ok {
+					check(sub["actions"].([]any))
+				}
+			}
+		}
+		check(card["actions"].([]any))
+	}
+	value := []byte(`{"action":{"type":"Action.Execute","verb":"resend","data":{"switchboard":"decide","verb":"resend","draft":20,"token":"00112233445566778899aabbccddeeff"}},"trigger":"manual"}`)
+	a, ok, err := parseCardAction(value, true)
 	require.NoError(t, err)
-	assert.NotContains(t, string(removed), "secret")
-	assert.NotContains(t, string(removed), "Sam")
+	require.True(t, ok)
+	assert.Equal(t, cardAction{Kind: bot.Resend, DraftID: 20, Token: "00112233445566778899aabbccddeeff"}, a)
+	_, _, err = parseCardAction([]byte(`{"switchboard":"decide","verb":"approve","draft":1,"token":"`+strings.Repeat("a", 65)+`"}`), false)
+	assert.ErrorIs(t, err, errBadActivity, "an oversized token is refused")
+}
+
+func TestRemoveCard(t *testing.T) {
+	e := newEnv(t, nil)
+	e.setStaff(t)
+	ref, err := e.ch.PostCard(t.Context(), goldenCards[0].card)
+	require.NoError(t, err)
+	t.Run("Deleted", func(t *testing.T) {
+		n := len(e.conn.requests())
+		require.NoError(t, e.ch.RemoveCard(t.Context(), ref))
+		reqs := e.conn.requests()[n:]
+		require.Len(t, reqs, 1)
+		assert.Equal(t, http.MethodDelete, reqs[0].Method)
+	})
+	t.Run("GoneAlready", func(t *testing.T) {
+		e.conn.goneDelete.Store(true)
+		defer e.conn.goneDelete.Store(false)
+		assert.NoError(t, e.ch.RemoveCard(t.Context(), ref), "a card deleted already is not an error")
+	})
+	t.Run("BlankedWhenRefused", func(t *testing.T) {
+		e.conn.failDelete.Store(true)
+		defer e.conn.failDelete.Store(false)
+		n := len(e.conn.requests())
+		require.NoError(t, e.ch.RemoveCard(t.Context(), ref))
+		reqs := e.conn.requests()[n:]
+		require.Len(t, reqs, 2)
+		assert.Equal(t, http.MethodPut, reqs[1].Method)
+	})
+	t.Run("Unavailable", func(t *testing.T) {
+		e.conn.failAll.Store(true)
+		defer e.conn.failAll.Store(false)
+		assert.Error(t, e.ch.RemoveCard(t.Context(), ref))
+	})
 }
 
 func TestMoney(t *testing.T) {

@@ -79,12 +79,16 @@ type Channel struct {
 	staffMu sync.Mutex // serialises staff conversation changes
 	files   files      // files offered in personal chats (fileconsent.go)
 	fileTTL time.Duration
+	// threads serialises threaded card posts per subject, so two cards
+	// posted at once for one customer cannot both start a thread.
+	threads subjectLocks
 }
 
 var (
-	_ bot.Channel   = (*Channel)(nil)
-	_ bot.Notifier  = (*Channel)(nil)
-	_ bot.Forgetter = (*Channel)(nil)
+	_ bot.Channel     = (*Channel)(nil)
+	_ bot.Notifier    = (*Channel)(nil)
+	_ bot.CardRemover = (*Channel)(nil)
+	_ bot.Forgetter   = (*Channel)(nil)
 )
 
 // New validates opts and returns a Channel. It does no I/O.
@@ -287,6 +291,11 @@ func (c *Channel) PostCard(ctx context.Context, card bot.Card) (bot.CardRef, err
 		conv.ID = threadRoot(conv.ID)
 	}
 	if threaded {
+		unlock, err := c.threads.lock(ctx, card.Subject)
+		if err != nil {
+			return bot.CardRef{}, fmt.Errorf("post card: %w", err)
+		}
+		defer unlock()
 		root, err := c.opts.State.Thread(ctx, conv.ID, card.Subject)
 		if err != nil {
 			c.log.Warn().Err(err).Str("subject", string(card.Subject)).Msg("teams thread lookup failed; starting a new thread")
@@ -323,6 +332,46 @@ func (c *Channel) PostCard(ctx context.Context, card bot.Card) (bot.CardRef, err
 	return bot.CardRef{Conversation: string(conv.chatID()), ActivityID: id}, nil
 }
 
+// subjectLocks holds one lock per subject while it is in use.
+type subjectLocks struct {
+	mu sync.Mutex
+	m  map[bot.SubjectID]*subjectLock
+}
+
+type subjectLock struct {
+	ch   chan struct{}
+	refs int
+}
+
+// lock waits for the subject's turn or ctx; unlock releases it.
+func (l *subjectLocks) lock(ctx context.Context, s bot.SubjectID) (unlock func(), err error) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = make(map[bot.SubjectID]*subjectLock)
+	}
+	sl := l.m[s]
+	if sl == nil {
+		sl = &subjectLock{ch: make(chan struct{}, 1)}
+		l.m[s] = sl
+	}
+	sl.refs++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		if sl.refs--; sl.refs == 0 {
+			delete(l.m, s)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case sl.ch <- struct{}{}:
+		return func() { <-sl.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}
+
 // threadGone reports whether the connector's status says a thread cannot
 // take replies any more (its root was deleted), rather than a failure that
 // another post would meet too.
@@ -340,6 +389,29 @@ func (c *Channel) UpdateCard(ctx context.Context, ref bot.CardRef, card bot.Card
 		return fmt.Errorf("update card: %w", err)
 	}
 	return nil
+}
+
+// RemoveCard implements bot.CardRemover: it deletes the posted card; one
+// already gone (404) is not an error. A card Teams refuses to delete is
+// replaced with a "removed" card.
+func (c *Channel) RemoveCard(ctx context.Context, ref bot.CardRef) error {
+	conv, err := parseChatID(ref.Conversation)
+	if err != nil {
+		return fmt.Errorf("remove card: %w", err)
+	}
+	err = c.conn.remove(ctx, conv, ref.ActivityID)
+	var se *statusError
+	switch {
+	case err == nil, errors.As(err, &se) && se.status == http.StatusNotFound:
+		return nil
+	case errors.As(err, &se) && se.status < 500 && se.status != http.StatusTooManyRequests:
+		// Refused for good: blank it instead.
+		if uerr := c.UpdateCard(ctx, ref, bot.Card{Removed: true}); uerr != nil {
+			return fmt.Errorf("remove card: %w (blank: %w)", err, uerr)
+		}
+		return nil
+	}
+	return fmt.Errorf("remove card: %w", err)
 }
 
 // Alert implements bot.Notifier: a plain message to the staff conversation.

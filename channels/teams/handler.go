@@ -455,6 +455,7 @@ func (c *Channel) decide(ctx context.Context, a *activity, who caller, ca cardAc
 	}
 	return sink.Decide(ctx, bot.Decision{
 		DraftID:     ca.DraftID,
+		Token:       ca.Token,
 		Kind:        ca.Kind,
 		Text:        ca.Text,
 		Instruction: ca.Instruction,

@@ -144,6 +144,7 @@ type connectorStub struct {
 	next       atomic.Int32
 	failDelete atomic.Bool
 	failAll    atomic.Bool
+	goneDelete atomic.Bool // DELETE answers 404, as for an activity deleted already
 	// goneConv, if set, answers 404 to posts into that conversation id (a
 	// deleted thread root).
 	goneConv atomic.Pointer[string]
@@ -184,6 +185,10 @@ func newConnector(t testing.TB) *connectorStub {
 		}
 		if cs.failAll.Load() || (r.Method == http.MethodDelete && cs.failDelete.Load()) {
 			http.Error(w, "nope", http.StatusForbidden)
+			return
+		}
+		if r.Method == http.MethodDelete && cs.goneDelete.Load() {
+			http.Error(w, "gone", http.StatusNotFound)
 			return
 		}
 		switch r.Method {

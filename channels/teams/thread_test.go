@@ -2,6 +2,7 @@ package teams
 
 import (
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -107,4 +108,32 @@ func TestForgetNotes(t *testing.T) {
 	notes, err = e.ch.ForgetNotes(t.Context(), []bot.Identity{{Kind: bot.IDPhone, Value: "+447700900123"}})
 	require.NoError(t, err)
 	assert.Empty(t, notes)
+}
+
+// TestConcurrentCardsShareOneThread: cards for one customer posted at the
+// same moment (the router posts a card per message as soon as it is
+// stored) still make one thread: one root, the rest replies in it.
+func TestConcurrentCardsShareOneThread(t *testing.T) {
+	e := newEnv(t, nil)
+	e.setStaff(t)
+	const n = 6
+	refs := make([]bot.CardRef, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			refs[i], errs[i] = e.ch.PostCard(t.Context(), bot.Card{DraftID: int64(i + 1), Subject: "s_00000000000000000000000c", Preparing: true})
+		})
+	}
+	wg.Wait()
+	roots := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		conv, err := parseChatID(refs[i].Conversation)
+		require.NoError(t, err)
+		if conv.ID == "19:teamroot0001@thread.tacv2" {
+			roots++
+		}
+	}
+	assert.Equal(t, 1, roots, "one card starts the thread, the others reply in it")
 }

@@ -188,8 +188,10 @@ func New(opts Options) (*Channel, error) {
 func (c *Channel) Platform() bot.Platform { return bot.WhatsApp }
 
 // Capabilities: documents yes, edits no, texts up to 64 KiB.
+// Sends are Idempotent: the message id comes from Outbound.Key (see
+// messageID), and WhatsApp treats a repeated id as the same message.
 func (c *Channel) Capabilities() bot.Capabilities {
-	return bot.Capabilities{Files: true, Edits: false, MaxText: maxText}
+	return bot.Capabilities{Files: true, Edits: false, MaxText: maxText, Idempotent: true}
 }
 
 // State returns the connection's health now.

@@ -314,6 +314,31 @@ func TestSendAfterInbound(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+// TestSendKeyNamesTheMessage: every send of one outbox reply (its Key) goes
+// out under one WhatsApp message id, in the shape whatsmeow makes, whatever
+// process sends it; different keys give different ids.
+func TestSendKeyNamesTheMessage(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	require.True(t, h.ch.handle(h.sess, dm(pnJID, types.EmptyJID, text("hi"))))
+	chat := h.sink.inbound[0].Chat
+	key := "ob_0123456789abcdef0123456789abcdef"
+	h.cli.errs = []error{whatsmeow.ErrNotConnected}
+	h.ch.opts.SendBackoff = time.Millisecond
+	first, err := h.ch.Send(ctx, bot.Outbound{Chat: chat, Text: "We open at 9.", Key: key})
+	require.NoError(t, err)
+	again, err := h.ch.Send(ctx, bot.Outbound{Chat: chat, Text: "We open at 9.", Key: key})
+	require.NoError(t, err)
+	other, err := h.ch.Send(ctx, bot.Outbound{Chat: chat, Text: "We open at 9.", Key: "ob_ffffffffffffffffffffffffffffffff"})
+	require.NoError(t, err)
+	assert.Regexp(t, `^3EB0[0-9A-F]{18}$`, string(first))
+	assert.Equal(t, first, again, "a resend is the same message")
+	assert.NotEqual(t, first, other)
+	require.Len(t, h.cli.sent, 3)
+	assert.Equal(t, string(first), h.cli.sent[0].id, "the id goes to whatsmeow")
+	assert.True(t, h.ch.Capabilities().Idempotent)
+}
+
 func TestSendDocument(t *testing.T) {
 	h := newHarness(t)
 	require.True(t, h.ch.handle(h.sess, dm(pnJID, types.EmptyJID, text("/export"))))

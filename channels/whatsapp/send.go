@@ -2,8 +2,11 @@ package whatsapp
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"go.mau.fi/whatsmeow"
@@ -20,9 +23,11 @@ import (
 var errNeverWrote = errors.New("chat never wrote to us")
 
 // Send sends a text, or a document with the text as its caption, to a chat
-// that wrote to us before, and returns the WhatsApp message id. Sends to one
-// chat are serialized; a transient failure (not connected, timeout) is tried
-// twice more with a doubling wait, under the same message id. Errors wrapping
+// that wrote to us before, and returns the WhatsApp message id: the one
+// derived from msg.Key (messageID) when set, so a resend of the same reply
+// is the same message, else a fresh one. Sends to one chat are serialized;
+// a transient failure (not connected, timeout) is tried twice more with a
+// doubling wait, under the same message id. Errors wrapping
 // bot.ErrUnsupported (bad chat, chat never wrote, empty or oversized message)
 // must not be retried; ErrNotRunning and others may be.
 func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error) {
@@ -65,6 +70,9 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 	}
 
 	id := s.cli.GenerateMessageID()
+	if msg.Key != "" {
+		id = messageID(msg.Key)
+	}
 	wait := c.opts.SendBackoff
 	for attempt := 1; ; attempt++ {
 		resp, err := s.cli.SendMessage(ctx, jid, wa, whatsmeow.SendRequestExtra{ID: id})
@@ -131,6 +139,42 @@ func (c *Channel) wrote(ctx context.Context, s *session, jid types.JID) (bool, e
 		}
 	}
 	return isWriter(ctx, s.db, jids...)
+}
+
+// messageID derives the WhatsApp message id of an outbox reply from its
+// idempotency key (bot.Outbound.Key), so every attempt of one reply, in this
+// process or after a crash, is sent under one id: "3EB0" and 18 upper-case
+// hex digits of SHA-256("switchboard/outbox/v1|" + key), the shape of the
+// ids whatsmeow's GenerateMessageID (a hash of time, own JID and random
+// bytes) and WhatsApp Web make.
+//
+// What a repeated id does, as far as public sources show (no WhatsApp
+// server is reachable here):
+//   - whatsmeow does not refuse it: SendRequestExtra.ID is used as given
+//     (send.go, SendMessage), and whatsmeow itself resends under the same
+//     id for retry receipts (retry.go) and for edits and revokes, which
+//     carry the target's id in the key. Our own Send retries transient
+//     failures under one id too.
+//   - the server relays a resend of an id it already took: clients see the
+//     stanza again (oxidezap/whatsapp-rust#1352: "a sender whose network is
+//     bad re-runs its own outbox and resends the same message id,
+//     re-encrypted"; hermes-agent#95934: the server redelivers the same
+//     key.id until acked).
+//   - the recipient's app treats it as the same message: a message's
+//     identity is its key (chat, sender, id), not the envelope, and the
+//     official clients drop a key they already have (whatsapp-rust#1352
+//     reading WhatsApp Web's parser: "identity is MsgKey … nothing in the
+//     envelope makes a resend a different message"; tulir/whatsmeow#1190
+//     resends with SendRequestExtra{ID: resp.ID} so that "recipient devices
+//     dedupe by ID"). Third-party clients that dispatch every decrypted
+//     stanza (older whatsapp-rust, some bots) may show it twice; the
+//     official apps do not.
+//
+// So a resend after a crash shows the customer one message, and the
+// router may resend an in-doubt reply (Capabilities.Idempotent).
+func messageID(key string) types.MessageID {
+	sum := sha256.Sum256([]byte("switchboard/outbox/v1|" + key))
+	return types.MessageID(whatsmeow.WebMessageIDPrefix + strings.ToUpper(hex.EncodeToString(sum[:9])))
 }
 
 // transient reports whether a send error may pass by itself.

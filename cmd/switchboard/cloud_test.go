@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -124,14 +125,20 @@ func (a *cloudApp) cards() []posted {
 	return out
 }
 
-// waitCard waits for the card showing text and returns it with its draft id.
+// waitCard waits for the card showing text, drafted, and returns it (Path
+// is the conversation's activities, as for the post) with its draft id. A
+// card is posted as a placeholder and its content arrives as an update.
 func (a *cloudApp) waitCard(t *testing.T, text string) (posted, int64) {
 	t.Helper()
 	var card posted
 	require.Eventually(t, func() bool {
-		for _, c := range a.cards() {
-			if strings.Contains(c.Body, text) {
+		for _, c := range a.conn.all() {
+			if (c.Method == http.MethodPost || c.Method == http.MethodPut) && strings.Contains(c.Body, "application/vnd.microsoft.card.adaptive") &&
+				strings.Contains(c.Body, text) && !strings.Contains(c.Body, "Drafting a reply") {
 				card = c
+				if c.Method == http.MethodPut {
+					card.Path = c.Path[:strings.LastIndex(c.Path, "/")]
+				}
 				return true
 			}
 		}
@@ -148,10 +155,23 @@ func (a *cloudApp) decide(t *testing.T, click, verb string, draft int64) {
 	t.Helper()
 	var act map[string]any
 	require.NoError(t, json.Unmarshal(teamsMessage(a.conn.srv.URL, click, e2eTenant, e2eAdmin, ""), &act))
-	act["value"] = map[string]any{"switchboard": "decide", "verb": verb, "draft": draft}
+	act["value"] = map[string]any{"switchboard": "decide", "verb": verb, "draft": draft, "token": a.token(t, draft)}
 	b, err := json.Marshal(act)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, postActivity(t, a.base, b))
+}
+
+// token is the action token the draft's card carries.
+func (a *cloudApp) token(t *testing.T, draft int64) string {
+	t.Helper()
+	re := regexp.MustCompile(fmt.Sprintf(`"draft":%d,"switchboard":"decide","token":"([0-9a-f]+)"`, draft))
+	for _, p := range a.conn.all() {
+		if m := re.FindStringSubmatch(p.Body); m != nil {
+			return m[1]
+		}
+	}
+	require.FailNow(t, "no card of the draft carries a token")
+	return ""
 }
 
 // waitUpdate waits for an update (PUT) of the card that contains want.
@@ -223,7 +243,7 @@ func TestCloudEndToEnd(t *testing.T) {
 	assert.Equal(t, e2eWaID, sent.To)
 	assert.Equal(t, "text", sent.Type)
 	assert.Equal(t, e2eDraft, sent.Text)
-	assert.Regexp(t, `^outbox-\d+$`, sent.Key, "biz_opaque_callback_data names the outbox row")
+	assert.Regexp(t, `^ob_[0-9a-f]{32}$`, sent.Key, "biz_opaque_callback_data names the outbox row")
 	require.NotEmpty(t, sent.ID)
 	a.waitUpdate(t, card, `"value":"sent"`)
 

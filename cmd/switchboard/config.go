@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/channels/whatsappcloud"
@@ -33,6 +34,7 @@ const (
 	envStaffTenants    = "SWITCHBOARD_STAFF_TENANTS"
 	envPublicURL       = "SWITCHBOARD_PUBLIC_URL"
 	envRetentionMonths = "SWITCHBOARD_RETENTION_MONTHS"
+	envDraftDeadline   = "SWITCHBOARD_DRAFT_DEADLINE"
 
 	envMasterKey     = "SWITCHBOARD_MASTER_KEY"
 	envMasterKeyFile = "SWITCHBOARD_MASTER_KEY_FILE"
@@ -53,12 +55,19 @@ const (
 	envOpenAIBaseURL = "OPENAI_BASE_URL"
 	envOpenAIModel   = "OPENAI_MODEL"
 	envAzureEndpoint = "AZURE_OPENAI_ENDPOINT"
+	envLLMHTTPHost   = drafts.EnvHTTPHost
 )
 
 // Limits of --retention-months.
 const (
 	defaultRetentionMonths = 12
 	maxRetentionMonths     = 120
+)
+
+// Limits of --draft-deadline.
+const (
+	minDraftDeadline = 5 * time.Second
+	maxDraftDeadline = 10 * time.Minute
 )
 
 // Log formats.
@@ -136,6 +145,9 @@ type Config struct {
 	// RetentionMonths is how long a customer's messages and drafts are kept
 	// after their last message.
 	RetentionMonths int
+	// DraftDeadline bounds one AI draft, the model's retries included; a
+	// card says "drafting took too long" after it (bot.Options.DraftDeadline).
+	DraftDeadline time.Duration
 
 	// OpenAIAPIKey, OpenAIBaseURL and OpenAIModel are the drafter's
 	// OpenAI-style settings as read from the environment; LLM is what
@@ -143,6 +155,10 @@ type Config struct {
 	OpenAIAPIKey  Secret
 	OpenAIBaseURL string
 	OpenAIModel   string
+	// LLMHTTPHost names the hosts (comma separated) the LLM endpoint may
+	// reach over plain http besides loopback: a trusted LAN machine or a
+	// container name. Empty: https only.
+	LLMHTTPHost string
 	// LLM configures AI drafts; nil when no LLM is configured (staff then
 	// write every reply by hand).
 	LLM *LLM
@@ -208,6 +224,7 @@ func DefaultConfig() Config {
 		DefaultCC: "44",
 
 		RetentionMonths: defaultRetentionMonths,
+		DraftDeadline:   bot.DefaultDraftDeadline,
 
 		CloudGraphURL:         whatsappcloud.DefaultGraphURL,
 		CloudTemplateLanguage: "en",
@@ -315,6 +332,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	str(&c.MicrosoftAppTenantID, envAppTenantID)
 	str(&c.OpenAIBaseURL, envOpenAIBaseURL)
 	str(&c.OpenAIModel, envOpenAIModel)
+	str(&c.LLMHTTPHost, envLLMHTTPHost)
 	str(&c.WhatsAppPairPhone, envPairPhone)
 	str(&c.PublicURL, envPublicURL)
 	str(&c.CloudPhoneNumberID, envCloudPhoneNumberID)
@@ -330,6 +348,14 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 			errs = append(errs, &FieldError{Field: envRetentionMonths, Msg: "want a whole number of months"})
 		} else {
 			c.RetentionMonths = n
+		}
+	}
+	if v := strings.TrimSpace(getenv(envDraftDeadline)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, &FieldError{Field: envDraftDeadline, Msg: "want a duration such as 45s or 2m"})
+		} else {
+			c.DraftDeadline = d
 		}
 	}
 	for _, b := range []struct {
@@ -438,6 +464,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.CloudTemplateLanguage, "whatsapp-cloud-template-language", c.CloudTemplateLanguage, "language code of that template, such as en_GB (env "+envCloudTemplateLang+")")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "https address the bot is reached at, for one-time Teams export links; empty: exports go as a file or reply (env "+envPublicURL+")")
 	fs.IntVar(&c.RetentionMonths, "retention-months", c.RetentionMonths, "erase a customer's messages and drafts this many months after their last message (env "+envRetentionMonths+")")
+	fs.DurationVar(&c.DraftDeadline, "draft-deadline", c.DraftDeadline, "longest wait for one AI draft, retries included, before the card says the model did not answer in time (env "+envDraftDeadline+")")
 	return fs
 }
 
@@ -463,6 +490,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "  "+envAdmins+"   comma-separated Entra object ids of the Teams admins")
 	fmt.Fprintln(w, "  "+envStaffTenants+"   further Entra tenants whose users are staff (comma separated)")
 	fmt.Fprintln(w, "  "+envOpenAIBaseURL+", "+envOpenAIModel+", AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_API_VERSION   AI drafts")
+	fmt.Fprintln(w, "  "+envLLMHTTPHost+"   a trusted host the LLM endpoint may reach over plain http (else https, or http to loopback only)")
 }
 
 // FieldError is one invalid setting. Field names the flag or variable; Msg
@@ -557,8 +585,24 @@ func (c Config) Validate() error {
 	if c.RetentionMonths < 1 || c.RetentionMonths > maxRetentionMonths {
 		bad("--retention-months", fmt.Sprintf("want 1 to %d", maxRetentionMonths))
 	}
+	if c.DraftDeadline < minDraftDeadline || c.DraftDeadline > maxDraftDeadline {
+		bad("--draft-deadline", "want 5 seconds to 10 minutes (5s to 10m)")
+	}
 	if c.OpenAIBaseURL != "" && !httpURL(c.OpenAIBaseURL) {
 		bad(envOpenAIBaseURL, "want an http or https URL")
+	}
+	// Prompts carry customer messages: plain http only to this machine or
+	// to a host the operator named.
+	endpoints := []struct{ field, url string }{}
+	if c.LLM != nil && c.LLM.opts.Azure != nil {
+		endpoints = append(endpoints, struct{ field, url string }{envAzureEndpoint, c.LLM.opts.Azure.Endpoint})
+	} else if c.OpenAIBaseURL != "" && httpURL(c.OpenAIBaseURL) {
+		endpoints = append(endpoints, struct{ field, url string }{envOpenAIBaseURL, c.OpenAIBaseURL})
+	}
+	for _, e := range endpoints {
+		if err := drafts.CheckEndpoint(e.url, c.LLMHTTPHost); err != nil {
+			errs = append(errs, &FieldError{Field: e.field, Msg: "refused", Err: err})
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -645,15 +689,15 @@ func (c Config) String() string {
 		c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC, c.NoWhatsApp, c.TeamsDev)
 	fmt.Fprintf(&b, " master-key=%s master-key-file=%q", c.MasterKey, c.MasterKeyFile)
 	fmt.Fprintf(&b, " microsoft-app-id=%q microsoft-app-password=%s microsoft-app-tenant-id=%q", c.MicrosoftAppID, c.MicrosoftAppPassword, c.MicrosoftAppTenantID)
-	fmt.Fprintf(&b, " openai-api-key=%s openai-base-url=%q openai-model=%q llm=%q", c.OpenAIAPIKey, c.OpenAIBaseURL, c.OpenAIModel, c.LLM.String())
+	fmt.Fprintf(&b, " openai-api-key=%s openai-base-url=%q openai-model=%q llm-http-host=%q llm=%q", c.OpenAIAPIKey, c.OpenAIBaseURL, c.OpenAIModel, c.LLMHTTPHost, c.LLM.String())
 	// The pairing phone and the admins' object ids are personal data: only
 	// whether they are set.
 	pair := "(unset)"
 	if c.WhatsAppPairPhone != "" {
 		pair = "(set)"
 	}
-	fmt.Fprintf(&b, " whatsapp-pair-phone=%s admins=%d staff-tenants=%q public-url=%q retention-months=%d",
-		pair, len(c.Admins), strings.Join(c.StaffTenants, ","), c.PublicURL, c.RetentionMonths)
+	fmt.Fprintf(&b, " whatsapp-pair-phone=%s admins=%d staff-tenants=%q public-url=%q retention-months=%d draft-deadline=%s",
+		pair, len(c.Admins), strings.Join(c.StaffTenants, ","), c.PublicURL, c.RetentionMonths, c.DraftDeadline)
 	fmt.Fprintf(&b, " whatsapp-transport=%q whatsapp-cloud-phone-number-id=%q whatsapp-cloud-access-token=%s whatsapp-cloud-app-secret=%s whatsapp-cloud-verify-token=%s whatsapp-cloud-graph-url=%q whatsapp-cloud-template=%q whatsapp-cloud-template-language=%q",
 		c.WhatsAppTransport(), c.CloudPhoneNumberID, c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken, c.CloudGraphURL, c.CloudTemplate, c.CloudTemplateLanguage)
 	return b.String()

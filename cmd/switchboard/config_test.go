@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,7 +75,7 @@ func TestLoad(t *testing.T) {
 				envDefaultCC: "1", envNoWhatsApp: "true", envAppID: testAppID, envAppTenantID: testTenant, envAppPassword: plantedPassword,
 				envOpenAIBaseURL: "http://127.0.0.1:11434/v1", envOpenAIModel: "llama3",
 				envAdmins: " " + strings.ToUpper(testAdmin) + ", ,", envStaffTenants: testTenant2, envPublicURL: "https://bot.example.com/",
-				envRetentionMonths: "6",
+				envRetentionMonths: "6", envDraftDeadline: "90s",
 			},
 			want: func(c *Config) {
 				c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC = "/var/lib/sb", "0.0.0.0:8080", "debug", "console", "1"
@@ -82,17 +83,19 @@ func TestLoad(t *testing.T) {
 				c.OpenAIBaseURL, c.OpenAIModel = "http://127.0.0.1:11434/v1", "llama3"
 				c.LLM = &LLM{opts: drafts.Options{BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3"}}
 				c.Admins, c.StaffTenants, c.PublicURL, c.RetentionMonths = []string{testAdmin}, []string{testTenant2}, "https://bot.example.com/", 6
+				c.DraftDeadline = 90 * time.Second
 			},
 		},
 		{
 			name: "FlagsOverrideEnv",
 			args: []string{"--data", "/d", "--listen=127.0.0.1:0", "-log-level", "warn", "--log-format", "json", "--default-country-code", "353", "--no-whatsapp", "--teams-dev",
-				"--public-url", "http://127.0.0.1:3978", "--retention-months", "24"},
+				"--public-url", "http://127.0.0.1:3978", "--retention-months", "24", "--draft-deadline", "2m"},
 			env: map[string]string{envData: "/env", envListen: "0.0.0.0:1", envNoWhatsApp: "false", envPublicURL: "https://env.example.com", envRetentionMonths: "3",
-				envAppID: testAppID}, // no password: dev mode
+				envAppID: testAppID, envDraftDeadline: "10s"}, // no password: dev mode
 			want: func(c *Config) {
 				c.DataDir, c.Listen, c.LogLevel, c.LogFormat, c.DefaultCC = "/d", "127.0.0.1:0", "warn", "json", "353"
 				c.NoWhatsApp, c.TeamsDev, c.PublicURL, c.RetentionMonths, c.MicrosoftAppID = true, true, "http://127.0.0.1:3978", 24, testAppID
+				c.DraftDeadline = 2 * time.Minute
 			},
 		},
 		{
@@ -110,6 +113,14 @@ func TestLoad(t *testing.T) {
 			env:  map[string]string{envAppTenantID: "00000000-0000-0000-0000-0000000000001", envAdmins: "00000000-0000-0000-0000-0000000000020"},
 			want: func(c *Config) {
 				c.MicrosoftAppTenantID, c.Admins = "00000000-0000-0000-0000-0000000000001", []string{"00000000-0000-0000-0000-0000000000020"}
+			},
+		},
+		{
+			name: "TrustedLANHost",
+			env:  map[string]string{envOpenAIBaseURL: "http://ollama:11434/v1", envOpenAIModel: "llama3", envLLMHTTPHost: "ollama"},
+			want: func(c *Config) {
+				c.OpenAIBaseURL, c.OpenAIModel, c.LLMHTTPHost = "http://ollama:11434/v1", "llama3", "ollama"
+				c.LLM = &LLM{opts: drafts.Options{BaseURL: "http://ollama:11434/v1", Model: "llama3", AllowHTTPHost: "ollama"}}
 			},
 		},
 		{
@@ -169,6 +180,9 @@ func TestLoad(t *testing.T) {
 		{name: "ErrSecretFileMissing", env: map[string]string{envAppPassword + "_FILE": "/nonexistent/switchboard-test"}, field: envAppPassword + "_FILE"},
 		{name: "ErrBaseURL", env: map[string]string{envOpenAIBaseURL: "localhost:11434"}, field: envOpenAIBaseURL},
 		{name: "ErrBaseURLWithoutModel", env: map[string]string{envOpenAIBaseURL: "http://127.0.0.1:11434/v1"}, field: "OPENAI_*/AZURE_OPENAI_*"},
+		{name: "ErrBaseURLPlainHTTPLAN", env: map[string]string{envOpenAIBaseURL: "http://192.168.1.20:11434/v1", envOpenAIModel: "llama3"}, field: envOpenAIBaseURL},
+		{name: "ErrBaseURLPlainHTTPOtherHost", env: map[string]string{envOpenAIBaseURL: "http://192.168.1.21:11434/v1", envOpenAIModel: "llama3", envLLMHTTPHost: "192.168.1.20"}, field: envOpenAIBaseURL},
+		{name: "ErrAzurePlainHTTP", env: map[string]string{envAzureEndpoint: "http://res.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "gpt4o", envOpenAIKey: plantedOpenAIKey}, field: envAzureEndpoint},
 		{name: "ErrAzureWithoutDeployment", env: map[string]string{envAzureEndpoint: "https://res.openai.azure.com", envOpenAIKey: plantedOpenAIKey}, field: "OPENAI_*/AZURE_OPENAI_*"},
 		{name: "ErrPairPhoneNational", args: []string{"--whatsapp-pair-phone", "07700 900123"}, field: "--whatsapp-pair-phone"},
 		{name: "ErrPairPhoneLetters", env: map[string]string{envPairPhone: "+44 call me"}, field: "--whatsapp-pair-phone"},
@@ -183,6 +197,9 @@ func TestLoad(t *testing.T) {
 		{name: "ErrRetentionZero", args: []string{"--retention-months", "0"}, field: "--retention-months"},
 		{name: "ErrRetentionHuge", args: []string{"--retention-months", "121"}, field: "--retention-months"},
 		{name: "ErrRetentionEnv", env: map[string]string{envRetentionMonths: "a year"}, field: envRetentionMonths},
+		{name: "ErrDraftDeadlineShort", args: []string{"--draft-deadline", "1s"}, field: "--draft-deadline"},
+		{name: "ErrDraftDeadlineLong", args: []string{"--draft-deadline", "1h"}, field: "--draft-deadline"},
+		{name: "ErrDraftDeadlineEnv", env: map[string]string{envDraftDeadline: "a minute"}, field: envDraftDeadline},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

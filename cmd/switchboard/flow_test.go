@@ -85,14 +85,22 @@ func TestFlowLogsArePseudonymous(t *testing.T) {
 		Chat: plantedChat, ID: "WAMSG-1", Sender: bot.Identity{Kind: bot.IDPhone, Value: plantedPhone},
 		Kind: bot.KindText, Text: plantedText,
 	}))
-	require.Eventually(t, func() bool { return len(notifier.Posts()) == 1 }, 10*time.Second, 10*time.Millisecond)
-	card := notifier.Posts()[0]
+	var card bot.Card
+	require.Eventually(t, func() bool {
+		cards := notifier.Cards()
+		if len(cards) != 1 || cards[0].Preparing || cards[0].Status == bot.DraftDrafting {
+			return false
+		}
+		card = cards[0]
+		return true
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.Len(t, notifier.Posts(), 1, "one card")
 	assert.Equal(t, plantedReply, card.Draft)
 	assert.Equal(t, plantedText, card.Message)
 
 	// Staff approve twice; one send.
 	decision := bot.Decision{
-		DraftID: card.DraftID, Kind: bot.Approve,
+		DraftID: card.DraftID, Token: card.Token, Kind: bot.Approve,
 		By: bot.Identity{Kind: bot.IDTeams, Value: plantedStaffAAD}, ByName: plantedStaffName, ActionID: "click-1",
 	}
 	res, err := sink.Decide(ctx, decision)

@@ -92,15 +92,21 @@ func TestPlaygroundBinary(t *testing.T) {
 		SenderName: plantedName, Role: bot.RoleCustomer, Kind: bot.KindText, Text: plantedText, SentAt: time.Now(),
 	}))
 	card := next(playgroundtest.CreatedCard)
+	card = next(playgroundtest.FilledCard(card))
 	raw := string(card.Message.Attachments[0])
 	i := strings.Index(raw, `"draft":`)
 	require.GreaterOrEqual(t, i, 0, "card has no draft id: %s", raw)
 	var draftID int64
 	_, err := fmt.Sscanf(raw[i:], `"draft":%d`, &draftID)
 	require.NoError(t, err)
+	var token string
+	if j := strings.Index(raw, `"token":"`); j >= 0 {
+		token, _, _ = strings.Cut(raw[j+len(`"token":"`):], `"`)
+	}
+	require.NotEmpty(t, token, "card actions carry their draft's token: %s", raw)
 	var res map[string]any
 	pg.Invoke(card.Message.MessageID, map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": "edit",
-		"data": map[string]any{"switchboard": "decide", "verb": "edit", "draft": draftID, "text": plantedReply}}, "trigger": "manual"}, &res)
+		"data": map[string]any{"switchboard": "decide", "verb": "edit", "draft": draftID, "token": token, "text": plantedReply}}, "trigger": "manual"}, &res)
 	edited := next(func(f playgroundtest.Frame) bool {
 		return f.Action == "updateMessage" && f.Message.MessageID == card.Message.MessageID &&
 			strings.Contains(string(f.Message.Attachments[0]), plantedReply)
@@ -125,8 +131,9 @@ func TestPlaygroundBinary(t *testing.T) {
 	}
 	first := next(playgroundtest.CreatedCard)
 	second := next(playgroundtest.CreatedCard)
+	secondFilled := next(playgroundtest.FilledCard(second))
 	t.Logf("customer's cards in %q and %q", first.Conversation, second.Conversation)
 	assert.Equal(t, team, first.Conversation, "the customer's first card in the channel starts a thread")
 	assert.Equal(t, team+";messageid="+first.Message.MessageID, second.Conversation, "the next is a reply in it")
-	assert.Contains(t, string(second.Message.Attachments[0]), "Earlier in this chat", "with the conversation before it")
+	assert.Contains(t, string(secondFilled.Message.Attachments[0]), "Earlier in this chat", "with the conversation before it")
 }

@@ -76,12 +76,18 @@ type staleBuffer interface {
 	PurgeStale(ctx context.Context, maxAge time.Duration) (int, error)
 }
 
+// mediaSweeper removes media files no row points at (store.DB.SweepMedia).
+type mediaSweeper interface {
+	SweepMedia(ctx context.Context) (int, error)
+}
+
 // maintenance is the daily job: the retention purge, whatsmeow's stale
 // plaintext, and reminders of data-rights requests coming due.
 type maintenance struct {
 	log      zerolog.Logger
 	privacy  *privacy.Service
-	whatsapp staleBuffer // nil with --no-whatsapp
+	whatsapp staleBuffer  // nil with --no-whatsapp
+	media    mediaSweeper // nil in tests that do not need it
 	alerts   *alerter
 	now      func() time.Time
 }
@@ -129,6 +135,11 @@ func (m *maintenance) once(ctx context.Context) {
 			fail(err, "whatsapp stale buffer purge failed")
 		} else if n > 0 {
 			m.log.Info().Int("rows", n).Msg("whatsapp stale buffer purged")
+		}
+	}
+	if m.media != nil {
+		if _, err := m.media.SweepMedia(ctx); err != nil {
+			fail(err, "media sweep failed")
 		}
 	}
 	reqs, err := m.privacy.Reminders(ctx, at)

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,8 +105,14 @@ func TestMaintenanceRemindsAndPurges(t *testing.T) {
 	require.NoError(t, err)
 	notifier := channeltest.NewNotifier()
 	stale := &fakeStale{}
-	m := &maintenance{log: zerolog.Nop(), privacy: svc, whatsapp: stale, alerts: runAlerter(t, notifier), now: func() time.Time { return now }}
+	// A media file no row points at (left by a crash between an erasure's
+	// commit and its unlink).
+	require.NoError(t, os.MkdirAll(db.MediaDir(), 0o700))
+	orphan := filepath.Join(db.MediaDir(), "0123456789abcdef0123456789abcdef")
+	require.NoError(t, os.WriteFile(orphan, []byte("SBMEDIA1"), 0o600))
+	m := &maintenance{log: zerolog.Nop(), privacy: svc, whatsapp: stale, media: db, alerts: runAlerter(t, notifier), now: func() time.Time { return now }}
 	m.once(ctx)
+	assert.NoFileExists(t, orphan, "the media sweep ran")
 
 	require.Eventually(t, func() bool { return len(notifier.Alerts()) == 1 }, 5*time.Second, time.Millisecond)
 	assert.Contains(t, notifier.Alerts()[0], "export")

@@ -216,7 +216,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 			Msg("the business profile does not name the controller yet: /privacy and exports say so; an admin sets it in Teams with /profile set legal-name <name> and /profile set privacy-contact <e-mail or address> (and /profile set ico <number> if registered)")
 	}
 
-	m := &maintenance{log: app.Log.With().Str("component", "maintenance").Logger(), privacy: svc, alerts: alerts}
+	m := &maintenance{log: app.Log.With().Str("component", "maintenance").Logger(), privacy: svc, media: app.Store, alerts: alerts}
 	if wa.stale != nil {
 		m.whatsapp = wa.stale
 	}
@@ -433,6 +433,8 @@ func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
 		Channels: channels,
 		Metrics:  app.Metrics,
 		Now:      app.Now,
+		// Zero (a Config not from DefaultConfig) is the router's default.
+		DraftDeadline: app.Config.DraftDeadline,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -295,16 +296,29 @@ func TestWhatsAppToTeamsCardAndBack(t *testing.T) {
 		return false
 	}, 10*time.Second, 10*time.Millisecond, "no card posted; log:\n%s", tap.String())
 	assert.Contains(t, card.Path, "/v3/conversations/a:conv-"+e2eAdmin[:8])
-	assert.Contains(t, card.Body, "blue sofa", "the card shows the customer's message")
-	assert.Contains(t, card.Body, "by hand", "without an LLM the card asks for a manual reply")
+	assert.NotContains(t, card.Body, "blue sofa", "the first post is the placeholder: it names and quotes nobody")
+	// The content replaces the placeholder once its activity id is recorded.
+	var content posted
+	require.Eventually(t, func() bool {
+		for _, p := range conn.all() {
+			if p.Method == http.MethodPut && strings.HasPrefix(p.Path, card.Path+"/") && strings.Contains(p.Body, "blue sofa") &&
+				strings.Contains(p.Body, "by hand") {
+				content = p
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "the card's content, asking for a manual reply without an LLM, was not put in place: %+v", conn.all())
 	var draftID int64
-	_, err := fmt.Sscanf(card.Body[strings.Index(card.Body, `"draft":`):], `"draft":%d`, &draftID)
+	_, err := fmt.Sscanf(content.Body[strings.Index(content.Body, `"draft":`):], `"draft":%d`, &draftID)
 	require.NoError(t, err)
+	tok := regexp.MustCompile(`"token":"([0-9a-f]+)"`).FindStringSubmatch(content.Body)
+	require.Len(t, tok, 2, "the card's actions carry the draft's token")
 
 	edit := func(id string) []byte {
 		var act map[string]any
 		require.NoError(t, json.Unmarshal(teamsMessage(conn.srv.URL, id, e2eTenant, e2eAdmin, ""), &act))
-		act["value"] = map[string]any{"switchboard": "decide", "verb": "edit", "draft": draftID, "text": plantedReply}
+		act["value"] = map[string]any{"switchboard": "decide", "verb": "edit", "draft": draftID, "token": tok[1], "text": plantedReply}
 		b, err := json.Marshal(act)
 		require.NoError(t, err)
 		return b

@@ -15,15 +15,22 @@ CREATE TABLE audit (
 	detail  TEXT NOT NULL DEFAULT ''
 ) STRICT;
 
+-- table card_removals
+CREATE TABLE card_removals (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	ref        BLOB NOT NULL,                -- sealed JSON of bot.CardRef
+	created_at INTEGER NOT NULL
+) STRICT;
+
 -- table cards
-CREATE TABLE cards (
-	id           INTEGER PRIMARY KEY,
+CREATE TABLE "cards" (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
 	draft_id     INTEGER NOT NULL UNIQUE REFERENCES drafts(id),
 	subject_id   TEXT NOT NULL REFERENCES subjects(id),
 	conversation TEXT NOT NULL,
 	activity_id  TEXT NOT NULL,
 	posted_at    INTEGER NOT NULL
-) STRICT;
+, state TEXT NOT NULL DEFAULT 'posted', rendered INTEGER NOT NULL DEFAULT 1) STRICT;
 
 -- table data_tasks
 CREATE TABLE data_tasks (
@@ -31,8 +38,8 @@ CREATE TABLE data_tasks (
 ) STRICT;
 
 -- table decisions
-CREATE TABLE decisions (
-	id         INTEGER PRIMARY KEY,
+CREATE TABLE "decisions" (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
 	draft_id   INTEGER NOT NULL REFERENCES drafts(id),
 	subject_id TEXT NOT NULL REFERENCES subjects(id),
 	by_subject TEXT REFERENCES subjects(id),
@@ -45,8 +52,8 @@ CREATE TABLE decisions (
 ) STRICT;
 
 -- table drafts
-CREATE TABLE drafts (
-	id         INTEGER PRIMARY KEY,
+CREATE TABLE "drafts" (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
 	subject_id TEXT NOT NULL REFERENCES subjects(id),
 	message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL, -- NULL once the sender revoked the message
 	platform   TEXT NOT NULL,
@@ -57,6 +64,13 @@ CREATE TABLE drafts (
 	status     TEXT NOT NULL,
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL
+, token TEXT NOT NULL DEFAULT '') STRICT;
+
+-- table erasures
+CREATE TABLE erasures (
+	subject_id TEXT PRIMARY KEY,
+	step       TEXT NOT NULL,
+	started_at INTEGER NOT NULL
 ) STRICT;
 
 -- table identities
@@ -77,9 +91,34 @@ CREATE TABLE key_check (
 	created_at INTEGER NOT NULL
 ) STRICT;
 
+-- table media
+CREATE TABLE media (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT, -- leaves the process (export file names, view links): never reused
+	subject_id   TEXT NOT NULL REFERENCES subjects(id),
+	message_id   INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE, -- the store deletes the files first; the sweep catches any other path
+	platform     TEXT NOT NULL,
+	kind         TEXT NOT NULL,
+	mime         TEXT NOT NULL DEFAULT '',  -- declared until fetched, then the checked type
+	size         INTEGER NOT NULL DEFAULT 0,
+	sha256       BLOB,                      -- sealed: a fingerprint of the content
+	name         BLOB,                      -- sealed file name, NULL for none
+	ref          BLOB,                      -- sealed channel handle (Cloud API media id, whatsmeow media keys)
+	state        TEXT NOT NULL,             -- pending, fetched, failed
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL DEFAULT 0,
+	note         TEXT NOT NULL DEFAULT '',  -- plain words for staff; never text or names
+	file         TEXT UNIQUE,               -- random name of the sealed file, NULL until fetched
+	file_key     BLOB,                      -- sealed per-file data key
+	thumb        BLOB,                      -- sealed JPEG preview
+	transcript   BLOB,                      -- sealed
+	created_at   INTEGER NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	fetched_at   INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
 -- table messages
-CREATE TABLE messages (
-	id          INTEGER PRIMARY KEY,
+CREATE TABLE "messages" (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
 	subject_id  TEXT NOT NULL REFERENCES subjects(id),
 	platform    TEXT NOT NULL,
 	chat_bidx   BLOB NOT NULL,
@@ -94,8 +133,8 @@ CREATE TABLE messages (
 , handled INTEGER NOT NULL DEFAULT 0, ai_restricted INTEGER NOT NULL DEFAULT 0) STRICT;
 
 -- table outbox
-CREATE TABLE outbox (
-	id           INTEGER PRIMARY KEY,
+CREATE TABLE "outbox" (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
 	draft_id     INTEGER REFERENCES drafts(id),
 	subject_id   TEXT NOT NULL REFERENCES subjects(id),
 	platform     TEXT NOT NULL,
@@ -109,7 +148,7 @@ CREATE TABLE outbox (
 	last_error   TEXT NOT NULL DEFAULT '',   -- operator-facing, never message text
 	created_at   INTEGER NOT NULL,
 	updated_at   INTEGER NOT NULL
-) STRICT;
+, key TEXT NOT NULL DEFAULT '', sending_at INTEGER NOT NULL DEFAULT 0, waiting TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '') STRICT;
 
 -- table requests
 CREATE TABLE requests (
@@ -131,6 +170,9 @@ CREATE TABLE schema_migrations (
 	applied_at INTEGER NOT NULL
 ) STRICT;
 
+-- table sqlite_sequence
+CREATE TABLE sqlite_sequence(name,seq);
+
 -- table subjects
 CREATE TABLE subjects (
 	id            TEXT PRIMARY KEY,          -- random "s_…", no personal data
@@ -151,6 +193,9 @@ CREATE INDEX audit_subject ON audit(subject);
 -- index cards_subject
 CREATE INDEX cards_subject ON cards(subject_id);
 
+-- index cards_unfinished
+CREATE INDEX cards_unfinished ON cards(draft_id) WHERE state = 'posting' OR rendered = 0;
+
 -- index decisions_action
 CREATE UNIQUE INDEX decisions_action ON decisions(action_id) WHERE action_id IS NOT NULL;
 
@@ -166,6 +211,9 @@ CREATE UNIQUE INDEX decisions_settling ON decisions(draft_id) WHERE kind IN ('ap
 -- index decisions_subject
 CREATE INDEX decisions_subject ON decisions(subject_id);
 
+-- index drafts_drafting
+CREATE INDEX drafts_drafting ON drafts(id) WHERE status = 'drafting';
+
 -- index drafts_message
 CREATE INDEX drafts_message ON drafts(message_id);
 
@@ -177,6 +225,15 @@ CREATE UNIQUE INDEX identities_bidx ON identities(bidx_ver, bidx);
 
 -- index identities_subject
 CREATE INDEX identities_subject ON identities(subject_id);
+
+-- index media_due
+CREATE INDEX media_due ON media(next_attempt) WHERE state = 'pending';
+
+-- index media_message
+CREATE INDEX media_message ON media(message_id);
+
+-- index media_subject
+CREATE INDEX media_subject ON media(subject_id);
 
 -- index messages_dedup
 CREATE UNIQUE INDEX messages_dedup ON messages(platform, chat_bidx, platform_id);
@@ -195,6 +252,12 @@ CREATE UNIQUE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
 
 -- index outbox_due
 CREATE INDEX outbox_due ON outbox(next_attempt) WHERE status = 'pending';
+
+-- index outbox_in_doubt
+CREATE INDEX outbox_in_doubt ON outbox(id) WHERE status IN ('sending', 'unconfirmed');
+
+-- index outbox_key
+CREATE UNIQUE INDEX outbox_key ON outbox(key) WHERE key <> '';
 
 -- index outbox_platform_id
 CREATE INDEX outbox_platform_id ON outbox(platform, chat_bidx, platform_id) WHERE platform_id IS NOT NULL;

@@ -59,6 +59,16 @@ func Created(text string) func(Frame) bool {
 // CreatedCard matches a new message with an attachment.
 func CreatedCard(f Frame) bool { return f.Action == "createMessage" && len(f.Message.Attachments) > 0 }
 
+// FilledCard matches the update that replaces the placeholder posted as
+// created with a draft's card: the bot posts a card that names nobody
+// first, records where it went, then fills it in.
+func FilledCard(created Frame) func(Frame) bool {
+	return func(f Frame) bool {
+		return f.Action == "updateMessage" && f.Message.MessageID == created.Message.MessageID &&
+			len(f.Message.Attachments) > 0 && strings.Contains(string(f.Message.Attachments[0]), `"draft":`)
+	}
+}
+
 // Config is what the playground says about its world.
 type Config struct {
 	PersonalChat struct{ ID string }       `json:"personalChat"`
