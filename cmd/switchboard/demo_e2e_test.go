@@ -163,7 +163,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	var res map[string]any
 	pg.Invoke(card.Message.MessageID, map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": "approve",
-		"data": map[string]any{"switchboard": "decide", "verb": "approve", "draft": draftID}}, "trigger": "manual"}, &res)
+		"data": map[string]any{"switchboard": "decide", "verb": "approve", "draft": draftID, "token": cardToken(t, raw)}}, "trigger": "manual"}, &res)
 	// The page's receipts reach the card: read.
 	pg.Next(func(f playgroundtest.Frame) bool {
 		return f.Action == "updateMessage" && f.Message.MessageID == card.Message.MessageID && len(f.Message.Attachments) > 0 &&

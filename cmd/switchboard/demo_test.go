@@ -218,7 +218,7 @@ func TestDemoWiring(t *testing.T) {
 
 	var act map[string]any
 	require.NoError(t, json.Unmarshal(teamsMessage(conn.srv.URL, "approve-1", demoTenant, demoAdmin, ""), &act))
-	act["value"] = map[string]any{"switchboard": "decide", "verb": "approve", "draft": draft}
+	act["value"] = map[string]any{"switchboard": "decide", "verb": "approve", "draft": draft, "token": cardToken(t, body)}
 	b, err := json.Marshal(act)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, postActivity(t, d.base, b))
@@ -284,6 +284,14 @@ func TestDemoWiring(t *testing.T) {
 	assert.NoError(t, err, "a --data directory is kept, marked as the demo's")
 	_, err = os.Stat(filepath.Join(dir, "switchboard.db"))
 	assert.NoError(t, err)
+}
+
+// cardToken is the action token a card's buttons carry.
+func cardToken(t *testing.T, card string) string {
+	t.Helper()
+	m := regexp.MustCompile(`"token":"([0-9a-zA-Z_-]+)"`).FindStringSubmatch(card)
+	require.NotNil(t, m, "the card's actions carry no token: %s", card)
+	return m[1]
 }
 
 // TestDemoTemporaryDataDir: without --data the demo uses a fresh
