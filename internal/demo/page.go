@@ -281,6 +281,7 @@ func (s *Simulator) serveSend(w http.ResponseWriter, r *http.Request) {
 	s.addLocked(c, m)
 	cv, body := c.ChatView, s.textWebhook(c.ChatView, m.MessageView)
 	s.changedLocked(m)
+	first := m.view()
 	s.mu.Unlock()
 
 	err = s.enqueue(delivery{body: body, summary: "message from +" + waID, progress: func(code int, ok, last bool) {
@@ -308,7 +309,7 @@ func (s *Simulator) serveSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Debug().Msg("demo customer message queued")
-	writeJSON(w, http.StatusAccepted, messageEvent{Chat: cv, Message: m.view()})
+	writeJSON(w, http.StatusAccepted, messageEvent{Chat: cv, Message: first})
 }
 
 // retryDetail says why a webhook is being posted again.
