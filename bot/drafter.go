@@ -66,6 +66,9 @@ type DraftResult struct {
 	// subject objected); Text is then empty and Note says why.
 	Manual bool
 	Note   string
+	// Author names who drafted Text on the staff card when it is not an
+	// AI model ("Demo drafter — not AI"); empty: "AI draft".
+	Author string `json:",omitempty"`
 	// Failure says why drafting failed; empty unless it did.
 	Failure DraftFailure `json:",omitempty"`
 	// AwaitingMedia is set when the draft was made before the message's
