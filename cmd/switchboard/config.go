@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/channels/whatsappcloud"
 	"github.com/switchboard/switchboard/drafts"
+	"github.com/switchboard/switchboard/media"
 )
 
 // Environment variables. Secrets are read only from the environment or from
@@ -35,6 +36,9 @@ const (
 	envPublicURL       = "SWITCHBOARD_PUBLIC_URL"
 	envRetentionMonths = "SWITCHBOARD_RETENTION_MONTHS"
 	envDraftDeadline   = "SWITCHBOARD_DRAFT_DEADLINE"
+	envMediaMaxBytes   = "SWITCHBOARD_MEDIA_MAX_BYTES"
+	envDocMaxBytes     = "SWITCHBOARD_DOCUMENT_MAX_BYTES"
+	envMediaMaxPixels  = "SWITCHBOARD_MEDIA_MAX_PIXELS"
 
 	envMasterKey     = "SWITCHBOARD_MASTER_KEY"
 	envMasterKeyFile = "SWITCHBOARD_MASTER_KEY_FILE"
@@ -54,6 +58,7 @@ const (
 	envOpenAIKey     = "OPENAI_API_KEY"
 	envOpenAIBaseURL = "OPENAI_BASE_URL"
 	envOpenAIModel   = "OPENAI_MODEL"
+	envTranscribe    = "OPENAI_TRANSCRIBE_MODEL"
 	envAzureEndpoint = "AZURE_OPENAI_ENDPOINT"
 	envLLMHTTPHost   = drafts.EnvHTTPHost
 )
@@ -62,6 +67,18 @@ const (
 const (
 	defaultRetentionMonths = 12
 	maxRetentionMonths     = 120
+)
+
+// Limits of the media caps: WhatsApp's own are 16 MB for media and 100 MB
+// for documents; a download is held in memory while it is checked, so the
+// caps stay well within it.
+const (
+	minMediaBytes  = 1 << 10
+	maxMediaBytes  = 1 << 30
+	minMediaPixels = 1_000_000
+	maxMediaPixels = 500_000_000
+	// transcribeOff turns transcription off (OPENAI_TRANSCRIBE_MODEL=off).
+	transcribeOff = "off"
 )
 
 // Limits of --draft-deadline.
@@ -148,6 +165,18 @@ type Config struct {
 	// DraftDeadline bounds one AI draft, the model's retries included; a
 	// card says "drafting took too long" after it (bot.Options.DraftDeadline).
 	DraftDeadline time.Duration
+	// MediaMaxBytes caps a photo, voice note, audio file, video or sticker
+	// kept from a customer, DocumentMaxBytes a document (WhatsApp's own
+	// limits are 16 MB and 100 MB): a larger file is not downloaded, and
+	// its card says so. MediaMaxPixels caps a photo's width × height, read
+	// from its header before any pixel is decoded.
+	MediaMaxBytes    int64
+	DocumentMaxBytes int64
+	MediaMaxPixels   int64
+	// TranscribeModel is the model voice notes are transcribed with at the
+	// LLM endpoint (the Azure deployment's name with Azure); "off" keeps
+	// voice notes without a transcript.
+	TranscribeModel string
 
 	// OpenAIAPIKey, OpenAIBaseURL and OpenAIModel are the drafter's
 	// OpenAI-style settings as read from the environment; LLM is what
@@ -225,6 +254,11 @@ func DefaultConfig() Config {
 
 		RetentionMonths: defaultRetentionMonths,
 		DraftDeadline:   bot.DefaultDraftDeadline,
+
+		MediaMaxBytes:    media.DefaultMediaLimit,
+		DocumentMaxBytes: media.DefaultDocumentLimit,
+		MediaMaxPixels:   media.DefaultMaxPixels,
+		TranscribeModel:  drafts.DefaultTranscribeModel,
 
 		CloudGraphURL:         whatsappcloud.DefaultGraphURL,
 		CloudTemplateLanguage: "en",
@@ -339,6 +373,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	str(&c.CloudGraphURL, envCloudGraphURL)
 	str(&c.CloudTemplate, envCloudTemplate)
 	str(&c.CloudTemplateLanguage, envCloudTemplateLang)
+	str(&c.TranscribeModel, envTranscribe)
 	c.Admins = splitList(getenv(envAdmins), true)
 	c.StaffTenants = splitList(getenv(envStaffTenants), true)
 	var errs []error
@@ -349,6 +384,31 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		} else {
 			c.RetentionMonths = n
 		}
+	}
+	for _, n := range []struct {
+		dst *int64
+		key string
+		sz  bool
+	}{{&c.MediaMaxBytes, envMediaMaxBytes, true}, {&c.DocumentMaxBytes, envDocMaxBytes, true}, {&c.MediaMaxPixels, envMediaMaxPixels, false}} {
+		v := strings.TrimSpace(getenv(n.key))
+		if v == "" {
+			continue
+		}
+		if n.sz {
+			var b byteSize
+			if err := b.Set(v); err != nil {
+				errs = append(errs, &FieldError{Field: n.key, Msg: "want a size such as 16MB, 512KB or a number of bytes"})
+				continue
+			}
+			*n.dst = int64(b)
+			continue
+		}
+		x, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, &FieldError{Field: n.key, Msg: "want a whole number"})
+			continue
+		}
+		*n.dst = x
 	}
 	if v := strings.TrimSpace(getenv(envDraftDeadline)); v != "" {
 		d, err := time.ParseDuration(v)
@@ -465,6 +525,10 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "https address the bot is reached at, for one-time Teams export links; empty: exports go as a file or reply (env "+envPublicURL+")")
 	fs.IntVar(&c.RetentionMonths, "retention-months", c.RetentionMonths, "erase a customer's messages and drafts this many months after their last message (env "+envRetentionMonths+")")
 	fs.DurationVar(&c.DraftDeadline, "draft-deadline", c.DraftDeadline, "longest wait for one AI draft, retries included, before the card says the model did not answer in time (env "+envDraftDeadline+")")
+	fs.Var((*byteSize)(&c.MediaMaxBytes), "media-max-bytes", "largest photo, voice note, audio, video or sticker kept from a customer (KB, MB, GB are 1024-based) (env "+envMediaMaxBytes+")")
+	fs.Var((*byteSize)(&c.DocumentMaxBytes), "document-max-bytes", "largest document kept from a customer (env "+envDocMaxBytes+")")
+	fs.Int64Var(&c.MediaMaxPixels, "media-max-pixels", c.MediaMaxPixels, "largest photo kept, in pixels (width × height), checked before decoding (env "+envMediaMaxPixels+")")
+	fs.StringVar(&c.TranscribeModel, "transcribe-model", c.TranscribeModel, "model that transcribes voice notes at the LLM endpoint (the deployment with Azure); off: no transcripts (env "+envTranscribe+")")
 	return fs
 }
 
@@ -588,6 +652,20 @@ func (c Config) Validate() error {
 	if c.DraftDeadline < minDraftDeadline || c.DraftDeadline > maxDraftDeadline {
 		bad("--draft-deadline", "want 5 seconds to 10 minutes (5s to 10m)")
 	}
+	for _, m := range []struct {
+		v    int64
+		flag string
+	}{{c.MediaMaxBytes, "--media-max-bytes"}, {c.DocumentMaxBytes, "--document-max-bytes"}} {
+		if m.v < minMediaBytes || m.v > maxMediaBytes {
+			bad(m.flag, "want 1KB to 1GB")
+		}
+	}
+	if c.MediaMaxPixels < minMediaPixels || c.MediaMaxPixels > maxMediaPixels {
+		bad("--media-max-pixels", "want 1000000 to 500000000 (one to 500 megapixels)")
+	}
+	if m := c.TranscribeModel; m == "" || len(m) > 100 || strings.ContainsAny(m, " \t\r\n?#") {
+		bad("--transcribe-model", "want a model name such as whisper-1, or off")
+	}
 	if c.OpenAIBaseURL != "" && !httpURL(c.OpenAIBaseURL) {
 		bad(envOpenAIBaseURL, "want an http or https URL")
 	}
@@ -698,9 +776,48 @@ func (c Config) String() string {
 	}
 	fmt.Fprintf(&b, " whatsapp-pair-phone=%s admins=%d staff-tenants=%q public-url=%q retention-months=%d draft-deadline=%s",
 		pair, len(c.Admins), strings.Join(c.StaffTenants, ","), c.PublicURL, c.RetentionMonths, c.DraftDeadline)
+	fmt.Fprintf(&b, " media-max-bytes=%s document-max-bytes=%s media-max-pixels=%d transcribe-model=%q",
+		byteSize(c.MediaMaxBytes), byteSize(c.DocumentMaxBytes), c.MediaMaxPixels, c.TranscribeModel)
 	fmt.Fprintf(&b, " whatsapp-transport=%q whatsapp-cloud-phone-number-id=%q whatsapp-cloud-access-token=%s whatsapp-cloud-app-secret=%s whatsapp-cloud-verify-token=%s whatsapp-cloud-graph-url=%q whatsapp-cloud-template=%q whatsapp-cloud-template-language=%q",
 		c.WhatsAppTransport(), c.CloudPhoneNumberID, c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken, c.CloudGraphURL, c.CloudTemplate, c.CloudTemplateLanguage)
 	return b.String()
+}
+
+// byteSize is a size flag: "16MB", "512KB", "1GB" (1024-based) or bytes.
+type byteSize int64
+
+func (b byteSize) String() string {
+	switch n := int64(b); {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GB"
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KB"
+	default:
+		return strconv.FormatInt(n, 10)
+	}
+}
+
+// Set parses a size.
+func (b *byteSize) Set(s string) error {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		sfx string
+		m   int64
+	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if t, ok := strings.CutSuffix(s, u.sfx); ok {
+			s, mult = strings.TrimSpace(t), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return errors.New("want a size such as 16MB")
+	}
+	*b = byteSize(n * mult)
+	return nil
 }
 
 // GoString redacts like String, so %#v does not print secrets either.

@@ -60,6 +60,13 @@ type App struct {
 	Stdout io.Writer
 	// Now is the clock of the router and the channels. If nil, time.Now.
 	Now func() time.Time
+	// Media fetches, keeps and transcribes attachments; buildChannels sets
+	// it (buildMedia) and newRouter hands it to the router. If nil,
+	// attachments show as their placeholder.
+	Media *bot.MediaWorker
+	// mediaViews answers the Teams channel's View clicks once the router
+	// exists (newRouter sets it); nil without Teams.
+	mediaViews *mediaViews
 }
 
 // stdout returns Stdout or os.Stdout.
@@ -149,6 +156,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 			return nil, fmt.Errorf("teams state: %w", err)
 		}
 		fw = &forwardCards{fallback: storeCards{app.Store}}
+		app.mediaViews = &mediaViews{store: app.Store}
 		tm, err = teams.New(teams.Options{
 			Log:          app.Log,
 			AppID:        cfg.MicrosoftAppID,
@@ -160,6 +168,8 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 			Cards:        fw,
 			Dev:          cfg.TeamsDev,
 			ListenAddr:   app.ListenAddr,
+			Media:        app.mediaViews,
+			PublicURL:    cfg.PublicURL,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("teams: %w", err)
@@ -171,6 +181,9 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 			app.Log.Warn().Msg("no SWITCHBOARD_ADMINS: nobody in Teams is an admin (/here, /profile, admin data-rights commands)")
 		}
 		app.Mux.Handle("POST /api/messages", tm.Handler())
+		if cfg.PublicURL != "" {
+			app.Mux.Handle("GET "+teams.MediaPath, tm.MediaHandler())
+		}
 		app.Notifier = tm
 		channels = append(channels, readyOnRun{Channel: tm, health: app.Health, comp: compTeams})
 		forgetters = append(forgetters, tm)
@@ -221,6 +234,9 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		m.whatsapp = wa.stale
 	}
 	app.Tasks = append(app.Tasks, m.run)
+	if err := buildMedia(app, channels); err != nil {
+		return nil, err
+	}
 	return channels, nil
 }
 
@@ -435,9 +451,13 @@ func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
 		Now:      app.Now,
 		// Zero (a Config not from DefaultConfig) is the router's default.
 		DraftDeadline: app.Config.DraftDeadline,
+		Media:         app.Media,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
+	}
+	if app.mediaViews != nil {
+		app.mediaViews.set(r)
 	}
 	return r, nil
 }
