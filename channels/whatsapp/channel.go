@@ -103,7 +103,7 @@ type Channel struct {
 	// fakeConnect, set only by tests, replaces pairing and the whatsmeow
 	// connection: Run opens the session db as usual, then hands the event
 	// handler to fakeConnect and sends through the client it returns.
-	fakeConnect func(handler func(evt any) bool) waClient
+	fakeConnect func(handler func(evt any) bool) Client
 	// pairFn, set only by tests, replaces pair.
 	pairFn func(ctx context.Context, dev *store.Device) error
 
@@ -116,7 +116,7 @@ type Channel struct {
 type session struct {
 	ctx    context.Context
 	db     *sql.DB
-	cli    waClient
+	cli    Client
 	wm     *whatsmeow.Client // the real client; nil in tests
 	lids   lidMap
 	cache  *lidCache // nil in tests
@@ -132,16 +132,24 @@ type connEvent struct {
 	err       error
 }
 
-// waClient is the part of *whatsmeow.Client Send and FetchMedia use;
-// tests replace it.
-type waClient interface {
+// Client is the part of *whatsmeow.Client the channel uses to send,
+// upload and download; tests replace it (SetTestClient).
+type Client interface {
 	SendMessage(ctx context.Context, to types.JID, message *waE2E.Message, extra ...whatsmeow.SendRequestExtra) (whatsmeow.SendResponse, error)
 	Upload(ctx context.Context, plaintext []byte, appInfo whatsmeow.MediaType) (whatsmeow.UploadResponse, error)
 	Download(ctx context.Context, msg whatsmeow.DownloadableMessage) ([]byte, error)
 	GenerateMessageID() types.MessageID
 }
 
-var _ waClient = (*whatsmeow.Client)(nil)
+var _ Client = (*whatsmeow.Client)(nil)
+
+// SetTestClient is for tests in other packages (cmd/switchboard's
+// end-to-end tests): Run then opens the session database as usual but,
+// instead of pairing and connecting, hands whatsmeow's event handler to
+// connect and uses the client it returns. Call it before Run.
+func (c *Channel) SetTestClient(connect func(handler func(evt any) bool) Client) {
+	c.fakeConnect = connect
+}
 
 // New validates opts and fills defaults. It does no I/O.
 func New(opts Options) (*Channel, error) {

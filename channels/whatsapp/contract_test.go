@@ -38,7 +38,7 @@ func newContractChannel(t *testing.T) (bot.Channel, channeltest.Driver) {
 	require.NoError(t, db.Close())
 	ch, err := New(Options{Dir: d.dir, SendBackoff: time.Millisecond})
 	require.NoError(t, err)
-	ch.fakeConnect = func(h func(any) bool) waClient {
+	ch.fakeConnect = func(h func(any) bool) Client {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if d.handler == nil {

@@ -316,7 +316,7 @@ func TestLogoutWithoutSession(t *testing.T) {
 func runFake(t *testing.T, ch *Channel) (func(any) bool, <-chan error, context.CancelFunc) {
 	t.Helper()
 	handler := make(chan func(any) bool, 1)
-	ch.fakeConnect = func(h func(any) bool) waClient { handler <- h; return &fakeClient{} }
+	ch.fakeConnect = func(h func(any) bool) Client { handler <- h; return &fakeClient{} }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ch.Run(ctx, &fakeSink{}) }()

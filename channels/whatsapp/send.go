@@ -91,7 +91,7 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 
 // document uploads the file (encrypted, to WhatsApp's media servers) and
 // builds the document message.
-func (c *Channel) document(ctx context.Context, cli waClient, msg bot.Outbound) (*waE2E.Message, error) {
+func (c *Channel) document(ctx context.Context, cli Client, msg bot.Outbound) (*waE2E.Message, error) {
 	f := msg.File
 	up, err := cli.Upload(ctx, f.Data, whatsmeow.MediaDocument)
 	if err != nil {
