@@ -383,8 +383,8 @@ func (a *mediaApp) view(t *testing.T, body string, draft int64) string {
 	require.NotNil(t, m, "the card offers View")
 	inv := map[string]any{
 		"type": "invoke", "name": "adaptiveCard/action", "id": fmt.Sprintf("view-%d", draft), "channelId": "msteams", "serviceUrl": a.conn.srv.URL,
-		"timestamp": time.Now().UTC().Format(time.RFC3339Nano),
-		"from":      map[string]any{"id": "29:" + e2eAdmin[:8], "name": "Test Person", "aadObjectId": e2eAdmin},
+		"timestamp":    time.Now().UTC().Format(time.RFC3339Nano),
+		"from":         map[string]any{"id": "29:" + e2eAdmin[:8], "name": "Test Person", "aadObjectId": e2eAdmin},
 		"conversation": map[string]any{"conversationType": "channel", "tenantId": e2eTenant, "id": "19:staff@thread.tacv2"},
 		"recipient":    map[string]any{"id": "28:bot", "name": "Switchboard"},
 		"channelData":  map[string]any{"tenant": map[string]any{"id": e2eTenant}},
