@@ -74,7 +74,7 @@ func (f *fakeTranscriber) Transcribe(_ context.Context, s bot.SubjectID, mime st
 // workerEnv is a real store, a customer's stored media message, a fake
 // fetcher and a worker over them.
 type workerEnv struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	db      *store.DB
 	clock   *bottest.Clock
@@ -87,7 +87,7 @@ type workerEnv struct {
 	n       int
 }
 
-func newWorkerEnv(t *testing.T, mod func(*bot.MediaWorkerOptions)) *workerEnv {
+func newWorkerEnv(t testing.TB, mod func(*bot.MediaWorkerOptions)) *workerEnv {
 	t.Helper()
 	e := &workerEnv{t: t, ctx: context.Background(), clock: bottest.NewClock(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)),
 		fetch: &fakeFetcher{files: map[string][]byte{}}, tr: &fakeTranscriber{text: "The boiler is leaking under the sink."}}
