@@ -201,6 +201,12 @@ type Card struct {
 	// preview, a voice note's transcript, a document's name, type and
 	// size, or a note saying why a file is not (yet) kept.
 	Media []CardMedia
+	// Attachment is the file staff attached to the reply; nil if none.
+	Attachment *CardMedia
+	// AttachCode is what staff type after /attach to attach a file to
+	// this reply ("42-7f3a9c01"); empty when the reply's channel takes no
+	// files, or the draft is decided.
+	AttachCode string
 }
 
 // CardMedia is one attachment as staff see it on a card.

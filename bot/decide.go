@@ -47,6 +47,12 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 	if err != nil {
 		return DecisionResult{}, fmt.Errorf("load draft %d: %w", d.DraftID, err)
 	}
+	if d.Kind == Attach {
+		if !attachTokenOK(d.Token, view.Draft.Token) {
+			return refused("That code does not match a reply's card (check the code on the card), so the file was not attached."), nil
+		}
+		return r.decideAttach(ctx, d, view)
+	}
 	if view.Draft.Token != "" && subtle.ConstantTimeCompare([]byte(d.Token), []byte(view.Draft.Token)) != 1 {
 		return refused("This card is out of date and no longer matches a draft; nothing was done."), nil
 	}

@@ -74,6 +74,9 @@ type Media struct {
 	// had objected when the message was stored: the item is never
 	// transcribed nor shown to a model. The store sets it.
 	AIRestricted bool
+	// Dir is In for a file the customer sent, Out for one staff attached
+	// to a reply (kept under the customer, erased with them).
+	Dir Direction
 }
 
 // MediaRef returns what a channel needs to fetch m again.
@@ -162,6 +165,12 @@ type MediaStore interface {
 	// DraftOfMessage returns the id of the draft answering the stored
 	// message, or ErrNotFound if it has none (yet).
 	DraftOfMessage(ctx context.Context, messageID int64) (int64, error)
+	// AttachToDraft keeps data (checked as c) sealed under the draft's
+	// customer as the file that goes with the draft's reply (m gives its
+	// kind, name and size; Dir Out), replacing an earlier one, and returns
+	// its id. ErrDecided if the draft was decided meanwhile, ErrNotFound if
+	// it is gone. LoadDraft's DraftView.Attachment shows it.
+	AttachToDraft(ctx context.Context, draftID int64, m Media, c MediaContent, data []byte) (int64, error)
 }
 
 // IsMediaKind reports whether messages of kind carry a file the channels

@@ -131,6 +131,22 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 		return time.Time{}, true
 	}
 	defer r.releaseSend(it.ID)
+	// The file staff attached goes with the reply; a reply is never sent
+	// without it.
+	file, err := r.draftFile(ctx, it.DraftID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return time.Time{}, false
+		}
+		r.metrics.Failure("outbox")
+		log.Error().Err(err).Msg("attachment of the reply unreadable; will retry")
+		at := r.now().Add(r.backoff(it.Attempts + 1))
+		if err := r.store.MarkRetry(ctx, it.ID, at, "attachment unreadable"); err != nil {
+			log.Error().Err(err).Msg("record retry")
+			return time.Time{}, false
+		}
+		return at, true
+	}
 	if err := r.store.BeginSend(ctx, it.ID, r.now()); err != nil {
 		if ctx.Err() == nil {
 			r.metrics.Failure("outbox")
@@ -140,7 +156,7 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 	}
 	idempotent := ch.Capabilities().Idempotent
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	pid, err := ch.Send(sctx, Outbound{Chat: it.Chat, Text: it.Text, Key: it.Key})
+	pid, err := ch.Send(sctx, Outbound{Chat: it.Chat, Text: it.Text, Key: it.Key, File: file})
 	cancel()
 	r.metrics.Sent(it.Platform, err)
 	// Record the outcome even if shutdown cancels ctx now: a reply that

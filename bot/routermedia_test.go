@@ -278,3 +278,51 @@ func TestMediaView(t *testing.T) {
 		assert.ErrorIs(t, err, bot.ErrNotFound, name)
 	}
 }
+
+// TestAttachFileToReply: staff attach a PDF to a reply with the code its
+// card shows; the card shows it, a wrong code or a decided draft is
+// refused, a second file replaces the first, and the approved reply goes
+// out once, with the file.
+func TestAttachFileToReply(t *testing.T) {
+	mh := newMediaHarness(t, nil)
+	c := newCustomer(8)
+	mh.send(c, "Can you send me the quote?")
+	card := mh.cardFor("Can you send me the quote?")
+	require.NotEmpty(t, card.AttachCode)
+	id, tok, ok := bot.ParseAttachCode(card.AttachCode)
+	require.True(t, ok)
+	assert.Equal(t, card.DraftID, id)
+
+	attach := func(token string, f *bot.File) bot.DecisionResult {
+		t.Helper()
+		return mh.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Attach, Token: token, File: f})
+	}
+	res := attach("ffffffff", &bot.File{Name: "quote.pdf", MIME: "application/pdf", Data: mediatest.PDF()})
+	assert.Equal(t, bot.Refused, res.Outcome, "another card's code")
+	res = attach(tok, &bot.File{Name: "virus.pdf", MIME: "application/pdf", Data: []byte("MZ\x90\x00 a program")})
+	assert.Equal(t, bot.Refused, res.Outcome)
+	assert.Contains(t, res.Message, "Windows program")
+
+	res = attach(tok, &bot.File{Name: "old.pdf", MIME: "application/pdf", Data: mediatest.PDF()})
+	require.Equal(t, bot.Applied, res.Outcome, res.Message)
+	photo := mediatest.JPEG(800, 600, 8)
+	res = attach(tok, &bot.File{Name: "C:\\Users\\alex\\valve.jpg", MIME: "image/jpeg", Data: photo})
+	require.Equal(t, bot.Applied, res.Outcome, res.Message)
+	assert.Contains(t, res.Message, "Attached the photo valve.jpg (a JPEG image, ")
+	updated := mh.waitCard(card.DraftID, func(c bot.Card) bool { return c.Attachment != nil && c.Attachment.FileName == "valve.jpg" }, "the card shows the file")
+	assert.Equal(t, bot.KindImage, updated.Attachment.Kind)
+	assert.NotEmpty(t, updated.Attachment.Thumb)
+
+	mh.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve})
+	require.Eventually(t, func() bool { return len(mh.wa.Sends()) == 1 }, wait, tick)
+	sent := mh.wa.Sends()[0]
+	assert.Equal(t, "Thanks for your message. We open at 9.", sent.Text)
+	require.NotNil(t, sent.File, "the reply goes with its file")
+	assert.Equal(t, "valve.jpg", sent.File.Name)
+	assert.Equal(t, "image/jpeg", sent.File.MIME)
+	assert.Equal(t, photo, sent.File.Data)
+	decided := mh.waitCard(card.DraftID, func(c bot.Card) bool { return c.Status.Decided() }, "decided")
+	assert.Empty(t, decided.AttachCode, "no attaching to a decided reply")
+	res = attach(tok, &bot.File{Name: "late.pdf", MIME: "application/pdf", Data: mediatest.PDF()})
+	assert.Equal(t, bot.Refused, res.Outcome)
+}

@@ -47,6 +47,9 @@ type DraftView struct {
 	// Media are the attachments of Message (without their bytes), from a
 	// store that keeps media; nil otherwise.
 	Media []Media
+	// Attachment is the file staff attached to the reply (Decision
+	// Attach), without its bytes; nil if none.
+	Attachment *Media
 }
 
 // RecentLimit is how many earlier messages a DraftView carries.

@@ -249,6 +249,11 @@ const (
 	// whose reply window closed, asking them to write again; the draft
 	// stays pending.
 	SendTemplate DecisionKind = "template"
+	// Attach attaches a file staff sent (Decision.File) to a draft's
+	// reply: it goes out with the reply once approved; a second one
+	// replaces the first. Token holds the card's attach code's token part
+	// (AttachCode): the card a staff member read names the draft.
+	Attach DecisionKind = "attach"
 )
 
 // Decision is one staff click on a draft card.
@@ -272,6 +277,8 @@ type Decision struct {
 	// retried delivery of the same click is recognised.
 	ActionID string
 	At       time.Time
+	// File is the file staff attach to the reply (Attach); nil otherwise.
+	File *File
 }
 
 // Outcome is how a decision was taken.

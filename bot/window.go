@@ -43,11 +43,15 @@ func (r *Router) windowState(v DraftView, caps Capabilities) (ends time.Time, le
 func (r *Router) cardFor(v DraftView) Card {
 	c := cardOf(v)
 	c.Media = r.cardMedia(v)
+	c.Attachment = attachmentCard(v.Attachment)
 	ch := r.channels[v.Draft.Platform]
 	if ch == nil {
 		return c
 	}
 	caps := ch.Capabilities()
+	if caps.Files && r.media != nil && v.Message.ID != 0 && !v.Draft.Status.Decided() {
+		c.AttachCode = AttachCode(v.Draft.ID, v.Draft.Token)
+	}
 	if ends, left, ok := r.windowState(v, caps); ok {
 		c.WindowEnds, c.WindowLeft, c.Template = ends, left, caps.Template
 	}

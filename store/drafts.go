@@ -290,8 +290,21 @@ func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.Draft
 		}
 		slices.Reverse(recent)
 		v.Recent = recent
-		if v.Media, err = db.queryMedia(ctx, q, "WHERE message_id = ? ORDER BY id", d.MessageID); err != nil {
+		if v.Media, err = db.queryMedia(ctx, q, "WHERE message_id = ? AND dir = 'in' ORDER BY id", d.MessageID); err != nil {
 			return bot.DraftView{}, err
+		}
+	}
+	var att sql.NullInt64
+	if err := q.QueryRowContext(ctx, "SELECT attachment_id FROM drafts WHERE id = ?", id).Scan(&att); err != nil {
+		return bot.DraftView{}, err
+	}
+	if att.Valid {
+		as, err := db.queryMedia(ctx, q, "WHERE id = ? AND state = 'fetched'", att.Int64)
+		if err != nil {
+			return bot.DraftView{}, err
+		}
+		if len(as) == 1 {
+			v.Attachment = &as[0]
 		}
 	}
 	if v.Customer, err = db.loadSubject(ctx, q, d.Subject); err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -68,20 +69,20 @@ var _ bot.MediaStore = (*DB)(nil)
 func (db *DB) MediaDir() string { return filepath.Join(db.dir, MediaDirName) }
 
 // mediaCols are the columns scanMedia reads.
-const mediaCols = "id, subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, attempts, next_attempt, note, thumb, transcript, created_at, fetched_at, " +
+const mediaCols = "id, subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, attempts, next_attempt, note, thumb, transcript, created_at, fetched_at, dir, " +
 	"COALESCE((SELECT ai_restricted FROM messages WHERE messages.id = media.message_id), 0) OR " +
 	"COALESCE((SELECT ai_restricted FROM subjects WHERE subjects.id = media.subject_id), 0)"
 
 func (db *DB) scanMedia(ctx context.Context, rows interface{ Scan(...any) error }) (bot.Media, error) {
 	var m bot.Media
-	var subject, platform, kind, state string
+	var subject, platform, kind, state, dir string
 	var sum, name, ref, thumb, transcript []byte
 	var next, created, fetched int64
 	if err := rows.Scan(&m.ID, &subject, &m.MessageID, &platform, &kind, &m.MIME, &m.Size, &sum, &name, &ref, &state,
-		&m.Attempts, &next, &m.Note, &thumb, &transcript, &created, &fetched, &m.AIRestricted); err != nil {
+		&m.Attempts, &next, &m.Note, &thumb, &transcript, &created, &fetched, &dir, &m.AIRestricted); err != nil {
 		return bot.Media{}, err
 	}
-	m.Subject, m.Platform, m.Kind, m.State = bot.SubjectID(subject), bot.Platform(platform), bot.MessageKind(kind), bot.MediaState(state)
+	m.Subject, m.Platform, m.Kind, m.State, m.Dir = bot.SubjectID(subject), bot.Platform(platform), bot.MessageKind(kind), bot.MediaState(state), bot.Direction(dir)
 	m.NextAttempt, m.CreatedAt, m.FetchedAt = fromTS(next), fromTS(created), fromTS(fetched)
 	sk, err := db.subjectKey(ctx, m.Subject)
 	if err != nil {
@@ -178,14 +179,102 @@ func (db *DB) insertMedia(ctx context.Context, tx querier, sk *subjectKey, platf
 		return 0, err
 	}
 	now := ts(db.now())
-	res, err := tx.ExecContext(ctx, `INSERT INTO media (subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, next_attempt, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+	dir := bot.In
+	if m.Dir == bot.Out {
+		dir = bot.Out
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO media (subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, next_attempt, created_at, updated_at, dir)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
 		string(sk.id), m.MessageID, platform, string(m.Kind), m.MIME, max(m.Size, 0), sk.sealBytes("media", "sha256", m.SHA256),
-		sk.sealString("media", "name", m.FileName), sk.sealString("media", "ref", m.Ref), now, now, now)
+		sk.sealString("media", "name", m.FileName), sk.sealString("media", "ref", m.Ref), now, now, now, string(dir))
 	if err != nil {
 		return 0, fmt.Errorf("insert media: %w", err)
 	}
 	return res.LastInsertId()
+}
+
+// AttachToDraft keeps data as the file staff attached to draft draftID's
+// reply: a media row under the draft's customer (Dir out, on the draft's
+// message), its bytes sealed as SaveMediaBytes seals a customer's, then the
+// draft pointing at it; an earlier attachment is deleted with its file.
+// bot.ErrDecided if the draft was decided meanwhile (the new file is
+// removed), bot.ErrNotFound if the draft or its message is gone.
+func (db *DB) AttachToDraft(ctx context.Context, draftID int64, m bot.Media, c bot.MediaContent, data []byte) (int64, error) {
+	if len(data) == 0 {
+		return 0, errors.New("attach to draft: no bytes")
+	}
+	m.Dir, m.Ref, m.SHA256 = bot.Out, "", nil
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var subject, platform, status string
+		var msgID sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT subject_id, platform, status, message_id FROM drafts WHERE id = ?", draftID).
+			Scan(&subject, &platform, &status, &msgID); err != nil {
+			return notFound(err)
+		}
+		if bot.DraftStatus(status).Decided() {
+			return bot.ErrDecided
+		}
+		if !msgID.Valid {
+			return bot.ErrNotFound
+		}
+		sk, err := db.subjectKey(ctx, bot.SubjectID(subject))
+		if err != nil {
+			return err
+		}
+		m.MessageID = msgID.Int64
+		id, err = db.insertMedia(ctx, tx, sk, platform, m)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("attach to draft %d: %w", draftID, err)
+	}
+	if err := db.SaveMediaBytes(ctx, id, c, bytes.NewReader(data), int64(len(data))); err != nil {
+		db.dropMedia(ctx, id)
+		return 0, fmt.Errorf("attach to draft %d: %w", draftID, err)
+	}
+	var old []string
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		var status string
+		var prev sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT status, attachment_id FROM drafts WHERE id = ?", draftID).Scan(&status, &prev); err != nil {
+			return notFound(err)
+		}
+		if bot.DraftStatus(status).Decided() {
+			return bot.ErrDecided
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE drafts SET attachment_id = ?, updated_at = ? WHERE id = ?", id, ts(db.now()), draftID); err != nil {
+			return err
+		}
+		if prev.Valid && prev.Int64 != id {
+			var err error
+			old, _, err = deleteMediaRows(ctx, tx, "id = ?", prev.Int64)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		db.dropMedia(ctx, id)
+		return 0, fmt.Errorf("attach to draft %d: %w", draftID, err)
+	}
+	_ = db.removeMediaFiles(old)
+	return id, nil
+}
+
+// dropMedia deletes one media row and its file (an attachment that did not
+// make it onto its draft).
+func (db *DB) dropMedia(ctx context.Context, id int64) {
+	var files []string
+	err := db.tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		var err error
+		files, _, err = deleteMediaRows(ctx, tx, "id = ?", id)
+		return err
+	})
+	if err != nil {
+		db.log.Warn().Err(err).Int64("media", id).Msg("attachment not dropped; the sweep removes it")
+		return
+	}
+	_ = db.removeMediaFiles(files)
 }
 
 // DraftOfMessage returns the id of the draft answering message row
@@ -232,13 +321,14 @@ func (db *DB) MediaOf(ctx context.Context, s bot.SubjectID) ([]bot.Media, error)
 	return nonNilMedia(ms), nil
 }
 
-// MediaOfMessage returns the attachments of message row messageID.
+// MediaOfMessage returns the attachments of message row messageID (the
+// files the customer sent with it, not those staff attached to replies).
 func (db *DB) MediaOfMessage(ctx context.Context, messageID int64) ([]bot.Media, error) {
 	_, read, _, err := db.handles()
 	if err != nil {
 		return nil, err
 	}
-	ms, err := db.queryMedia(ctx, read, "WHERE message_id = ? ORDER BY id", messageID)
+	ms, err := db.queryMedia(ctx, read, "WHERE message_id = ? AND dir = 'in' ORDER BY id", messageID)
 	if err != nil {
 		return nil, fmt.Errorf("media of message %d: %w", messageID, err)
 	}
@@ -262,7 +352,7 @@ func (db *DB) DueMediaFetches(ctx context.Context, now time.Time, limit int) ([]
 	if limit <= 0 {
 		limit = 100
 	}
-	ms, err := db.queryMedia(ctx, read, "WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?", ts(now), limit)
+	ms, err := db.queryMedia(ctx, read, "WHERE state = 'pending' AND dir = 'in' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?", ts(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("due media fetches: %w", err)
 	}

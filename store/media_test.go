@@ -69,7 +69,7 @@ func TestMediaLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, bot.Media{ID: id, Subject: f.customer.ID, MessageID: f.msg.ID, Platform: bot.WhatsApp, Kind: bot.KindDocument,
 		MIME: "application/pdf", FileName: "boiler-quote.pdf", Size: 1234, SHA256: bytes.Repeat([]byte{7}, 32), State: bot.MediaPending,
-		NextAttempt: clk.Now().UTC(), Ref: "cloud-media-id-boiler-quote.pdf", CreatedAt: clk.Now().UTC()}, m)
+		NextAttempt: clk.Now().UTC(), Ref: "cloud-media-id-boiler-quote.pdf", CreatedAt: clk.Now().UTC(), Dir: bot.In}, m)
 	assert.Equal(t, bot.MediaRef{MIME: "application/pdf", Filename: "boiler-quote.pdf",
 		SHA256: strings.Repeat("07", 32), ID: "cloud-media-id-boiler-quote.pdf", Size: 1234}, m.MediaRef())
 	byMsg, err := db.MediaOfMessage(ctx, f.msg.ID)
@@ -631,4 +631,56 @@ func TestSaveMediaBytesKeepsTranscript(t *testing.T) {
 	assert.Equal(t, said, m.Transcript)
 	require.NoError(t, db.Checkpoint(ctx))
 	assert.Empty(t, scanFiles(t, dbFiles(db), "PLANTED-TRANSCRIPT"), "the transcript is sealed")
+}
+
+// TestAttachToDraft keeps a file staff attach to a reply under the
+// customer: sealed, on the draft (a second one replaces the first, whose
+// file goes), never among the customer's own attachments or due fetches,
+// refused once the draft is decided, and erased with the customer.
+func TestAttachToDraft(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	f := newFixture(t, db, "+447700900125", "Cai", "can you send the quote?", "Here is the quote.")
+	first := plantedBytes(40<<10, "PLANTED-QUOTE-ONE", 1)
+	id1, err := db.AttachToDraft(ctx, f.draftID, bot.Media{Kind: bot.KindDocument, MIME: "application/pdf", FileName: "quote.pdf", Size: int64(len(first))},
+		bot.MediaContent{MIME: "application/pdf"}, first)
+	require.NoError(t, err)
+	view, err := db.LoadDraft(ctx, f.draftID)
+	require.NoError(t, err)
+	require.NotNil(t, view.Attachment)
+	assert.Equal(t, id1, view.Attachment.ID)
+	assert.Equal(t, bot.Out, view.Attachment.Dir)
+	assert.Equal(t, f.customer.ID, view.Attachment.Subject, "kept under the customer it goes to")
+	assert.Equal(t, "quote.pdf", view.Attachment.FileName)
+	assert.Empty(t, view.Media, "not one of the customer's attachments")
+	got, err := db.ReadMedia(ctx, id1, 1<<20)
+	require.NoError(t, err)
+	assert.Equal(t, first, got)
+	require.Len(t, mediaDirFiles(t, db), 1)
+
+	second := plantedBytes(30<<10, "PLANTED-QUOTE-TWO", 2)
+	id2, err := db.AttachToDraft(ctx, f.draftID, bot.Media{Kind: bot.KindDocument, MIME: "application/pdf", FileName: "quote-v2.pdf", Size: int64(len(second))},
+		bot.MediaContent{MIME: "application/pdf"}, second)
+	require.NoError(t, err)
+	view, err = db.LoadDraft(ctx, f.draftID)
+	require.NoError(t, err)
+	assert.Equal(t, id2, view.Attachment.ID)
+	_, err = db.FindMedia(ctx, id1)
+	assert.ErrorIs(t, err, bot.ErrNotFound, "the first attachment is replaced")
+	require.Len(t, mediaDirFiles(t, db), 1, "and its file removed")
+	due, err := db.DueMediaFetches(ctx, time.Now().Add(time.Hour), 10)
+	require.NoError(t, err)
+	assert.Empty(t, due)
+	assert.Empty(t, scanFiles(t, append(dbFiles(db), mediaDirFiles(t, db)...), "PLANTED-QUOTE"), "sealed")
+
+	require.NoError(t, db.Decide(ctx, bot.Decision{DraftID: f.draftID, Kind: bot.Approve, By: staff("a")}))
+	_, err = db.AttachToDraft(ctx, f.draftID, bot.Media{Kind: bot.KindDocument, MIME: "application/pdf"}, bot.MediaContent{MIME: "application/pdf"}, first)
+	assert.ErrorIs(t, err, bot.ErrDecided)
+	require.Len(t, mediaDirFiles(t, db), 1, "a refused attachment leaves no file")
+
+	_, err = db.DeleteSubject(ctx, f.customer.ID)
+	require.NoError(t, err)
+	_, err = db.FindMedia(ctx, id2)
+	assert.ErrorIs(t, err, bot.ErrNotFound)
+	assert.Empty(t, mediaDirFiles(t, db), "erased with the customer")
 }

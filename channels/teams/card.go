@@ -86,6 +86,7 @@ func renderCard(c bot.Card, v view) obj {
 	if r != nil && r.Quote != nil && len(r.Quote.Lines) > 0 {
 		body = append(body, quoteTable(*r.Quote, strings.Contains(c.Author, "edited by"))...)
 	}
+	body = append(body, attachmentBlocks(c)...)
 	if r != nil && r.HumanReason != "" {
 		body = append(body, notice("warning", "Needs a person: ", r.HumanReason))
 	}

@@ -150,6 +150,14 @@ var goldenCards = []struct {
 			Message: "[image] the boiler display", Draft: "Thanks for the photo.", Author: "AI draft", Status: bot.DraftPending,
 			Result: &bot.DraftResult{Text: "Thanks for the photo.", Intent: "booking"},
 			Media:  []bot.CardMedia{{ID: 31, Kind: bot.KindImage, State: bot.MediaFetched, MIME: "image/jpeg", Size: 2_411_520, Thumb: goldenThumb}}}},
+	{name: "attached_document", media: viewOn, card: bot.Card{DraftID: 27, Token: "00112233445566778899aabbccddeeff", Customer: "Sam",
+		Message: "Can you send me the quote?", Status: bot.DraftPending, Draft: "Here is the quote for the new boiler.", Author: "AI draft",
+		Result:     &bot.DraftResult{Text: "Here is the quote for the new boiler.", Intent: "quote"},
+		Attachment: &bot.CardMedia{ID: 36, Kind: bot.KindDocument, State: bot.MediaFetched, MIME: "application/pdf", Size: 88_064, FileName: "Quote 2291.pdf"},
+		AttachCode: "27-00112233"}},
+	{name: "attach_hint", card: bot.Card{DraftID: 28, Token: "8899aabbccddeeff0011223344556677", Customer: "Sam",
+		Message: "Do you have a photo of the part?", Status: bot.DraftPending, Draft: "Yes, here it is.", Author: "AI draft",
+		Result: &bot.DraftResult{Text: "Yes, here it is.", Intent: "question"}, AttachCode: "28-8899aabb"}},
 }
 
 // viewOn is a card rendered by a channel that can issue View links.
@@ -226,6 +234,8 @@ func TestCardActions(t *testing.T) {
 		"media_refused":                {"approve", "edit", "regenerate", "reject"},
 		"media_downloading":            {"edit", "reject"},
 		"media_link":                   {"approve", "edit", "regenerate", "reject"},
+		"attached_document":            {"approve", "edit", "regenerate", "reject"},
+		"attach_hint":                  {"approve", "edit", "regenerate", "reject"},
 	}
 	for _, tc := range goldenCards {
 		t.Run(tc.name, func(t *testing.T) {

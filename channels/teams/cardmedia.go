@@ -113,3 +113,37 @@ func viewAction(c bot.Card, m bot.CardMedia, noun string, mv mediaView) []any {
 	}
 	return []any{obj{"type": "ActionSet", "actions": []any{obj{"type": "Action.Execute", "title": title, "verb": "view", "data": data}}}}
 }
+
+// attachmentBlocks shows the file staff attached to the reply, and, while
+// the reply is undecided, how to attach one.
+func attachmentBlocks(c bot.Card) []any {
+	var out []any
+	if m := c.Attachment; m != nil {
+		noun := mediaNoun(m.Kind)
+		items := []any{}
+		if m.Thumb != nil && len(m.Thumb) <= maxThumbBytes {
+			items = append(items, obj{"type": "Image", "url": "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(m.Thumb),
+				"altText": "Preview of the " + noun + " attached to the reply", "size": "Medium", "spacing": "Small"})
+		}
+		inlines := []any{obj{"type": "TextRun", "text": "Goes with the reply: ", "weight": "Bolder", "size": "Small"}}
+		if m.FileName != "" {
+			inlines = append(inlines, obj{"type": "TextRun", "text": m.FileName, "size": "Small"})
+		} else {
+			inlines = append(inlines, obj{"type": "TextRun", "text": "a " + noun, "size": "Small"})
+		}
+		if about := mediaAbout(*m); about != "" {
+			inlines = append(inlines, obj{"type": "TextRun", "text": " (" + about + ")", "size": "Small", "isSubtle": true})
+		}
+		items = append(items, obj{"type": "RichTextBlock", "spacing": "Small", "inlines": inlines})
+		out = append(out, obj{"type": "Container", "spacing": "Small", "items": items})
+	}
+	if c.AttachCode != "" {
+		what := "To send a file with this reply"
+		if c.Attachment != nil {
+			what = "To send another file instead"
+		}
+		out = append(out, textBlock(what+", send it to Switchboard in your own chat with it, with the message /attach "+c.AttachCode+".",
+			obj{"size": "Small", "isSubtle": true, "spacing": "Small"}))
+	}
+	return out
+}

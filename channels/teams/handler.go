@@ -167,7 +167,7 @@ func (c *Channel) onMessage(ctx context.Context, w http.ResponseWriter, a *activ
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if cmd, ok := bot.ParseCommand(text); ok && (cmd.Name == "here" || cmd.Name == "admin" || cmd.Name == "snippet") {
+	if cmd, ok := bot.ParseCommand(text); ok && (cmd.Name == "here" || cmd.Name == "admin" || cmd.Name == "snippet" || cmd.Name == "attach") {
 		// Teams redelivers an activity it thinks went unanswered: these
 		// change state outside the store, so each runs once.
 		first, err := c.opts.State.ClaimActivity(ctx, activityKey(a))
@@ -192,6 +192,10 @@ func (c *Channel) onMessage(ctx context.Context, w http.ResponseWriter, a *activ
 			return
 		case "snippet":
 			c.onSnippet(ctx, a, who, cmd.Args)
+			w.WriteHeader(http.StatusOK)
+			return
+		case "attach":
+			c.onAttach(ctx, a, who, cmd.Args, sink)
 			w.WriteHeader(http.StatusOK)
 			return
 		}

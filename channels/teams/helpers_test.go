@@ -150,6 +150,9 @@ type connectorStub struct {
 	goneConv atomic.Pointer[string]
 }
 
+// pastedPicture is what the connector serves for a pasted picture.
+var pastedPicture = []byte("\x89PNG\r\n\x1a\n a pasted picture")
+
 func newConnector(t testing.TB) *connectorStub {
 	t.Helper()
 	cs := &connectorStub{}
@@ -162,6 +165,15 @@ func newConnector(t testing.TB) *connectorStub {
 			return
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"token_type": "Bearer", "access_token": "tok-1", "expires_in": 3599})
+	})
+	mux.HandleFunc("GET /v3/attachments/", func(w http.ResponseWriter, r *http.Request) {
+		// A picture pasted into a chat: read with the bot's token.
+		if r.Header.Get("Authorization") != "Bearer tok-1" {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(pastedPicture)
 	})
 	mux.HandleFunc("/v3/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer tok-1" {

@@ -86,9 +86,10 @@ type fakeClient struct {
 	n        int
 	// media are the files WhatsApp's media servers hold, by direct path;
 	// Download serves one only to the media key it was sent with.
-	media     map[string]fakeMedia
-	downloads []whatsmeow.DownloadableMessage
-	dlErr     error
+	media       map[string]fakeMedia
+	downloads   []whatsmeow.DownloadableMessage
+	uploadTypes []whatsmeow.MediaType
+	dlErr       error
 }
 
 // fakeMedia is one file on the fake media servers.
@@ -150,6 +151,7 @@ func (f *fakeClient) Upload(_ context.Context, data []byte, mt whatsmeow.MediaTy
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.uploads++
+	f.uploadTypes = append(f.uploadTypes, mt)
 	return whatsmeow.UploadResponse{URL: "https://mmg.whatsapp.net/x", DirectPath: "/v/x", MediaKey: []byte("k"), FileLength: uint64(len(data))}, nil
 }
 
@@ -387,6 +389,17 @@ func TestSendDocument(t *testing.T) {
 	assert.Equal(t, "application/json", doc.GetMimetype())
 	assert.Equal(t, "Your data", doc.GetCaption())
 	assert.Equal(t, uint64(15), doc.GetFileLength())
+
+	// A photo staff attached goes as a photo, uploaded with the image keys.
+	_, err = h.ch.Send(context.Background(), bot.Outbound{Chat: makeChatID(pnJID), Text: "The part we fit", Key: "ob_photo",
+		File: &bot.File{Name: "valve.jpg", MIME: "image/jpeg", Data: []byte("\xff\xd8\xff a jpeg")}})
+	require.NoError(t, err)
+	assert.Equal(t, []whatsmeow.MediaType{whatsmeow.MediaDocument, whatsmeow.MediaImage}, h.cli.uploadTypes)
+	img := h.cli.sent[1].msg.GetImageMessage()
+	require.NotNil(t, img)
+	assert.Equal(t, "image/jpeg", img.GetMimetype())
+	assert.Equal(t, "The part we fit", img.GetCaption())
+	assert.Equal(t, messageID("ob_photo"), h.cli.sent[1].id, "the id comes from the key, as for text")
 }
 
 func TestSendErrors(t *testing.T) {

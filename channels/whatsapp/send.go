@@ -22,7 +22,7 @@ import (
 // that message strangers).
 var errNeverWrote = errors.New("chat never wrote to us")
 
-// Send sends a text, or a document with the text as its caption, to a chat
+// Send sends a text, or a document or photo with the text as its caption, to a chat
 // that wrote to us before, and returns the WhatsApp message id: the one
 // derived from msg.Key (messageID) when set, so a resend of the same reply
 // is the same message, else a fresh one. Sends to one chat are serialized;
@@ -90,9 +90,28 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 }
 
 // document uploads the file (encrypted, to WhatsApp's media servers) and
-// builds the document message.
+// builds the document message; a JPEG or PNG goes as a photo.
 func (c *Channel) document(ctx context.Context, cli Client, msg bot.Outbound) (*waE2E.Message, error) {
 	f := msg.File
+	if mt := strings.ToLower(strings.TrimSpace(strings.Split(f.MIME, ";")[0])); mt == "image/jpeg" || mt == "image/png" {
+		up, err := cli.Upload(ctx, f.Data, whatsmeow.MediaImage)
+		if err != nil {
+			return nil, fmt.Errorf("upload photo: %w", redact(err))
+		}
+		img := &waE2E.ImageMessage{
+			URL:           proto.String(up.URL),
+			DirectPath:    proto.String(up.DirectPath),
+			MediaKey:      up.MediaKey,
+			FileEncSHA256: up.FileEncSHA256,
+			FileSHA256:    up.FileSHA256,
+			FileLength:    proto.Uint64(up.FileLength),
+			Mimetype:      proto.String(mt),
+		}
+		if msg.Text != "" {
+			img.Caption = proto.String(msg.Text)
+		}
+		return &waE2E.Message{ImageMessage: img}, nil
+	}
 	up, err := cli.Upload(ctx, f.Data, whatsmeow.MediaDocument)
 	if err != nil {
 		return nil, fmt.Errorf("upload document: %w", redact(err))

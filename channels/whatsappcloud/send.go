@@ -20,8 +20,8 @@ import (
 // errWindowClosed refuses free-form text after the 24-hour window.
 var errWindowClosed = errors.New("the 24-hour reply window is closed (the customer must write again, or a template be sent)")
 
-// Send sends a text, a document (uploaded to Meta first, the text as its
-// caption) or, with msg.Template, the business's template, and returns the
+// Send sends a text, a document or a JPEG or PNG photo (uploaded to Meta
+// first, the text as its caption) or, with msg.Template, the business's template, and returns the
 // wamid. msg.Key goes along as biz_opaque_callback_data and comes back in
 // status receipts. Errors:
 //   - bot.ErrUnsupported (never retried): a chat this channel cannot reach
@@ -84,6 +84,12 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 	if err := c.media.add(id, msg.Chat, c.opts.Now(), true); err != nil {
 		c.log.Error().Err(err).Msg("uploaded media id not recorded; it stays at Meta until it expires")
 	}
+	if photoMIME(msg.File) != "" {
+		// A photo staff attached shows as a photo, not a file.
+		req.Type = "image"
+		req.Image = &sendImage{ID: id, Caption: msg.Text}
+		return c.post(ctx, msg.Chat, req)
+	}
 	name := msg.File.Name
 	if name == "" {
 		name = "document"
@@ -91,6 +97,16 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 	req.Type = "document"
 	req.Document = &sendDocument{ID: id, Filename: path.Base(name), Caption: msg.Text}
 	return c.post(ctx, msg.Chat, req)
+}
+
+// photoMIME is the type a photo is uploaded as: the Cloud API shows JPEG
+// and PNG images; "" for anything else (sent as a document, if at all).
+func photoMIME(f *bot.File) string {
+	switch m := strings.ToLower(strings.TrimSpace(strings.Split(f.MIME, ";")[0])); m {
+	case "image/jpeg", "image/png":
+		return m
+	}
+	return ""
 }
 
 // post sends one message and returns its wamid.
@@ -160,6 +176,9 @@ func documentMIME(f *bot.File) (string, bool) {
 // upload sends a document to /{phone-number-id}/media and returns its id.
 func (c *Channel) upload(ctx context.Context, f *bot.File) (string, error) {
 	mime, ok := documentMIME(f)
+	if p := photoMIME(f); p != "" {
+		mime, ok = p, true
+	}
 	if !ok {
 		return "", fmt.Errorf("whatsappcloud send: documents of this type cannot be sent: %w", bot.ErrUnsupported)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/channels/whatsappcloud/cloudtest"
+	"github.com/switchboard/switchboard/media/mediatest"
 )
 
 // wrote makes testChat's customer have written at the clock's time, as the
@@ -323,4 +324,29 @@ func TestNewValidates(t *testing.T) {
 	assert.Equal(t, bot.Capabilities{Files: true, MaxText: 4096, Window: 24 * time.Hour}, c.Capabilities())
 	b, _ := json.Marshal(c.State())
 	assert.Contains(t, string(b), "stopped")
+}
+
+// TestSendPhoto: a JPEG or PNG staff attached goes as an image message
+// (uploaded as its type, the text as its caption); a PDF as a document.
+func TestSendPhoto(t *testing.T) {
+	e := newEnv(t, nil).run(t)
+	e.wrote(t)
+	photo := mediatest.JPEG(640, 480, 5)
+	_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "Here is the part we fit.", Key: "ob_photo",
+		File: &bot.File{Name: "valve.jpg", MIME: "image/jpeg", Data: photo}})
+	require.NoError(t, err)
+	up := e.graph.Uploads()[0]
+	assert.Equal(t, "image/jpeg", up.Form["type"])
+	assert.Equal(t, photo, up.File)
+	m := e.graph.Messages()[0]
+	assert.Equal(t, "image", m.Type)
+	assert.Equal(t, "Here is the part we fit.", m.Text)
+	assert.Equal(t, "ob_photo", m.Key)
+	assert.True(t, e.graph.HasMedia(m.MediaID))
+
+	_, err = e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "The quote.",
+		File: &bot.File{Name: "quote.pdf", MIME: "application/pdf", Data: mediatest.PDF()}})
+	require.NoError(t, err)
+	assert.Equal(t, "document", e.graph.Messages()[1].Type)
+	assert.Equal(t, "quote.pdf", e.graph.Messages()[1].Filename)
 }

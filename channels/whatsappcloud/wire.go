@@ -123,6 +123,7 @@ type sendRequest struct {
 	Type             string        `json:"type"`
 	Text             *sendText     `json:"text,omitempty"`
 	Document         *sendDocument `json:"document,omitempty"`
+	Image            *sendImage    `json:"image,omitempty"`
 	Template         *sendTemplate `json:"template,omitempty"`
 	BizOpaque        string        `json:"biz_opaque_callback_data,omitempty"`
 }
@@ -136,6 +137,11 @@ type sendDocument struct {
 	ID       string `json:"id"`
 	Filename string `json:"filename,omitempty"`
 	Caption  string `json:"caption,omitempty"`
+}
+
+type sendImage struct {
+	ID      string `json:"id"`
+	Caption string `json:"caption,omitempty"`
 }
 
 type sendTemplate struct {

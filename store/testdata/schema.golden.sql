@@ -64,7 +64,7 @@ CREATE TABLE "drafts" (
 	status     TEXT NOT NULL,
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL
-, token TEXT NOT NULL DEFAULT '') STRICT;
+, token TEXT NOT NULL DEFAULT '', attachment_id INTEGER REFERENCES media(id) ON DELETE SET NULL) STRICT;
 
 -- table erasures
 CREATE TABLE erasures (
@@ -114,7 +114,7 @@ CREATE TABLE media (
 	created_at   INTEGER NOT NULL,
 	updated_at   INTEGER NOT NULL,
 	fetched_at   INTEGER NOT NULL DEFAULT 0
-) STRICT;
+, dir TEXT NOT NULL DEFAULT 'in') STRICT;
 
 -- table messages
 CREATE TABLE "messages" (

@@ -36,12 +36,12 @@ type Request struct {
 	JSON      map[string]any
 	To        string // "to" (a wa_id)
 	Recipient string // "recipient" (a business-scoped user id)
-	Type      string // text, document, template
-	Text      string // text.body or document.caption
+	Type      string // text, document, image, template
+	Text      string // text.body, or document.caption or image.caption
 	Key       string // biz_opaque_callback_data
 	Template  string // template.name
 	Language  string // template.language.code
-	MediaID   string // document.id
+	MediaID   string // document.id or image.id
 	Filename  string // document.filename
 	ID        string // the wamid the fake answered with; "" if it refused
 	// For uploads: the form.
@@ -318,6 +318,8 @@ func (g *Graph) message(w http.ResponseWriter, body []byte, update func(func(*Re
 		req.Text = str(m, "text", "body")
 	case "document":
 		req.Text, req.MediaID, req.Filename = str(m, "document", "caption"), str(m, "document", "id"), str(m, "document", "filename")
+	case "image":
+		req.Text, req.MediaID = str(m, "image", "caption"), str(m, "image", "id")
 	case "template":
 		req.Template, req.Language = str(m, "template", "name"), str(m, "template", "language", "code")
 	}
@@ -338,7 +340,7 @@ func (g *Graph) message(w http.ResponseWriter, body []byte, update func(func(*Re
 	case typ == "template" && (req.Template == "" || req.Language == ""):
 		graphError(w, http.StatusBadRequest, 132001, "Template name does not exist in the translation")
 		return
-	case typ == "document":
+	case typ == "document" || typ == "image":
 		g.mu.Lock()
 		_, held := g.media[req.MediaID]
 		g.mu.Unlock()
