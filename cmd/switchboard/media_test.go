@@ -452,6 +452,13 @@ func TestMediaEndToEnd(t *testing.T) {
 			}
 			assert.Contains(t, voiceCard, "Voice note: Ogg audio")
 
+			// A decompression bomb through the same path: refused from its
+			// header, with a note on the card; the message is kept and
+			// drafted all the same.
+			a.sendPhoto(t, mediatest.BombPNG(60000, 60000))
+			bomb, _ := a.waitContent(t, "too large to process safely", "the boiler display", "AI draft")
+			assert.NotContains(t, bomb, "data:image/jpeg;base64,", "no preview of a refused photo")
+
 			// The transcription request: multipart, the model, the audio
 			// under a generic name, and nothing that names anyone.
 			trs := a.llm.transcriptions()
@@ -497,7 +504,7 @@ func TestMediaEndToEnd(t *testing.T) {
 			a.say(t, "YES")
 			require.Eventually(t, func() bool {
 				r := a.replies()
-				return len(r) > 1 && strings.Contains(r[len(r)-1], "2 photos, voice notes and documents (their files deleted)")
+				return len(r) > 1 && strings.Contains(r[len(r)-1], "3 photos, voice notes and documents")
 			}, 20*time.Second, 10*time.Millisecond, "the confirmation counts the files; replies %q; log:\n%s", a.replies(), a.tap.String())
 			if transport == transportCloud {
 				require.Eventually(t, func() bool { return len(a.graph.Deletes()) >= 2 }, 10*time.Second, 10*time.Millisecond,
