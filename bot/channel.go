@@ -190,6 +190,10 @@ type Card struct {
 	// Template is true when staff may send the business's template to
 	// reopen a closed window.
 	Template bool
+	// ClosedReply is the closed-hours acknowledgement the customer got in
+	// this message's closed period ("Closed-hours reply sent at 19:42");
+	// nil for none.
+	ClosedReply *ClosedReply
 	// Removed is set when the card is blanked at the customer's request.
 	Removed bool
 }

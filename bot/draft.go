@@ -11,11 +11,13 @@ import (
 
 // startDraft gives a stored inbound message its draft row (status
 // drafting) and its card, then queues the first draft on the drafting
-// lane. It runs on the start lane, which never waits for the drafter, so a
+// lane; first, if the business is closed, it acknowledges the message
+// (ackClosed). It runs on the start lane, which never waits for the drafter, so a
 // slow or hung model delays no card. A message whose subject is gone
 // (erased meanwhile) is dropped; store failures leave the message for a
 // later rescan.
 func (r *Router) startDraft(ctx context.Context, m Message) {
+	r.ackClosed(ctx, m)
 	log := r.log.With().Str("subject", string(m.Subject)).Int64("message_id", m.ID).Logger()
 	d, err := r.store.StartDraft(ctx, m)
 	if errors.Is(err, ErrNotFound) {
@@ -314,6 +316,7 @@ func cardOf(v DraftView) Card {
 		Result:     v.Draft.Result,
 		SendStatus: v.SendStatus,
 	}
+	c.ClosedReply = v.ClosedReply
 	manual := v.Draft.Result == nil || v.Draft.Result.Manual
 	if c.Draft != "" && !manual {
 		c.Author = "AI draft"

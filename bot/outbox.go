@@ -161,6 +161,7 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 			}
 		}
 		r.refreshDraftCard(pctx, it.DraftID)
+		r.closedAckSettled(pctx, it)
 		return time.Time{}, true
 	}
 	switch {
@@ -330,6 +331,7 @@ func (r *Router) giveUp(ctx context.Context, log zerolog.Logger, it OutboxItem, 
 		return false
 	}
 	r.refreshDraftCard(ctx, it.DraftID)
+	r.closedAckSettled(ctx, it)
 	if r.notifier != nil {
 		// Ids only: the alert reaches admins, not the customer's data.
 		msg := fmt.Sprintf("A reply (outbox %d, draft %d) could not be sent on %s and was given up; its card shows why and can resend it.", it.ID, it.DraftID, it.Platform.Name())

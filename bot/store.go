@@ -40,6 +40,9 @@ type DraftView struct {
 	SendReason string
 	// SendWaiting is the platform whose channel the queued reply waits for.
 	SendWaiting Platform
+	// ClosedReply is the closed-hours acknowledgement the customer got in
+	// the closed period the draft's message was written in; nil for none.
+	ClosedReply *ClosedReply
 	// LastInbound is when the customer last wrote in the draft's chat (the
 	// platform's time of the newest stored inbound message); zero if no
 	// inbound message of the chat is stored.
@@ -199,7 +202,7 @@ type Commands interface {
 // Metrics.Failure, so a metrics backend can export each at zero from the
 // start (an alert on a counter's increase sees its first failure).
 var FailureStages = []string{
-	"card", "command", "decide", "draft", "drafter", "history", "intercept", "mark-handled", "outbox",
+	"card", "closed-ack", "command", "decide", "draft", "drafter", "history", "intercept", "mark-handled", "outbox",
 	"queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "template", "validate",
 }
 
