@@ -329,6 +329,9 @@ func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.Draft
 	if v.LastInbound, err = lastInbound(ctx, q, d.Platform, d.chatIdx); err != nil {
 		return bot.DraftView{}, err
 	}
+	if v.ClosedReply, err = closedReplyOf(ctx, q, d.Platform, d.chatIdx, v.Message.StoredAt, d.CreatedAt); err != nil {
+		return bot.DraftView{}, err
+	}
 	return v, nil
 }
 

@@ -187,8 +187,8 @@ func (db *DB) auditOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.Au
 }
 
 // DeleteSubject erases subject s. In one transaction it deletes, children
-// first, every row keyed by s (media, decisions on its drafts, cards, outbox,
-// drafts, messages, identities, the subject) and clears s from decisions it
+// first, every row keyed by s (media, closed-hours records, decisions on
+// its drafts, cards, outbox, drafts, messages, identities, the subject) and clears s from decisions it
 // took as staff on other subjects' drafts ("decisions_by"); the same
 // transaction writes the erasure journal (subject id and step only) and
 // queues s's posted cards for removal from the platform (card_removals).
@@ -236,6 +236,9 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 		}
 		if n > 0 {
 			counts["media"] = n
+		}
+		if err := deleteClosedAcks(ctx, tx, s, counts); err != nil {
+			return err
 		}
 		for _, st := range steps {
 			res, err := tx.ExecContext(ctx, st.query, string(s))
@@ -308,6 +311,9 @@ func (db *DB) CountSubject(ctx context.Context, s bot.SubjectID) (map[string]int
 	}
 	if media > 0 { // as DeleteSubject reports it
 		out["media"] = media
+	}
+	if err := countClosedAcks(ctx, read, s, out); err != nil {
+		return nil, fmt.Errorf("count subject: %w", err)
 	}
 	return out, nil
 }

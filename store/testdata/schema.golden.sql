@@ -32,6 +32,19 @@ CREATE TABLE "cards" (
 	posted_at    INTEGER NOT NULL
 , state TEXT NOT NULL DEFAULT 'posted', rendered INTEGER NOT NULL DEFAULT 1) STRICT;
 
+-- table closed_acks
+CREATE TABLE closed_acks (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	subject_id TEXT NOT NULL REFERENCES subjects(id),
+	platform   TEXT NOT NULL,
+	chat_bidx  BLOB NOT NULL,                 -- blind index of the chat, as in messages
+	period     INTEGER NOT NULL,              -- the closed period: when the business opens again (Unix ns), 0 if not known
+	from_at    INTEGER NOT NULL,              -- stored_at of the message it answered: cards of messages from then to until show it
+	until      INTEGER NOT NULL,              -- = period, or the largest integer when 0
+	outbox_id  INTEGER NOT NULL REFERENCES outbox(id),
+	created_at INTEGER NOT NULL
+) STRICT;
+
 -- table data_tasks
 CREATE TABLE data_tasks (
 	name TEXT PRIMARY KEY
@@ -195,6 +208,15 @@ CREATE INDEX cards_subject ON cards(subject_id);
 
 -- index cards_unfinished
 CREATE INDEX cards_unfinished ON cards(draft_id) WHERE state = 'posting' OR rendered = 0;
+
+-- index closed_acks_outbox
+CREATE INDEX closed_acks_outbox ON closed_acks(outbox_id);
+
+-- index closed_acks_period
+CREATE UNIQUE INDEX closed_acks_period ON closed_acks(platform, chat_bidx, period);
+
+-- index closed_acks_subject
+CREATE INDEX closed_acks_subject ON closed_acks(subject_id);
 
 -- index decisions_action
 CREATE UNIQUE INDEX decisions_action ON decisions(action_id) WHERE action_id IS NOT NULL;
