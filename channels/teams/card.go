@@ -74,6 +74,7 @@ func renderCard(c bot.Card, v view) obj {
 	if label := intentLabel(r); label != "" {
 		body = append(body, textBlock("What they want: "+label, obj{"isSubtle": true, "size": "Small", "spacing": "Small"}))
 	}
+	body = append(body, closedReplyLine(c, v.now)...)
 	if c.Draft != "" {
 		body = append(body, textBlock(replyHeading(c), obj{"weight": "Bolder"}), plainBlock(c.Draft, nil))
 		if c.Author != "" {

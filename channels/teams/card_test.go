@@ -104,6 +104,16 @@ var goldenCards = []struct {
 		Status: bot.DraftPending, Result: &bot.DraftResult{Text: "Yes, we do.", Intent: "question"},
 		WindowEnds: decidedAt.Add(-time.Hour), Template: true,
 	}},
+	{name: "closed_reply_sent", card: bot.Card{
+		DraftID: 22, Token: "00112233445566778899aabbccddeeff", Customer: "Sam", Message: "Is anyone there? The boiler is leaking.",
+		WroteAt: goldenNow.Add(-14 * time.Minute), Draft: "Sorry to hear that. We can come at 8:00 tomorrow.", Author: "AI draft",
+		Status: bot.DraftPending, Result: &bot.DraftResult{Text: "Sorry to hear that. We can come at 8:00 tomorrow.", Intent: "booking"},
+		ClosedReply: &bot.ClosedReply{Status: bot.StatusRead, SentAt: goldenNow.Add(-14 * time.Minute)},
+	}},
+	{name: "closed_reply_failed", card: bot.Card{
+		DraftID: 23, Token: "00112233445566778899aabbccddeeff", Customer: "Sam", Message: "Hello?", Status: bot.DraftPending,
+		Result: &bot.DraftResult{Manual: true}, ClosedReply: &bot.ClosedReply{Status: bot.StatusFailed},
+	}},
 	{name: "removed", card: bot.Card{DraftID: 12, Subject: "s_0123456789abcdef01234567", Customer: "Sam", Message: "secret", Removed: true}},
 	{name: "preparing", card: bot.Card{DraftID: 17, Token: "00112233445566778899aabbccddeeff", Subject: "s_0123456789abcdef01234567",
 		Customer: "Sam", Message: "secret", Preparing: true}},
@@ -182,6 +192,8 @@ func TestCardActions(t *testing.T) {
 		"approved_waiting":       nil,
 		"send_failed":            {"resend"},
 		"send_unconfirmed":       {"resend"},
+		"closed_reply_sent":      {"approve", "edit", "regenerate", "reject"},
+		"closed_reply_failed":    {"edit", "reject"},
 	}
 	for _, tc := range goldenCards {
 		t.Run(tc.name, func(t *testing.T) {
