@@ -20,7 +20,7 @@ const ExportSchema = "switchboard.export/v1"
 
 // exportKinds are the arrays of one subject, in the order the store
 // streams them (see Store.ExportSubject), with their names in the document.
-var exportKinds = []string{"identity", "message", "media", "draft", "decision", "decision-by", "outbox", "card", "request", "audit"}
+var exportKinds = []string{"identity", "message", "media", "draft", "decision", "decision-by", "outbox", "closed-ack", "card", "request", "audit"}
 
 var exportArrays = map[string]string{
 	"identity":    "identities",
@@ -30,6 +30,7 @@ var exportArrays = map[string]string{
 	"decision":    "decisions",
 	"decision-by": "decisions_by_you",
 	"outbox":      "outbox",
+	"closed-ack":  "closed_hours_replies",
 	"card":        "cards",
 	"request":     "requests",
 	"audit":       "audit",
@@ -126,6 +127,14 @@ type xOutbox struct {
 	Attempts    int    `json:"attempts"`
 	NextAttempt string `json:"next_attempt,omitempty"`
 	PlatformID  string `json:"platform_message_id,omitempty"`
+}
+
+// xClosedAck is a closed period in which the business sent its fixed
+// closed-hours reply (the text is in outbox and messages).
+type xClosedAck struct {
+	Platform    string `json:"platform"`
+	ClosedUntil string `json:"closed_until,omitempty"`
+	QueuedAt    string `json:"queued_at,omitempty"`
 }
 
 type xCard struct {
@@ -350,6 +359,8 @@ func (d *exportDoc) convert(kind string, v any) (any, error) {
 	case bot.OutboxItem:
 		out, ok = xOutbox{ID: x.ID, DraftID: x.DraftID, Platform: string(x.Platform), Chat: string(x.Chat), Text: x.Text,
 			Status: string(x.Status), Attempts: x.Attempts, NextAttempt: stamp(x.NextAttempt), PlatformID: string(x.PlatformID)}, kind == "outbox"
+	case bot.ClosedAck:
+		out, ok = xClosedAck{Platform: string(x.Platform), ClosedUntil: stamp(x.Until), QueuedAt: stamp(x.At)}, kind == "closed-ack"
 	case bot.CardRef:
 		out, ok = xCard{Conversation: x.Conversation, ActivityID: x.ActivityID}, kind == "card"
 	case bot.Request:

@@ -154,3 +154,32 @@ func countClosedAcks(ctx context.Context, q querier, s bot.SubjectID, counts map
 	}
 	return nil
 }
+
+// exportClosedAcks streams subject s's closed-hours records to fn as
+// bot.ClosedAck (Subject, Platform, Until, At), oldest first; the reply's
+// text is the outbox row's.
+func (db *DB) exportClosedAcks(ctx context.Context, q querier, s bot.SubjectID, fn func(kind string, v any) error) error {
+	rows, err := q.QueryContext(ctx, "SELECT platform, period, created_at FROM closed_acks WHERE subject_id = ? ORDER BY id", string(s))
+	if err != nil {
+		return err
+	}
+	var out []bot.ClosedAck
+	for rows.Next() {
+		var platform string
+		var period, created int64
+		if err := rows.Scan(&platform, &period, &created); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		out = append(out, bot.ClosedAck{Subject: s, Platform: bot.Platform(platform), Until: fromTS(period), At: fromTS(created)})
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, a := range out {
+		if err := fn(ExportClosedAck, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -22,6 +22,7 @@ import (
 //	"decision"    DecisionRecord    (decisions on the subject's drafts, with edited text)
 //	"decision-by" DecisionRecord    (decisions the subject took as staff, without the reply text)
 //	"outbox"      bot.OutboxItem    (replies to the subject not yet sent or failed)
+//	"closed-ack"  bot.ClosedAck     (closed periods the subject got the closed-hours reply for; Platform, Until, At)
 //	"card"        bot.CardRef
 //	"request"     bot.Request       (requests the subject made)
 //	"audit"       bot.AuditEntry    (entries naming the subject as actor or subject)
@@ -34,6 +35,7 @@ const (
 	ExportDecision    = "decision"
 	ExportDecisionBy  = "decision-by"
 	ExportOutbox      = "outbox"
+	ExportClosedAck   = "closed-ack"
 	ExportCard        = "card"
 	ExportRequest     = "request"
 	ExportAudit       = "audit"
@@ -130,6 +132,9 @@ func (db *DB) ExportSubject(ctx context.Context, s bot.SubjectID, fn func(kind s
 		if err := fn(ExportOutbox, it); err != nil {
 			return err
 		}
+	}
+	if err := db.exportClosedAcks(ctx, read, s, fn); err != nil {
+		return wrap("closed-hours replies", err)
 	}
 	cards, err := db.CardsOf(ctx, s)
 	if err != nil {
