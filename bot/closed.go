@@ -56,6 +56,19 @@ type ClosedReply struct {
 	Status MessageStatus
 	// SentAt is when it was sent; zero until then.
 	SentAt time.Time
+	// Reason says in plain words why it failed or is unconfirmed.
+	Reason string
+}
+
+// ClosedAckInfo is what the router needs of one queued closed-hours
+// reply when it sends it.
+type ClosedAckInfo struct {
+	// Until is when its closed period ends (ClosedAck.Until): a reply not
+	// sent by then is not sent at all, as "we're closed now" is no longer
+	// true.
+	Until time.Time
+	// Drafts are the ids of the drafts whose cards show it.
+	Drafts []int64
 }
 
 // ClosedAckStore is implemented by a Store that records closed-hours
@@ -69,10 +82,10 @@ type ClosedAckStore interface {
 	// returns an error wrapping ErrNotFound if the subject or the message
 	// is gone.
 	QueueClosedAck(ctx context.Context, a ClosedAck) (queued bool, err error)
-	// ClosedAckDrafts returns the ids of the drafts whose cards show the
-	// acknowledgement queued as outbox item outboxID (none if the item is
-	// no acknowledgement).
-	ClosedAckDrafts(ctx context.Context, outboxID int64) ([]int64, error)
+	// ClosedAckOf returns the closed period and the cards of the
+	// acknowledgement queued as outbox item outboxID, or an error wrapping
+	// ErrNotFound if the item is no acknowledgement.
+	ClosedAckOf(ctx context.Context, outboxID int64) (ClosedAckInfo, error)
 }
 
 // ackClosed sends the customer who wrote m the business's closed-hours
@@ -121,19 +134,57 @@ func (r *Router) ackClosed(ctx context.Context, m Message) {
 	r.wakeOutbox()
 }
 
+// ReasonClosedAckLate is why a closed-hours reply was not sent: it could
+// not go before the business opened again.
+const ReasonClosedAckLate = "The business opened again before it could be sent."
+
+// closedAckOf returns what the router needs of outbox item it if it is a
+// closed-hours acknowledgement.
+func (r *Router) closedAckOf(ctx context.Context, it OutboxItem) (ClosedAckInfo, bool) {
+	if it.DraftID != 0 || r.acks == nil {
+		return ClosedAckInfo{}, false
+	}
+	info, err := r.acks.ClosedAckOf(ctx, it.ID)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			r.log.Warn().Err(err).Int64("outbox", it.ID).Msg("look up a closed-hours acknowledgement")
+		}
+		return ClosedAckInfo{}, false
+	}
+	return info, true
+}
+
+// closedAckLate gives up an acknowledgement whose closed period ended
+// before it could be sent (the channel was down all night): it is marked
+// failed without an alert and its cards say why. It reports whether it
+// did.
+func (r *Router) closedAckLate(ctx context.Context, it OutboxItem) bool {
+	info, ok := r.closedAckOf(ctx, it)
+	if !ok || info.Until.IsZero() || r.now().Before(info.Until) {
+		return false
+	}
+	log := r.log.With().Int64("outbox", it.ID).Str("subject", string(it.Subject)).Logger()
+	if err := r.store.MarkFailed(ctx, it.ID, "closed period over before sending", ReasonClosedAckLate); err != nil {
+		r.metrics.Failure("closed-ack")
+		log.Error().Err(err).Msg("give up a late closed-hours acknowledgement")
+		return true // not sent; the next pass tries again to record it
+	}
+	log.Info().Msg("closed-hours acknowledgement not sent: the business opened before it could go")
+	for _, id := range info.Drafts {
+		r.refreshCard(ctx, id)
+	}
+	return true
+}
+
 // closedAckSettled refreshes the cards that show the acknowledgement sent
 // (or given up) as outbox item it; items of drafts are left to their own
 // card.
 func (r *Router) closedAckSettled(ctx context.Context, it OutboxItem) {
-	if it.DraftID != 0 || r.acks == nil {
+	info, ok := r.closedAckOf(ctx, it)
+	if !ok {
 		return
 	}
-	ids, err := r.acks.ClosedAckDrafts(ctx, it.ID)
-	if err != nil {
-		r.log.Warn().Err(err).Int64("outbox", it.ID).Msg("find cards of a closed-hours acknowledgement")
-		return
-	}
-	for _, id := range ids {
+	for _, id := range info.Drafts {
 		r.refreshCard(ctx, id)
 	}
 }

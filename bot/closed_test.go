@@ -181,3 +181,22 @@ func TestClosedHoursNeedAStoreThatRecords(t *testing.T) {
 	_, err := bot.NewRouter(bot.Options{Store: plainStore{h.db}, Hours: &fakeHours{}, Channels: []bot.Channel{channeltest.NewFake(bot.WhatsApp)}})
 	assert.ErrorContains(t, err, "opening hours need a store that records closed-hours acknowledgements")
 }
+
+// A reply that could not go before the business opened (the channel was
+// down all night) is not sent at all: "we're closed now" is no longer
+// true. The card says why; admins get no alert for it.
+func TestClosedHoursReplyTooLateIsNotSent(t *testing.T) {
+	hours := &fakeHours{opens: time.Now().Add(700 * time.Millisecond)}
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Hours, o.UnavailableWait = hours, 50*time.Millisecond })
+	h.wa.FailNext(1<<30, bot.ErrUnavailable)
+	c := newCustomer(510)
+	h.send(c, "Late at night")
+	card := h.cardFor("Late at night")
+	card = h.waitCard(card.DraftID, func(c bot.Card) bool { return c.ClosedReply != nil && c.ClosedReply.Status == bot.StatusFailed },
+		"given up once the business opened")
+	assert.Equal(t, bot.ReasonClosedAckLate, card.ClosedReply.Reason)
+	h.wa.FailNext(0, nil)
+	require.NoError(t, h.stop())
+	assert.Empty(t, h.wa.SendsTo(c.chat))
+	assert.Empty(t, h.notifier.Alerts())
+}

@@ -131,6 +131,9 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 		return time.Time{}, true
 	}
 	defer r.releaseSend(it.ID)
+	if r.closedAckLate(ctx, it) {
+		return time.Time{}, true
+	}
 	if err := r.store.BeginSend(ctx, it.ID, r.now()); err != nil {
 		if ctx.Err() == nil {
 			r.metrics.Failure("outbox")
@@ -296,8 +299,12 @@ func (r *Router) resolveInDoubt(ctx context.Context) {
 			}
 			log.Warn().Str("resolution", ResolvedUnconfirmed).Msg("in-doubt send resolved")
 			r.refreshDraftCard(ctx, it.DraftID)
+			r.closedAckSettled(ctx, it)
 			if r.notifier != nil {
 				msg := fmt.Sprintf("A reply (outbox %d, draft %d) may or may not have gone out on %s; its card asks staff to check and resend.", it.ID, it.DraftID, it.Platform.Name())
+				if it.DraftID == 0 {
+					msg = fmt.Sprintf("An automatic closed-hours reply (outbox %d) may or may not have gone out on %s; the customer's card says so.", it.ID, it.Platform.Name())
+				}
 				if err := r.notifier.Alert(ctx, msg); err != nil {
 					log.Warn().Err(err).Msg("alert admins")
 				}
@@ -335,6 +342,9 @@ func (r *Router) giveUp(ctx context.Context, log zerolog.Logger, it OutboxItem, 
 	if r.notifier != nil {
 		// Ids only: the alert reaches admins, not the customer's data.
 		msg := fmt.Sprintf("A reply (outbox %d, draft %d) could not be sent on %s and was given up; its card shows why and can resend it.", it.ID, it.DraftID, it.Platform.Name())
+		if it.DraftID == 0 {
+			msg = fmt.Sprintf("An automatic closed-hours reply (outbox %d) could not be sent on %s and was given up; the customer's card says so.", it.ID, it.Platform.Name())
+		}
 		if err := r.notifier.Alert(ctx, msg); err != nil {
 			log.Warn().Err(err).Msg("alert admins")
 		}

@@ -16,9 +16,10 @@ var _ bot.ClosedAckStore = (*DB)(nil)
 // QueueClosedAck records, in one transaction, that the chat's closed
 // period a.Until was acknowledged (a closed_acks row naming the subject)
 // and queues a.Text in the outbox: a pending row of its own with a fresh
-// key and no draft, chat and text sealed under the subject's key. A period
-// of the chat acknowledged before gives false and changes nothing. A
-// subject or message that is gone gives bot.ErrNotFound.
+// key and no draft, chat and text sealed under the subject's key. Both
+// name the subject the message row names now (a merge may have moved it).
+// A period of the chat acknowledged before gives false and changes
+// nothing. A message that is gone (erased, revoked) gives bot.ErrNotFound.
 func (db *DB) QueueClosedAck(ctx context.Context, a bot.ClosedAck) (bool, error) {
 	if a.Subject == "" || a.Platform == "" || a.Chat == "" || a.MessageID == 0 || a.Text == "" {
 		return false, errors.New("queue closed-hours reply: subject, platform, chat, message and text are required")
@@ -34,11 +35,15 @@ func (db *DB) QueueClosedAck(ctx context.Context, a bot.ClosedAck) (bool, error)
 	chatIdx := db.keys.chatIndex(a.Chat)
 	queued := false
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// The message row names its subject as it is now (a merge may have
+		// moved it since the router read it).
 		var fromAt int64
-		err := tx.QueryRowContext(ctx, "SELECT stored_at FROM messages WHERE id = ? AND subject_id = ?", a.MessageID, string(a.Subject)).Scan(&fromAt)
+		var subject string
+		err := tx.QueryRowContext(ctx, "SELECT stored_at, subject_id FROM messages WHERE id = ?", a.MessageID).Scan(&fromAt, &subject)
 		if err != nil {
 			return notFound(err)
 		}
+		a.Subject = bot.SubjectID(subject)
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM closed_acks WHERE platform = ? AND chat_bidx = ? AND period = ?",
 			string(a.Platform), chatIdx, period).Scan(&n); err != nil {
@@ -64,25 +69,39 @@ func (db *DB) QueueClosedAck(ctx context.Context, a bot.ClosedAck) (bool, error)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO closed_acks (subject_id, platform, chat_bidx, period, from_at, until, outbox_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, string(a.Subject), string(a.Platform), chatIdx, period, fromAt, until, outboxID, now); err != nil {
+			if isUnique(err) {
+				return errAcknowledged // rolls the outbox row back
+			}
 			return fmt.Errorf("insert closed ack: %w", err)
 		}
 		queued = true
 		return nil
 	})
+	if errors.Is(err, errAcknowledged) {
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("queue closed-hours reply: %w", err)
 	}
 	return queued, nil
 }
 
-// ClosedAckDrafts returns the drafts whose cards show the closed-hours
-// reply queued as outbox item outboxID: those answering the subject's
-// messages of that chat stored from the acknowledged message until the
-// business opened again, oldest first (at most 50).
-func (db *DB) ClosedAckDrafts(ctx context.Context, outboxID int64) ([]int64, error) {
+// errAcknowledged: another transaction recorded the period first.
+var errAcknowledged = errors.New("closed period already acknowledged")
+
+// ClosedAckOf returns the closed period of the closed-hours reply queued
+// as outbox item outboxID and the drafts whose cards show it: those
+// answering the subject's messages of that chat stored from the
+// acknowledged message until the business opened again, oldest first (at
+// most 50). An item that is no closed-hours reply gives bot.ErrNotFound.
+func (db *DB) ClosedAckOf(ctx context.Context, outboxID int64) (bot.ClosedAckInfo, error) {
 	_, read, _, err := db.handles()
 	if err != nil {
-		return nil, err
+		return bot.ClosedAckInfo{}, err
+	}
+	var period int64
+	if err := read.QueryRowContext(ctx, "SELECT period FROM closed_acks WHERE outbox_id = ?", outboxID).Scan(&period); err != nil {
+		return bot.ClosedAckInfo{}, fmt.Errorf("closed-hours reply %d: %w", outboxID, notFound(err))
 	}
 	ids, err := queryIDs(ctx, read, `SELECT d.id FROM closed_acks a
 		JOIN drafts d ON d.subject_id = a.subject_id AND d.platform = a.platform AND d.chat_bidx = a.chat_bidx
@@ -90,9 +109,9 @@ func (db *DB) ClosedAckDrafts(ctx context.Context, outboxID int64) ([]int64, err
 		WHERE a.outbox_id = ? AND m.stored_at >= a.from_at AND m.stored_at < a.until
 		ORDER BY d.id LIMIT 50`, outboxID)
 	if err != nil {
-		return nil, fmt.Errorf("closed-hours reply drafts: %w", err)
+		return bot.ClosedAckInfo{}, fmt.Errorf("closed-hours reply drafts: %w", err)
 	}
-	return ids, nil
+	return bot.ClosedAckInfo{Until: fromTS(period), Drafts: ids}, nil
 }
 
 // closedReplyOf returns the closed-hours reply shown on the card of a
@@ -105,20 +124,20 @@ func closedReplyOf(ctx context.Context, q querier, platform bot.Platform, chatId
 		stored = created
 	}
 	storedAt := ts(stored)
-	var status string
+	var status, reason string
 	var sentAt, updatedAt int64
-	err := q.QueryRowContext(ctx, `SELECT o.status, COALESCE(m.sent_at, 0), o.updated_at FROM closed_acks a
+	err := q.QueryRowContext(ctx, `SELECT o.status, o.reason, COALESCE(m.sent_at, 0), o.updated_at FROM closed_acks a
 		JOIN outbox o ON o.id = a.outbox_id
 		LEFT JOIN messages m ON m.platform = o.platform AND m.chat_bidx = o.chat_bidx AND m.platform_id = o.platform_id AND m.dir = 'out'
 		WHERE a.platform = ? AND a.chat_bidx = ? AND a.from_at <= ? AND a.until > ?
-		ORDER BY a.id DESC LIMIT 1`, string(platform), chatIdx, storedAt, storedAt).Scan(&status, &sentAt, &updatedAt)
+		ORDER BY a.id DESC LIMIT 1`, string(platform), chatIdx, storedAt, storedAt).Scan(&status, &reason, &sentAt, &updatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("closed-hours reply: %w", err)
 	}
-	r := &bot.ClosedReply{Status: bot.MessageStatus(status)}
+	r := &bot.ClosedReply{Status: bot.MessageStatus(status), Reason: reason}
 	if r.Status.Rank() >= bot.StatusSent.Rank() && r.Status != bot.StatusFailed {
 		if sentAt == 0 {
 			sentAt = updatedAt // sent without a platform id

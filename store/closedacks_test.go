@@ -103,32 +103,37 @@ func TestQueueClosedAck(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, v.ClosedReply)
 	assert.Equal(t, sentAt, v.ClosedReply.SentAt)
-	ids, err := db.ClosedAckDrafts(ctx, it.ID)
+	info, err := db.ClosedAckOf(ctx, it.ID)
 	require.NoError(t, err)
-	assert.Equal(t, []int64{f.draftID, sameNight}, ids)
+	assert.Equal(t, bot.ClosedAckInfo{Until: monday, Drafts: []int64{f.draftID, sameNight}}, info)
 
 	clk.Add(monday.Add(time.Minute).Sub(clk.Now()))
 	open := later("OPEN1")
 	v, err = db.LoadDraft(ctx, open)
 	require.NoError(t, err)
 	assert.Nil(t, v.ClosedReply, "written after opening")
-	ids, err = db.ClosedAckDrafts(ctx, it.ID)
+	info, err = db.ClosedAckOf(ctx, it.ID)
 	require.NoError(t, err)
-	assert.Equal(t, []int64{f.draftID, sameNight}, ids)
+	assert.Equal(t, []int64{f.draftID, sameNight}, info.Drafts)
 
-	ids, err = db.ClosedAckDrafts(ctx, 999999)
-	require.NoError(t, err)
-	assert.Empty(t, ids)
+	_, err = db.ClosedAckOf(ctx, 999999)
+	assert.ErrorIs(t, err, bot.ErrNotFound, "no closed-hours reply")
 
 	t.Run("Gone", func(t *testing.T) {
 		a := ackFor(f, monday.Add(24*time.Hour), reply)
 		a.MessageID = 999999
 		_, err := db.QueueClosedAck(ctx, a)
 		assert.ErrorIs(t, err, bot.ErrNotFound)
-		a = ackFor(f, monday.Add(24*time.Hour), reply)
-		a.Subject = bot.NewSubjectID()
-		_, err = db.QueueClosedAck(ctx, a)
-		assert.ErrorIs(t, err, bot.ErrNotFound)
+	})
+	t.Run("SubjectOfTheMessageRow", func(t *testing.T) {
+		a := ackFor(f, monday.Add(24*time.Hour), reply)
+		a.Subject = bot.NewSubjectID() // as if merged away meanwhile
+		queued, err := db.QueueClosedAck(ctx, a)
+		require.NoError(t, err)
+		require.True(t, queued)
+		var subject string
+		require.NoError(t, db.read.QueryRow("SELECT subject_id FROM closed_acks ORDER BY id DESC LIMIT 1").Scan(&subject))
+		assert.Equal(t, string(f.customer.ID), subject)
 	})
 	t.Run("UntilUnknown", func(t *testing.T) {
 		queued, err := db.QueueClosedAck(ctx, ackFor(f, time.Time{}, "We're closed now and will answer as soon as we're open again."))

@@ -112,7 +112,7 @@ var goldenCards = []struct {
 	}},
 	{name: "closed_reply_failed", card: bot.Card{
 		DraftID: 23, Token: "00112233445566778899aabbccddeeff", Customer: "Sam", Message: "Hello?", Status: bot.DraftPending,
-		Result: &bot.DraftResult{Manual: true}, ClosedReply: &bot.ClosedReply{Status: bot.StatusFailed},
+		Result: &bot.DraftResult{Manual: true}, ClosedReply: &bot.ClosedReply{Status: bot.StatusFailed, Reason: bot.ReasonClosedAckLate},
 	}},
 	{name: "removed", card: bot.Card{DraftID: 12, Subject: "s_0123456789abcdef01234567", Customer: "Sam", Message: "secret", Removed: true}},
 	{name: "preparing", card: bot.Card{DraftID: 17, Token: "00112233445566778899aabbccddeeff", Subject: "s_0123456789abcdef01234567",

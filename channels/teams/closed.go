@@ -1,6 +1,7 @@
 package teams
 
 import (
+	"strings"
 	"time"
 
 	"github.com/switchboard/switchboard/bot"
@@ -25,7 +26,7 @@ func closedReplyLine(c bot.Card, now time.Time) []any {
 		}
 		text = "Closed-hours reply sent at " + when
 	case r.Status == bot.StatusFailed:
-		text = "The closed-hours reply could not be sent."
+		text = strings.TrimSpace("The closed-hours reply was not sent. " + r.Reason)
 	case r.Status == bot.StatusUnconfirmed:
 		text = "The closed-hours reply may not have been sent."
 	default:
