@@ -371,3 +371,31 @@ func TestPromptScheduleFacts(t *testing.T) {
 	assert.Contains(t, sys, "- Closed (holidays) on: 24 December 2025 to 26 December 2025\n", "past closures left out")
 	assert.NotContains(t, sys, "1 January 2025")
 }
+
+// BenchmarkScheduleClosed measures the router's per-message question
+// (asked twice per customer message while hours are set): a shop's week,
+// and a worst case where the next opening is after a year-long closure.
+func BenchmarkScheduleClosed(b *testing.B) {
+	for _, bc := range []struct{ name, closures string }{
+		{"Week", ""},
+		{"AfterAYearClosed", "2025-03-15 to 2026-03-14"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			w, err := ParseHours("mon-fri 08:00-12:00 13:00-17:30, sat 09:00-12:00")
+			require.NoError(b, err)
+			loc, err := time.LoadLocation("Europe/London")
+			require.NoError(b, err)
+			var cs []Closure
+			if bc.closures != "" {
+				cs, err = ParseClosures(bc.closures)
+				require.NoError(b, err)
+			}
+			s := Schedule{Week: w, Closures: cs, Loc: loc}
+			t0 := time.Date(2025, 3, 14, 19, 42, 0, 0, loc)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				s.Closed(t0.Add(time.Duration(i%10080) * time.Minute))
+			}
+		})
+	}
+}
