@@ -253,7 +253,7 @@ func TestProfileSchedule(t *testing.T) {
 	p := sampleProfile(t).clone()
 	_, ok := p.Schedule()
 	assert.False(t, ok, "no time zone")
-	assert.Equal(t, "off: set your time zone, such as /profile set timezone Europe/London", p.closedReplyState())
+	assert.Equal(t, "off (set your time zone, such as /profile set timezone Europe/London)", p.closedReplyState())
 
 	for _, c := range []string{"set timezone europe/london", "set hours mon-fri 08:00-17:30, sat 09:00-12:00", "set closed 2025-12-25 to 2025-12-26", "set urgent call 0117 496 0000"} {
 		cmd, err := ParseProfileCommand(c)
@@ -271,7 +271,7 @@ func TestProfileSchedule(t *testing.T) {
 	assert.Contains(t, sum, "Time zone: Europe/London\n")
 	assert.Contains(t, sum, "Closed on: 25 December 2025 to 26 December 2025\n")
 	assert.Contains(t, sum, "Urgent contact: call 0117 496 0000\n")
-	assert.Contains(t, sum, "Closed-hours reply: on:")
+	assert.Contains(t, sum, "Closed-hours reply: on (")
 	require.NoError(t, p.Validate())
 
 	t.Run("BadHoursKeepTheProfile", func(t *testing.T) {
@@ -288,7 +288,7 @@ func TestProfileSchedule(t *testing.T) {
 		_, ok := old.Schedule()
 		assert.False(t, ok)
 		assert.Contains(t, old.Summary(), "Opening hours: 8 till late most days\n")
-		assert.Contains(t, old.Summary(), "Closed-hours reply: off: the opening hours are free text")
+		assert.Contains(t, old.Summary(), "Closed-hours reply: off (the opening hours are free text")
 	})
 	t.Run("Clear", func(t *testing.T) {
 		cmd, err := ParseProfileCommand("set timezone -")

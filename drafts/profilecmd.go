@@ -289,13 +289,13 @@ func (p Profile) closedReplyState() string {
 	_, hoursErr := ParseHours(p.OpeningHours)
 	switch {
 	case p.OpeningHours == "":
-		return "off: set your opening hours, such as /profile set hours mon-fri 08:00-17:30, sat 09:00-12:00"
+		return "off (set your opening hours, such as /profile set hours mon-fri 08:00-17:30, sat 09:00-12:00)"
 	case hoursErr != nil:
-		return "off: the opening hours are free text; set them as days and times, such as /profile set hours mon-fri 08:00-17:30, sat 09:00-12:00"
+		return "off (the opening hours are free text; set them as days and times, such as /profile set hours mon-fri 08:00-17:30, sat 09:00-12:00)"
 	case p.TimeZone == "":
-		return "off: set your time zone, such as /profile set timezone Europe/London"
+		return "off (set your time zone, such as /profile set timezone Europe/London)"
 	}
-	return "on: one automatic reply per chat while you are closed, saying when you open"
+	return "on (a customer who writes while you are closed gets one automatic reply per closed period, saying when you open)"
 }
 
 // bumpVersion increments a trailing ".N", or appends ".1".
