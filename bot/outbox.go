@@ -168,6 +168,12 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 		// Refused before it left: definitely not sent, never retried.
 		log.Warn().Err(err).Msg("send refused; giving up")
 		return time.Time{}, r.giveUp(pctx, log, it, errText(err), refusedReason(it.Platform, err))
+	case errors.Is(err, ErrInDoubt) && !idempotent:
+		// The channel says the platform may have taken it: a second send
+		// could be a second message. In doubt until a receipt with its key
+		// settles it (resolveInDoubt).
+		log.Warn().Err(err).Msg("send outcome unknown; waiting for a receipt")
+		return time.Time{}, true
 	case errors.Is(err, ErrUnavailable) || (ctx.Err() != nil && idempotent):
 		// Not taken (disconnected), or cut off by shutdown where a resend
 		// is harmless: pending again, no attempt used up.

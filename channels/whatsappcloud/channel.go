@@ -112,6 +112,8 @@ type Channel struct {
 	health *healthTracker
 	media  *mediaLedger
 
+	accessToken atomic.Pointer[string] // the token Graph calls carry; replaced by ReloadToken
+
 	runMu sync.Mutex                 // held while Run runs
 	sink  atomic.Pointer[sinkHolder] // set while Run runs; the webhook answers 503 without it
 
@@ -182,6 +184,8 @@ func New(opts Options) (*Channel, error) {
 		media:   newMediaLedger(opts.StateDir, []byte(opts.AppSecret)),
 		windows: make(map[bot.ChatID]window),
 	}
+	tok := opts.AccessToken
+	c.accessToken.Store(&tok)
 	c.health.h = Health{State: StateStopped, Since: opts.Now()}
 	c.health.on = func(h Health) {
 		ev := c.log.Info()
@@ -197,6 +201,9 @@ func New(opts Options) (*Channel, error) {
 	}
 	return c, nil
 }
+
+// token returns the access token Graph calls carry now.
+func (c *Channel) token() string { return *c.accessToken.Load() }
 
 // Platform returns bot.WhatsApp: customers are on WhatsApp whichever
 // transport carries them.

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,52 +156,141 @@ func TestSendRefusals(t *testing.T) {
 }
 
 // TestSendErrors maps Graph answers onto the bot's sentinels: what the
-// outbox must never retry, what waits without using an attempt, what is
-// retried with backoff; and the health state admins see.
+// outbox must never retry, what waits without using an attempt, what is in
+// doubt (never sent again blindly); and the health state admins see. Every
+// answer here is a refusal Meta made before taking the message, yet a 5xx
+// without a code that proves it cannot be told apart from one after.
 func TestSendErrors(t *testing.T) {
 	tests := []struct {
 		name        string
 		status      int
 		code        int
-		fails       int
 		unsupported bool
 		unavailable bool
-		calls       int // requests to /messages
+		inDoubt     bool
 		state       State
 	}{
-		{"TokenExpired", 401, 190, 1, false, true, 1, StateTokenInvalid},
-		{"Permission", 403, 10, 1, false, true, 1, StateNoPermission},
-		{"PermissionRange", 403, 200, 1, false, true, 1, StateNoPermission},
-		{"PolicyBlock", 400, 368, 1, false, true, 1, StateBlocked},
-		{"Throughput", 400, 130429, 1, false, true, 1, StateConnected},
-		{"PairRate", 400, 131056, 1, false, true, 1, StateConnected},
-		{"HTTP429", 429, 0, 1, false, true, 1, StateConnected},
-		{"Undeliverable", 400, 131026, 1, true, false, 1, StateConnected},
-		{"WindowClosed", 400, 131047, 1, true, false, 1, StateConnected},
-		{"BadParameter", 400, 100, 1, true, false, 1, StateConnected},
-		{"ServerErrorThrice", 500, 1, 3, false, false, 3, StateUnreachable},
-		{"ServiceUnavailableOnce", 503, 131016, 1, false, false, 2, StateConnected},
+		{"TokenExpired", 401, 190, false, true, false, StateTokenInvalid},
+		{"Permission", 403, 10, false, true, false, StateNoPermission},
+		{"PermissionRange", 403, 200, false, true, false, StateNoPermission},
+		{"PolicyBlock", 400, 368, false, true, false, StateBlocked},
+		{"Throughput", 400, 130429, false, true, false, StateConnected},
+		{"PairRate", 400, 131056, false, true, false, StateConnected},
+		{"HTTP429", 429, 0, false, true, false, StateConnected},
+		{"TransientCodeOn4xx", 400, 131016, false, true, false, StateUnreachable},
+		{"Undeliverable", 400, 131026, true, false, false, StateConnected},
+		{"WindowClosed", 400, 131047, true, false, false, StateConnected},
+		{"BadParameter", 400, 100, true, false, false, StateConnected},
+		{"TokenExpiredAs500", 500, 190, false, true, false, StateTokenInvalid},
+		{"RateAs503", 503, 130429, false, true, false, StateConnected},
+		{"UndeliverableAs500", 500, 131026, true, false, false, StateConnected},
+		{"ServerErrorCode1", 500, 1, false, false, true, StateUnreachable},
+		{"ServiceUnavailable", 503, 131016, false, false, true, StateUnreachable},
+		{"SomethingWentWrong", 500, 131000, false, false, true, StateUnreachable},
+		{"BadGateway", 502, 0, false, false, true, StateUnreachable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, nil).run(t)
 			e.wrote(t)
-			e.graph.FailNext(tc.fails, tc.status, tc.code)
+			e.graph.FailNext(1, tc.status, tc.code)
 			_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "hello"})
-			ok := tc.calls > tc.fails
-			if ok {
-				require.NoError(t, err)
-			} else {
-				require.Error(t, err)
-				assert.Equal(t, tc.unsupported, errors.Is(err, bot.ErrUnsupported), err)
-				assert.Equal(t, tc.unavailable, errors.Is(err, bot.ErrUnavailable), err)
-				assert.NotContains(t, err.Error(), testWaID, "errors carry codes, not numbers")
-				assert.NotContains(t, err.Error(), "scripted failure", "nor Meta's message")
-			}
-			assert.Len(t, e.graph.Messages(), tc.calls)
+			require.Error(t, err)
+			assert.Equal(t, tc.unsupported, errors.Is(err, bot.ErrUnsupported), err)
+			assert.Equal(t, tc.unavailable, errors.Is(err, bot.ErrUnavailable), err)
+			assert.Equal(t, tc.inDoubt, errors.Is(err, bot.ErrInDoubt), err)
+			assert.NotContains(t, err.Error(), testWaID, "errors carry codes, not numbers")
+			assert.NotContains(t, err.Error(), "scripted failure", "nor Meta's message")
+			assert.Len(t, e.graph.Messages(), 1, "POST /messages is made once: a retry could be a second message")
 			assert.Equal(t, tc.state, e.ch.State().State)
 		})
 	}
+}
+
+// TestSendInDoubt: when Meta took the message but the answer is lost, late,
+// or a 5xx, the channel says so (bot.ErrInDoubt) and never sends it again;
+// the customer sees one message, and its status webhook carries the key
+// that settles it.
+func TestSendInDoubt(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault cloudtest.Fault
+	}{
+		{"ConnectionDropped", cloudtest.Fault{LoseAnswer: true}},
+		{"AnswerTooLate", cloudtest.Fault{Delay: 400 * time.Millisecond}},
+		{"ServerErrorAfterAccept", cloudtest.Fault{Status: 500, Code: 131000}},
+		{"BadGatewayAfterAccept", cloudtest.Fault{Status: 502}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(o *Options) { o.HTTPClient = &http.Client{Timeout: 150 * time.Millisecond} }).run(t)
+			e.wrote(t)
+			e.graph.AcceptThen(1, tc.fault)
+			_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "Your order ships today.", Key: "ob_key1"})
+			require.ErrorIs(t, err, bot.ErrInDoubt)
+			assert.NotErrorIs(t, err, bot.ErrUnavailable, "not reported as not sent")
+			assert.NotErrorIs(t, err, bot.ErrUnsupported, "nor as refused")
+			assert.Len(t, e.graph.Messages(), 1, "sent once")
+			acc := e.graph.Accepted()
+			require.Len(t, acc, 1, "Meta has it")
+			assert.Equal(t, "ob_key1", acc[0].Key, "with the key its status webhook will carry")
+		})
+	}
+	t.Run("CancelledAfterTheRequestLeft", func(t *testing.T) {
+		e := newEnv(t, nil).run(t)
+		e.wrote(t)
+		e.graph.AcceptThen(1, cloudtest.Fault{Delay: 5 * time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		defer cancel()
+		_, err := e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "hello", Key: "ob_key2"})
+		require.ErrorIs(t, err, bot.ErrInDoubt)
+		assert.Len(t, e.graph.Accepted(), 1)
+	})
+	t.Run("NoIDIn2xx", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet {
+				_, _ = w.Write([]byte(`{"id":"` + testPNID + `"}`))
+				return
+			}
+			_, _ = w.Write([]byte(`{"messaging_product":"whatsapp","messages":[]}`))
+		}))
+		defer srv.Close()
+		e := newEnv(t, func(o *Options) { o.GraphURL = srv.URL + "/v26.0" }).run(t)
+		e.wrote(t)
+		_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "hello"})
+		assert.ErrorIs(t, err, bot.ErrInDoubt, "a 2xx is acceptance, even without a wamid")
+	})
+	t.Run("NeverLeft", func(t *testing.T) {
+		// Nothing listens: the connection is refused before a byte is
+		// written, so the message is certainly not at Meta.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		require.NoError(t, ln.Close())
+		e := newEnv(t, func(o *Options) { o.GraphURL = "http://" + addr + "/v26.0" }).run(t)
+		e.wrote(t)
+		_, err = e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "hello"})
+		require.ErrorIs(t, err, bot.ErrUnavailable)
+		assert.NotErrorIs(t, err, bot.ErrInDoubt)
+	})
+	t.Run("DocumentUploadLost", func(t *testing.T) {
+		// The upload's answer is lost: the document may be at Meta, but
+		// the message was not sent, so it may be sent again.
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet {
+				_, _ = w.Write([]byte(`{"id":"` + testPNID + `"}`))
+				return
+			}
+			_, _ = io.Copy(io.Discard, r.Body)
+			panic(http.ErrAbortHandler)
+		}))
+		defer srv.Close()
+		e := newEnv(t, func(o *Options) { o.GraphURL = srv.URL + "/v26.0" }).run(t)
+		e.wrote(t)
+		_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "Your data", File: &bot.File{Name: "a.json", Data: []byte("{}")}})
+		require.ErrorIs(t, err, bot.ErrUnavailable)
+		assert.NotErrorIs(t, err, bot.ErrInDoubt)
+	})
 }
 
 // TestWindow: free-form text within 24 hours of the customer's last message,
