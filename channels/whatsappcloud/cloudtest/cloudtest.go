@@ -76,9 +76,9 @@ type Graph struct {
 	phoneNumberID string
 	token         string
 
-	mu    sync.Mutex
-	reqs  []Request
-	media map[string]Request
+	mu     sync.Mutex
+	reqs   []Request
+	media  map[string]Request
 	fails  []failure
 	faults []Fault
 	seq    int
