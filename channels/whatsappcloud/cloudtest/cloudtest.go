@@ -68,6 +68,9 @@ type Fault struct {
 	// Status and Code, if Status is set, answer with a Graph error (a 500
 	// after acceptance) instead of the wamid.
 	Status, Code int
+	// Refuse makes the fake not take the message at all and answer Status
+	// and Code (a rate limit, or a 5xx before acceptance).
+	Refuse bool
 }
 
 // Graph is a loopback Graph API for one business phone number.
@@ -81,6 +84,7 @@ type Graph struct {
 	media  map[string]Request
 	fails  []failure
 	faults []Fault
+	chaos  func() Fault
 	seq    int
 }
 
@@ -115,6 +119,15 @@ func (g *Graph) AcceptThen(n int, f Fault) {
 	for range n {
 		g.faults = append(g.faults, f)
 	}
+}
+
+// SetChaos makes the fake ask fn what to do with each message for which
+// no AcceptThen fault is queued (a zero Fault: answer normally). fn must
+// be safe for concurrent use.
+func (g *Graph) SetChaos(fn func() Fault) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.chaos = fn
 }
 
 // Accepted returns the messages the fake accepted (gave a wamid), oldest
@@ -322,16 +335,22 @@ func (g *Graph) message(w http.ResponseWriter, r *http.Request, body []byte, upd
 		return
 	}
 	g.mu.Lock()
+	var f Fault
+	switch {
+	case len(g.faults) > 0:
+		f, g.faults = g.faults[0], g.faults[1:]
+	case g.chaos != nil:
+		f = g.chaos()
+	}
+	if f.Refuse {
+		g.mu.Unlock()
+		graphError(w, f.Status, f.Code, "scripted refusal")
+		return
+	}
 	g.seq++
 	id := fmt.Sprintf("wamid.HBgMNDQ3NzAwOTAwMTIzFQIAERgSFAKE%06d", g.seq)
 	g.mu.Unlock()
 	update(func(r *Request) { r.ID = id })
-	g.mu.Lock()
-	var f Fault
-	if len(g.faults) > 0 {
-		f, g.faults = g.faults[0], g.faults[1:]
-	}
-	g.mu.Unlock()
 	if f.Delay > 0 {
 		select {
 		case <-time.After(f.Delay):
