@@ -360,9 +360,9 @@ type platforms struct {
 	waSends    int
 	waRepeats  int // sends of an id the recipient had: dropped as the same message
 	graph      *cloudtest.Graph
-	statusSeen map[string]bool // wamids whose status webhook was queued or lost
-	webhooks   [][]byte        // status webhooks still to deliver
-	lost       int             // status webhooks never delivered
+	statusSeen map[string]bool    // wamids whose status webhook was queued or lost
+	webhooks   [][]byte           // status webhooks still to deliver
+	lost       int                // status webhooks never delivered
 	acts       map[string]*posted // Teams activities
 	actSeq     int
 	alerts     int
