@@ -354,6 +354,24 @@ func TestCloudWindowEndToEnd(t *testing.T) {
 	assert.Equal(t, e2eDraft, a.graph.Messages()[2].Text)
 }
 
+// TestCloudLostAnswerEndToEnd: Meta takes an approved reply but the answer
+// is lost (the connection drops): the reply is not sent again, and the
+// status webhook, which carries its key, brings the card to delivered.
+func TestCloudLostAnswerEndToEnd(t *testing.T) {
+	a := startCloudApp(t)
+	require.Equal(t, http.StatusOK, a.webhook(t, cloudtest.TextMessage(e2ePNID, e2eWaID, plantedName, "wamid.lost", plantedText, a.clock.Now().Unix())))
+	card, draft := a.waitCard(t, "blue sofa")
+	a.graph.AcceptThen(1, cloudtest.Fault{LoseAnswer: true})
+	a.decide(t, "approve-lost", "approve", draft)
+	require.Eventually(t, func() bool { return len(a.graph.Accepted()) == 1 }, 10*time.Second, 10*time.Millisecond, "log:\n%s", a.tap.String())
+	time.Sleep(1500 * time.Millisecond) // past an outbox pass and a poll
+	require.Len(t, a.graph.Messages(), 1, "not sent again")
+	sent := a.graph.Accepted()[0]
+	require.Equal(t, http.StatusOK, a.webhook(t, cloudtest.Status(e2ePNID, e2eWaID, sent.ID, "delivered", sent.Key, a.clock.Now().Unix(), 0)))
+	a.waitUpdate(t, card, `"value":"delivered"`)
+	assert.Len(t, a.graph.Messages(), 1, "exactly one send")
+}
+
 // TestTransportsShareChatIDs checks that switching transport keeps chats
 // and people: each WhatsApp channel accepts the ChatID the other makes, and
 // both name the person the same way.
