@@ -172,9 +172,6 @@ type Router struct {
 	// unposted cards from cardRetryAt.
 	cardRetry   bool
 	cardRetryAt time.Time
-	// templates holds when each draft's template was sent (SendTemplate),
-	// so a repeated click sends nothing.
-	templates map[int64]time.Time
 }
 
 var _ Sink = (*Router)(nil)

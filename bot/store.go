@@ -44,6 +44,13 @@ type DraftView struct {
 	// platform's time of the newest stored inbound message); zero if no
 	// inbound message of the chat is stored.
 	LastInbound time.Time
+	// TemplateStatus is the status of the template staff sent to reopen
+	// the chat's reply window (SendTemplate), empty if none;
+	// TemplateReason says why it failed or is unconfirmed; TemplateAt is
+	// when staff asked for it.
+	TemplateStatus MessageStatus
+	TemplateReason string
+	TemplateAt     time.Time
 }
 
 // RecentLimit is how many earlier messages a DraftView carries.
@@ -112,6 +119,13 @@ type Store interface {
 	// changes nothing. Approve of a draft with empty text or flags, and Edit
 	// with empty text, return ErrForbidden.
 	Decide(ctx context.Context, d Decision) error
+	// QueueTemplate queues the business's template t for an undecided
+	// draft's chat in one transaction: an outbox row of kind template (its
+	// own key, no text) and a decision row of kind template. A draft has
+	// one template row: a failed or unconfirmed one is queued again under
+	// the same key; otherwise, or for the same ActionID again, or a decided
+	// draft, it returns ErrDecided. ErrNotFound if the draft is gone.
+	QueueTemplate(ctx context.Context, d Decision, t Template) error
 	// DueOutbox returns pending outbox items whose next attempt is due.
 	DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
 	// BeginSend records, committed before the channel is called, that an

@@ -341,4 +341,34 @@ type OutboxItem struct {
 	// Waiting is the platform a pending reply waits for (its channel is off
 	// or reconnecting); empty when not waiting.
 	Waiting Platform
+	// Kind is what the row sends: the approved reply (Text), or the
+	// business's template (Template, no text) to reopen a closed reply
+	// window. Empty reads as OutboxReply.
+	Kind OutboxKind
+	// Template is the template a template row sends, as it was when staff
+	// asked for it.
+	Template Template
 }
+
+// OutboxKind is what an outbox row sends.
+type OutboxKind string
+
+// Outbox kinds. A draft has at most one row of each.
+const (
+	OutboxReply    OutboxKind = "reply"
+	OutboxTemplate OutboxKind = "template"
+)
+
+// Template is the business's pre-approved message template (WhatsApp
+// Manager), the one kind of message the WhatsApp Business Platform delivers
+// outside the reply window. The zero Template is none.
+type Template struct {
+	Name     string // as approved
+	Language string // its language code, "en_GB"
+	// FirstName is true when the template's body takes one parameter,
+	// {{1}}: the customer's first name. Otherwise it takes none.
+	FirstName bool
+}
+
+// IsZero reports whether t names no template.
+func (t Template) IsZero() bool { return t.Name == "" }

@@ -126,6 +126,10 @@ type xOutbox struct {
 	Attempts    int    `json:"attempts"`
 	NextAttempt string `json:"next_attempt,omitempty"`
 	PlatformID  string `json:"platform_message_id,omitempty"`
+	// Kind is "reply", or "template" for the business's message template
+	// sent to ask you to write again (Template names it; Text is empty).
+	Kind     string `json:"kind"`
+	Template string `json:"template,omitempty"`
 }
 
 type xCard struct {
@@ -349,7 +353,8 @@ func (d *exportDoc) convert(kind string, v any) (any, error) {
 		out, ok = draftDoc(x), kind == "draft"
 	case bot.OutboxItem:
 		out, ok = xOutbox{ID: x.ID, DraftID: x.DraftID, Platform: string(x.Platform), Chat: string(x.Chat), Text: x.Text,
-			Status: string(x.Status), Attempts: x.Attempts, NextAttempt: stamp(x.NextAttempt), PlatformID: string(x.PlatformID)}, kind == "outbox"
+			Status: string(x.Status), Attempts: x.Attempts, NextAttempt: stamp(x.NextAttempt), PlatformID: string(x.PlatformID),
+			Kind: outboxKind(x.Kind), Template: x.Template.Name}, kind == "outbox"
 	case bot.CardRef:
 		out, ok = xCard{Conversation: x.Conversation, ActivityID: x.ActivityID}, kind == "card"
 	case bot.Request:
@@ -369,6 +374,14 @@ func (d *exportDoc) convert(kind string, v any) (any, error) {
 		return nil, fmt.Errorf("export: %s row of unexpected type %T", kind, v)
 	}
 	return out, nil
+}
+
+// outboxKind names an outbox row's kind in the export.
+func outboxKind(k bot.OutboxKind) string {
+	if k == "" {
+		return string(bot.OutboxReply)
+	}
+	return string(k)
 }
 
 func draftDoc(x bot.Draft) xDraft {

@@ -18,7 +18,11 @@ import (
 const maxErrLen = 500
 
 // outboxCols are the columns scanOutbox reads.
-const outboxCols = "id, draft_id, subject_id, platform, chat, text, status, attempts, next_attempt, platform_id, last_error, key, reason, sending_at, waiting"
+const outboxCols = "id, draft_id, subject_id, platform, chat, text, status, attempts, next_attempt, platform_id, last_error, key, reason, sending_at, waiting, kind, template, template_lang, template_params"
+
+// templateFirstName is outbox.template_params for a template whose {{1}}
+// is the customer's first name.
+const templateFirstName = "first_name"
 
 // newOutboxKey returns a fresh idempotency key for an outbox row: random,
 // no personal data, fit for a platform's callback field.
@@ -84,14 +88,15 @@ func (db *DB) queryOutbox(ctx context.Context, q querier, where string, args ...
 func (db *DB) scanOutbox(ctx context.Context, rows interface{ Scan(...any) error }) (bot.OutboxItem, error) {
 	var it bot.OutboxItem
 	var draftID sql.NullInt64
-	var subject, platform, status, waiting string
+	var subject, platform, status, waiting, kind, params string
 	var chat, text []byte
 	var next, sendingAt int64
 	var platformID sql.NullString
 	if err := rows.Scan(&it.ID, &draftID, &subject, &platform, &chat, &text, &status, &it.Attempts, &next, &platformID, &it.LastError,
-		&it.Key, &it.Reason, &sendingAt, &waiting); err != nil {
+		&it.Key, &it.Reason, &sendingAt, &waiting, &kind, &it.Template.Name, &it.Template.Language, &params); err != nil {
 		return bot.OutboxItem{}, err
 	}
+	it.Kind, it.Template.FirstName = bot.OutboxKind(kind), params == templateFirstName
 	it.DraftID, it.Subject, it.Platform, it.Status = draftID.Int64, bot.SubjectID(subject), bot.Platform(platform), bot.MessageStatus(status)
 	it.NextAttempt, it.PlatformID, it.SendingAt, it.Waiting = fromTS(next), bot.MessageID(platformID.String), fromTS(sendingAt), bot.Platform(waiting)
 	sk, err := db.subjectKey(ctx, it.Subject)
@@ -154,9 +159,10 @@ func (db *DB) MarkSent(ctx context.Context, outboxID int64, platformID bot.Messa
 }
 
 // settleSent records in tx that item it went out with platform id pid: the
-// outbox row takes status (sent or higher), an outbound message row is
-// written and the draft becomes sent. attempt counts an attempt (a send of
-// this process, not a receipt).
+// outbox row takes status (sent or higher), and for a reply an outbound
+// message row is written and the draft becomes sent (a template leaves the
+// draft waiting for the customer's answer). attempt counts an attempt (a
+// send of this process, not a receipt).
 func (db *DB) settleSent(ctx context.Context, tx *sql.Tx, it bot.OutboxItem, pid bot.MessageID, status bot.MessageStatus, at time.Time, attempt bool) error {
 	sk, err := db.subjectKey(ctx, it.Subject)
 	if err != nil {
@@ -171,6 +177,9 @@ func (db *DB) settleSent(ctx context.Context, tx *sql.Tx, it bot.OutboxItem, pid
 		sending_at = 0, waiting = '', reason = '', updated_at = ? WHERE id = ?`,
 		string(status), nullString(string(pid)), inc, now, it.ID); err != nil {
 		return fmt.Errorf("update outbox: %w", err)
+	}
+	if it.Kind == bot.OutboxTemplate {
+		return nil
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO messages (subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
 		VALUES (?, ?, ?, ?, ?, 'out', 'text', ?, ?, ?, ?) ON CONFLICT DO NOTHING`,

@@ -42,15 +42,6 @@ const (
 	DefaultMaxBody = 1 << 20
 )
 
-// Template is the business's pre-approved message template, the one kind of
-// message the Cloud API delivers outside the 24-hour window. It takes no
-// parameters: write it so it stands alone ("We have an answer to your
-// message; reply here to see it.").
-type Template struct {
-	Name     string // as approved in WhatsApp Manager; empty: no template
-	Language string // its language code, "en_GB"; if empty, "en"
-}
-
 // Options configures a Channel. PhoneNumberID, AccessToken, AppSecret and
 // VerifyToken are required.
 type Options struct {
@@ -72,8 +63,12 @@ type Options struct {
 	// HTTPClient makes the Graph calls. If nil, a client with a 30 s
 	// timeout.
 	HTTPClient *http.Client
-	// Template, if its Name is set, can be sent outside the window.
-	Template Template
+	// Template, if its Name is set, can be sent outside the window: the
+	// business's approved template, in its Language ("en" if empty), with
+	// no parameter or, with FirstName, the customer's first name as {{1}}
+	// of its body. Write it so it stands alone ("We have an answer to your
+	// message; reply here to see it.").
+	Template bot.Template
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
 	// OnState is called with every change of Health. It must not block.
@@ -212,7 +207,7 @@ func (c *Channel) Platform() bot.Platform { return bot.WhatsApp }
 // Capabilities: documents yes, edits no, 4096 bytes of text, a 24-hour
 // window, and a template when one is configured.
 func (c *Channel) Capabilities() bot.Capabilities {
-	return bot.Capabilities{Files: true, MaxText: MaxText, Window: Window, Template: c.opts.Template.Name != ""}
+	return bot.Capabilities{Files: true, MaxText: MaxText, Window: Window, Template: c.opts.Template}
 }
 
 // State returns the channel's health now.

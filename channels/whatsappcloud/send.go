@@ -44,13 +44,28 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 	}
 	req := sendRequest{MessagingProduct: "whatsapp", RecipientType: "individual", To: to.to, Recipient: to.bsuid, BizOpaque: clipKey(msg.Key)}
 	switch {
-	case msg.Template:
-		if c.opts.Template.Name == "" {
+	case msg.Template != nil:
+		t := *msg.Template
+		if t.Name == "" || c.opts.Template.Name == "" {
 			return "", fmt.Errorf("whatsappcloud send: no template configured: %w", bot.ErrUnsupported)
 		}
+		if t.Language == "" {
+			t.Language = c.opts.Template.Language
+		}
 		req.Type = "template"
-		req.Template = &sendTemplate{Name: c.opts.Template.Name}
-		req.Template.Language.Code = c.opts.Template.Language
+		req.Template = &sendTemplate{Name: t.Name}
+		req.Template.Language.Code = t.Language
+		if len(msg.TemplateParams) > 0 {
+			body := sendComponent{Type: "body"}
+			for _, p := range msg.TemplateParams {
+				p = templateParam(p)
+				if p == "" {
+					return "", fmt.Errorf("whatsappcloud send: an empty template parameter: %w", bot.ErrUnsupported)
+				}
+				body.Parameters = append(body.Parameters, sendParameter{Type: "text", Text: p})
+			}
+			req.Template.Components = []sendComponent{body}
+		}
 		return c.post(ctx, msg.Chat, req)
 	case msg.Text == "" && (msg.File == nil || len(msg.File.Data) == 0):
 		return "", fmt.Errorf("whatsappcloud send: empty message: %w", bot.ErrUnsupported)
@@ -298,6 +313,21 @@ func (c *Channel) upload(ctx context.Context, f *bot.File) (string, error) {
 		return "", err
 	}
 	return resp.ID, nil
+}
+
+// maxTemplateParam bounds one template parameter (Meta allows more; a
+// first name needs far less).
+const maxTemplateParam = 60
+
+// templateParam makes s fit a template's text parameter: Meta refuses new
+// lines, tabs and more than four spaces in a row, so whitespace runs become
+// one space; it is cut at maxTemplateParam bytes on a character boundary.
+func templateParam(s string) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "")), " ")
+	if len(s) > maxTemplateParam {
+		s = strings.ToValidUTF8(s[:maxTemplateParam], "")
+	}
+	return strings.TrimSpace(s)
 }
 
 // clipKey bounds biz_opaque_callback_data (Meta takes 512 characters).

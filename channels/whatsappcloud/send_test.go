@@ -117,22 +117,40 @@ func TestSendDocument(t *testing.T) {
 }
 
 func TestSendTemplate(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Template = Template{Name: "reopen_conversation", Language: "en_GB"} }).run(t)
-	assert.True(t, e.ch.Capabilities().Template)
+	tpl := bot.Template{Name: "reopen_conversation", Language: "en_GB"}
+	e := newEnv(t, func(o *Options) { o.Template = tpl }).run(t)
+	assert.Equal(t, tpl, e.ch.Capabilities().Template)
 	// No inbound ever: a template needs no open window.
-	id, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: true, Key: "template-9"})
+	id, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: &tpl, Key: "ob_template9"})
 	require.NoError(t, err)
 	assert.NotEmpty(t, id)
 	m := e.graph.Messages()[0]
 	assert.Equal(t, "template", m.Type)
 	assert.Equal(t, "reopen_conversation", m.Template)
 	assert.Equal(t, "en_GB", m.Language)
-	assert.Equal(t, "template-9", m.Key)
+	assert.Equal(t, "ob_template9", m.Key)
+	assert.NotContains(t, m.JSON["template"], "components", "no parameters")
+
+	t.Run("FirstName", func(t *testing.T) {
+		named := bot.Template{Name: "reopen_named", Language: "en_GB", FirstName: true}
+		e := newEnv(t, func(o *Options) { o.Template = named }).run(t)
+		_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: &named, TemplateParams: []string{"Zoë\n\t  Ann"}, Key: "ob_t10"})
+		require.NoError(t, err)
+		m := e.graph.Messages()[0]
+		assert.Equal(t, "reopen_named", m.Template)
+		b, err := json.Marshal(m.JSON["template"].(map[string]any)["components"])
+		require.NoError(t, err)
+		assert.JSONEq(t, `[{"type":"body","parameters":[{"type":"text","text":"Zoë Ann"}]}]`, string(b),
+			"the body's {{1}}, without the new lines and tabs Meta refuses")
+		_, err = e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: &named, TemplateParams: []string{" \n "}})
+		assert.ErrorIs(t, err, bot.ErrUnsupported, "an empty parameter is refused before Meta is asked")
+		assert.Len(t, e.graph.Messages(), 1)
+	})
 
 	none := newEnv(t, nil).run(t)
-	assert.False(t, none.ch.Capabilities().Template)
-	_, err = none.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: true})
-	assert.ErrorIs(t, err, bot.ErrUnsupported)
+	assert.True(t, none.ch.Capabilities().Template.IsZero())
+	_, err = none.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: &tpl})
+	assert.ErrorIs(t, err, bot.ErrUnsupported, "no template configured")
 	assert.Empty(t, none.graph.Messages())
 }
 

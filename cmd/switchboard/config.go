@@ -50,6 +50,7 @@ const (
 	envCloudGraphURL      = "SWITCHBOARD_WHATSAPP_CLOUD_GRAPH_URL"
 	envCloudTemplate      = "SWITCHBOARD_WHATSAPP_CLOUD_TEMPLATE"
 	envCloudTemplateLang  = "SWITCHBOARD_WHATSAPP_CLOUD_TEMPLATE_LANGUAGE"
+	envCloudTemplateParam = "SWITCHBOARD_WHATSAPP_CLOUD_TEMPLATE_PARAMS"
 
 	envOpenAIKey     = "OPENAI_API_KEY"
 	envOpenAIBaseURL = "OPENAI_BASE_URL"
@@ -133,6 +134,9 @@ type Config struct {
 	// none.
 	CloudTemplate         string
 	CloudTemplateLanguage string
+	// CloudTemplateParams says what the template's body takes: "none", or
+	// "first_name" (the customer's first name as {{1}}).
+	CloudTemplateParams string
 	// Admins are the Entra (AAD) object ids of the Teams admins, lower case.
 	Admins []string
 	// StaffTenants are Entra tenants whose users are staff, besides
@@ -228,6 +232,7 @@ func DefaultConfig() Config {
 
 		CloudGraphURL:         whatsappcloud.DefaultGraphURL,
 		CloudTemplateLanguage: "en",
+		CloudTemplateParams:   templateParamsNone,
 	}
 }
 
@@ -339,6 +344,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	str(&c.CloudGraphURL, envCloudGraphURL)
 	str(&c.CloudTemplate, envCloudTemplate)
 	str(&c.CloudTemplateLanguage, envCloudTemplateLang)
+	str(&c.CloudTemplateParams, envCloudTemplateParam)
 	c.Admins = splitList(getenv(envAdmins), true)
 	c.StaffTenants = splitList(getenv(envStaffTenants), true)
 	var errs []error
@@ -462,6 +468,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.CloudGraphURL, "whatsapp-cloud-graph-url", c.CloudGraphURL, "Graph API base URL with its version (env "+envCloudGraphURL+")")
 	fs.StringVar(&c.CloudTemplate, "whatsapp-cloud-template", c.CloudTemplate, "approved message template staff may send to reopen a closed 24-hour window; empty: none (env "+envCloudTemplate+")")
 	fs.StringVar(&c.CloudTemplateLanguage, "whatsapp-cloud-template-language", c.CloudTemplateLanguage, "language code of that template, such as en_GB (env "+envCloudTemplateLang+")")
+	fs.StringVar(&c.CloudTemplateParams, "whatsapp-cloud-template-params", c.CloudTemplateParams, "what that template's body takes: none, or first_name (the customer's first name as {{1}}) (env "+envCloudTemplateParam+")")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "https address the bot is reached at, for one-time Teams export links; empty: exports go as a file or reply (env "+envPublicURL+")")
 	fs.IntVar(&c.RetentionMonths, "retention-months", c.RetentionMonths, "erase a customer's messages and drafts this many months after their last message (env "+envRetentionMonths+")")
 	fs.DurationVar(&c.DraftDeadline, "draft-deadline", c.DraftDeadline, "longest wait for one AI draft, retries included, before the card says the model did not answer in time (env "+envDraftDeadline+")")
@@ -606,6 +613,12 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Values of --whatsapp-cloud-template-params.
+const (
+	templateParamsNone      = "none"
+	templateParamsFirstName = "first_name"
+)
+
 // validateCloud checks the WhatsApp Business Platform settings: all four
 // together, or none.
 func (c Config) validateCloud() []error {
@@ -646,6 +659,11 @@ func (c Config) validateCloud() []error {
 	}
 	if c.CloudTemplateLanguage == "" || len(c.CloudTemplateLanguage) > 16 || strings.ContainsAny(c.CloudTemplateLanguage, " /") {
 		bad("--whatsapp-cloud-template-language", "want a language code such as en or en_GB")
+	}
+	switch c.CloudTemplateParams {
+	case templateParamsNone, templateParamsFirstName:
+	default:
+		bad("--whatsapp-cloud-template-params", "want "+templateParamsNone+" or "+templateParamsFirstName+" (the customer's first name as the template's {{1}})")
 	}
 	return errs
 }
@@ -697,8 +715,8 @@ func (c Config) String() string {
 	}
 	fmt.Fprintf(&b, " whatsapp-pair-phone=%s admins=%d staff-tenants=%q public-url=%q retention-months=%d draft-deadline=%s",
 		pair, len(c.Admins), strings.Join(c.StaffTenants, ","), c.PublicURL, c.RetentionMonths, c.DraftDeadline)
-	fmt.Fprintf(&b, " whatsapp-transport=%q whatsapp-cloud-phone-number-id=%q whatsapp-cloud-access-token=%s whatsapp-cloud-app-secret=%s whatsapp-cloud-verify-token=%s whatsapp-cloud-graph-url=%q whatsapp-cloud-template=%q whatsapp-cloud-template-language=%q",
-		c.WhatsAppTransport(), c.CloudPhoneNumberID, c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken, c.CloudGraphURL, c.CloudTemplate, c.CloudTemplateLanguage)
+	fmt.Fprintf(&b, " whatsapp-transport=%q whatsapp-cloud-phone-number-id=%q whatsapp-cloud-access-token=%s whatsapp-cloud-app-secret=%s whatsapp-cloud-verify-token=%s whatsapp-cloud-graph-url=%q whatsapp-cloud-template=%q whatsapp-cloud-template-language=%q whatsapp-cloud-template-params=%q",
+		c.WhatsAppTransport(), c.CloudPhoneNumberID, c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken, c.CloudGraphURL, c.CloudTemplate, c.CloudTemplateLanguage, c.CloudTemplateParams)
 	return b.String()
 }
 

@@ -92,7 +92,7 @@ func buildCloud(app *App, alerts *alerter) (waParts, error) {
 		AppSecret:     cfg.CloudAppSecret.Value(),
 		VerifyToken:   cfg.CloudVerifyToken.Value(),
 		GraphURL:      cfg.CloudGraphURL,
-		Template:      whatsappcloud.Template{Name: cfg.CloudTemplate, Language: cfg.CloudTemplateLanguage},
+		Template:      bot.Template{Name: cfg.CloudTemplate, Language: cfg.CloudTemplateLanguage, FirstName: cfg.CloudTemplateParams == templateParamsFirstName},
 		Now:           app.Now,
 		OnState:       cloudStateReporter(app.Health, app.Metrics, alerts),
 		LastInbound: func(ctx context.Context, chat bot.ChatID) (time.Time, error) {

@@ -148,7 +148,7 @@ CREATE TABLE "outbox" (
 	last_error   TEXT NOT NULL DEFAULT '',   -- operator-facing, never message text
 	created_at   INTEGER NOT NULL,
 	updated_at   INTEGER NOT NULL
-, key TEXT NOT NULL DEFAULT '', sending_at INTEGER NOT NULL DEFAULT 0, waiting TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '') STRICT;
+, key TEXT NOT NULL DEFAULT '', sending_at INTEGER NOT NULL DEFAULT 0, waiting TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL DEFAULT 'reply', template TEXT NOT NULL DEFAULT '', template_lang TEXT NOT NULL DEFAULT '', template_params TEXT NOT NULL DEFAULT '') STRICT;
 
 -- table requests
 CREATE TABLE requests (
@@ -248,7 +248,7 @@ CREATE INDEX messages_subject ON messages(subject_id, chat_bidx, id);
 CREATE INDEX messages_undrafted ON messages(id) WHERE dir = 'in' AND handled = 0;
 
 -- index outbox_draft
-CREATE UNIQUE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
+CREATE UNIQUE INDEX outbox_draft ON outbox(draft_id, kind) WHERE draft_id IS NOT NULL;
 
 -- index outbox_due
 CREATE INDEX outbox_due ON outbox(next_attempt) WHERE status = 'pending';
