@@ -40,6 +40,24 @@ func TestEditedCardShowsWhatWasSent(t *testing.T) {
 	assert.Equal(t, []string{"Yes: we will send you a quote after a visit."}, h.waitSends(c.chat, 1))
 }
 
+// TestCardNamesADrafterThatIsNotAI: a drafter that names itself (the
+// demo's canned one) is named on the card, before and after an edit, and
+// never called an AI draft.
+func TestCardNamesADrafterThatIsNotAI(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), nil)
+	h.drafter.Fn = func(context.Context, bot.DraftRequest) (bot.DraftResult, error) {
+		return bot.DraftResult{Text: "Thanks: we will call you back today.", Author: "Demo drafter — not AI"}, nil
+	}
+	c := newCustomer(22)
+	h.send(c, "Can someone call me?")
+	card := h.cardFor("Can someone call me?")
+	assert.Equal(t, "Demo drafter — not AI", card.Author)
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Edit, Text: "We will call you at 4pm.", ByName: "Alex Staff"})
+	require.Equal(t, bot.Applied, res.Outcome)
+	assert.Equal(t, "Demo drafter — not AI, edited by Alex Staff", res.Card.Author)
+	assert.NotContains(t, res.Card.Author, "AI draft")
+}
+
 // TestWrittenByHand: a reply staff wrote with no AI draft says so.
 func TestWrittenByHand(t *testing.T) {
 	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Drafter = bot.ManualDrafter{} })

@@ -317,6 +317,9 @@ func cardOf(v DraftView) Card {
 	manual := v.Draft.Result == nil || v.Draft.Result.Manual
 	if c.Draft != "" && !manual {
 		c.Author = "AI draft"
+		if a := v.Draft.Result.Author; a != "" {
+			c.Author = a
+		}
 	}
 	if c.Customer == "" {
 		c.Customer = MaskPhone(v.Phone)
@@ -343,20 +346,21 @@ func cardOf(v DraftView) Card {
 		c.DecidedBy = v.Decision.ByName
 		c.DecidedAt = v.Decision.At
 		if v.Decision.Kind == Edit && v.Decision.Text != "" {
-			c.Draft, c.Author = v.Decision.Text, editedBy(c.Author != "", v.Decision.ByName)
+			c.Draft, c.Author = v.Decision.Text, editedBy(c.Author, v.Decision.ByName)
 			c.Result = withoutFlags(c.Result)
 		}
 	}
 	return c
 }
 
-// editedBy says who wrote an edited reply.
-func editedBy(fromAI bool, name string) string {
+// editedBy says who wrote an edited reply: the drafter's draft (drafter
+// is how the card named it) edited by name, or, with no draft, name alone.
+func editedBy(drafter, name string) string {
 	if name == "" {
 		name = "a colleague"
 	}
-	if fromAI {
-		return "AI draft, edited by " + name
+	if drafter != "" {
+		return drafter + ", edited by " + name
 	}
 	return "Written by " + name
 }

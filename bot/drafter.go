@@ -58,6 +58,9 @@ type DraftResult struct {
 	// subject objected); Text is then empty and Note says why.
 	Manual bool
 	Note   string
+	// Author names who drafted Text on the staff card when it is not an
+	// AI model ("Demo drafter — not AI"); empty: "AI draft".
+	Author string `json:",omitempty"`
 	// Failure says why drafting failed; empty unless it did.
 	Failure DraftFailure `json:",omitempty"`
 }

@@ -106,7 +106,7 @@ func TestSelfErasureConfirmsBeforeChannelsForget(t *testing.T) {
 			require.Len(t, ol.sent, 1)
 			assert.Equal(t, chatOf(a), ol.sent[0].Chat)
 			assert.Contains(t, ol.sent[0].Text, "we erased your data")
-			assert.Contains(t, ol.sent[0].Text, "Our WhatsApp connection: what it keeps about you (contact name, session keys) is deleted right after this message.",
+			assert.Contains(t, ol.sent[0].Text, "Our WhatsApp connection: what it keeps about you is deleted right after this message.",
 				"sent before the channel forgot: what will happen, not a count")
 			_, err = h.st.FindSubject(h.ctx, a.ID)
 			assert.ErrorIs(t, err, bot.ErrNotFound, "our rows were gone before the confirmation")

@@ -59,8 +59,10 @@ func platformName(p bot.Platform) string {
 	return string(p)
 }
 
-// recordWord is a channel's records.
-var recordWord = countWord{one: "record (contact name, session keys)", many: "records (contact names, session keys)"}
+// recordWord is a channel's records. It names no kind of record: the
+// linked device keeps contacts and session keys, the Cloud API a reply
+// window and media ids, and the words must be true for either.
+var recordWord = countWord{one: "record", many: "records"}
 
 // erasedLines says, one line per store, what an erasure removed (counts
 // are store.DeleteSubject's plus "<platform>_records" from the channels).
@@ -90,7 +92,7 @@ func erasedLines(c map[string]int, pending []bot.Platform, teams bool, whose str
 	}
 	for _, p := range pending {
 		if p != bot.Teams {
-			lines = append(lines, "Our "+platformName(p)+" connection: what it keeps about "+objectOf(whose)+" (contact name, session keys) is deleted right after this message.")
+			lines = append(lines, "Our "+platformName(p)+" connection: what it keeps about "+objectOf(whose)+" is deleted right after this message.")
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(c)) {

@@ -289,6 +289,15 @@ func statusLabel(c bot.Card) string {
 	case bot.DraftFailed:
 		return "Drafting failed"
 	case bot.DraftSent:
+		// The headline follows the reply's ticks, as the Reply fact does.
+		switch c.SendStatus {
+		case bot.StatusDelivered:
+			return "Sent and delivered"
+		case bot.StatusRead:
+			return "Sent and read"
+		case bot.StatusFailed:
+			return "Sent, then not delivered"
+		}
 		return "Sent"
 	case bot.DraftDrafting:
 		return "Drafting a reply…"

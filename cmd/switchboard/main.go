@@ -7,6 +7,8 @@
 // Usage:
 //
 //	switchboard [run] [flags]            run the bot (the default)
+//	switchboard demo [--data DIR] [--listen ADDR]
+//	                                     run the bot with a simulated WhatsApp customer
 //	switchboard backup --out DIR [flags] back up both databases with VACUUM INTO
 //	switchboard whatsapp logout [--data DIR]
 //	                                     unlink WhatsApp, delete its session keys
@@ -95,6 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			app.Stdout = stdout // the WhatsApp pairing QR code
 			return buildChannels(app)
 		})
+	case "demo":
+		return demoCmd(ctx, args, getenv, stdout, stderr)
 	case "backup":
 		return backup(ctx, args, getenv, stdout, stderr)
 	case "whatsapp":

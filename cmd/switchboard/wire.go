@@ -40,7 +40,8 @@ type App struct {
 	// e.g. Mux.Handle("POST /api/messages", teamsHandler).
 	Mux *http.ServeMux
 	// Drafter proposes replies; set by the channel builder when an LLM is
-	// configured. If nil, bot.ManualDrafter.
+	// configured (a drafter set before buildChannels is kept when none
+	// is). If nil, bot.ManualDrafter.
 	Drafter bot.Drafter
 	// Notifier posts draft cards to staff; the Teams channel sets it. If
 	// nil, drafts wait uncarded until a router with a notifier starts.
@@ -205,7 +206,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		}
 		app.Drafter = d
 		cmds.drafter = d
-	} else {
+	} else if app.Drafter == nil { // a drafter the caller set (the demo's canned one) stays
 		app.Drafter = bot.ManualDrafter{}
 		app.Log.Info().Msg("no LLM configured: staff write every reply by hand (set OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for AI drafts)")
 	}
