@@ -60,6 +60,7 @@ func (r *Router) maintain(ctx context.Context) {
 	}
 	r.resolveInDoubt(ctx)
 	r.processRemovals(ctx)
+	r.refreshClosedWindows(ctx)
 	r.mu.Lock()
 	retry := r.cardRetry && r.notifier != nil && !r.now().Before(r.cardRetryAt)
 	r.mu.Unlock()

@@ -172,6 +172,9 @@ type Router struct {
 	// unposted cards from cardRetryAt.
 	cardRetry   bool
 	cardRetryAt time.Time
+	// windowRetryAt holds off refreshClosedWindows after a pass whose
+	// cards could not be updated.
+	windowRetryAt time.Time
 }
 
 var _ Sink = (*Router)(nil)

@@ -51,6 +51,9 @@ type DraftView struct {
 	TemplateStatus MessageStatus
 	TemplateReason string
 	TemplateAt     time.Time
+	// CardWindowEnds is when the reply window the posted card shows as
+	// open closes (CardWindow); zero if it shows none.
+	CardWindowEnds time.Time
 }
 
 // RecentLimit is how many earlier messages a DraftView carries.
@@ -108,6 +111,15 @@ type Store interface {
 	// Unrendered returns ids of drafts whose posted card may still show the
 	// placeholder.
 	Unrendered(ctx context.Context, limit int) ([]int64, error)
+	// CardWindow records when the reply window the draft's posted card
+	// shows as open closes; zero: it shows no open window.
+	CardWindow(ctx context.Context, draftID int64, ends time.Time) error
+	// WindowsClosed returns ids of drafts whose posted card shows a reply
+	// window as open that closed at or before now.
+	WindowsClosed(ctx context.Context, now time.Time, limit int) ([]int64, error)
+	// OpenDrafts returns ids of a chat's undecided drafts (drafting,
+	// pending, failed) that have a posted card, oldest first.
+	OpenDrafts(ctx context.Context, platform Platform, chat ChatID, limit int) ([]int64, error)
 	// PendingCardRemovals returns posted cards of erased subjects that are
 	// still to be deleted from the platform, oldest first.
 	PendingCardRemovals(ctx context.Context, limit int) ([]CardRemoval, error)

@@ -266,6 +266,59 @@ func TestTemplateAcrossRestarts(t *testing.T) {
 	assert.Len(t, h.wa.Sends(), 1)
 }
 
+// updatesOf counts the updates of a draft's card.
+func (h *harness) updatesOf(draftID int64) int {
+	n := 0
+	for _, c := range h.notifier.Updates() {
+		if c.DraftID == draftID {
+			n++
+		}
+	}
+	return n
+}
+
+// TestWindowCardRefreshedWhenItCloses: a pending draft's card is refreshed
+// when its chat's window closes, with no click, so it stops offering
+// Approve; after a restart too; and when the customer writes again it
+// shows the window open until the new time.
+func TestWindowCardRefreshedWhenItCloses(t *testing.T) {
+	h, clock := newWindowHarness(t, cloudCaps)
+	c, later := newCustomer(11), newCustomer(12)
+	t0 := clock.Now()
+	h.write(c, "Still open?", t0)
+	h.write(later, "Open after the restart?", t0.Add(time.Hour))
+	card, card2 := h.cardFor("Still open?"), h.cardFor("Open after the restart?")
+	require.Equal(t, 24*time.Hour, card.WindowLeft)
+
+	clock.Add(23*time.Hour + 59*time.Minute)
+	before := h.updatesOf(card.DraftID)
+	time.Sleep(1500 * time.Millisecond) // past a poll
+	assert.Equal(t, before, h.updatesOf(card.DraftID), "nothing to refresh while it is open")
+
+	clock.Add(2 * time.Minute)
+	closed := h.waitCard(card.DraftID, func(c bot.Card) bool { return c.WindowLeft == 0 }, "the card is refreshed as the window closes")
+	assert.True(t, closed.WindowEnds.Equal(t0.Add(24*time.Hour)))
+	assert.True(t, closed.Template, "and offers the template")
+	assert.Equal(t, bot.DraftPending, closed.Status)
+	n := h.updatesOf(card.DraftID)
+	time.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, n, h.updatesOf(card.DraftID), "refreshed once, not on every poll")
+	c2, _ := h.notifier.Card(card2.DraftID)
+	assert.Positive(t, c2.WindowLeft, "the other chat's window is still open")
+
+	// The other chat's window closes while no process runs.
+	require.NoError(t, h.stop())
+	clock.Add(2 * time.Hour)
+	h.start()
+	h.waitCard(card2.DraftID, func(c bot.Card) bool { return c.WindowLeft == 0 }, "refreshed after the restart")
+
+	// The first customer writes again: the old card shows the window open.
+	h.write(c, "Hello again", clock.Now())
+	h.cardFor("Hello again")
+	reopened := h.waitCard(card.DraftID, func(c bot.Card) bool { return c.WindowLeft > 0 }, "the old card shows the window open again")
+	assert.True(t, reopened.WindowEnds.Equal(clock.Now().Add(24*time.Hour)))
+}
+
 func TestDurationWords(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		24 * time.Hour:                "24 hours",

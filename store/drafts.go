@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/switchboard/switchboard/bot"
 )
@@ -305,10 +306,14 @@ func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.Draft
 		}
 	}
 	var ref bot.CardRef
-	switch err := q.QueryRowContext(ctx, "SELECT conversation, activity_id FROM cards WHERE draft_id = ? AND state = 'posted'", id).
-		Scan(&ref.Conversation, &ref.ActivityID); {
+	var windowEnds int64
+	switch err := q.QueryRowContext(ctx, "SELECT conversation, activity_id, window_ends FROM cards WHERE draft_id = ? AND state = 'posted'", id).
+		Scan(&ref.Conversation, &ref.ActivityID, &windowEnds); {
 	case err == nil:
 		v.Card = &ref
+		if windowEnds > 0 {
+			v.CardWindowEnds = fromTS(windowEnds)
+		}
 	case !errors.Is(err, sql.ErrNoRows):
 		return bot.DraftView{}, err
 	}
@@ -461,7 +466,7 @@ func (db *DB) SaveCard(ctx context.Context, draftID int64, ref bot.CardRef) erro
 	res, err := write.ExecContext(ctx, `INSERT INTO cards (draft_id, subject_id, conversation, activity_id, posted_at, state, rendered)
 		SELECT id, subject_id, ?, ?, ?, 'posted', 0 FROM drafts WHERE id = ?
 		ON CONFLICT (draft_id) DO UPDATE SET conversation = excluded.conversation, activity_id = excluded.activity_id,
-			posted_at = excluded.posted_at, state = 'posted', rendered = 0`,
+			posted_at = excluded.posted_at, state = 'posted', rendered = 0, window_ends = 0`,
 		ref.Conversation, ref.ActivityID, ts(db.now()), draftID)
 	if err != nil {
 		return fmt.Errorf("save card: %w", err)
@@ -482,6 +487,53 @@ func (db *DB) CardRendered(ctx context.Context, draftID int64) error {
 		return fmt.Errorf("card rendered: %w", err)
 	}
 	return nil
+}
+
+// CardWindow records when the reply window the draft's posted card shows
+// as open closes; zero: the card shows no open window.
+func (db *DB) CardWindow(ctx context.Context, draftID int64, ends time.Time) error {
+	write, _, _, err := db.handles()
+	if err != nil {
+		return err
+	}
+	var v int64
+	if !ends.IsZero() {
+		v = max(1, ts(ends))
+	}
+	if _, err := write.ExecContext(ctx, "UPDATE cards SET window_ends = ? WHERE draft_id = ? AND state = 'posted'", v, draftID); err != nil {
+		return fmt.Errorf("card window: %w", err)
+	}
+	return nil
+}
+
+// WindowsClosed returns ids of drafts whose posted card shows a reply
+// window open that closed at or before now, soonest first.
+func (db *DB) WindowsClosed(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := queryIDs(ctx, read, "SELECT draft_id FROM cards WHERE window_ends > 0 AND window_ends <= ? ORDER BY window_ends, draft_id LIMIT ?", ts(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("windows closed: %w", err)
+	}
+	return ids, nil
+}
+
+// OpenDrafts returns ids of the undecided drafts (drafting, pending,
+// failed) of a chat that have a posted card, oldest first.
+func (db *DB) OpenDrafts(ctx context.Context, platform bot.Platform, chat bot.ChatID, limit int) ([]int64, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := queryIDs(ctx, read, `SELECT d.id FROM drafts d JOIN cards c ON c.draft_id = d.id AND c.state = 'posted'
+		WHERE d.platform = ? AND d.chat_bidx = ? AND d.status IN ('drafting', 'pending', 'failed') ORDER BY d.id LIMIT ?`,
+		string(platform), db.keys.chatIndex(chat), limit)
+	if err != nil {
+		return nil, fmt.Errorf("open drafts: %w", err)
+	}
+	return ids, nil
 }
 
 // Unrendered returns ids of drafts whose posted card may still show the

@@ -30,7 +30,7 @@ CREATE TABLE "cards" (
 	conversation TEXT NOT NULL,
 	activity_id  TEXT NOT NULL,
 	posted_at    INTEGER NOT NULL
-, state TEXT NOT NULL DEFAULT 'posted', rendered INTEGER NOT NULL DEFAULT 1) STRICT;
+, state TEXT NOT NULL DEFAULT 'posted', rendered INTEGER NOT NULL DEFAULT 1, window_ends INTEGER NOT NULL DEFAULT 0) STRICT;
 
 -- table data_tasks
 CREATE TABLE data_tasks (
@@ -196,6 +196,9 @@ CREATE INDEX cards_subject ON cards(subject_id);
 -- index cards_unfinished
 CREATE INDEX cards_unfinished ON cards(draft_id) WHERE state = 'posting' OR rendered = 0;
 
+-- index cards_window
+CREATE INDEX cards_window ON cards(window_ends) WHERE window_ends > 0;
+
 -- index decisions_action
 CREATE UNIQUE INDEX decisions_action ON decisions(action_id) WHERE action_id IS NOT NULL;
 
@@ -216,6 +219,9 @@ CREATE INDEX drafts_drafting ON drafts(id) WHERE status = 'drafting';
 
 -- index drafts_message
 CREATE INDEX drafts_message ON drafts(message_id);
+
+-- index drafts_open
+CREATE INDEX drafts_open ON drafts(platform, chat_bidx, id) WHERE status IN ('drafting', 'pending', 'failed');
 
 -- index drafts_subject
 CREATE INDEX drafts_subject ON drafts(subject_id);
