@@ -301,6 +301,12 @@ type Receipt struct {
 	// Reason says why a failed message failed (the platform's error code
 	// and title), for staff and operators; never message text.
 	Reason string
+	// Recipients are the identities the platform names the recipient by
+	// (a WhatsApp number and business-scoped user id), if it names any. A
+	// reply sent to another chat of the same person (to the user id, the
+	// status naming only the number, or the reverse) is found through
+	// them. Personal data: never logged.
+	Recipients []Identity
 }
 
 // File is a document to send (an /export).

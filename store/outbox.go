@@ -297,13 +297,33 @@ func (db *DB) ApplyReceipt(ctx context.Context, r bot.Receipt) ([]int64, error) 
 				drafts = append(drafts, d)
 			}
 		}
+		var people []string // the recipients' subjects, looked up once if needed
 		for _, id := range r.IDs {
 			if id == "" {
 				continue
 			}
-			ids, err := queryIDs(ctx, tx, `UPDATE outbox SET status = ?1, updated_at = ?2
-				WHERE platform = ?3 AND chat_bidx = ?4 AND platform_id = ?5 AND `+rankSQL("status")+` < ?6
-				RETURNING COALESCE(draft_id, 0)`, string(r.Status), now, string(r.Platform), chatIdx, string(id), r.Status.Rank())
+			// The message in the receipt's chat; else in another chat of
+			// the person the receipt names (a reply sent to their user id
+			// whose status names only their number, or the reverse).
+			where, args := "chat_bidx = ?", []any{chatIdx}
+			if !db.sentIn(ctx, tx, r.Platform, chatIdx, id) {
+				if people == nil {
+					var err error
+					if people, err = db.recipientSubjects(ctx, tx, r.Recipients); err != nil {
+						return err
+					}
+				}
+				if len(people) == 0 {
+					continue
+				}
+				where, args = "subject_id IN (?"+strings.Repeat(", ?", len(people)-1)+")", nil
+				for _, p := range people {
+					args = append(args, p)
+				}
+			}
+			ids, err := queryIDs(ctx, tx, `UPDATE outbox SET status = ?, updated_at = ?
+				WHERE platform = ? AND platform_id = ? AND `+rankSQL("status")+` < ? AND `+where+`
+				RETURNING COALESCE(draft_id, 0)`, append([]any{string(r.Status), now, string(r.Platform), string(id), r.Status.Rank()}, args...)...)
 			if err != nil {
 				return fmt.Errorf("update outbox: %w", err)
 			}
@@ -313,9 +333,9 @@ func (db *DB) ApplyReceipt(ctx context.Context, r bot.Receipt) ([]int64, error) 
 					drafts = append(drafts, d)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?1
-				WHERE platform = ?2 AND chat_bidx = ?3 AND platform_id = ?4 AND dir = 'out' AND `+rankSQL("status")+` < ?5`,
-				string(r.Status), string(r.Platform), chatIdx, string(id), r.Status.Rank()); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?
+				WHERE platform = ? AND platform_id = ? AND dir = 'out' AND `+rankSQL("status")+` < ? AND `+where,
+				append([]any{string(r.Status), string(r.Platform), string(id), r.Status.Rank()}, args...)...); err != nil {
 				return fmt.Errorf("update message: %w", err)
 			}
 		}
@@ -325,6 +345,42 @@ func (db *DB) ApplyReceipt(ctx context.Context, r bot.Receipt) ([]int64, error) 
 		return nil, fmt.Errorf("apply receipt: %w", err)
 	}
 	return drafts, nil
+}
+
+// sentIn reports whether chatIdx holds a sent message (outbox row or
+// outbound message) with platform id id.
+func (db *DB) sentIn(ctx context.Context, tx *sql.Tx, p bot.Platform, chatIdx []byte, id bot.MessageID) bool {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM outbox WHERE platform = ?1 AND chat_bidx = ?2 AND platform_id = ?3)
+		+ (SELECT count(*) FROM messages WHERE platform = ?1 AND chat_bidx = ?2 AND platform_id = ?3 AND dir = 'out')`,
+		string(p), chatIdx, string(id)).Scan(&n)
+	return err != nil || n > 0 // on error, the receipt's chat only, as before
+}
+
+// recipientSubjects returns the subjects the identities belong to (none
+// for unknown identities; the empty list, not nil, when there are none).
+func (db *DB) recipientSubjects(ctx context.Context, tx *sql.Tx, ids []bot.Identity) ([]string, error) {
+	out := []string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys, err := db.identityKeys(ids)
+	if err != nil {
+		return out, nil // a malformed identity names nobody
+	}
+	found, err := db.lookupIdentities(ctx, tx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("receipt recipients: %w", err)
+	}
+	seen := map[bot.SubjectID]bool{}
+	for _, s := range found {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, string(s))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // receiptByKey applies a receipt to the outbox row of its Key and returns
@@ -372,6 +428,14 @@ func (db *DB) receiptByKey(ctx context.Context, tx *sql.Tx, r bot.Receipt) (int6
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE outbox SET status = ?, updated_at = ? WHERE id = ?", string(r.Status), ts(db.now()), it.ID); err != nil {
 		return 0, fmt.Errorf("receipt key: %w", err)
+	}
+	// Its outbound message row, in the chat it was sent to (which may not
+	// be the receipt's).
+	if it.PlatformID != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?1 WHERE platform = ?2 AND chat_bidx = ?3 AND platform_id = ?4 AND dir = 'out' AND `+
+			rankSQL("status")+` < ?5`, string(r.Status), string(it.Platform), db.keys.chatIndex(it.Chat), string(it.PlatformID), r.Status.Rank()); err != nil {
+			return 0, fmt.Errorf("receipt key: %w", err)
+		}
 	}
 	return it.DraftID, nil
 }

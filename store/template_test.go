@@ -103,3 +103,102 @@ func TestQueueTemplate(t *testing.T) {
 	_, err = db.LoadDraft(ctx, other.draftID)
 	require.NoError(t, err)
 }
+
+// TestReceiptInAnotherChatOfThePerson: a reply sent to a person's
+// business-scoped user id whose statuses name only their number (or the
+// reverse) still reaches its outbox row and outbound message: by key
+// first, then by the platform id in the chats of the person the status
+// names; never in another person's.
+func TestReceiptInAnotherChatOfThePerson(t *testing.T) {
+	db, clk := openTest(t)
+	ctx := context.Background()
+	phone := bot.Identity{Kind: bot.IDPhone, Value: "+447700900123"}
+	bsuid := bot.Identity{Kind: bot.IDBSUID, Value: "GB.13491208655302741918"}
+	phoneChat, bsuidChat := bot.ChatID("447700900123@s.whatsapp.net"), bot.ChatID("GB.13491208655302741918@bsuid")
+	sub, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{phone, bsuid}, Name: "Zeb", Role: bot.RoleCustomer})
+	require.NoError(t, err)
+	other := newFixture(t, db, "+447700900999", "Other", "q", "a")
+
+	// Two replies, both sent to the user id's chat.
+	var items []bot.OutboxItem
+	for i, text := range []string{"first", "second"} {
+		m := bot.Message{Subject: sub.ID, Platform: bot.WhatsApp, Chat: bsuidChat, PlatformID: bot.MessageID("wamid.in" + itoa(i)), Dir: bot.In,
+			Kind: bot.KindText, Text: text, SentAt: clk.Now()}
+		mid, _, err := db.SaveInbound(ctx, m)
+		require.NoError(t, err)
+		did, err := db.CreateDraft(ctx, bot.Draft{Subject: sub.ID, MessageID: mid, Platform: bot.WhatsApp, Chat: bsuidChat, Text: "re " + text})
+		require.NoError(t, err)
+		require.NoError(t, db.Decide(ctx, bot.Decision{DraftID: did, Kind: bot.Approve, By: staff("1")}))
+	}
+	items, err = db.DueOutbox(ctx, clk.Now(), 10)
+	require.NoError(t, err)
+	require.Len(t, items, 2)
+	for i, it := range items {
+		require.NoError(t, db.BeginSend(ctx, it.ID, clk.Now()))
+		require.NoError(t, db.MarkSent(ctx, it.ID, bot.MessageID("wamid.out"+itoa(i)), clk.Now()))
+	}
+	status := func(draft int64) (bot.MessageStatus, bot.MessageStatus) {
+		v, err := db.LoadDraft(ctx, draft)
+		require.NoError(t, err)
+		hist, err := db.History(ctx, sub.ID, bsuidChat, 1<<62, 10)
+		require.NoError(t, err)
+		var msg bot.MessageStatus
+		for _, m := range hist {
+			if m.Dir == bot.Out && m.Text == v.Draft.Text {
+				msg = m.Status
+			}
+		}
+		return v.SendStatus, msg
+	}
+
+	// A status without the key, naming only the number.
+	got, err := db.ApplyReceipt(ctx, bot.Receipt{Platform: bot.WhatsApp, Chat: phoneChat, IDs: []bot.MessageID{"wamid.out0"},
+		Status: bot.StatusDelivered, Recipients: []bot.Identity{phone}})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{items[0].DraftID}, got)
+	ob, msg := status(items[0].DraftID)
+	assert.Equal(t, bot.StatusDelivered, ob)
+	assert.Equal(t, bot.StatusDelivered, msg, "the outbound message row too")
+
+	// With the key, naming only the number: the key finds the row, and its
+	// outbound message follows.
+	got, err = db.ApplyReceipt(ctx, bot.Receipt{Platform: bot.WhatsApp, Chat: phoneChat, IDs: []bot.MessageID{"wamid.out1"},
+		Status: bot.StatusRead, Key: items[1].Key, Recipients: []bot.Identity{phone}})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{items[1].DraftID}, got)
+	ob, msg = status(items[1].DraftID)
+	assert.Equal(t, bot.StatusRead, ob)
+	assert.Equal(t, bot.StatusRead, msg)
+
+	// Another person's status naming the same id changes nothing; nor one
+	// that names nobody.
+	for _, rc := range []bot.Receipt{
+		{Platform: bot.WhatsApp, Chat: other.msg.Chat, IDs: []bot.MessageID{"wamid.out0"}, Status: bot.StatusRead,
+			Recipients: []bot.Identity{{Kind: bot.IDPhone, Value: "+447700900999"}}},
+		{Platform: bot.WhatsApp, Chat: other.msg.Chat, IDs: []bot.MessageID{"wamid.out0"}, Status: bot.StatusRead},
+	} {
+		got, err = db.ApplyReceipt(ctx, rc)
+		require.NoError(t, err)
+		assert.Empty(t, got)
+	}
+	ob, msg = status(items[0].DraftID)
+	assert.Equal(t, bot.StatusDelivered, ob, "not read by someone else's status")
+	assert.Equal(t, bot.StatusDelivered, msg)
+
+	// The reverse: a reply sent to the number, its status naming only the
+	// user id.
+	m := bot.Message{Subject: sub.ID, Platform: bot.WhatsApp, Chat: phoneChat, PlatformID: "wamid.in-phone", Dir: bot.In, Kind: bot.KindText, Text: "third", SentAt: clk.Now()}
+	mid, _, err := db.SaveInbound(ctx, m)
+	require.NoError(t, err)
+	did, err := db.CreateDraft(ctx, bot.Draft{Subject: sub.ID, MessageID: mid, Platform: bot.WhatsApp, Chat: phoneChat, Text: "re third"})
+	require.NoError(t, err)
+	require.NoError(t, db.Decide(ctx, bot.Decision{DraftID: did, Kind: bot.Approve, By: staff("1")}))
+	due, err := db.DueOutbox(ctx, clk.Now(), 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	require.NoError(t, db.MarkSent(ctx, due[0].ID, "wamid.out-phone", clk.Now()))
+	got, err = db.ApplyReceipt(ctx, bot.Receipt{Platform: bot.WhatsApp, Chat: bsuidChat, IDs: []bot.MessageID{"wamid.out-phone"},
+		Status: bot.StatusRead, Recipients: []bot.Identity{bsuid}})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{did}, got)
+}
