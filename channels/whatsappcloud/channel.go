@@ -53,6 +53,12 @@ type Options struct {
 	PhoneNumberID string
 	// AccessToken is a system-user token with whatsapp_business_messaging.
 	AccessToken string
+	// ReloadToken, if set, returns the access token as it is now (cmd
+	// reads WHATSAPP_CLOUD_ACCESS_TOKEN_FILE again). The channel calls it
+	// when the Graph API answers 190 (the token expired or was revoked)
+	// and from ReloadToken, so an operator rotates the token by replacing
+	// the file, without a restart.
+	ReloadToken func() (string, error)
 	// AppSecret is the Meta app's secret: webhooks must be signed with it.
 	AppSecret string
 	// VerifyToken is what Meta must echo when it verifies the webhook URL.
@@ -108,6 +114,7 @@ type Channel struct {
 	media  *mediaLedger
 
 	accessToken atomic.Pointer[string] // the token Graph calls carry; replaced by ReloadToken
+	reloadMu    sync.Mutex             // one reload at a time
 
 	runMu sync.Mutex                 // held while Run runs
 	sink  atomic.Pointer[sinkHolder] // set while Run runs; the webhook answers 503 without it
@@ -200,6 +207,52 @@ func New(opts Options) (*Channel, error) {
 // token returns the access token Graph calls carry now.
 func (c *Channel) token() string { return *c.accessToken.Load() }
 
+// ReloadToken reads the access token again (Options.ReloadToken) and, if
+// it changed, uses it from the next Graph call on and checks it at once, so
+// /readyz and the admins see the new state. It reports whether the token
+// changed. Without Options.ReloadToken it does nothing. Safe to call at any
+// time (cmd calls it on SIGHUP).
+func (c *Channel) ReloadToken(ctx context.Context) (bool, error) {
+	changed, err := c.reloadToken()
+	if changed {
+		c.checkToken(ctx)
+	}
+	return changed, err
+}
+
+// reloadToken swaps in the token Options.ReloadToken returns; changed is
+// false if it is the same (or there is no ReloadToken). Errors never hold
+// the token.
+func (c *Channel) reloadToken() (changed bool, err error) {
+	if c.opts.ReloadToken == nil {
+		return false, nil
+	}
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
+	tok, err := c.opts.ReloadToken()
+	tok = strings.TrimSpace(tok)
+	switch {
+	case err != nil:
+		c.log.Warn().Err(err).Msg("access token not reloaded")
+		return false, fmt.Errorf("whatsappcloud: reload access token: %w", err)
+	case tok == "":
+		c.log.Warn().Msg("access token not reloaded: empty")
+		return false, errors.New("whatsappcloud: reload access token: empty")
+	case tok == c.token():
+		return false, nil
+	}
+	c.accessToken.Store(&tok)
+	c.log.Info().Msg("access token reloaded")
+	return true, nil
+}
+
+// tokenRefused reports whether err is the Graph API refusing the access
+// token (190).
+func tokenRefused(err error) bool {
+	var ge *graphError
+	return errors.As(err, &ge) && classify(ge) == kindToken
+}
+
 // Platform returns bot.WhatsApp: customers are on WhatsApp whichever
 // transport carries them.
 func (c *Channel) Platform() bot.Platform { return bot.WhatsApp }
@@ -258,7 +311,15 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 func (c *Channel) checkToken(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err := c.call(ctx, http.MethodGet, url.PathEscape(c.opts.PhoneNumberID), url.Values{"fields": {"id"}}, nil, "", nil)
+	check := func() error {
+		return c.call(ctx, http.MethodGet, url.PathEscape(c.opts.PhoneNumberID), url.Values{"fields": {"id"}}, nil, "", nil)
+	}
+	err := check()
+	if tokenRefused(err) {
+		if changed, _ := c.reloadToken(); changed {
+			err = check()
+		}
+	}
 	if ctx.Err() != nil {
 		return
 	}
@@ -274,7 +335,11 @@ func (c *Channel) observe(err error) {
 	case errors.As(err, &ge):
 		switch classify(ge) {
 		case kindToken:
-			c.health.set(StateTokenInvalid, fmt.Sprintf("error %d: the access token expired or was revoked; set a new system-user token (WHATSAPP_CLOUD_ACCESS_TOKEN) and restart; replies wait", ge.Code))
+			fix := "set a new system-user token (WHATSAPP_CLOUD_ACCESS_TOKEN) and restart"
+			if c.opts.ReloadToken != nil {
+				fix = "put a new system-user token in its file (WHATSAPP_CLOUD_ACCESS_TOKEN_FILE): it is read again on the next try, or at once on SIGHUP"
+			}
+			c.health.set(StateTokenInvalid, fmt.Sprintf("error %d: the access token expired or was revoked; %s; replies wait", ge.Code, fix))
 		case kindPermission:
 			c.health.set(StateNoPermission, fmt.Sprintf("error %d: the token lacks a permission (whatsapp_business_messaging) or the number is not in its WhatsApp Business Account; replies wait", ge.Code))
 		case kindBlocked:

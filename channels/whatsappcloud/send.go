@@ -144,9 +144,19 @@ func (c *Channel) post(ctx context.Context, chat bot.ChatID, req sendRequest) (b
 		return "", fmt.Errorf("whatsappcloud send: encode: %w", err)
 	}
 	var resp sendResponse
-	err = c.retryNotSent(ctx, func() error {
-		return c.call(ctx, http.MethodPost, url.PathEscape(c.opts.PhoneNumberID)+"/messages", nil, body, "application/json", &resp)
-	})
+	send := func() error {
+		return c.retryNotSent(ctx, func() error {
+			return c.call(ctx, http.MethodPost, url.PathEscape(c.opts.PhoneNumberID)+"/messages", nil, body, "application/json", &resp)
+		})
+	}
+	err = send()
+	if tokenRefused(err) {
+		// 190 proves Meta refused it: with a new token from the file, it
+		// may go at once.
+		if changed, _ := c.reloadToken(); changed {
+			err = send()
+		}
+	}
 	if err != nil {
 		return "", c.sendError(chat, err)
 	}
@@ -296,9 +306,17 @@ func (c *Channel) upload(ctx context.Context, f *bot.File) (string, error) {
 	// could leave a copy at Meta that no list names (so erasure could not
 	// delete it). Only a request that never left is tried again.
 	var resp uploadResponse
-	err = c.retryNotSent(ctx, func() error {
-		return c.call(ctx, http.MethodPost, url.PathEscape(c.opts.PhoneNumberID)+"/media", nil, buf.Bytes(), mw.FormDataContentType(), &resp)
-	})
+	up := func() error {
+		return c.retryNotSent(ctx, func() error {
+			return c.call(ctx, http.MethodPost, url.PathEscape(c.opts.PhoneNumberID)+"/media", nil, buf.Bytes(), mw.FormDataContentType(), &resp)
+		})
+	}
+	err = up()
+	if tokenRefused(err) {
+		if changed, _ := c.reloadToken(); changed {
+			err = up()
+		}
+	}
 	if err == nil && resp.ID == "" {
 		err = fmt.Errorf("%w: a media answer without an id", errNoAnswer)
 	}

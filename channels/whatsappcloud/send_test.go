@@ -434,3 +434,87 @@ func TestNewValidates(t *testing.T) {
 	b, _ := json.Marshal(c.State())
 	assert.Contains(t, string(b), "stopped")
 }
+
+// TestTokenRotation: an operator replaces the token file; on Meta's 190 the
+// channel reads it again and sends with the new token, the same message
+// once; ReloadToken (SIGHUP) picks a new file up before any refusal.
+func TestTokenRotation(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(file, []byte(testToken+"\n"), 0o600))
+	reload := func() (string, error) {
+		b, err := os.ReadFile(file)
+		return strings.TrimSpace(string(b)), err
+	}
+	e := newEnv(t, func(o *Options) { o.ReloadToken = reload }).run(t)
+	e.wrote(t)
+	ctx := context.Background()
+	refused := func() int {
+		n := 0
+		for _, r := range e.graph.Requests() {
+			if r.ID == "" && r.Method == http.MethodPost {
+				n++
+			}
+		}
+		return n
+	}
+
+	// Meta revokes the token; the file still holds it.
+	e.graph.SetToken("EAAGrotated-1")
+	_, err := e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "one", Key: "ob_1"})
+	require.ErrorIs(t, err, bot.ErrUnavailable, "the reply waits")
+	assert.Equal(t, StateTokenInvalid, e.ch.State().State)
+	assert.Contains(t, e.ch.State().Detail, "WHATSAPP_CLOUD_ACCESS_TOKEN_FILE")
+	assert.NotContains(t, e.ch.State().String(), testToken)
+
+	// The operator replaces the file: the next try reads it.
+	require.NoError(t, os.WriteFile(file, []byte("EAAGrotated-1\n"), 0o600))
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "one", Key: "ob_1"})
+	require.NoError(t, err)
+	assert.Equal(t, StateConnected, e.ch.State().State)
+	acc := e.graph.Accepted()
+	require.Len(t, acc, 1, "sent once")
+	assert.Equal(t, "one", acc[0].Text)
+
+	// SIGHUP: the new file is read before Meta refuses anything.
+	require.NoError(t, os.WriteFile(file, []byte("EAAGrotated-2"), 0o600))
+	e.graph.SetToken("EAAGrotated-2")
+	changed, err := e.ch.ReloadToken(ctx)
+	require.NoError(t, err)
+	assert.True(t, changed)
+	before := refused()
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "two"})
+	require.NoError(t, err)
+	assert.Equal(t, before, refused(), "no refused request: the new token went first")
+	changed, err = e.ch.ReloadToken(ctx)
+	require.NoError(t, err)
+	assert.False(t, changed, "the same token again changes nothing")
+
+	// A missing or empty file keeps the token in use.
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err = e.ch.ReloadToken(ctx)
+	assert.Error(t, err)
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "three"})
+	require.NoError(t, err)
+	logs := e.log.String()
+	for _, tok := range []string{testToken, "EAAGrotated-1", "EAAGrotated-2"} {
+		assert.NotContains(t, logs, tok, "logs never hold a token")
+	}
+}
+
+// TestTokenRecoversOnCheck: while the token is refused, Run's check reads
+// the file again, so the state recovers with no reply needed.
+func TestTokenRecoversOnCheck(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(file, []byte("EAAGold"), 0o600))
+	e := newEnv(t, func(o *Options) {
+		o.AccessToken = "EAAGold"
+		o.CheckEvery = 10 * time.Millisecond
+		o.ReloadToken = func() (string, error) {
+			b, err := os.ReadFile(file)
+			return string(b), err
+		}
+	}).run(t)
+	require.Eventually(t, func() bool { return e.ch.State().State == StateTokenInvalid }, 5*time.Second, time.Millisecond)
+	require.NoError(t, os.WriteFile(file, []byte(testToken), 0o600))
+	require.Eventually(t, func() bool { return e.ch.State().State == StateConnected }, 5*time.Second, time.Millisecond)
+}

@@ -127,6 +127,10 @@ type Config struct {
 	CloudAccessToken Secret
 	CloudAppSecret   Secret
 	CloudVerifyToken Secret
+	// CloudAccessTokenFile is WHATSAPP_CLOUD_ACCESS_TOKEN_FILE, if the token
+	// came from a file: it is read again when Meta refuses the token and on
+	// SIGHUP, so a rotated token needs no restart.
+	CloudAccessTokenFile string
 	// CloudGraphURL is the Graph API base with its version.
 	CloudGraphURL string
 	// CloudTemplate and CloudTemplateLanguage name the approved message
@@ -399,6 +403,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		}
 		*s.dst = v
 	}
+	c.CloudAccessTokenFile = getenv(envCloudAccessToken + "_FILE")
 	// A malformed OPENAI_BASE_URL is reported by Validate, naming it.
 	if drafts.Configured(getenv) && len(errs) == 0 && (c.OpenAIBaseURL == "" || httpURL(c.OpenAIBaseURL)) {
 		// The drafts package reads its own variables (OPENAI_*, AZURE_OPENAI_*);
@@ -429,6 +434,23 @@ func splitList(s string, lower bool) []string {
 	return out
 }
 
+// readSecretFile reads a secret from file, trailing newlines dropped; an
+// empty file is an error. Errors never hold the secret.
+func readSecretFile(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", errEmptySecret
+	}
+	return s, nil
+}
+
+// errEmptySecret is a secret file with nothing in it.
+var errEmptySecret = errors.New("the file is empty")
+
 // readSecret reads NAME from the environment or the file named by NAME_FILE
 // (trailing newlines dropped). Errors never hold the secret.
 func readSecret(getenv func(string) string, key string) (Secret, error) {
@@ -437,13 +459,12 @@ func readSecret(getenv func(string) string, key string) (Secret, error) {
 	case v != "" && file != "":
 		return Secret{}, &FieldError{Field: key, Msg: "set either " + key + " or " + key + "_FILE, not both"}
 	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return Secret{}, &FieldError{Field: key + "_FILE", Msg: "cannot read the file", Err: err}
-		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if s == "" {
+		s, err := readSecretFile(file)
+		switch {
+		case errors.Is(err, errEmptySecret):
 			return Secret{}, &FieldError{Field: key + "_FILE", Msg: "the file is empty"}
+		case err != nil:
+			return Secret{}, &FieldError{Field: key + "_FILE", Msg: "cannot read the file", Err: err}
 		}
 		return NewSecret(s), nil
 	default:

@@ -111,6 +111,14 @@ func (g *Graph) FailNext(n, status, code int) {
 	}
 }
 
+// SetToken makes the fake accept only token from now on (the old one is
+// revoked, as when a system user's token is rotated).
+func (g *Graph) SetToken(token string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.token = token
+}
+
 // AcceptThen makes the fake accept the next n messages and then do f to
 // each answer.
 func (g *Graph) AcceptThen(n int, f Fault) {
@@ -228,7 +236,10 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 		graphError(w, http.StatusBadRequest, 2635, "Unknown or deprecated API version")
 		return
 	}
-	if r.Header.Get("Authorization") != "Bearer "+g.token {
+	g.mu.Lock()
+	token := g.token
+	g.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer "+token {
 		graphError(w, http.StatusUnauthorized, 190, "Invalid OAuth access token - Cannot parse access token")
 		return
 	}
