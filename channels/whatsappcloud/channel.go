@@ -93,7 +93,9 @@ type Options struct {
 	// the privacy notice promises for exports.
 	MediaTTL time.Duration
 	// SendBackoff is the first wait before a Graph call that failed for a
-	// transient reason is tried again (twice more, doubling). If zero, 1 s.
+	// transient reason is tried again (twice more, doubling): a send only
+	// when its request never left, a media delete on any transient
+	// failure. If zero, 1 s.
 	SendBackoff time.Duration
 	// CheckEvery is how often Run checks the token again while the Graph
 	// API refuses it or cannot be reached, and sweeps expired media. If

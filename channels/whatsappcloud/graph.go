@@ -51,7 +51,7 @@ var (
 type errKind int
 
 const (
-	kindTransient     errKind = iota + 1 // 5xx, codes 1, 2, 131000, 131016: retried with backoff
+	kindTransient     errKind = iota + 1 // 5xx, codes 1, 2, 131000, 131016: idempotent calls retried with backoff; a send is in doubt
 	kindRate                             // 429, codes 4, 80007, 130429, 131048, 131056: the reply waits, no attempt used
 	kindToken                            // 190: the token expired or was revoked; replies wait, admins alerted
 	kindPermission                       // 3, 10, 200–299: a missing permission; replies wait, admins alerted
@@ -195,7 +195,8 @@ func (c *Channel) call(ctx context.Context, method, path string, query url.Value
 }
 
 // retry runs fn up to three times while it fails for a transient reason
-// (no answer, 5xx), waiting SendBackoff, then twice that.
+// (no answer, 5xx), waiting SendBackoff, then twice that. Only for calls
+// that may be repeated (a media delete); sends use retryNotSent.
 func (c *Channel) retry(ctx context.Context, fn func() error) error {
 	wait := c.opts.SendBackoff
 	for attempt := 1; ; attempt++ {
