@@ -23,10 +23,10 @@ type Capabilities struct {
 	// waits for a receipt carrying its Key (Receipt.Key) and is otherwise
 	// shown to staff as unconfirmed, never resent blindly.
 	Idempotent bool
-	// Template is true when the channel can send the business's
-	// pre-approved message template (Outbound.Template), the one kind of
-	// message the WhatsApp Business Platform delivers outside Window.
-	Template bool
+	// Template is the business's pre-approved message template the channel
+	// can send (Outbound.Template), the one kind of message the WhatsApp
+	// Business Platform delivers outside Window; zero when it has none.
+	Template Template
 }
 
 // Inbound is one message from a platform, already mapped to bot types.
@@ -109,10 +109,14 @@ type Outbound struct {
 	// biz_opaque_callback_data) attaches Key and reports it back in
 	// Receipt.Key. Empty for replies sent outside the outbox.
 	Key string
-	// Template sends the business's configured re-engagement template
-	// instead of Text (a channel whose Capabilities.Template is true); it
-	// is the one message allowed outside Capabilities.Window.
-	Template bool
+	// Template, if not nil, is sent instead of Text and File: the
+	// business's re-engagement template (a channel whose
+	// Capabilities.Template is set), the one message allowed outside
+	// Capabilities.Window.
+	Template *Template
+	// TemplateParams are the template's body parameters in order ({{1}}
+	// first): personal data (a first name), never logged.
+	TemplateParams []string
 }
 
 // Forgetter is implemented by channels that keep data of their own about a

@@ -37,6 +37,36 @@ func (r *Router) startDraft(ctx context.Context, m Message) {
 		}
 	}
 	r.postCard(ctx, d.ID)
+	if d.Status == DraftDrafting {
+		r.refreshWindowCards(ctx, log, d)
+	}
+}
+
+// maxWindowRefresh bounds how many older cards of a chat a new message
+// refreshes.
+const maxWindowRefresh = 20
+
+// refreshWindowCards refreshes the cards of the chat's other undecided
+// drafts when the customer wrote again (d is the new message's draft) on a
+// channel with a reply window: the window reopened, so their window line
+// (and whether they offer Approve) changed.
+func (r *Router) refreshWindowCards(ctx context.Context, log zerolog.Logger, d Draft) {
+	ch := r.channels[d.Platform]
+	if r.notifier == nil || ch == nil || ch.Capabilities().Window <= 0 {
+		return
+	}
+	ids, err := r.store.OpenDrafts(ctx, d.Platform, d.Chat, maxWindowRefresh+1)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn().Err(err).Msg("list the chat's open drafts")
+		}
+		return
+	}
+	for _, id := range ids {
+		if id != d.ID {
+			r.refreshCard(ctx, id)
+		}
+	}
 }
 
 // firstDraft makes the first draft of a draft row in status drafting and

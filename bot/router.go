@@ -178,9 +178,9 @@ type Router struct {
 	// unposted cards from cardRetryAt.
 	cardRetry   bool
 	cardRetryAt time.Time
-	// templates holds when each draft's template was sent (SendTemplate),
-	// so a repeated click sends nothing.
-	templates map[int64]time.Time
+	// windowRetryAt holds off refreshClosedWindows after a pass whose
+	// cards could not be updated.
+	windowRetryAt time.Time
 }
 
 var _ Sink = (*Router)(nil)

@@ -127,6 +127,10 @@ type xOutbox struct {
 	Attempts    int    `json:"attempts"`
 	NextAttempt string `json:"next_attempt,omitempty"`
 	PlatformID  string `json:"platform_message_id,omitempty"`
+	// Kind is "reply", or "template" for the business's message template
+	// sent to ask you to write again (Template names it; Text is empty).
+	Kind     string `json:"kind"`
+	Template string `json:"template,omitempty"`
 }
 
 // xClosedAck is a closed period in which the business sent its fixed
@@ -358,7 +362,8 @@ func (d *exportDoc) convert(kind string, v any) (any, error) {
 		out, ok = draftDoc(x), kind == "draft"
 	case bot.OutboxItem:
 		out, ok = xOutbox{ID: x.ID, DraftID: x.DraftID, Platform: string(x.Platform), Chat: string(x.Chat), Text: x.Text,
-			Status: string(x.Status), Attempts: x.Attempts, NextAttempt: stamp(x.NextAttempt), PlatformID: string(x.PlatformID)}, kind == "outbox"
+			Status: string(x.Status), Attempts: x.Attempts, NextAttempt: stamp(x.NextAttempt), PlatformID: string(x.PlatformID),
+			Kind: outboxKind(x.Kind), Template: x.Template.Name}, kind == "outbox"
 	case bot.ClosedAck:
 		out, ok = xClosedAck{Platform: string(x.Platform), ClosedUntil: stamp(x.Until), QueuedAt: stamp(x.At)}, kind == "closed-ack"
 	case bot.CardRef:
@@ -380,6 +385,14 @@ func (d *exportDoc) convert(kind string, v any) (any, error) {
 		return nil, fmt.Errorf("export: %s row of unexpected type %T", kind, v)
 	}
 	return out, nil
+}
+
+// outboxKind names an outbox row's kind in the export.
+func outboxKind(k bot.OutboxKind) string {
+	if k == "" {
+		return string(bot.OutboxReply)
+	}
+	return string(k)
 }
 
 func draftDoc(x bot.Draft) xDraft {

@@ -442,28 +442,34 @@ func cardActions(c bot.Card, snippets []Snippet) []any {
 	r := c.Result
 	manual := r != nil && r.Manual
 	drafting := c.Status == bot.DraftDrafting
+	// A closed reply window takes no reply: neither Approve nor Edit is
+	// offered until the customer writes again (the router refreshes the
+	// card when the window closes and when it reopens).
+	closed := !c.WindowEnds.IsZero() && c.WindowLeft <= 0
 	var acts []any
 	switch {
 	case c.Status == bot.DraftFailed:
 		if r == nil || r.Failure.Retry() {
 			acts = append(acts, execute("Retry", "retry", c, nil))
 		}
-	case !manual && !drafting && c.Draft != "" && !r.Blocked():
+	case !manual && !drafting && c.Draft != "" && !r.Blocked() && !closed:
 		acts = append(acts, execute("Approve", "approve", c, obj{"style": "positive"}))
 	}
 	editTitle := "Edit"
 	if c.Draft == "" {
 		editTitle = "Write reply"
 	}
-	acts = append(acts, showCard(editTitle, editInputs(c, snippets),
-		[]any{execute("Send this reply", "edit", c, obj{"style": "positive"})}))
+	if !closed {
+		acts = append(acts, showCard(editTitle, editInputs(c, snippets),
+			[]any{execute("Send this reply", "edit", c, obj{"style": "positive"})}))
+	}
 	if !manual && !drafting && c.Status != bot.DraftFailed {
 		acts = append(acts, showCard("Regenerate",
 			[]any{obj{"type": "Input.Text", "id": "instruction", "label": "What should change? (optional)",
 				"placeholder": "shorter, friendlier, mention opening hours…", "maxLength": 500}},
 			[]any{execute("Draft again", "regenerate", c, nil)}))
 	}
-	if c.Template && !c.WindowEnds.IsZero() && c.WindowLeft <= 0 {
+	if c.Template && closed {
 		acts = append(acts, execute("Send template", "template", c, nil))
 	}
 	acts = append(acts, execute("Reject", "reject", c, obj{"style": "destructive"}))

@@ -185,7 +185,7 @@ func TestCardActions(t *testing.T) {
 		"written_sent":           nil,
 		"rejected":               nil,
 		"window_open":            {"approve", "edit", "regenerate", "reject"},
-		"window_closed_template": {"approve", "edit", "regenerate", "template", "reject"},
+		"window_closed_template": {"regenerate", "template", "reject"},
 		"removed":                nil,
 		"preparing":              nil,
 		"drafting":               {"edit", "reject"},

@@ -30,7 +30,7 @@ CREATE TABLE "cards" (
 	conversation TEXT NOT NULL,
 	activity_id  TEXT NOT NULL,
 	posted_at    INTEGER NOT NULL
-, state TEXT NOT NULL DEFAULT 'posted', rendered INTEGER NOT NULL DEFAULT 1) STRICT;
+, state TEXT NOT NULL DEFAULT 'posted', rendered INTEGER NOT NULL DEFAULT 1, window_ends INTEGER NOT NULL DEFAULT 0) STRICT;
 
 -- table closed_acks
 CREATE TABLE closed_acks (
@@ -161,7 +161,7 @@ CREATE TABLE "outbox" (
 	last_error   TEXT NOT NULL DEFAULT '',   -- operator-facing, never message text
 	created_at   INTEGER NOT NULL,
 	updated_at   INTEGER NOT NULL
-, key TEXT NOT NULL DEFAULT '', sending_at INTEGER NOT NULL DEFAULT 0, waiting TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '') STRICT;
+, key TEXT NOT NULL DEFAULT '', sending_at INTEGER NOT NULL DEFAULT 0, waiting TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL DEFAULT 'reply', template TEXT NOT NULL DEFAULT '', template_lang TEXT NOT NULL DEFAULT '', template_params TEXT NOT NULL DEFAULT '') STRICT;
 
 -- table requests
 CREATE TABLE requests (
@@ -209,6 +209,9 @@ CREATE INDEX cards_subject ON cards(subject_id);
 -- index cards_unfinished
 CREATE INDEX cards_unfinished ON cards(draft_id) WHERE state = 'posting' OR rendered = 0;
 
+-- index cards_window
+CREATE INDEX cards_window ON cards(window_ends) WHERE window_ends > 0;
+
 -- index closed_acks_outbox
 CREATE INDEX closed_acks_outbox ON closed_acks(outbox_id);
 
@@ -238,6 +241,9 @@ CREATE INDEX drafts_drafting ON drafts(id) WHERE status = 'drafting';
 
 -- index drafts_message
 CREATE INDEX drafts_message ON drafts(message_id);
+
+-- index drafts_open
+CREATE INDEX drafts_open ON drafts(platform, chat_bidx, id) WHERE status IN ('drafting', 'pending', 'failed');
 
 -- index drafts_subject
 CREATE INDEX drafts_subject ON drafts(subject_id);
@@ -270,7 +276,7 @@ CREATE INDEX messages_subject ON messages(subject_id, chat_bidx, id);
 CREATE INDEX messages_undrafted ON messages(id) WHERE dir = 'in' AND handled = 0;
 
 -- index outbox_draft
-CREATE UNIQUE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
+CREATE UNIQUE INDEX outbox_draft ON outbox(draft_id, kind) WHERE draft_id IS NOT NULL;
 
 -- index outbox_due
 CREATE INDEX outbox_due ON outbox(next_attempt) WHERE status = 'pending';
