@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -234,7 +235,61 @@ func (r *Router) updateCardLocked(ctx context.Context, log zerolog.Logger, view 
 		r.removeCard(ctx, log, *view.Card)
 		return false
 	}
+	if err == nil {
+		r.noteWindow(ctx, log, view, c)
+	}
 	return err == nil
+}
+
+// noteWindow records when the reply window the card now shows as open
+// closes (zero: it shows none, or the draft is decided), so the poll
+// refreshes it then (refreshClosedWindows), also after a restart.
+func (r *Router) noteWindow(ctx context.Context, log zerolog.Logger, view DraftView, c Card) {
+	var ends time.Time
+	if !c.WindowEnds.IsZero() && c.WindowLeft > 0 && !c.Status.Decided() && !c.Removed {
+		ends = c.WindowEnds
+	}
+	if ends.Equal(view.CardWindowEnds) {
+		return
+	}
+	if err := r.store.CardWindow(ctx, view.Draft.ID, ends); err != nil {
+		log.Warn().Err(err).Msg("record the card's reply window")
+	}
+}
+
+// refreshClosedWindows refreshes the cards that show a reply window as
+// open after it closed, so staff see it closed (and the template offer)
+// instead of Approve. The poll runs it every second.
+func (r *Router) refreshClosedWindows(ctx context.Context) {
+	r.mu.Lock()
+	wait := r.now().Before(r.windowRetryAt)
+	r.mu.Unlock()
+	if r.notifier == nil || wait {
+		return
+	}
+	ids, err := r.store.WindowsClosed(ctx, r.now(), 100)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn().Err(err).Msg("list cards whose window closed")
+		}
+		return
+	}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return
+		}
+		r.refreshCard(ctx, id)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	r.log.Debug().Int("cards", len(ids)).Msg("cards refreshed as their reply window closed")
+	if left, err := r.store.WindowsClosed(ctx, r.now(), 1); err == nil && len(left) > 0 && left[0] == ids[0] {
+		// The notifier did not take the update: not again every second.
+		r.mu.Lock()
+		r.windowRetryAt = r.now().Add(cardRetryDelay)
+		r.mu.Unlock()
+	}
 }
 
 // removeCard deletes a posted card, or blanks it if the notifier cannot

@@ -23,10 +23,10 @@ type Capabilities struct {
 	// waits for a receipt carrying its Key (Receipt.Key) and is otherwise
 	// shown to staff as unconfirmed, never resent blindly.
 	Idempotent bool
-	// Template is true when the channel can send the business's
-	// pre-approved message template (Outbound.Template), the one kind of
-	// message the WhatsApp Business Platform delivers outside Window.
-	Template bool
+	// Template is the business's pre-approved message template the channel
+	// can send (Outbound.Template), the one kind of message the WhatsApp
+	// Business Platform delivers outside Window; zero when it has none.
+	Template Template
 }
 
 // Inbound is one message from a platform, already mapped to bot types.
@@ -114,10 +114,14 @@ type Outbound struct {
 	// biz_opaque_callback_data) attaches Key and reports it back in
 	// Receipt.Key. Empty for replies sent outside the outbox.
 	Key string
-	// Template sends the business's configured re-engagement template
-	// instead of Text (a channel whose Capabilities.Template is true); it
-	// is the one message allowed outside Capabilities.Window.
-	Template bool
+	// Template, if not nil, is sent instead of Text and File: the
+	// business's re-engagement template (a channel whose
+	// Capabilities.Template is set), the one message allowed outside
+	// Capabilities.Window.
+	Template *Template
+	// TemplateParams are the template's body parameters in order ({{1}}
+	// first): personal data (a first name), never logged.
+	TemplateParams []string
 }
 
 // Forgetter is implemented by channels that keep data of their own about a
@@ -195,6 +199,10 @@ type Card struct {
 	// Template is true when staff may send the business's template to
 	// reopen a closed window.
 	Template bool
+	// ClosedReply is the closed-hours acknowledgement the customer got in
+	// this message's closed period ("Closed-hours reply sent at 19:42");
+	// nil for none.
+	ClosedReply *ClosedReply
 	// Removed is set when the card is blanked at the customer's request.
 	Removed bool
 	// Media are the attachments of Message as they stand: a photo's

@@ -12,11 +12,13 @@ import (
 
 // startDraft gives a stored inbound message its draft row (status
 // drafting) and its card, then queues the first draft on the drafting
-// lane. It runs on the start lane, which never waits for the drafter, so a
+// lane; first, if the business is closed, it acknowledges the message
+// (ackClosed). It runs on the start lane, which never waits for the drafter, so a
 // slow or hung model delays no card. A message whose subject is gone
 // (erased meanwhile) is dropped; store failures leave the message for a
 // later rescan.
 func (r *Router) startDraft(ctx context.Context, m Message) {
+	r.ackClosed(ctx, m)
 	log := r.log.With().Str("subject", string(m.Subject)).Int64("message_id", m.ID).Logger()
 	d, err := r.store.StartDraft(ctx, m)
 	if errors.Is(err, ErrNotFound) {
@@ -36,6 +38,36 @@ func (r *Router) startDraft(ctx context.Context, m Message) {
 		}
 	}
 	r.postCard(ctx, d.ID)
+	if d.Status == DraftDrafting {
+		r.refreshWindowCards(ctx, log, d)
+	}
+}
+
+// maxWindowRefresh bounds how many older cards of a chat a new message
+// refreshes.
+const maxWindowRefresh = 20
+
+// refreshWindowCards refreshes the cards of the chat's other undecided
+// drafts when the customer wrote again (d is the new message's draft) on a
+// channel with a reply window: the window reopened, so their window line
+// (and whether they offer Approve) changed.
+func (r *Router) refreshWindowCards(ctx context.Context, log zerolog.Logger, d Draft) {
+	ch := r.channels[d.Platform]
+	if r.notifier == nil || ch == nil || ch.Capabilities().Window <= 0 {
+		return
+	}
+	ids, err := r.store.OpenDrafts(ctx, d.Platform, d.Chat, maxWindowRefresh+1)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn().Err(err).Msg("list the chat's open drafts")
+		}
+		return
+	}
+	for _, id := range ids {
+		if id != d.ID {
+			r.refreshCard(ctx, id)
+		}
+	}
 }
 
 // firstDraft makes the first draft of a draft row in status drafting and
@@ -355,6 +387,7 @@ func cardOf(v DraftView) Card {
 		Result:     v.Draft.Result,
 		SendStatus: v.SendStatus,
 	}
+	c.ClosedReply = v.ClosedReply
 	manual := v.Draft.Result == nil || v.Draft.Result.Manual
 	if c.Draft != "" && !manual {
 		c.Author = "AI draft"

@@ -18,6 +18,14 @@ var (
 	ErrUnavailable = errors.New("channel unavailable")
 	// ErrForbidden is returned when the requester may not do what was asked.
 	ErrForbidden = errors.New("forbidden")
+	// ErrInDoubt is returned by a channel that cannot tell whether the
+	// platform took the message: the request left but no answer came back
+	// (a timeout, a dropped connection, a 5xx after the platform may have
+	// accepted it). The router never resends such a reply on a channel that
+	// is not Idempotent: it waits for a receipt carrying the reply's Key,
+	// then shows it to staff as unconfirmed. An error may wrap it beside
+	// ErrUnavailable; ErrInDoubt wins.
+	ErrInDoubt = errors.New("send outcome unknown")
 )
 
 // UserError separates what a person sees from what operators see: the bot

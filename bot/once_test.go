@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -99,6 +100,45 @@ func TestInDoubtUnconfirmedThenResent(t *testing.T) {
 	assert.Equal(t, bot.AlreadyDecided, res.Outcome, "a sent reply is not resent")
 	require.NoError(t, h.stop())
 	assert.Len(t, h.wa.SendsTo(c.chat), 2, "staff chose to send it again")
+}
+
+// TestChannelInDoubt: a channel that says ErrInDoubt (Meta may have taken
+// the message: a lost answer, a 5xx) never gets the reply again, even when
+// the error also wraps ErrUnavailable; a receipt with its key settles it,
+// and without one it becomes unconfirmed.
+func TestChannelInDoubt(t *testing.T) {
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) {
+		o.InDoubtWait = 300 * time.Millisecond
+		o.UnavailableWait = 10 * time.Millisecond
+	})
+	h.wa.SetCapabilities(bot.Capabilities{Files: true})
+	inDoubt := fmt.Errorf("graph: no answer after the request left: %w: %w", bot.ErrInDoubt, bot.ErrUnavailable)
+
+	settled, lost := newCustomer(104), newCustomer(105)
+	h.send(settled, "settled by its status?")
+	h.send(lost, "never confirmed?")
+	c1, c2 := h.cardFor("settled by its status?"), h.cardFor("never confirmed?")
+
+	h.wa.FailNext(1, inDoubt)
+	res := h.decide(bot.Decision{DraftID: c1.DraftID, Kind: bot.Approve, ActionID: "a1"})
+	require.Equal(t, bot.Applied, res.Outcome)
+	require.Eventually(t, func() bool {
+		items, err := h.db.InDoubt(context.Background(), 10)
+		return err == nil && len(items) == 1
+	}, wait, tick, "the reply is in doubt")
+	items, err := h.db.InDoubt(context.Background(), 10)
+	require.NoError(t, err)
+	require.NoError(t, h.wa.InjectReceipt(context.Background(), bot.Receipt{Chat: settled.chat, IDs: []bot.MessageID{"wamid.late"},
+		Status: bot.StatusDelivered, Key: items[0].Key}))
+	h.waitCard(c1.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusDelivered }, "the status with its key settles it")
+
+	h.wa.FailNext(1, inDoubt)
+	res = h.decide(bot.Decision{DraftID: c2.DraftID, Kind: bot.Approve, ActionID: "a2"})
+	require.Equal(t, bot.Applied, res.Outcome)
+	card := h.waitCard(c2.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusUnconfirmed }, "no status: unconfirmed")
+	assert.Contains(t, card.SendReason, "did not confirm whether this reply was sent")
+	require.NoError(t, h.stop())
+	assert.Empty(t, h.wa.Sends(), "neither reply was sent again")
 }
 
 // TestReplyWaitsForItsChannel: a reply approved while WhatsApp is off waits

@@ -60,6 +60,7 @@ func (r *Router) maintain(ctx context.Context) {
 	}
 	r.resolveInDoubt(ctx)
 	r.processRemovals(ctx)
+	r.refreshClosedWindows(ctx)
 	r.mu.Lock()
 	retry := r.cardRetry && r.notifier != nil && !r.now().Before(r.cardRetryAt)
 	r.mu.Unlock()
@@ -131,21 +132,34 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 		return time.Time{}, true
 	}
 	defer r.releaseSend(it.ID)
-	// The file staff attached goes with the reply; a reply is never sent
-	// without it.
-	file, err := r.draftFile(ctx, it.DraftID)
-	if err != nil {
-		if ctx.Err() != nil {
-			return time.Time{}, false
+	if r.closedAckLate(ctx, it) {
+		return time.Time{}, true
+	}
+	out := Outbound{Chat: it.Chat, Text: it.Text, Key: it.Key}
+	if it.Kind != OutboxTemplate {
+		// The file staff attached goes with the reply; a reply is never
+		// sent without it.
+		file, err := r.draftFile(ctx, it.DraftID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return time.Time{}, false
+			}
+			r.metrics.Failure("outbox")
+			log.Error().Err(err).Msg("attachment of the reply unreadable; will retry")
+			at := r.now().Add(r.backoff(it.Attempts + 1))
+			if err := r.store.MarkRetry(ctx, it.ID, at, "attachment unreadable"); err != nil {
+				log.Error().Err(err).Msg("record retry")
+				return time.Time{}, false
+			}
+			return at, true
 		}
-		r.metrics.Failure("outbox")
-		log.Error().Err(err).Msg("attachment of the reply unreadable; will retry")
-		at := r.now().Add(r.backoff(it.Attempts + 1))
-		if err := r.store.MarkRetry(ctx, it.ID, at, "attachment unreadable"); err != nil {
-			log.Error().Err(err).Msg("record retry")
-			return time.Time{}, false
+		out.File = file
+	}
+	if it.Kind == OutboxTemplate {
+		var ok bool
+		if out, ok = r.templateOutbound(ctx, log, it); !ok {
+			return time.Time{}, true
 		}
-		return at, true
 	}
 	if err := r.store.BeginSend(ctx, it.ID, r.now()); err != nil {
 		if ctx.Err() == nil {
@@ -156,7 +170,7 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 	}
 	idempotent := ch.Capabilities().Idempotent
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	pid, err := ch.Send(sctx, Outbound{Chat: it.Chat, Text: it.Text, Key: it.Key, File: file})
+	pid, err := ch.Send(sctx, out)
 	cancel()
 	r.metrics.Sent(it.Platform, err)
 	// Record the outcome even if shutdown cancels ctx now: a reply that
@@ -169,7 +183,7 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 			log.Error().Err(err).Msg("sent but not recorded; in doubt until resolved")
 			return time.Time{}, false
 		}
-		log.Info().Int("attempt", it.Attempts+1).Msg("reply sent")
+		log.Info().Int("attempt", it.Attempts+1).Str("kind", string(it.kind())).Msg("reply sent")
 		if rc, ok := r.early.take(it.Platform, it.Chat, pid, r.now()); ok {
 			if _, err := r.store.ApplyReceipt(pctx, rc); err != nil {
 				r.metrics.Failure("receipt")
@@ -177,13 +191,20 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 			}
 		}
 		r.refreshDraftCard(pctx, it.DraftID)
+		r.closedAckSettled(pctx, it)
 		return time.Time{}, true
 	}
 	switch {
 	case errors.Is(err, ErrUnsupported):
 		// Refused before it left: definitely not sent, never retried.
 		log.Warn().Err(err).Msg("send refused; giving up")
-		return time.Time{}, r.giveUp(pctx, log, it, errText(err), refusedReason(it.Platform, err))
+		return time.Time{}, r.giveUp(pctx, log, it, errText(err), refusedReason(it, err))
+	case errors.Is(err, ErrInDoubt) && !idempotent:
+		// The channel says the platform may have taken it: a second send
+		// could be a second message. In doubt until a receipt with its key
+		// settles it (resolveInDoubt).
+		log.Warn().Err(err).Msg("send outcome unknown; waiting for a receipt")
+		return time.Time{}, true
 	case errors.Is(err, ErrUnavailable) || (ctx.Err() != nil && idempotent):
 		// Not taken (disconnected), or cut off by shutdown where a resend
 		// is harmless: pending again, no attempt used up.
@@ -215,7 +236,7 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 	attempts := it.Attempts + 1
 	if attempts >= r.sendAttempts {
 		log.Warn().Err(err).Int("attempt", attempts).Msg("send failed; giving up")
-		reason := fmt.Sprintf("%s did not take the reply after %d tries.", it.Platform.Name(), attempts)
+		reason := fmt.Sprintf("%s did not take the %s after %d tries.", it.Platform.Name(), it.kind().word(), attempts)
 		return time.Time{}, r.giveUp(pctx, log, it, errText(err), reason)
 	}
 	at := r.now().Add(r.backoff(attempts))
@@ -228,15 +249,61 @@ func (r *Router) sendItem(ctx context.Context, it OutboxItem) (retryAt time.Time
 	return at, true
 }
 
-// refusedReason says in plain words why a channel refused a reply.
-func refusedReason(p Platform, err error) string {
+// refusedReason says in plain words why a channel refused a reply or a
+// template.
+func refusedReason(it OutboxItem, err error) string {
+	p, what := it.Platform, it.kind().word()
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		return fmt.Sprintf("The reply is too long for %s.", p.Name())
+		return fmt.Sprintf("The %s is too long for %s.", what, p.Name())
 	case errors.Is(err, ErrForbidden):
-		return fmt.Sprintf("%s does not allow this reply in this chat.", p.Name())
+		return fmt.Sprintf("%s does not allow this %s in this chat.", p.Name(), what)
 	}
-	return fmt.Sprintf("%s refused the reply.", p.Name())
+	return fmt.Sprintf("%s refused the %s.", p.Name(), what)
+}
+
+// kind is the item's kind, OutboxReply when unset.
+func (it OutboxItem) kind() OutboxKind {
+	if it.Kind == "" {
+		return OutboxReply
+	}
+	return it.Kind
+}
+
+// word names the kind in a sentence for staff.
+func (k OutboxKind) word() string {
+	if k == OutboxTemplate {
+		return "template"
+	}
+	return "reply"
+}
+
+// templateOutbound is the message a template row sends: its template, and
+// the customer's first name if it takes one (read when it is sent, so a
+// name corrected with /name is the one used). ok is false when the row
+// was settled here instead (given up: no name to greet; or left for the
+// next pass: the store failed).
+func (r *Router) templateOutbound(ctx context.Context, log zerolog.Logger, it OutboxItem) (Outbound, bool) {
+	t := it.Template
+	out := Outbound{Chat: it.Chat, Key: it.Key, Template: &t}
+	if !t.FirstName {
+		return out, true
+	}
+	sub, err := r.store.FindSubject(ctx, it.Subject)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.metrics.Failure("outbox")
+			log.Error().Err(err).Msg("read the customer's name for the template")
+		}
+		return Outbound{}, false
+	}
+	name := firstName(sub.Name)
+	if name == "" {
+		r.giveUp(ctx, log, it, "template needs a first name; none known", "The template greets the customer by first name, and their name is not known.")
+		return Outbound{}, false
+	}
+	out.TemplateParams = []string{name}
+	return out, true
 }
 
 // claimSend marks an outbox item as being sent by this process, so
@@ -311,8 +378,12 @@ func (r *Router) resolveInDoubt(ctx context.Context) {
 			}
 			log.Warn().Str("resolution", ResolvedUnconfirmed).Msg("in-doubt send resolved")
 			r.refreshDraftCard(ctx, it.DraftID)
+			r.closedAckSettled(ctx, it)
 			if r.notifier != nil {
-				msg := fmt.Sprintf("A reply (outbox %d, draft %d) may or may not have gone out on %s; its card asks staff to check and resend.", it.ID, it.DraftID, it.Platform.Name())
+				msg := fmt.Sprintf("A %s (outbox %d, draft %d) may or may not have gone out on %s; its card asks staff to check and send it again.", it.kind().word(), it.ID, it.DraftID, it.Platform.Name())
+				if it.DraftID == 0 {
+					msg = fmt.Sprintf("An automatic closed-hours reply (outbox %d) may or may not have gone out on %s; the customer's card says so.", it.ID, it.Platform.Name())
+				}
 				if err := r.notifier.Alert(ctx, msg); err != nil {
 					log.Warn().Err(err).Msg("alert admins")
 				}
@@ -346,9 +417,13 @@ func (r *Router) giveUp(ctx context.Context, log zerolog.Logger, it OutboxItem, 
 		return false
 	}
 	r.refreshDraftCard(ctx, it.DraftID)
+	r.closedAckSettled(ctx, it)
 	if r.notifier != nil {
 		// Ids only: the alert reaches admins, not the customer's data.
-		msg := fmt.Sprintf("A reply (outbox %d, draft %d) could not be sent on %s and was given up; its card shows why and can resend it.", it.ID, it.DraftID, it.Platform.Name())
+		msg := fmt.Sprintf("A %s (outbox %d, draft %d) could not be sent on %s and was given up; its card shows why and can send it again.", it.kind().word(), it.ID, it.DraftID, it.Platform.Name())
+		if it.DraftID == 0 {
+			msg = fmt.Sprintf("An automatic closed-hours reply (outbox %d) could not be sent on %s and was given up; the customer's card says so.", it.ID, it.Platform.Name())
+		}
 		if err := r.notifier.Alert(ctx, msg); err != nil {
 			log.Warn().Err(err).Msg("alert admins")
 		}

@@ -68,6 +68,10 @@ type Options struct {
 	Channels []Channel
 	// Metrics counts what the router does. If nil, NopMetrics.
 	Metrics Metrics
+	// Hours are the business's opening hours: a customer who writes while
+	// it is closed gets one acknowledgement per chat and closed period
+	// (the Store must be a ClosedAckStore). If nil, none is sent.
+	Hours OpeningHours
 	// Now returns the time. If nil, time.Now.
 	Now func() time.Time
 	// Workers is the number of drafting goroutines (they wait for the
@@ -152,6 +156,8 @@ type Router struct {
 	channels map[Platform]Channel
 	metrics  Metrics
 	now      func() time.Time
+	hours    OpeningHours   // nil: no closed-hours acknowledgements
+	acks     ClosedAckStore // the store, when it records them
 
 	workers       int
 	startWorkers  int
@@ -190,9 +196,9 @@ type Router struct {
 	// unposted cards from cardRetryAt.
 	cardRetry   bool
 	cardRetryAt time.Time
-	// templates holds when each draft's template was sent (SendTemplate),
-	// so a repeated click sends nothing.
-	templates map[int64]time.Time
+	// windowRetryAt holds off refreshClosedWindows after a pass whose
+	// cards could not be updated.
+	windowRetryAt time.Time
 }
 
 var _ Sink = (*Router)(nil)
@@ -231,6 +237,13 @@ func NewRouter(opts Options) (*Router, error) {
 		wake:          make(chan struct{}, 1),
 		ready:         make(chan struct{}),
 		carding:       make(map[int64]*cardLock),
+	}
+	if opts.Hours != nil {
+		acks, ok := opts.Store.(ClosedAckStore)
+		if !ok {
+			return nil, errors.New("new router: opening hours need a store that records closed-hours acknowledgements")
+		}
+		r.hours, r.acks = opts.Hours, acks
 	}
 	if r.maxText < minMaxText {
 		return nil, fmt.Errorf("new router: MaxText must be at least %d bytes", minMaxText)

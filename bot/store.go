@@ -40,6 +40,9 @@ type DraftView struct {
 	SendReason string
 	// SendWaiting is the platform whose channel the queued reply waits for.
 	SendWaiting Platform
+	// ClosedReply is the closed-hours acknowledgement the customer got in
+	// the closed period the draft's message was written in; nil for none.
+	ClosedReply *ClosedReply
 	// LastInbound is when the customer last wrote in the draft's chat (the
 	// platform's time of the newest stored inbound message); zero if no
 	// inbound message of the chat is stored.
@@ -50,6 +53,16 @@ type DraftView struct {
 	// Attachment is the file staff attached to the reply (Decision
 	// Attach), without its bytes; nil if none.
 	Attachment *Media
+	// TemplateStatus is the status of the template staff sent to reopen
+	// the chat's reply window (SendTemplate), empty if none;
+	// TemplateReason says why it failed or is unconfirmed; TemplateAt is
+	// when staff asked for it.
+	TemplateStatus MessageStatus
+	TemplateReason string
+	TemplateAt     time.Time
+	// CardWindowEnds is when the reply window the posted card shows as
+	// open closes (CardWindow); zero if it shows none.
+	CardWindowEnds time.Time
 }
 
 // RecentLimit is how many earlier messages a DraftView carries.
@@ -107,6 +120,15 @@ type Store interface {
 	// Unrendered returns ids of drafts whose posted card may still show the
 	// placeholder.
 	Unrendered(ctx context.Context, limit int) ([]int64, error)
+	// CardWindow records when the reply window the draft's posted card
+	// shows as open closes; zero: it shows no open window.
+	CardWindow(ctx context.Context, draftID int64, ends time.Time) error
+	// WindowsClosed returns ids of drafts whose posted card shows a reply
+	// window as open that closed at or before now.
+	WindowsClosed(ctx context.Context, now time.Time, limit int) ([]int64, error)
+	// OpenDrafts returns ids of a chat's undecided drafts (drafting,
+	// pending, failed) that have a posted card, oldest first.
+	OpenDrafts(ctx context.Context, platform Platform, chat ChatID, limit int) ([]int64, error)
 	// PendingCardRemovals returns posted cards of erased subjects that are
 	// still to be deleted from the platform, oldest first.
 	PendingCardRemovals(ctx context.Context, limit int) ([]CardRemoval, error)
@@ -118,6 +140,13 @@ type Store interface {
 	// changes nothing. Approve of a draft with empty text or flags, and Edit
 	// with empty text, return ErrForbidden.
 	Decide(ctx context.Context, d Decision) error
+	// QueueTemplate queues the business's template t for an undecided
+	// draft's chat in one transaction: an outbox row of kind template (its
+	// own key, no text) and a decision row of kind template. A draft has
+	// one template row: a failed or unconfirmed one is queued again under
+	// the same key; otherwise, or for the same ActionID again, or a decided
+	// draft, it returns ErrDecided. ErrNotFound if the draft is gone.
+	QueueTemplate(ctx context.Context, d Decision, t Template) error
 	// DueOutbox returns pending outbox items whose next attempt is due.
 	DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
 	// BeginSend records, committed before the channel is called, that an
@@ -205,8 +234,8 @@ type Commands interface {
 // Metrics.Failure, so a metrics backend can export each at zero from the
 // start (an alert on a counter's increase sees its first failure).
 var FailureStages = []string{
-	"card", "command", "decide", "draft", "drafter", "history", "intercept", "mark-handled", "outbox",
-	"media", "queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "template", "validate",
+	"card", "closed-ack", "command", "decide", "draft", "drafter", "history", "intercept", "mark-handled", "media", "outbox",
+	"queue", "receipt", "redraft", "reply", "resolve", "resume", "revoke", "save", "send", "template", "validate",
 }
 
 // Metrics counts what the router does. Implementations must not block.

@@ -314,6 +314,12 @@ type Receipt struct {
 	// Reason says why a failed message failed (the platform's error code
 	// and title), for staff and operators; never message text.
 	Reason string
+	// Recipients are the identities the platform names the recipient by
+	// (a WhatsApp number and business-scoped user id), if it names any. A
+	// reply sent to another chat of the same person (to the user id, the
+	// status naming only the number, or the reverse) is found through
+	// them. Personal data: never logged.
+	Recipients []Identity
 }
 
 // File is a document to send (an /export).
@@ -354,4 +360,34 @@ type OutboxItem struct {
 	// Waiting is the platform a pending reply waits for (its channel is off
 	// or reconnecting); empty when not waiting.
 	Waiting Platform
+	// Kind is what the row sends: the approved reply (Text), or the
+	// business's template (Template, no text) to reopen a closed reply
+	// window. Empty reads as OutboxReply.
+	Kind OutboxKind
+	// Template is the template a template row sends, as it was when staff
+	// asked for it.
+	Template Template
 }
+
+// OutboxKind is what an outbox row sends.
+type OutboxKind string
+
+// Outbox kinds. A draft has at most one row of each.
+const (
+	OutboxReply    OutboxKind = "reply"
+	OutboxTemplate OutboxKind = "template"
+)
+
+// Template is the business's pre-approved message template (WhatsApp
+// Manager), the one kind of message the WhatsApp Business Platform delivers
+// outside the reply window. The zero Template is none.
+type Template struct {
+	Name     string // as approved
+	Language string // its language code, "en_GB"
+	// FirstName is true when the template's body takes one parameter,
+	// {{1}}: the customer's first name. Otherwise it takes none.
+	FirstName bool
+}
+
+// IsZero reports whether t names no template.
+func (t Template) IsZero() bool { return t.Name == "" }

@@ -4,20 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 )
 
-// Refusals of decisions a chat cannot take. One wording each.
+// Refusals and answers of the template decision. One wording each.
 const (
 	msgTemplateNone      = "No message template is set up for this chat, so nothing was sent."
 	msgTemplateNotNeeded = "The customer wrote recently, so the reply can go as it is: approve or edit it instead."
-	msgTemplateFailed    = "The template could not be sent; please try again in a few minutes."
-	msgTemplateSent      = "Template sent: the reply can go once the customer writes again."
+	msgTemplateQueued    = "Sending the template: the reply can go once the customer writes again."
+	msgTemplateNoName    = "This template greets the customer by first name, and their name is not known, so it was not sent."
 )
-
-// templateMemory is how long the router remembers that it sent a draft's
-// template, so a second click does not send it twice.
-const templateMemory = 48 * time.Hour
 
 // windowState says where a draft's chat is in its channel's reply window:
 // ends is when it closes, left how much of it is left now (0 once closed).
@@ -39,7 +37,7 @@ func (r *Router) windowState(v DraftView, caps Capabilities) (ends time.Time, le
 }
 
 // cardFor renders what staff see about a draft, with what its channel
-// adds: the reply window and the template offer.
+// adds: the reply window, the template offer and the template's progress.
 func (r *Router) cardFor(v DraftView) Card {
 	c := cardOf(v)
 	c.Media = r.cardMedia(v)
@@ -53,10 +51,12 @@ func (r *Router) cardFor(v DraftView) Card {
 		c.AttachCode = AttachCode(v.Draft.ID, v.Draft.Token)
 	}
 	if ends, left, ok := r.windowState(v, caps); ok {
-		c.WindowEnds, c.WindowLeft, c.Template = ends, left, caps.Template
+		c.WindowEnds, c.WindowLeft = ends, left
+		// The template is offered until one is on its way or sent; a
+		// failed or unconfirmed one may be sent again.
+		c.Template = !caps.Template.IsZero() && (v.TemplateStatus == "" || resendable(v.TemplateStatus))
 	}
-	if at, ok := r.templateSentAt(v.Draft.ID); ok {
-		note := "Template sent at " + at.UTC().Format("15:04") + " UTC: the reply can go once the customer writes again."
+	if note := templateNote(v); note != "" {
 		if c.Note == "" {
 			c.Note = note
 		} else if !containsNote(c.Note, note) {
@@ -64,6 +64,32 @@ func (r *Router) cardFor(v DraftView) Card {
 		}
 	}
 	return c
+}
+
+// resendable reports whether a reply or template in status s may be sent
+// again by staff.
+func resendable(s MessageStatus) bool { return s == StatusFailed || s == StatusUnconfirmed }
+
+// templateNote says on the card where the draft's template is.
+func templateNote(v DraftView) string {
+	at := v.TemplateAt.UTC().Format("15:04") + " UTC"
+	switch v.TemplateStatus {
+	case "":
+		return ""
+	case StatusPending, StatusSending:
+		return "Template asked for at " + at + ": sending it."
+	case StatusSent:
+		return "Template sent at " + at + ": the reply can go once the customer writes again."
+	case StatusDelivered, StatusRead:
+		return "Template sent at " + at + " and " + string(v.TemplateStatus) + ": the reply can go once the customer writes again."
+	case StatusUnconfirmed:
+		return "The template (asked for at " + at + ") was not confirmed: check the chat, and send it again if the customer did not get it."
+	}
+	reason := v.TemplateReason
+	if reason == "" {
+		reason = "it could not be sent."
+	}
+	return "The template (asked for at " + at + ") was not sent: " + reason
 }
 
 // checkSendable refuses an approval (or an edit) that the draft's channel
@@ -109,19 +135,21 @@ func (r *Router) checkSendable(ctx context.Context, d Decision) (res DecisionRes
 // windowClosedMessage refuses a reply outside the window, in one sentence.
 func windowClosedMessage(caps Capabilities) string {
 	msg := "The customer last wrote more than " + DurationWords(caps.Window) + " ago, so this chat takes no reply until they write again"
-	if caps.Template {
+	if !caps.Template.IsZero() {
 		return msg + ": send the template to ask them to."
 	}
 	return msg + "."
 }
 
-// decideTemplate sends the business's message template to a customer whose
-// reply window closed; the draft stays pending for when they answer. A
-// second click within templateMemory sends nothing.
+// decideTemplate queues the business's message template for a customer
+// whose reply window closed: an outbox row of its own, so it is sent once
+// across restarts and its statuses reach the card; the draft stays pending
+// for when they answer. A second click while it is on its way or sent does
+// nothing; a failed or unconfirmed template may be sent again.
 func (r *Router) decideTemplate(ctx context.Context, d Decision) (DecisionResult, error) {
 	view, err := r.store.LoadDraft(ctx, d.DraftID)
 	if errors.Is(err, ErrNotFound) {
-		return refused("This draft no longer exists (the customer's data may have been erased)."), nil
+		return refused(msgDraftGone), nil
 	}
 	if err != nil {
 		return DecisionResult{}, fmt.Errorf("load draft %d: %w", d.DraftID, err)
@@ -129,9 +157,8 @@ func (r *Router) decideTemplate(ctx context.Context, d Decision) (DecisionResult
 	if view.Draft.Status.Decided() {
 		return DecisionResult{Outcome: AlreadyDecided, Message: alreadyMessage(view), Card: r.cardFor(view)}, nil
 	}
-	log := r.log.With().Int64("draft", d.DraftID).Str("subject", string(view.Draft.Subject)).Logger()
 	ch := r.channels[view.Draft.Platform]
-	if ch == nil || !ch.Capabilities().Template {
+	if ch == nil || ch.Capabilities().Template.IsZero() {
 		res := refused(msgTemplateNone)
 		res.Card = r.cardFor(view)
 		return res, nil
@@ -142,55 +169,52 @@ func (r *Router) decideTemplate(ctx context.Context, d Decision) (DecisionResult
 		res.Card = r.cardFor(view)
 		return res, nil
 	}
-	now := r.now()
-	r.mu.Lock()
-	if r.templates == nil {
-		r.templates = make(map[int64]time.Time)
+	if caps.Template.FirstName && firstName(view.Customer.Name) == "" {
+		res := refused(msgTemplateNoName)
+		res.Card = r.cardFor(view)
+		return res, nil
 	}
-	for id, at := range r.templates {
-		if now.Sub(at) > templateMemory {
-			delete(r.templates, id)
+	err = r.store.QueueTemplate(ctx, d, caps.Template)
+	switch {
+	case errors.Is(err, ErrDecided):
+		view, lerr := r.store.LoadDraft(ctx, d.DraftID)
+		if lerr != nil {
+			return DecisionResult{Outcome: AlreadyDecided, Message: "The template was already sent; nothing was sent again."}, nil
 		}
+		msg := "The template was already sent at " + view.TemplateAt.UTC().Format("15:04") + " UTC; wait for the customer to answer."
+		if view.Draft.Status.Decided() {
+			msg = alreadyMessage(view)
+		}
+		return DecisionResult{Outcome: AlreadyDecided, Message: msg, Card: r.cardFor(view)}, nil
+	case errors.Is(err, ErrNotFound):
+		return refused(msgDraftGone), nil
+	case err != nil:
+		return DecisionResult{}, fmt.Errorf("queue template for draft %d: %w", d.DraftID, err)
 	}
-	if at, sent := r.templates[d.DraftID]; sent {
-		r.mu.Unlock()
-		res := refused("The template was already sent at " + at.UTC().Format("15:04") + " UTC; wait for the customer to answer.")
+	r.log.Info().Int64("draft", d.DraftID).Str("subject", string(view.Draft.Subject)).Msg("template queued")
+	r.wakeOutbox()
+	res := DecisionResult{Outcome: Applied, Message: msgTemplateQueued}
+	if view, err := r.store.LoadDraft(ctx, d.DraftID); err == nil {
 		res.Card = r.cardFor(view)
-		return res, nil
+		r.updateCard(ctx, r.log.With().Int64("draft", d.DraftID).Logger(), view, res.Card)
 	}
-	r.templates[d.DraftID] = now
-	r.mu.Unlock()
-
-	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	_, err = ch.Send(sctx, Outbound{Chat: view.Draft.Chat, Template: true, Key: fmt.Sprintf("template-%d-%d", d.DraftID, now.Unix())})
-	cancel()
-	r.metrics.Sent(view.Draft.Platform, err)
-	if err != nil {
-		r.mu.Lock()
-		delete(r.templates, d.DraftID)
-		r.mu.Unlock()
-		r.metrics.Failure("template")
-		log.Warn().Err(err).Msg("template send failed")
-		res := refused(msgTemplateFailed)
-		res.Card = r.cardFor(view)
-		return res, nil
-	}
-	log.Info().Msg("template sent")
-	card := r.cardFor(view)
-	r.updateCard(ctx, log, view, card)
-	return DecisionResult{Outcome: Applied, Message: msgTemplateSent, Card: card}, nil
+	return res, nil
 }
 
-// templateSentAt returns when the router sent the draft's template, if it
-// did within templateMemory.
-func (r *Router) templateSentAt(draftID int64) (time.Time, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	at, ok := r.templates[draftID]
-	if !ok || r.now().Sub(at) > templateMemory {
-		return time.Time{}, false
+// firstName is the first word of a person's name, for a template that
+// greets them by it: "" when the name has no letter to greet them by.
+func firstName(name string) string {
+	f := strings.Fields(name)
+	if len(f) == 0 {
+		return ""
 	}
-	return at, true
+	first := cutUTF8(f[0], 60)
+	for _, r := range first {
+		if unicode.IsLetter(r) {
+			return first
+		}
+	}
+	return ""
 }
 
 // DurationWords says a duration the way people do: "24 hours", "1 hour

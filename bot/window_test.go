@@ -16,7 +16,8 @@ import (
 )
 
 // cloudCaps are the WhatsApp Business Platform's capabilities.
-var cloudCaps = bot.Capabilities{Files: true, MaxText: 4096, Window: 24 * time.Hour, Template: true}
+var cloudCaps = bot.Capabilities{Files: true, MaxText: 4096, Window: 24 * time.Hour,
+	Template: bot.Template{Name: "reopen_conversation", Language: "en_GB"}}
 
 // newWindowHarness runs a process whose WhatsApp channel has a 24-hour
 // reply window, on a test clock.
@@ -89,7 +90,7 @@ func TestWindowApproveOutsideRefuses(t *testing.T) {
 
 func TestWindowRefusalWithoutTemplate(t *testing.T) {
 	caps := cloudCaps
-	caps.Template = false
+	caps.Template = bot.Template{}
 	h, clock := newWindowHarness(t, caps)
 	c := newCustomer(3)
 	h.write(c, "Any news?", clock.Now())
@@ -137,35 +138,202 @@ func TestWindowSendTemplate(t *testing.T) {
 	assert.Empty(t, h.wa.Sends())
 
 	clock.Add(25 * time.Hour)
-	sentAt := clock.Now().Format("15:04") + " UTC"
+	askedAt := clock.Now().UTC().Format("15:04") + " UTC"
 	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.SendTemplate, ActionID: "t1"})
 	require.Equal(t, bot.Applied, res.Outcome, res.Message)
-	assert.Equal(t, "Template sent: the reply can go once the customer writes again.", res.Message)
+	assert.Equal(t, "Sending the template: the reply can go once the customer writes again.", res.Message)
+	assert.False(t, res.Card.Template, "not offered again while it is on its way")
+	sent := h.waitCard(card.DraftID, func(c bot.Card) bool { return strings.Contains(c.Note, "Template sent at") }, "the card says the template went")
+	assert.Contains(t, sent.Note, "Template sent at "+askedAt+": the reply can go once the customer writes again.")
+	assert.Equal(t, bot.DraftPending, sent.Status, "the draft waits for the customer")
+	assert.Empty(t, sent.SendStatus, "the reply itself is not queued")
 	sends := h.wa.Sends()
 	require.Len(t, sends, 1)
-	assert.True(t, sends[0].Template)
+	require.NotNil(t, sends[0].Template)
+	assert.Equal(t, cloudCaps.Template, *sends[0].Template)
+	assert.Empty(t, sends[0].TemplateParams, "this template takes none")
 	assert.Equal(t, c.chat, sends[0].Chat)
 	assert.Empty(t, sends[0].Text)
-	assert.Contains(t, res.Card.Note, "Template sent at "+sentAt)
-	assert.Equal(t, bot.DraftPending, res.Card.Status, "the draft waits for the customer")
+	assert.Regexp(t, `^ob_[0-9a-f]{32}$`, sends[0].Key, "its own outbox key")
 
 	// A second click sends nothing.
 	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.SendTemplate, ActionID: "t2"})
-	require.Equal(t, bot.Refused, res.Outcome)
-	assert.Equal(t, "The template was already sent at "+sentAt+"; wait for the customer to answer.", res.Message)
-	assert.Len(t, h.wa.Sends(), 1)
+	require.Equal(t, bot.AlreadyDecided, res.Outcome)
+	assert.Equal(t, "The template was already sent at "+askedAt+"; wait for the customer to answer.", res.Message)
 
-	// A failed send can be tried again.
-	c2 := newCustomer(6)
-	h.write(c2, "Hello", clock.Now())
-	card2 := h.cardFor("Hello")
-	clock.Add(25 * time.Hour)
-	h.wa.FailNext(1, nil)
-	res = h.decide(bot.Decision{DraftID: card2.DraftID, Kind: bot.SendTemplate, ActionID: "t3"})
-	require.Equal(t, bot.Refused, res.Outcome)
-	assert.Equal(t, "The template could not be sent; please try again in a few minutes.", res.Message)
-	res = h.decide(bot.Decision{DraftID: card2.DraftID, Kind: bot.SendTemplate, ActionID: "t4"})
+	// Its statuses reach the card.
+	require.NoError(t, h.wa.InjectReceipt(context.Background(), bot.Receipt{Chat: c.chat, IDs: []bot.MessageID{sends[0].ID}, Status: bot.StatusRead}))
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return strings.Contains(c.Note, "Template sent at "+askedAt+" and read") }, "read")
+
+	// The customer answers: the reply goes, as a reply of its own.
+	h.write(c, "Yes please", clock.Now())
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Approve, ActionID: "a1"})
 	require.Equal(t, bot.Applied, res.Outcome, res.Message)
+	assert.Equal(t, []string{"", h.drafter.Text}, h.waitSends(c.chat, 2))
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return c.SendStatus == bot.StatusSent }, "the reply is sent")
+	time.Sleep(300 * time.Millisecond)
+	assert.Len(t, h.wa.Sends(), 2, "the template went once")
+}
+
+func TestWindowTemplateFailedThenAgain(t *testing.T) {
+	h, clock := newWindowHarness(t, cloudCaps)
+	c := newCustomer(6)
+	h.write(c, "Hello", clock.Now())
+	card := h.cardFor("Hello")
+	clock.Add(25 * time.Hour)
+	h.wa.FailNext(1, fmt.Errorf("graph 400/132001: %w", bot.ErrUnsupported))
+	res := h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.SendTemplate, ActionID: "t3"})
+	require.Equal(t, bot.Applied, res.Outcome)
+	failed := h.waitCard(card.DraftID, func(c bot.Card) bool { return strings.Contains(c.Note, "was not sent") }, "the card says it failed")
+	assert.Contains(t, failed.Note, "was not sent: WhatsApp refused the template.")
+	assert.True(t, failed.Template, "and offers it again")
+	require.Eventually(t, func() bool { return len(h.notifier.Alerts()) == 1 }, wait, tick, "admins are told")
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.SendTemplate, ActionID: "t4"})
+	require.Equal(t, bot.Applied, res.Outcome, res.Message)
+	h.waitCard(card.DraftID, func(c bot.Card) bool { return strings.Contains(c.Note, "Template sent at") }, "sent the second time")
+	assert.Len(t, h.wa.Sends(), 1)
+}
+
+// TestWindowTemplateFirstName: a template that greets by first name gets
+// the customer's first name as its parameter; without a known name it is
+// not queued.
+func TestWindowTemplateFirstName(t *testing.T) {
+	caps := cloudCaps
+	caps.Template.FirstName = true
+	h, clock := newWindowHarness(t, caps)
+	c := newCustomer(7)
+	h.write(c, "Any slots next week?", clock.Now())
+	card := h.cardFor("Any slots next week?")
+	anon := newCustomer(8)
+	anon.name = ""
+	h.write(anon, "Price of a boiler service?", clock.Now())
+	anonCard := h.cardFor("Price of a boiler service?")
+	clock.Add(25 * time.Hour)
+
+	res := h.decide(bot.Decision{DraftID: anonCard.DraftID, Kind: bot.SendTemplate, ActionID: "t5"})
+	require.Equal(t, bot.Refused, res.Outcome)
+	assert.Equal(t, "This template greets the customer by first name, and their name is not known, so it was not sent.", res.Message)
+
+	res = h.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.SendTemplate, ActionID: "t6"})
+	require.Equal(t, bot.Applied, res.Outcome, res.Message)
+	require.Eventually(t, func() bool { return len(h.wa.Sends()) == 1 }, wait, tick)
+	assert.Equal(t, []string{"Customer"}, h.wa.Sends()[0].TemplateParams, "the first word of the name")
+}
+
+// TestTemplateAcrossRestarts: a queued template is sent once by the next
+// process; one whose send is in doubt at a crash is never sent again on a
+// channel that is not idempotent, and its keyed receipt settles it.
+func TestTemplateAcrossRestarts(t *testing.T) {
+	caps := cloudCaps
+	h, clock := newWindowHarness(t, caps)
+	c1, c2 := newCustomer(9), newCustomer(10)
+	h.write(c1, "Queued before the stop?", clock.Now())
+	h.write(c2, "In doubt at the crash?", clock.Now())
+	card1, card2 := h.cardFor("Queued before the stop?"), h.cardFor("In doubt at the crash?")
+	clock.Add(25 * time.Hour)
+	require.NoError(t, h.stop())
+
+	ctx := context.Background()
+	db := h.openStore()
+	staff := bot.Identity{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-0000000000a1"}
+	require.NoError(t, db.QueueTemplate(ctx, bot.Decision{DraftID: card1.DraftID, Kind: bot.SendTemplate, By: staff}, caps.Template))
+	require.NoError(t, db.QueueTemplate(ctx, bot.Decision{DraftID: card2.DraftID, Kind: bot.SendTemplate, By: staff}, caps.Template))
+	assert.ErrorIs(t, db.QueueTemplate(ctx, bot.Decision{DraftID: card2.DraftID, Kind: bot.SendTemplate, By: staff}, caps.Template), bot.ErrDecided)
+	items, err := db.DueOutbox(ctx, time.Now().Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Len(t, items, 2)
+	var doubt bot.OutboxItem
+	for _, it := range items {
+		assert.Equal(t, bot.OutboxTemplate, it.Kind)
+		assert.Equal(t, caps.Template, it.Template)
+		assert.Empty(t, it.Text)
+		if it.DraftID == card2.DraftID {
+			doubt = it
+		}
+	}
+	// The crash: the second one's send began, its answer never recorded.
+	require.NoError(t, db.BeginSend(ctx, doubt.ID, time.Now()))
+	require.NoError(t, db.Close())
+
+	h.wa.SetCapabilities(caps) // not idempotent
+	h.start()
+	require.Eventually(t, func() bool { return len(h.wa.SendsTo(c1.chat)) == 1 }, wait, tick, "the queued template goes")
+	h.waitCard(card1.DraftID, func(c bot.Card) bool { return strings.Contains(c.Note, "Template sent at") }, "sent")
+	time.Sleep(1500 * time.Millisecond) // past a poll: the in-doubt one is not sent again
+	assert.Empty(t, h.wa.SendsTo(c2.chat))
+	require.NoError(t, h.wa.InjectReceipt(ctx, bot.Receipt{Chat: c2.chat, IDs: []bot.MessageID{"wamid.t"}, Status: bot.StatusDelivered, Key: doubt.Key}))
+	h.waitCard(card2.DraftID, func(c bot.Card) bool { return strings.Contains(c.Note, "and delivered") }, "its keyed receipt settles it")
+	assert.Len(t, h.wa.Sends(), 1)
+}
+
+// settleCard waits until a draft's card has had no update for longer than
+// a poll, so a later count compares like with like on a loaded machine.
+func (h *harness) settleCard(draftID int64) {
+	h.t.Helper()
+	deadline := time.Now().Add(wait)
+	for n := h.updatesOf(draftID); time.Now().Before(deadline); {
+		time.Sleep(1200 * time.Millisecond)
+		m := h.updatesOf(draftID)
+		if m == n {
+			return
+		}
+		n = m
+	}
+	h.t.Fatalf("card of draft %d kept changing", draftID)
+}
+
+// updatesOf counts the updates of a draft's card.
+func (h *harness) updatesOf(draftID int64) int {
+	n := 0
+	for _, c := range h.notifier.Updates() {
+		if c.DraftID == draftID {
+			n++
+		}
+	}
+	return n
+}
+
+// TestWindowCardRefreshedWhenItCloses: a pending draft's card is refreshed
+// when its chat's window closes, with no click, so it stops offering
+// Approve; after a restart too; and when the customer writes again it
+// shows the window open until the new time.
+func TestWindowCardRefreshedWhenItCloses(t *testing.T) {
+	h, clock := newWindowHarness(t, cloudCaps)
+	c, later := newCustomer(11), newCustomer(12)
+	t0 := clock.Now()
+	h.write(c, "Still open?", t0)
+	h.write(later, "Open after the restart?", t0.Add(time.Hour))
+	card, card2 := h.cardFor("Still open?"), h.cardFor("Open after the restart?")
+	require.Equal(t, 24*time.Hour, card.WindowLeft)
+	h.settleCard(card.DraftID) // the drafted card's own updates are done
+
+	clock.Add(23*time.Hour + 59*time.Minute)
+	before := h.updatesOf(card.DraftID)
+	time.Sleep(1500 * time.Millisecond) // past a poll
+	assert.Equal(t, before, h.updatesOf(card.DraftID), "nothing to refresh while it is open")
+
+	clock.Add(2 * time.Minute)
+	closed := h.waitCard(card.DraftID, func(c bot.Card) bool { return c.WindowLeft == 0 }, "the card is refreshed as the window closes")
+	assert.True(t, closed.WindowEnds.Equal(t0.Add(24*time.Hour)))
+	assert.True(t, closed.Template, "and offers the template")
+	assert.Equal(t, bot.DraftPending, closed.Status)
+	n := h.updatesOf(card.DraftID)
+	time.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, n, h.updatesOf(card.DraftID), "refreshed once, not on every poll")
+	c2, _ := h.notifier.Card(card2.DraftID)
+	assert.Positive(t, c2.WindowLeft, "the other chat's window is still open")
+
+	// The other chat's window closes while no process runs.
+	require.NoError(t, h.stop())
+	clock.Add(2 * time.Hour)
+	h.start()
+	h.waitCard(card2.DraftID, func(c bot.Card) bool { return c.WindowLeft == 0 }, "refreshed after the restart")
+
+	// The first customer writes again: the old card shows the window open.
+	h.write(c, "Hello again", clock.Now())
+	h.cardFor("Hello again")
+	reopened := h.waitCard(card.DraftID, func(c bot.Card) bool { return c.WindowLeft > 0 }, "the old card shows the window open again")
+	assert.True(t, reopened.WindowEnds.Equal(clock.Now().Add(24*time.Hour)))
 }
 
 func TestDurationWords(t *testing.T) {

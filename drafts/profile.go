@@ -39,6 +39,9 @@ var fieldWords = map[string]string{
 	"trade":              "The trade",
 	"tone":               "The tone",
 	"opening_hours":      "The opening hours",
+	"time_zone":          "The time zone",
+	"closures":           "The closed dates",
+	"urgent_contact":     "The urgent contact",
 	"sign_off":           "The sign-off",
 	"legal_name":         "The legal name",
 	"privacy_contact":    "The privacy contact",
@@ -66,8 +69,18 @@ type Profile struct {
 	BusinessName string `json:"business_name"`
 	Trade        string `json:"trade,omitempty"`         // "plumbing and heating"
 	Tone         string `json:"tone,omitempty"`          // "friendly, short, plain English"
-	OpeningHours string `json:"opening_hours,omitempty"` // free text
+	OpeningHours string `json:"opening_hours,omitempty"` // ParseHours; older free text: no closed-hours reply
 	SignOff      string `json:"sign_off,omitempty"`      // "Thanks, the Brightwater team"
+	// TimeZone is the IANA name of the business's time zone
+	// ("Europe/London"): the opening hours are on its clock.
+	TimeZone string `json:"time_zone,omitempty"`
+	// Closures are dates the business is closed whatever the opening
+	// hours say, as ParseClosures reads them ("2025-12-25, 2025-12-24 to
+	// 2026-01-02").
+	Closures string `json:"closures,omitempty"`
+	// UrgentContact is how a customer reaches a person while the business
+	// is closed ("call 0117 496 0000"); the closed-hours reply names it.
+	UrgentContact string `json:"urgent_contact,omitempty"`
 	// LegalName is the business's legal name, the controller of the data
 	// people give it ("Brightwater Plumbing Ltd"): the privacy notice and
 	// the exports name it. If empty, they say it is not set yet.
@@ -103,6 +116,30 @@ type Controller struct {
 // Controller returns the profile's controller details.
 func (p Profile) Controller() Controller {
 	return Controller{LegalName: p.LegalName, TradingName: p.BusinessName, PrivacyContact: p.PrivacyContact, ICORegistration: p.ICORegistration}
+}
+
+// Schedule returns the profile's opening hours as a Schedule. ok is false
+// when they are not set, are free text ParseHours cannot read, or the time
+// zone is not set: then no closed-hours reply is sent.
+func (p Profile) Schedule() (Schedule, bool) {
+	if p.OpeningHours == "" || p.TimeZone == "" {
+		return Schedule{}, false
+	}
+	w, err := ParseHours(p.OpeningHours)
+	if err != nil {
+		return Schedule{}, false
+	}
+	loc, err := LoadTimeZone(p.TimeZone)
+	if err != nil {
+		return Schedule{}, false
+	}
+	var cs []Closure
+	if p.Closures != "" {
+		if cs, err = ParseClosures(p.Closures); err != nil {
+			return Schedule{}, false
+		}
+	}
+	return Schedule{Week: w, Closures: cs, Loc: loc, Urgent: p.UrgentContact}, true
 }
 
 // PriceList is the versioned list quotes are computed from. Prices are net
@@ -283,11 +320,23 @@ func (p *Profile) Validate() error {
 		{"tone", p.Tone, false, 200},
 		{"opening_hours", p.OpeningHours, false, 300},
 		{"sign_off", p.SignOff, false, 200},
+		{"closures", p.Closures, false, 1000},
+		{"urgent_contact", p.UrgentContact, false, 200},
 		{"legal_name", p.LegalName, false, 160},
 		{"privacy_contact", p.PrivacyContact, false, 300},
 	}
 	for _, t := range texts {
 		if err := checkLine(t.field, t.v, t.required, t.max); err != nil {
+			return err
+		}
+	}
+	if p.TimeZone != "" {
+		if _, err := LoadTimeZone(p.TimeZone); err != nil {
+			return err
+		}
+	}
+	if p.Closures != "" {
+		if _, err := ParseClosures(p.Closures); err != nil {
 			return err
 		}
 	}

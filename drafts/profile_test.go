@@ -271,6 +271,8 @@ func TestProfileErrorsForPeople(t *testing.T) {
 		"price add", "price add -washer 10 each Washer", "price add washer ten each Washer", "price remove", "price remove nope",
 		"price version 2026 11", "price version " + strings.Repeat("v", 50), "price frob", "set hours " + "\x07",
 		"set privacy-contact nope", "set privacy-contact a@b", "set ico X123",
+		"set hours whenever", "set hours mon-fri 9-5", "set hours mon-fri", "set timezone GMT", "set timezone Mars/Olympus",
+		"set timezone \x07", "set closed christmas", "set closed 2025-12-26 to 2025-12-24", "set urgent " + strings.Repeat("x", 201),
 	} {
 		t.Run(args, func(t *testing.T) {
 			cmd, err := ParseProfileCommand(args)

@@ -33,6 +33,9 @@ type ProfileCommand struct {
 // ProfileUsage is the help text for /profile.
 const ProfileUsage = `/profile — show the business profile the AI drafts from
 /profile set <field> <value> — fields: name, trade, tone, hours, signoff, vat, currency; and who you are in the privacy notice: legal-name, privacy-contact (an e-mail or postal address), ico (your ICO registration number, if any) ("-" clears all but name, vat and currency)
+/profile set hours mon-fri 08:00-17:30, sat 09:00-12:00 — your opening hours; with /profile set timezone Europe/London, a customer who writes while you are closed gets one automatic reply saying when you open
+/profile set closed 2025-12-25, 2025-12-24 to 2026-01-02 — dates you are closed (holidays)
+/profile set urgent call 0117 496 0000 — how to reach a person while you are closed; the automatic reply names it
 /profile set vision on|off — whether the AI model sees the photos customers send (off unless turned on; never for a customer who said /stop)
 /profile price add <id> <price> <unit> <name…> — add or replace a price-list item, e.g. /profile price add callout 60.00 visit Standard callout
 /profile price remove <id>
@@ -47,8 +50,14 @@ func profileField(name string) (string, bool) {
 		return "trade", true
 	case "tone":
 		return "tone", true
-	case "hours", "opening_hours":
+	case "hours", "opening_hours", "opening-hours":
 		return "opening_hours", true
+	case "timezone", "time-zone", "time_zone", "tz", "zone":
+		return "time_zone", true
+	case "closed", "closures", "closure", "holidays", "closed-dates":
+		return "closures", true
+	case "urgent", "urgent-contact", "urgent_contact", "emergency":
+		return "urgent_contact", true
 	case "signoff", "sign-off", "sign_off":
 		return "sign_off", true
 	case "vat", "vat_rate":
@@ -87,7 +96,7 @@ func ParseProfileCommand(args string) (ProfileCommand, error) {
 		name, value := cutWord(rest)
 		field, ok := profileField(name)
 		if !ok {
-			return ProfileCommand{}, badProfile("There is no profile field by that name; use name, trade, tone, hours, signoff, vat, currency, legal-name, privacy-contact, ico or vision.")
+			return ProfileCommand{}, badProfile("There is no profile field by that name; use name, trade, tone, hours, timezone, closed, urgent, signoff, vat, currency, legal-name, privacy-contact, ico or vision.")
 		}
 		if value == "" {
 			return ProfileCommand{}, badProfile("Give the new value too: /profile set %s <value>.", name)
@@ -169,6 +178,12 @@ func (c ProfileCommand) Apply(p Profile) (Profile, error) {
 		if optional && v == "-" {
 			v = ""
 		}
+		if c.Field == "opening_hours" || c.Field == "time_zone" || c.Field == "closures" {
+			// Before parsing, whose errors may quote what was typed.
+			if err := checkLine(c.Field, v, false, 1000); err != nil {
+				return Profile{}, err
+			}
+		}
 		switch c.Field {
 		case "business_name":
 			p.BusinessName = v
@@ -177,7 +192,34 @@ func (c ProfileCommand) Apply(p Profile) (Profile, error) {
 		case "tone":
 			p.Tone = v
 		case "opening_hours":
+			if v != "" {
+				w, err := ParseHours(v)
+				if err != nil {
+					return Profile{}, err
+				}
+				v = w.String()
+			}
 			p.OpeningHours = v
+		case "time_zone":
+			if v != "" {
+				loc, err := LoadTimeZone(v)
+				if err != nil {
+					return Profile{}, err
+				}
+				v = loc.String()
+			}
+			p.TimeZone = v
+		case "closures":
+			if v != "" {
+				cs, err := ParseClosures(v)
+				if err != nil {
+					return Profile{}, err
+				}
+				v = FormatClosures(cs)
+			}
+			p.Closures = v
+		case "urgent_contact":
+			p.UrgentContact = v
 		case "sign_off":
 			p.SignOff = v
 		case "vat_rate":
@@ -241,6 +283,33 @@ func (c ProfileCommand) Apply(p Profile) (Profile, error) {
 	return p, nil
 }
 
+// hoursWords renders the opening hours for /profile show: in words when
+// they are structured, else as the free text they are.
+func (p Profile) hoursWords() string {
+	if p.OpeningHours == "" {
+		return ""
+	}
+	if w, err := ParseHours(p.OpeningHours); err == nil {
+		return w.Words()
+	}
+	return p.OpeningHours
+}
+
+// closedReplyState says whether customers who write while the business is
+// closed get the automatic reply, and if not, what to set.
+func (p Profile) closedReplyState() string {
+	_, hoursErr := ParseHours(p.OpeningHours)
+	switch {
+	case p.OpeningHours == "":
+		return "off (set your opening hours, such as /profile set hours mon-fri 08:00-17:30, sat 09:00-12:00)"
+	case hoursErr != nil:
+		return "off (the opening hours are free text; set them as days and times, such as /profile set hours mon-fri 08:00-17:30, sat 09:00-12:00)"
+	case p.TimeZone == "":
+		return "off (set your time zone, such as /profile set timezone Europe/London)"
+	}
+	return "on (a customer who writes while you are closed gets one automatic reply per closed period, saying when you open)"
+}
+
 // bumpVersion increments a trailing ".N", or appends ".1".
 func bumpVersion(v string) string {
 	if v == "" {
@@ -269,7 +338,15 @@ func (p Profile) Summary() string {
 	line("Business", p.BusinessName)
 	line("Trade", p.Trade)
 	line("Tone", p.Tone)
-	line("Opening hours", p.OpeningHours)
+	line("Opening hours", p.hoursWords())
+	line("Time zone", p.TimeZone)
+	if p.Closures != "" {
+		if cs, err := ParseClosures(p.Closures); err == nil {
+			line("Closed on", closuresWords(cs))
+		}
+	}
+	line("Urgent contact", p.UrgentContact)
+	line("Closed-hours reply", p.closedReplyState())
 	line("Sign-off", p.SignOff)
 	line("VAT", p.VATRate.String())
 	line("Currency", p.Currency)

@@ -176,6 +176,7 @@ func renderSystem(p *Profile, now time.Time) string {
 		b.WriteString("- Opening hours: " + neutralise(p.OpeningHours) + "\n")
 	}
 	b.WriteString("- Current date and time: " + now.UTC().Format("Monday 2 January 2006, 15:04 UTC") + "\n")
+	b.WriteString(scheduleFacts(p, now))
 	if p.Tone != "" {
 		b.WriteString("- Tone: " + neutralise(p.Tone) + "\n")
 	}

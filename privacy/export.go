@@ -20,7 +20,7 @@ const ExportSchema = "switchboard.export/v1"
 
 // exportKinds are the arrays of one subject, in the order the store
 // streams them (see Store.ExportSubject), with their names in the document.
-var exportKinds = []string{"identity", "message", "media", "draft", "decision", "decision-by", "outbox", "card", "request", "audit"}
+var exportKinds = []string{"identity", "message", "media", "draft", "decision", "decision-by", "outbox", "closed-ack", "card", "request", "audit"}
 
 var exportArrays = map[string]string{
 	"identity":    "identities",
@@ -30,6 +30,7 @@ var exportArrays = map[string]string{
 	"decision":    "decisions",
 	"decision-by": "decisions_by_you",
 	"outbox":      "outbox",
+	"closed-ack":  "closed_hours_replies",
 	"card":        "cards",
 	"request":     "requests",
 	"audit":       "audit",
@@ -126,6 +127,18 @@ type xOutbox struct {
 	Attempts    int    `json:"attempts"`
 	NextAttempt string `json:"next_attempt,omitempty"`
 	PlatformID  string `json:"platform_message_id,omitempty"`
+	// Kind is "reply", or "template" for the business's message template
+	// sent to ask you to write again (Template names it; Text is empty).
+	Kind     string `json:"kind"`
+	Template string `json:"template,omitempty"`
+}
+
+// xClosedAck is a closed period in which the business sent its fixed
+// closed-hours reply (the text is in outbox and messages).
+type xClosedAck struct {
+	Platform    string `json:"platform"`
+	ClosedUntil string `json:"closed_until,omitempty"`
+	QueuedAt    string `json:"queued_at,omitempty"`
 }
 
 type xCard struct {
@@ -349,7 +362,10 @@ func (d *exportDoc) convert(kind string, v any) (any, error) {
 		out, ok = draftDoc(x), kind == "draft"
 	case bot.OutboxItem:
 		out, ok = xOutbox{ID: x.ID, DraftID: x.DraftID, Platform: string(x.Platform), Chat: string(x.Chat), Text: x.Text,
-			Status: string(x.Status), Attempts: x.Attempts, NextAttempt: stamp(x.NextAttempt), PlatformID: string(x.PlatformID)}, kind == "outbox"
+			Status: string(x.Status), Attempts: x.Attempts, NextAttempt: stamp(x.NextAttempt), PlatformID: string(x.PlatformID),
+			Kind: outboxKind(x.Kind), Template: x.Template.Name}, kind == "outbox"
+	case bot.ClosedAck:
+		out, ok = xClosedAck{Platform: string(x.Platform), ClosedUntil: stamp(x.Until), QueuedAt: stamp(x.At)}, kind == "closed-ack"
 	case bot.CardRef:
 		out, ok = xCard{Conversation: x.Conversation, ActivityID: x.ActivityID}, kind == "card"
 	case bot.Request:
@@ -369,6 +385,14 @@ func (d *exportDoc) convert(kind string, v any) (any, error) {
 		return nil, fmt.Errorf("export: %s row of unexpected type %T", kind, v)
 	}
 	return out, nil
+}
+
+// outboxKind names an outbox row's kind in the export.
+func outboxKind(k bot.OutboxKind) string {
+	if k == "" {
+		return string(bot.OutboxReply)
+	}
+	return string(k)
 }
 
 func draftDoc(x bot.Draft) xDraft {

@@ -20,6 +20,10 @@ type Controller struct {
 	Contact string
 	// ICORegistration is its ICO register number, if any.
 	ICORegistration string
+	// ClosedHoursReply is true when the business has opening hours set,
+	// so a customer who writes while it is closed gets its fixed
+	// closed-hours reply: the notice says that /stop does not stop it.
+	ClosedHoursReply bool
 }
 
 // Policy is what the privacy notice and the export's supplementary
@@ -54,6 +58,10 @@ type Policy struct {
 	RetentionMonths int
 	// LogDays is how long technical logs are kept. If 0, 30.
 	LogDays int
+	// ClosedHoursReply is true when customers who write while the business
+	// is closed get its fixed closed-hours reply (Controller's, on every
+	// use, when Options.Controller is set).
+	ClosedHoursReply bool
 }
 
 func (p Policy) withDefaults() Policy {
@@ -72,6 +80,7 @@ func (p Policy) withDefaults() Policy {
 // withController returns p naming c as the controller.
 func (p Policy) withController(c Controller) Policy {
 	p.Controller, p.TradingName, p.Contact, p.ICORegistration = c.LegalName, c.TradingName, c.Contact, c.ICORegistration
+	p.ClosedHoursReply = c.ClosedHoursReply
 	return p
 }
 
@@ -160,7 +169,7 @@ func (p Policy) Notice() string {
 		why = "Why: to answer your messages and give you the service you ask for (contract and legitimate interests). Our staff write every reply; no AI model sees your messages."
 		who = "Who processes it: our staff on Microsoft Teams, Microsoft (Teams) and " + meta + "."
 	}
-	return strings.Join([]string{
+	lines := []string{
 		p.who(),
 		p.contactLine(),
 		"What we keep: your phone number and WhatsApp ids (or your Teams id), the name your app shows (or the one you gave with /name), the messages you send us and our replies, and the reply drafts our staff review.",
@@ -169,8 +178,17 @@ func (p Policy) Notice() string {
 		fmt.Sprintf("How long: messages and drafts are erased %d months after your last message; technical logs after %d days; export files once delivered or after 24 hours.", p.RetentionMonths, p.LogDays),
 		"Your rights: /export for a copy of your data, /name to correct your name, /stop to keep AI away from your messages (/start to resume), /forget me to erase your data. We answer within one month.",
 		"Complaints: " + p.complaintsTo() + "; you can also complain to " + icoRoute + ".",
-	}, "\n")
+	}
+	if p.ClosedHoursReply {
+		// After the rights line, which names /stop.
+		lines = slices.Insert(lines, len(lines)-1, ClosedHoursNotice)
+	}
+	return strings.Join(lines, "\n")
 }
+
+// ClosedHoursNotice is the notice's line when the business sends its
+// closed-hours reply.
+const ClosedHoursNotice = "Outside our opening hours, one automatic reply per closed period tells you when we open. It is a fixed text, not written by AI, so it comes after /stop too."
 
 // Help lists the commands a subject with role may use. adminExtra are more
 // lines for the one Admin section (commands served in front of the

@@ -37,8 +37,8 @@ func (p seeded) needles() []string {
 }
 
 // seedPerson stores a customer with PN and LID identities, two inbound
-// messages (one planted), drafts, a posted card and a staff edit (which
-// queues a reply in the outbox).
+// messages (one planted), drafts, a posted card, a staff edit (which
+// queues a reply in the outbox) and a template sent to reopen the window.
 func seedPerson(t *testing.T, h *harness, phone, lid, name, planted string) seeded {
 	t.Helper()
 	sub := h.customer(phone, lid, name)
@@ -59,6 +59,10 @@ func seedPerson(t *testing.T, h *harness, phone, lid, name, planted string) seed
 			h.clock.Add(time.Minute)
 			require.NoError(t, h.st.Decide(h.ctx, bot.Decision{DraftID: did, Kind: bot.Edit, Text: "Edited for " + name + ": " + planted,
 				By: bot.Identity{Kind: bot.IDTeams, Value: "aad-staff"}, Tenant: "tenant-1", ByName: "Sam Staff", ActionID: "click-" + phone[1:], At: h.clock.Now()}))
+		} else {
+			// The reply window closed: staff sent the business's template.
+			require.NoError(t, h.st.QueueTemplate(h.ctx, bot.Decision{DraftID: did, Kind: bot.SendTemplate, ActionID: "template-" + phone[1:], At: h.clock.Now()},
+				bot.Template{Name: "reopen_conversation", Language: "en_GB"}))
 		}
 	}
 	return seeded{sub: sub, phone: phone, lid: lid, name: name, planted: planted}
@@ -309,7 +313,8 @@ func TestProofExportGolden(t *testing.T) {
 	assert.Len(t, one["identities"], 2)
 	assert.Len(t, one["messages"], 2)
 	assert.Len(t, one["drafts"], 2)
-	assert.Len(t, one["decisions"], 1)
+	assert.Len(t, one["decisions"], 2, "the edit and the template")
+	assert.Len(t, one["outbox"], 2, "the reply and the template")
 	assert.Len(t, one["cards"], 1)
 
 	// Subject ids are random: name them before comparing.

@@ -24,6 +24,7 @@ type testStore interface {
 	CreateDraft(ctx context.Context, d bot.Draft) (int64, error)
 	SaveCard(ctx context.Context, draftID int64, ref bot.CardRef) error
 	Decide(ctx context.Context, d bot.Decision) error
+	QueueTemplate(ctx context.Context, d bot.Decision, t bot.Template) error
 	DueOutbox(ctx context.Context, now time.Time, limit int) ([]bot.OutboxItem, error)
 	MarkSent(ctx context.Context, outboxID int64, platformID bot.MessageID, at time.Time) error
 	CreateMedia(ctx context.Context, m bot.Media) (int64, error)

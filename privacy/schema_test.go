@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard/switchboard/bot"
 )
 
 // validator checks a JSON value against the subset of JSON Schema
@@ -216,4 +218,54 @@ func TestValidatorCatchesViolations(t *testing.T) {
 			assert.NotEmpty(t, v.validate(v.root, val, "$"))
 		})
 	}
+}
+
+// TestSchemaNamesEveryStatus: every status a message, reply or draft can
+// be in is one the export schema allows, so an export taken while a reply
+// is being sent (or a draft is being made) is valid.
+func TestSchemaNamesEveryStatus(t *testing.T) {
+	b, err := os.ReadFile("testdata/export.schema.json")
+	require.NoError(t, err)
+	var enums [][]any
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, c := range v {
+				if e, ok := c.([]any); ok && k == "enum" {
+					enums = append(enums, e)
+				}
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	var schema any
+	require.NoError(t, json.Unmarshal(b, &schema))
+	walk(schema)
+	has := func(e []any, s string) bool { return slices.Contains(e, any(s)) }
+	sendStatuses := []bot.MessageStatus{bot.StatusReceived, bot.StatusPending, bot.StatusSending, bot.StatusUnconfirmed,
+		bot.StatusSent, bot.StatusDelivered, bot.StatusRead, bot.StatusFailed}
+	draftStatuses := []bot.DraftStatus{bot.DraftDrafting, bot.DraftPending, bot.DraftApproved, bot.DraftEdited,
+		bot.DraftRejected, bot.DraftFailed, bot.DraftSent}
+	var sends, drafts int
+	for _, e := range enums {
+		switch {
+		case has(e, "received"):
+			sends++
+			for _, s := range sendStatuses {
+				assert.True(t, has(e, string(s)), "message/outbox status %q missing from %v", s, e)
+			}
+		case has(e, "approved"):
+			drafts++
+			for _, s := range draftStatuses {
+				assert.True(t, has(e, string(s)), "draft status %q missing from %v", s, e)
+			}
+		}
+	}
+	assert.Equal(t, 2, sends, "the messages and outbox status lists")
+	assert.Equal(t, 1, drafts, "the drafts status list")
 }

@@ -24,6 +24,7 @@ var dbWords = []countWord{
 	{"media", "photo, voice note or document (its file deleted)", "photos, voice notes and documents (their files deleted)"},
 	{"decisions", "staff decision on a reply", "staff decisions on replies"},
 	{"outbox", "reply waiting to be sent", "replies waiting to be sent"},
+	{"closed_acks", "note of an automatic closed-hours reply", "notes of automatic closed-hours replies"},
 	{"identities", "phone number or account id", "phone numbers and account ids"},
 	{"subjects", "profile (name and settings)", "profiles (names and settings)"},
 	{"decisions_by", "decision taken as staff, now anonymous", "decisions taken as staff, now anonymous"},

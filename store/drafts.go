@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/switchboard/switchboard/bot"
 )
@@ -321,10 +322,14 @@ func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.Draft
 		}
 	}
 	var ref bot.CardRef
-	switch err := q.QueryRowContext(ctx, "SELECT conversation, activity_id FROM cards WHERE draft_id = ? AND state = 'posted'", id).
-		Scan(&ref.Conversation, &ref.ActivityID); {
+	var windowEnds int64
+	switch err := q.QueryRowContext(ctx, "SELECT conversation, activity_id, window_ends FROM cards WHERE draft_id = ? AND state = 'posted'", id).
+		Scan(&ref.Conversation, &ref.ActivityID, &windowEnds); {
 	case err == nil:
 		v.Card = &ref
+		if windowEnds > 0 {
+			v.CardWindowEnds = fromTS(windowEnds)
+		}
 	case !errors.Is(err, sql.ErrNoRows):
 		return bot.DraftView{}, err
 	}
@@ -336,13 +341,24 @@ func (db *DB) loadDraftView(ctx context.Context, q querier, id int64) (bot.Draft
 		v.Decision = &decs[0].Decision
 	}
 	var st, waiting string
-	switch err := q.QueryRowContext(ctx, "SELECT status, reason, waiting FROM outbox WHERE draft_id = ?", id).Scan(&st, &v.SendReason, &waiting); {
+	switch err := q.QueryRowContext(ctx, "SELECT status, reason, waiting FROM outbox WHERE draft_id = ? AND kind = 'reply'", id).Scan(&st, &v.SendReason, &waiting); {
 	case err == nil:
 		v.SendStatus, v.SendWaiting = bot.MessageStatus(st), bot.Platform(waiting)
 	case !errors.Is(err, sql.ErrNoRows):
 		return bot.DraftView{}, err
 	}
+	var tplAt int64
+	switch err := q.QueryRowContext(ctx, "SELECT status, reason, created_at FROM outbox WHERE draft_id = ? AND kind = 'template'", id).
+		Scan(&st, &v.TemplateReason, &tplAt); {
+	case err == nil:
+		v.TemplateStatus, v.TemplateAt = bot.MessageStatus(st), fromTS(tplAt)
+	case !errors.Is(err, sql.ErrNoRows):
+		return bot.DraftView{}, err
+	}
 	if v.LastInbound, err = lastInbound(ctx, q, d.Platform, d.chatIdx); err != nil {
+		return bot.DraftView{}, err
+	}
+	if v.ClosedReply, err = closedReplyOf(ctx, q, d.Platform, d.chatIdx, v.Message.StoredAt, d.CreatedAt); err != nil {
 		return bot.DraftView{}, err
 	}
 	return v, nil
@@ -469,7 +485,7 @@ func (db *DB) SaveCard(ctx context.Context, draftID int64, ref bot.CardRef) erro
 	res, err := write.ExecContext(ctx, `INSERT INTO cards (draft_id, subject_id, conversation, activity_id, posted_at, state, rendered)
 		SELECT id, subject_id, ?, ?, ?, 'posted', 0 FROM drafts WHERE id = ?
 		ON CONFLICT (draft_id) DO UPDATE SET conversation = excluded.conversation, activity_id = excluded.activity_id,
-			posted_at = excluded.posted_at, state = 'posted', rendered = 0`,
+			posted_at = excluded.posted_at, state = 'posted', rendered = 0, window_ends = 0`,
 		ref.Conversation, ref.ActivityID, ts(db.now()), draftID)
 	if err != nil {
 		return fmt.Errorf("save card: %w", err)
@@ -490,6 +506,53 @@ func (db *DB) CardRendered(ctx context.Context, draftID int64) error {
 		return fmt.Errorf("card rendered: %w", err)
 	}
 	return nil
+}
+
+// CardWindow records when the reply window the draft's posted card shows
+// as open closes; zero: the card shows no open window.
+func (db *DB) CardWindow(ctx context.Context, draftID int64, ends time.Time) error {
+	write, _, _, err := db.handles()
+	if err != nil {
+		return err
+	}
+	var v int64
+	if !ends.IsZero() {
+		v = max(1, ts(ends))
+	}
+	if _, err := write.ExecContext(ctx, "UPDATE cards SET window_ends = ? WHERE draft_id = ? AND state = 'posted'", v, draftID); err != nil {
+		return fmt.Errorf("card window: %w", err)
+	}
+	return nil
+}
+
+// WindowsClosed returns ids of drafts whose posted card shows a reply
+// window open that closed at or before now, soonest first.
+func (db *DB) WindowsClosed(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := queryIDs(ctx, read, "SELECT draft_id FROM cards WHERE window_ends > 0 AND window_ends <= ? ORDER BY window_ends, draft_id LIMIT ?", ts(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("windows closed: %w", err)
+	}
+	return ids, nil
+}
+
+// OpenDrafts returns ids of the undecided drafts (drafting, pending,
+// failed) of a chat that have a posted card, oldest first.
+func (db *DB) OpenDrafts(ctx context.Context, platform bot.Platform, chat bot.ChatID, limit int) ([]int64, error) {
+	_, read, _, err := db.handles()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := queryIDs(ctx, read, `SELECT d.id FROM drafts d JOIN cards c ON c.draft_id = d.id AND c.state = 'posted'
+		WHERE d.platform = ? AND d.chat_bidx = ? AND d.status IN ('drafting', 'pending', 'failed') ORDER BY d.id LIMIT ?`,
+		string(platform), db.keys.chatIndex(chat), limit)
+	if err != nil {
+		return nil, fmt.Errorf("open drafts: %w", err)
+	}
+	return ids, nil
 }
 
 // Unrendered returns ids of drafts whose posted card may still show the
@@ -710,7 +773,7 @@ func (db *DB) resend(ctx context.Context, d bot.Decision) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var subject, status string
 		var outboxID int64
-		if err := tx.QueryRowContext(ctx, "SELECT d.subject_id, o.id, o.status FROM drafts d JOIN outbox o ON o.draft_id = d.id WHERE d.id = ?", d.DraftID).
+		if err := tx.QueryRowContext(ctx, "SELECT d.subject_id, o.id, o.status FROM drafts d JOIN outbox o ON o.draft_id = d.id AND o.kind = 'reply' WHERE d.id = ?", d.DraftID).
 			Scan(&subject, &outboxID, &status); err != nil {
 			return notFound(err)
 		}
@@ -731,6 +794,76 @@ func (db *DB) resend(ctx context.Context, d bot.Decision) error {
 	})
 	if err != nil {
 		return fmt.Errorf("resend draft %d: %w", d.DraftID, err)
+	}
+	return nil
+}
+
+// QueueTemplate queues the business's template t for the chat of an
+// undecided draft, in one immediate transaction: an outbox row of kind
+// template (its own key, the template's name and language, no text; the
+// first name it may take is filled in when it is sent) and a decision row
+// of kind template (not settling: the draft waits for the customer's
+// answer). A draft has one template row: a failed or unconfirmed one is
+// queued again, due now, under the same key; any other, the same ActionID
+// again, or a decided draft gives bot.ErrDecided. The row's created_at is
+// the decision's time (when staff asked for it).
+func (db *DB) QueueTemplate(ctx context.Context, d bot.Decision, t bot.Template) error {
+	if t.IsZero() {
+		return fmt.Errorf("queue template for draft %d: no template", d.DraftID)
+	}
+	if d.At.IsZero() {
+		d.At = db.now()
+	}
+	params := ""
+	if t.FirstName {
+		params = templateFirstName
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		dr, sk, err := db.loadDraftRow(ctx, tx, d.DraftID)
+		if err != nil {
+			return err
+		}
+		if dr.Status.Decided() {
+			return bot.ErrDecided
+		}
+		var outboxID int64
+		var status string
+		switch err := tx.QueryRowContext(ctx, "SELECT id, status FROM outbox WHERE draft_id = ? AND kind = 'template'", d.DraftID).Scan(&outboxID, &status); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			if st := bot.MessageStatus(status); st != bot.StatusFailed && st != bot.StatusUnconfirmed {
+				return bot.ErrDecided
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (draft_id, subject_id, kind, action_id, at) VALUES (?, ?, 'template', ?, ?)`,
+			d.DraftID, string(dr.Subject), nullString(d.ActionID), ts(d.At)); err != nil {
+			if isUnique(err) {
+				return bot.ErrDecided
+			}
+			return fmt.Errorf("insert decision: %w", err)
+		}
+		now := ts(db.now())
+		if outboxID != 0 {
+			_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = ?, sending_at = 0, waiting = '',
+				last_error = '', reason = '', template = ?, template_lang = ?, template_params = ?, created_at = ?, updated_at = ? WHERE id = ?`,
+				now, t.Name, t.Language, params, ts(d.At), now, outboxID)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (draft_id, subject_id, platform, chat_bidx, chat, text, status, attempts, next_attempt,
+			created_at, updated_at, key, kind, template, template_lang, template_params) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, 'template', ?, ?, ?)`,
+			d.DraftID, string(dr.Subject), string(dr.Platform), dr.chatIdx, sk.seal("outbox", "chat", []byte(dr.Chat)),
+			sk.seal("outbox", "text", nil), now, ts(d.At), now, newOutboxKey(), t.Name, t.Language, params); err != nil {
+			if isUnique(err) {
+				return bot.ErrDecided
+			}
+			return fmt.Errorf("insert outbox: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("queue template for draft %d: %w", d.DraftID, err)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ var sealedColumns = []struct {
 	{"decisions", "by_subject", []string{"by_ident", "by_name"}},
 	{"outbox", "subject_id", []string{"chat", "text"}},
 	{"cards", "subject_id", nil},
+	{"closed_acks", "subject_id", nil},
 	{"media", "subject_id", []string{"sha256", "name", "ref", "file_key", "thumb", "transcript"}},
 }
 

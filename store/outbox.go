@@ -18,7 +18,11 @@ import (
 const maxErrLen = 500
 
 // outboxCols are the columns scanOutbox reads.
-const outboxCols = "id, draft_id, subject_id, platform, chat, text, status, attempts, next_attempt, platform_id, last_error, key, reason, sending_at, waiting"
+const outboxCols = "id, draft_id, subject_id, platform, chat, text, status, attempts, next_attempt, platform_id, last_error, key, reason, sending_at, waiting, kind, template, template_lang, template_params"
+
+// templateFirstName is outbox.template_params for a template whose {{1}}
+// is the customer's first name.
+const templateFirstName = "first_name"
 
 // newOutboxKey returns a fresh idempotency key for an outbox row: random,
 // no personal data, fit for a platform's callback field.
@@ -84,14 +88,15 @@ func (db *DB) queryOutbox(ctx context.Context, q querier, where string, args ...
 func (db *DB) scanOutbox(ctx context.Context, rows interface{ Scan(...any) error }) (bot.OutboxItem, error) {
 	var it bot.OutboxItem
 	var draftID sql.NullInt64
-	var subject, platform, status, waiting string
+	var subject, platform, status, waiting, kind, params string
 	var chat, text []byte
 	var next, sendingAt int64
 	var platformID sql.NullString
 	if err := rows.Scan(&it.ID, &draftID, &subject, &platform, &chat, &text, &status, &it.Attempts, &next, &platformID, &it.LastError,
-		&it.Key, &it.Reason, &sendingAt, &waiting); err != nil {
+		&it.Key, &it.Reason, &sendingAt, &waiting, &kind, &it.Template.Name, &it.Template.Language, &params); err != nil {
 		return bot.OutboxItem{}, err
 	}
+	it.Kind, it.Template.FirstName = bot.OutboxKind(kind), params == templateFirstName
 	it.DraftID, it.Subject, it.Platform, it.Status = draftID.Int64, bot.SubjectID(subject), bot.Platform(platform), bot.MessageStatus(status)
 	it.NextAttempt, it.PlatformID, it.SendingAt, it.Waiting = fromTS(next), bot.MessageID(platformID.String), fromTS(sendingAt), bot.Platform(waiting)
 	sk, err := db.subjectKey(ctx, it.Subject)
@@ -154,9 +159,10 @@ func (db *DB) MarkSent(ctx context.Context, outboxID int64, platformID bot.Messa
 }
 
 // settleSent records in tx that item it went out with platform id pid: the
-// outbox row takes status (sent or higher), an outbound message row is
-// written and the draft becomes sent. attempt counts an attempt (a send of
-// this process, not a receipt).
+// outbox row takes status (sent or higher), and for a reply an outbound
+// message row is written and the draft becomes sent (a template leaves the
+// draft waiting for the customer's answer). attempt counts an attempt (a
+// send of this process, not a receipt).
 func (db *DB) settleSent(ctx context.Context, tx *sql.Tx, it bot.OutboxItem, pid bot.MessageID, status bot.MessageStatus, at time.Time, attempt bool) error {
 	sk, err := db.subjectKey(ctx, it.Subject)
 	if err != nil {
@@ -171,6 +177,9 @@ func (db *DB) settleSent(ctx context.Context, tx *sql.Tx, it bot.OutboxItem, pid
 		sending_at = 0, waiting = '', reason = '', updated_at = ? WHERE id = ?`,
 		string(status), nullString(string(pid)), inc, now, it.ID); err != nil {
 		return fmt.Errorf("update outbox: %w", err)
+	}
+	if it.Kind == bot.OutboxTemplate {
+		return nil
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO messages (subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
 		VALUES (?, ?, ?, ?, ?, 'out', 'text', ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -288,13 +297,33 @@ func (db *DB) ApplyReceipt(ctx context.Context, r bot.Receipt) ([]int64, error) 
 				drafts = append(drafts, d)
 			}
 		}
+		var people []string // the recipients' subjects, looked up once if needed
 		for _, id := range r.IDs {
 			if id == "" {
 				continue
 			}
-			ids, err := queryIDs(ctx, tx, `UPDATE outbox SET status = ?1, updated_at = ?2
-				WHERE platform = ?3 AND chat_bidx = ?4 AND platform_id = ?5 AND `+rankSQL("status")+` < ?6
-				RETURNING COALESCE(draft_id, 0)`, string(r.Status), now, string(r.Platform), chatIdx, string(id), r.Status.Rank())
+			// The message in the receipt's chat; else in another chat of
+			// the person the receipt names (a reply sent to their user id
+			// whose status names only their number, or the reverse).
+			where, args := "chat_bidx = ?", []any{chatIdx}
+			if !db.sentIn(ctx, tx, r.Platform, chatIdx, id) {
+				if people == nil {
+					var err error
+					if people, err = db.recipientSubjects(ctx, tx, r.Recipients); err != nil {
+						return err
+					}
+				}
+				if len(people) == 0 {
+					continue
+				}
+				where, args = "subject_id IN (?"+strings.Repeat(", ?", len(people)-1)+")", nil
+				for _, p := range people {
+					args = append(args, p)
+				}
+			}
+			ids, err := queryIDs(ctx, tx, `UPDATE outbox SET status = ?, updated_at = ?
+				WHERE platform = ? AND platform_id = ? AND `+rankSQL("status")+` < ? AND `+where+`
+				RETURNING COALESCE(draft_id, 0)`, append([]any{string(r.Status), now, string(r.Platform), string(id), r.Status.Rank()}, args...)...)
 			if err != nil {
 				return fmt.Errorf("update outbox: %w", err)
 			}
@@ -304,9 +333,9 @@ func (db *DB) ApplyReceipt(ctx context.Context, r bot.Receipt) ([]int64, error) 
 					drafts = append(drafts, d)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?1
-				WHERE platform = ?2 AND chat_bidx = ?3 AND platform_id = ?4 AND dir = 'out' AND `+rankSQL("status")+` < ?5`,
-				string(r.Status), string(r.Platform), chatIdx, string(id), r.Status.Rank()); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?
+				WHERE platform = ? AND platform_id = ? AND dir = 'out' AND `+rankSQL("status")+` < ? AND `+where,
+				append([]any{string(r.Status), string(r.Platform), string(id), r.Status.Rank()}, args...)...); err != nil {
 				return fmt.Errorf("update message: %w", err)
 			}
 		}
@@ -316,6 +345,42 @@ func (db *DB) ApplyReceipt(ctx context.Context, r bot.Receipt) ([]int64, error) 
 		return nil, fmt.Errorf("apply receipt: %w", err)
 	}
 	return drafts, nil
+}
+
+// sentIn reports whether chatIdx holds a sent message (outbox row or
+// outbound message) with platform id id.
+func (db *DB) sentIn(ctx context.Context, tx *sql.Tx, p bot.Platform, chatIdx []byte, id bot.MessageID) bool {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM outbox WHERE platform = ?1 AND chat_bidx = ?2 AND platform_id = ?3)
+		+ (SELECT count(*) FROM messages WHERE platform = ?1 AND chat_bidx = ?2 AND platform_id = ?3 AND dir = 'out')`,
+		string(p), chatIdx, string(id)).Scan(&n)
+	return err != nil || n > 0 // on error, the receipt's chat only, as before
+}
+
+// recipientSubjects returns the subjects the identities belong to (none
+// for unknown identities; the empty list, not nil, when there are none).
+func (db *DB) recipientSubjects(ctx context.Context, tx *sql.Tx, ids []bot.Identity) ([]string, error) {
+	out := []string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys, err := db.identityKeys(ids)
+	if err != nil {
+		return out, nil // a malformed identity names nobody
+	}
+	found, err := db.lookupIdentities(ctx, tx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("receipt recipients: %w", err)
+	}
+	seen := map[bot.SubjectID]bool{}
+	for _, s := range found {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, string(s))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // receiptByKey applies a receipt to the outbox row of its Key and returns
@@ -363,6 +428,14 @@ func (db *DB) receiptByKey(ctx context.Context, tx *sql.Tx, r bot.Receipt) (int6
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE outbox SET status = ?, updated_at = ? WHERE id = ?", string(r.Status), ts(db.now()), it.ID); err != nil {
 		return 0, fmt.Errorf("receipt key: %w", err)
+	}
+	// Its outbound message row, in the chat it was sent to (which may not
+	// be the receipt's).
+	if it.PlatformID != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?1 WHERE platform = ?2 AND chat_bidx = ?3 AND platform_id = ?4 AND dir = 'out' AND `+
+			rankSQL("status")+` < ?5`, string(r.Status), string(it.Platform), db.keys.chatIndex(it.Chat), string(it.PlatformID), r.Status.Rank()); err != nil {
+			return 0, fmt.Errorf("receipt key: %w", err)
+		}
 	}
 	return it.DraftID, nil
 }

@@ -22,6 +22,7 @@ import (
 //	"decision"    DecisionRecord    (decisions on the subject's drafts, with edited text)
 //	"decision-by" DecisionRecord    (decisions the subject took as staff, without the reply text)
 //	"outbox"      bot.OutboxItem    (replies to the subject not yet sent or failed)
+//	"closed-ack"  bot.ClosedAck     (closed periods the subject got the closed-hours reply for; Platform, Until, At)
 //	"card"        bot.CardRef
 //	"request"     bot.Request       (requests the subject made)
 //	"audit"       bot.AuditEntry    (entries naming the subject as actor or subject)
@@ -34,6 +35,7 @@ const (
 	ExportDecision    = "decision"
 	ExportDecisionBy  = "decision-by"
 	ExportOutbox      = "outbox"
+	ExportClosedAck   = "closed-ack"
 	ExportCard        = "card"
 	ExportRequest     = "request"
 	ExportAudit       = "audit"
@@ -131,6 +133,9 @@ func (db *DB) ExportSubject(ctx context.Context, s bot.SubjectID, fn func(kind s
 			return err
 		}
 	}
+	if err := db.exportClosedAcks(ctx, read, s, fn); err != nil {
+		return wrap("closed-hours replies", err)
+	}
 	cards, err := db.CardsOf(ctx, s)
 	if err != nil {
 		return wrap("cards", err)
@@ -187,8 +192,8 @@ func (db *DB) auditOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.Au
 }
 
 // DeleteSubject erases subject s. In one transaction it deletes, children
-// first, every row keyed by s (media, decisions on its drafts, cards, outbox,
-// drafts, messages, identities, the subject) and clears s from decisions it
+// first, every row keyed by s (media, closed-hours records, decisions on
+// its drafts, cards, outbox, drafts, messages, identities, the subject) and clears s from decisions it
 // took as staff on other subjects' drafts ("decisions_by"); the same
 // transaction writes the erasure journal (subject id and step only) and
 // queues s's posted cards for removal from the platform (card_removals).
@@ -236,6 +241,9 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 		}
 		if n > 0 {
 			counts["media"] = n
+		}
+		if err := deleteClosedAcks(ctx, tx, s, counts); err != nil {
+			return err
 		}
 		for _, st := range steps {
 			res, err := tx.ExecContext(ctx, st.query, string(s))
@@ -308,6 +316,9 @@ func (db *DB) CountSubject(ctx context.Context, s bot.SubjectID) (map[string]int
 	}
 	if media > 0 { // as DeleteSubject reports it
 		out["media"] = media
+	}
+	if err := countClosedAcks(ctx, read, s, out); err != nil {
+		return nil, fmt.Errorf("count subject: %w", err)
 	}
 	return out, nil
 }

@@ -173,9 +173,9 @@ func (f *Fake) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error
 	switch {
 	case msg.Chat == "":
 		return "", errors.New("channeltest: send: no chat")
-	case msg.Template && !f.caps.Template:
+	case msg.Template != nil && f.caps.Template.IsZero():
 		return "", fmt.Errorf("channeltest: send template: %w", bot.ErrUnsupported)
-	case msg.Text == "" && msg.File == nil && !msg.Template:
+	case msg.Text == "" && msg.File == nil && msg.Template == nil:
 		return "", errors.New("channeltest: send: nothing to send")
 	case msg.File != nil && !f.caps.Files:
 		return "", fmt.Errorf("channeltest: send file: %w", bot.ErrUnsupported)

@@ -77,6 +77,7 @@ func renderCard(c bot.Card, v view) obj {
 	if label := intentLabel(r); label != "" {
 		body = append(body, textBlock("What they want: "+label, obj{"isSubtle": true, "size": "Small", "spacing": "Small"}))
 	}
+	body = append(body, closedReplyLine(c, v.now)...)
 	if c.Draft != "" {
 		body = append(body, textBlock(replyHeading(c), obj{"weight": "Bolder"}), plainBlock(c.Draft, nil))
 		if c.Author != "" {
@@ -445,28 +446,34 @@ func cardActions(c bot.Card, snippets []Snippet) []any {
 	r := c.Result
 	manual := r != nil && r.Manual
 	drafting := c.Status == bot.DraftDrafting
+	// A closed reply window takes no reply: neither Approve nor Edit is
+	// offered until the customer writes again (the router refreshes the
+	// card when the window closes and when it reopens).
+	closed := !c.WindowEnds.IsZero() && c.WindowLeft <= 0
 	var acts []any
 	switch {
 	case c.Status == bot.DraftFailed:
 		if r == nil || r.Failure.Retry() {
 			acts = append(acts, execute("Retry", "retry", c, nil))
 		}
-	case !manual && !drafting && c.Draft != "" && !r.Blocked():
+	case !manual && !drafting && c.Draft != "" && !r.Blocked() && !closed:
 		acts = append(acts, execute("Approve", "approve", c, obj{"style": "positive"}))
 	}
 	editTitle := "Edit"
 	if c.Draft == "" {
 		editTitle = "Write reply"
 	}
-	acts = append(acts, showCard(editTitle, editInputs(c, snippets),
-		[]any{execute("Send this reply", "edit", c, obj{"style": "positive"})}))
+	if !closed {
+		acts = append(acts, showCard(editTitle, editInputs(c, snippets),
+			[]any{execute("Send this reply", "edit", c, obj{"style": "positive"})}))
+	}
 	if !manual && !drafting && c.Status != bot.DraftFailed {
 		acts = append(acts, showCard("Regenerate",
 			[]any{obj{"type": "Input.Text", "id": "instruction", "label": "What should change? (optional)",
 				"placeholder": "shorter, friendlier, mention opening hours…", "maxLength": 500}},
 			[]any{execute("Draft again", "regenerate", c, nil)}))
 	}
-	if c.Template && !c.WindowEnds.IsZero() && c.WindowLeft <= 0 {
+	if c.Template && closed {
 		acts = append(acts, execute("Send template", "template", c, nil))
 	}
 	acts = append(acts, execute("Reject", "reject", c, obj{"style": "destructive"}))

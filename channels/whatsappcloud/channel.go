@@ -42,15 +42,6 @@ const (
 	DefaultMaxBody = 1 << 20
 )
 
-// Template is the business's pre-approved message template, the one kind of
-// message the Cloud API delivers outside the 24-hour window. It takes no
-// parameters: write it so it stands alone ("We have an answer to your
-// message; reply here to see it.").
-type Template struct {
-	Name     string // as approved in WhatsApp Manager; empty: no template
-	Language string // its language code, "en_GB"; if empty, "en"
-}
-
 // Options configures a Channel. PhoneNumberID, AccessToken, AppSecret and
 // VerifyToken are required.
 type Options struct {
@@ -62,6 +53,12 @@ type Options struct {
 	PhoneNumberID string
 	// AccessToken is a system-user token with whatsapp_business_messaging.
 	AccessToken string
+	// ReloadToken, if set, returns the access token as it is now (cmd
+	// reads WHATSAPP_CLOUD_ACCESS_TOKEN_FILE again). The channel calls it
+	// when the Graph API answers 190 (the token expired or was revoked)
+	// and from ReloadToken, so an operator rotates the token by replacing
+	// the file, without a restart.
+	ReloadToken func() (string, error)
 	// AppSecret is the Meta app's secret: webhooks must be signed with it.
 	AppSecret string
 	// VerifyToken is what Meta must echo when it verifies the webhook URL.
@@ -72,8 +69,12 @@ type Options struct {
 	// HTTPClient makes the Graph calls. If nil, a client with a 30 s
 	// timeout.
 	HTTPClient *http.Client
-	// Template, if its Name is set, can be sent outside the window.
-	Template Template
+	// Template, if its Name is set, can be sent outside the window: the
+	// business's approved template, in its Language ("en" if empty), with
+	// no parameter or, with FirstName, the customer's first name as {{1}}
+	// of its body. Write it so it stands alone ("We have an answer to your
+	// message; reply here to see it.").
+	Template bot.Template
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
 	// OnState is called with every change of Health. It must not block.
@@ -92,7 +93,9 @@ type Options struct {
 	// the privacy notice promises for exports.
 	MediaTTL time.Duration
 	// SendBackoff is the first wait before a Graph call that failed for a
-	// transient reason is tried again (twice more, doubling). If zero, 1 s.
+	// transient reason is tried again (twice more, doubling): a send only
+	// when its request never left, a media delete on any transient
+	// failure. If zero, 1 s.
 	SendBackoff time.Duration
 	// CheckEvery is how often Run checks the token again while the Graph
 	// API refuses it or cannot be reached, and sweeps expired media. If
@@ -111,6 +114,9 @@ type Channel struct {
 	http   *http.Client
 	health *healthTracker
 	media  *mediaLedger
+
+	accessToken atomic.Pointer[string] // the token Graph calls carry; replaced by ReloadToken
+	reloadMu    sync.Mutex             // one reload at a time
 
 	runMu sync.Mutex                 // held while Run runs
 	sink  atomic.Pointer[sinkHolder] // set while Run runs; the webhook answers 503 without it
@@ -182,6 +188,8 @@ func New(opts Options) (*Channel, error) {
 		media:   newMediaLedger(opts.StateDir, []byte(opts.AppSecret)),
 		windows: make(map[bot.ChatID]window),
 	}
+	tok := opts.AccessToken
+	c.accessToken.Store(&tok)
 	c.health.h = Health{State: StateStopped, Since: opts.Now()}
 	c.health.on = func(h Health) {
 		ev := c.log.Info()
@@ -198,6 +206,55 @@ func New(opts Options) (*Channel, error) {
 	return c, nil
 }
 
+// token returns the access token Graph calls carry now.
+func (c *Channel) token() string { return *c.accessToken.Load() }
+
+// ReloadToken reads the access token again (Options.ReloadToken) and, if
+// it changed, uses it from the next Graph call on and checks it at once, so
+// /readyz and the admins see the new state. It reports whether the token
+// changed. Without Options.ReloadToken it does nothing. Safe to call at any
+// time (cmd calls it on SIGHUP).
+func (c *Channel) ReloadToken(ctx context.Context) (bool, error) {
+	changed, err := c.reloadToken()
+	if changed {
+		c.checkToken(ctx)
+	}
+	return changed, err
+}
+
+// reloadToken swaps in the token Options.ReloadToken returns; changed is
+// false if it is the same (or there is no ReloadToken). Errors never hold
+// the token.
+func (c *Channel) reloadToken() (changed bool, err error) {
+	if c.opts.ReloadToken == nil {
+		return false, nil
+	}
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
+	tok, err := c.opts.ReloadToken()
+	tok = strings.TrimSpace(tok)
+	switch {
+	case err != nil:
+		c.log.Warn().Err(err).Msg("access token not reloaded")
+		return false, fmt.Errorf("whatsappcloud: reload access token: %w", err)
+	case tok == "":
+		c.log.Warn().Msg("access token not reloaded: empty")
+		return false, errors.New("whatsappcloud: reload access token: empty")
+	case tok == c.token():
+		return false, nil
+	}
+	c.accessToken.Store(&tok)
+	c.log.Info().Msg("access token reloaded")
+	return true, nil
+}
+
+// tokenRefused reports whether err is the Graph API refusing the access
+// token (190).
+func tokenRefused(err error) bool {
+	var ge *graphError
+	return errors.As(err, &ge) && classify(ge) == kindToken
+}
+
 // Platform returns bot.WhatsApp: customers are on WhatsApp whichever
 // transport carries them.
 func (c *Channel) Platform() bot.Platform { return bot.WhatsApp }
@@ -205,7 +262,7 @@ func (c *Channel) Platform() bot.Platform { return bot.WhatsApp }
 // Capabilities: documents yes, edits no, 4096 bytes of text, a 24-hour
 // window, and a template when one is configured.
 func (c *Channel) Capabilities() bot.Capabilities {
-	return bot.Capabilities{Files: true, MaxText: MaxText, Window: Window, Template: c.opts.Template.Name != ""}
+	return bot.Capabilities{Files: true, MaxText: MaxText, Window: Window, Template: c.opts.Template}
 }
 
 // State returns the channel's health now.
@@ -256,7 +313,15 @@ func (c *Channel) Run(ctx context.Context, sink bot.Sink) error {
 func (c *Channel) checkToken(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err := c.call(ctx, http.MethodGet, url.PathEscape(c.opts.PhoneNumberID), url.Values{"fields": {"id"}}, nil, "", nil)
+	check := func() error {
+		return c.call(ctx, http.MethodGet, url.PathEscape(c.opts.PhoneNumberID), url.Values{"fields": {"id"}}, nil, "", nil)
+	}
+	err := check()
+	if tokenRefused(err) {
+		if changed, _ := c.reloadToken(); changed {
+			err = check()
+		}
+	}
 	if ctx.Err() != nil {
 		return
 	}
@@ -272,7 +337,11 @@ func (c *Channel) observe(err error) {
 	case errors.As(err, &ge):
 		switch classify(ge) {
 		case kindToken:
-			c.health.set(StateTokenInvalid, fmt.Sprintf("error %d: the access token expired or was revoked; set a new system-user token (WHATSAPP_CLOUD_ACCESS_TOKEN) and restart; replies wait", ge.Code))
+			fix := "set a new system-user token (WHATSAPP_CLOUD_ACCESS_TOKEN) and restart"
+			if c.opts.ReloadToken != nil {
+				fix = "put a new system-user token in its file (WHATSAPP_CLOUD_ACCESS_TOKEN_FILE): it is read again on the next try, or at once on SIGHUP"
+			}
+			c.health.set(StateTokenInvalid, fmt.Sprintf("error %d: the access token expired or was revoked; %s; replies wait", ge.Code, fix))
 		case kindPermission:
 			c.health.set(StateNoPermission, fmt.Sprintf("error %d: the token lacks a permission (whatsapp_business_messaging) or the number is not in its WhatsApp Business Account; replies wait", ge.Code))
 		case kindBlocked:

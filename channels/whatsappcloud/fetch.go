@@ -150,7 +150,7 @@ func (c *Channel) download(ctx context.Context, raw string, limit int64) ([]byte
 	if err != nil {
 		return nil, fmt.Errorf("whatsappcloud fetch media: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.opts.AccessToken)
+	req.Header.Set("Authorization", "Bearer "+c.token())
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,14 +34,24 @@ func (e *graphError) Error() string {
 }
 
 // errUnreachable is a Graph call that got no answer (network, timeout,
-// TLS) or an answer that is not the Graph API's.
+// TLS) or an answer that is not the Graph API's. call returns one of the
+// two errors below, which both wrap it.
 var errUnreachable = errors.New("graph api unreachable")
+
+var (
+	// errNotSent: the request never left whole (no connection, a write cut
+	// off), so the Graph API cannot have acted on it.
+	errNotSent = fmt.Errorf("%w: the request did not leave", errUnreachable)
+	// errNoAnswer: the request left, but no answer, or no readable one,
+	// came back: the Graph API may have acted on it.
+	errNoAnswer = fmt.Errorf("%w: no answer after the request left", errUnreachable)
+)
 
 // errKind groups Graph errors by what the channel and the outbox do.
 type errKind int
 
 const (
-	kindTransient     errKind = iota + 1 // 5xx, codes 1, 2, 131000, 131016: retried with backoff
+	kindTransient     errKind = iota + 1 // 5xx, codes 1, 2, 131000, 131016: idempotent calls retried with backoff; a send is in doubt
 	kindRate                             // 429, codes 4, 80007, 130429, 131048, 131056: the reply waits, no attempt used
 	kindToken                            // 190: the token expired or was revoked; replies wait, admins alerted
 	kindPermission                       // 3, 10, 200–299: a missing permission; replies wait, admins alerted
@@ -119,7 +131,9 @@ func describe(code int) string {
 
 // call makes one Graph API request to path (relative to the Graph URL,
 // with query if any) and decodes a 2xx answer into out (if not nil). A
-// non-2xx answer gives a *graphError; no answer gives errUnreachable.
+// non-2xx answer gives a *graphError; no answer gives errNotSent when the
+// request never left whole and errNoAnswer when it did (joined with the
+// context's error if ctx ended).
 func (c *Channel) call(ctx context.Context, method, path string, query url.Values, body []byte, contentType string, out any) error {
 	u := c.graph + "/" + path
 	if len(query) > 0 {
@@ -129,30 +143,43 @@ func (c *Channel) call(ctx context.Context, method, path string, query url.Value
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	// wrote is set once the whole request was written to a connection: from
+	// then on the Graph API may act on it whatever comes back.
+	var wrote atomic.Bool
+	tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			wrote.Store(true)
+		}
+	}})
+	req, err := http.NewRequestWithContext(tctx, method, u, rd)
 	if err != nil {
 		return fmt.Errorf("graph request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.opts.AccessToken)
+	req.Header.Set("Authorization", "Bearer "+c.token())
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	lost := func() error {
+		out := errNotSent
+		if wrote.Load() {
+			out = errNoAnswer
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%w)", ctx.Err(), out)
+		}
+		return out
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		// Not err's text: it quotes the URL.
-		c.log.Debug().Str("error_type", fmt.Sprintf("%T", err)).Msg("graph api request failed")
-		return errUnreachable
+		c.log.Debug().Str("error_type", fmt.Sprintf("%T", err)).Bool("written", wrote.Load()).Msg("graph api request failed")
+		return lost()
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxGraphResponse))
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return errUnreachable
+		wrote.Store(true) // an answer began: the request arrived
+		return lost()
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		var eb graphErrorBody
@@ -161,14 +188,15 @@ func (c *Channel) call(ctx context.Context, method, path string, query url.Value
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%w: answer is not json", errUnreachable)
+			return fmt.Errorf("%w: a 2xx answer that is not json", errNoAnswer)
 		}
 	}
 	return nil
 }
 
 // retry runs fn up to three times while it fails for a transient reason
-// (no answer, 5xx), waiting SendBackoff, then twice that.
+// (no answer, 5xx), waiting SendBackoff, then twice that. Only for calls
+// that may be repeated (a media delete); sends use retryNotSent.
 func (c *Channel) retry(ctx context.Context, fn func() error) error {
 	wait := c.opts.SendBackoff
 	for attempt := 1; ; attempt++ {

@@ -242,6 +242,11 @@ func (c *Channel) mapStatus(s wireStatus) (bot.Receipt, string) {
 		At:       c.stamp(s.Timestamp),
 		Key:      s.BizOpaque,
 	}
+	if who, alt, ok := senderIdentities(s.RecipientID, s.RecipientUserID); ok {
+		// The reply may have gone to the person's other chat (sent to the
+		// user id, the status naming the number, or the reverse).
+		r.Recipients = append([]bot.Identity{who}, alt...)
+	}
 	if st == bot.StatusFailed {
 		r.Reason = "failed"
 		if len(s.Errors) > 0 {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/switchboard/switchboard/bot"
@@ -29,10 +30,13 @@ var errWindowClosed = errors.New("the 24-hour reply window is closed (the custom
 //     here, and by Meta: 131047), no template configured, undeliverable
 //     (131026), or any other request Meta refuses as it stands;
 //   - bot.ErrUnavailable (the reply waits, no attempt used): the Graph API
-//     unreachable, rate limits (130429, 131056), or a token or permission
-//     problem (190, 10, 200–299), which also changes State so the admins
-//     are told;
-//   - other errors (retried with backoff): Meta failed (5xx) three times.
+//     unreachable before the request left, rate limits (130429, 131056),
+//     or a token or permission problem (190, 10, 200–299), which also
+//     changes State so the admins are told;
+//   - bot.ErrInDoubt (never sent again blindly): the request left and no
+//     usable answer came back (a timeout, a dropped connection, a 5xx
+//     without a code that proves refusal), so Meta may have the message;
+//     its status webhook, carrying msg.Key, settles it (see post).
 func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error) {
 	to, err := parseChatID(msg.Chat)
 	if err != nil {
@@ -40,13 +44,28 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 	}
 	req := sendRequest{MessagingProduct: "whatsapp", RecipientType: "individual", To: to.to, Recipient: to.bsuid, BizOpaque: clipKey(msg.Key)}
 	switch {
-	case msg.Template:
-		if c.opts.Template.Name == "" {
+	case msg.Template != nil:
+		t := *msg.Template
+		if t.Name == "" || c.opts.Template.Name == "" {
 			return "", fmt.Errorf("whatsappcloud send: no template configured: %w", bot.ErrUnsupported)
 		}
+		if t.Language == "" {
+			t.Language = c.opts.Template.Language
+		}
 		req.Type = "template"
-		req.Template = &sendTemplate{Name: c.opts.Template.Name}
-		req.Template.Language.Code = c.opts.Template.Language
+		req.Template = &sendTemplate{Name: t.Name}
+		req.Template.Language.Code = t.Language
+		if len(msg.TemplateParams) > 0 {
+			body := sendComponent{Type: "body"}
+			for _, p := range msg.TemplateParams {
+				p = templateParam(p)
+				if p == "" {
+					return "", fmt.Errorf("whatsappcloud send: an empty template parameter: %w", bot.ErrUnsupported)
+				}
+				body.Parameters = append(body.Parameters, sendParameter{Type: "text", Text: p})
+			}
+			req.Template.Components = []sendComponent{body}
+		}
 		return c.post(ctx, msg.Chat, req)
 	case msg.Text == "" && (msg.File == nil || len(msg.File.Data) == 0):
 		return "", fmt.Errorf("whatsappcloud send: empty message: %w", bot.ErrUnsupported)
@@ -68,6 +87,9 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 		return c.post(ctx, msg.Chat, req)
 	}
 
+	// partial marks an error after the text went on its own: the message
+	// is half sent, so the caller must not send it all again.
+	partial := func(err error) error { return err }
 	if len(msg.Text) > maxCaption {
 		// Too long for a caption: the text goes first, on its own.
 		text := req
@@ -76,10 +98,16 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 			return "", err
 		}
 		msg.Text = ""
+		partial = func(err error) error {
+			if errors.Is(err, bot.ErrInDoubt) {
+				return err
+			}
+			return fmt.Errorf("%w (its text went on its own): %w", err, bot.ErrInDoubt)
+		}
 	}
 	id, err := c.upload(ctx, msg.File)
 	if err != nil {
-		return "", err
+		return "", partial(err)
 	}
 	if err := c.media.add(id, msg.Chat, c.opts.Now(), true); err != nil {
 		c.log.Error().Err(err).Msg("uploaded media id not recorded; it stays at Meta until it expires")
@@ -96,7 +124,11 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 	}
 	req.Type = "document"
 	req.Document = &sendDocument{ID: id, Filename: path.Base(name), Caption: msg.Text}
-	return c.post(ctx, msg.Chat, req)
+	wamid, err := c.post(ctx, msg.Chat, req)
+	if err != nil {
+		return "", partial(err)
+	}
+	return wamid, nil
 }
 
 // photoMIME is the type a photo is uploaded as: the Cloud API shows JPEG
@@ -109,51 +141,137 @@ func photoMIME(f *bot.File) string {
 	return ""
 }
 
-// post sends one message and returns its wamid.
+// post sends one message and returns its wamid. POST /messages takes no
+// idempotency key, so it is made once: a second try of a request that
+// reached Meta could be a second message. Only a request that provably
+// never left (no connection, a write cut off before the whole request went)
+// is tried again here. The outcome is one of:
+//   - accepted: the wamid;
+//   - refused, provably not sent: a Graph error with a 4xx status, or a
+//     code that names why (sendError maps it);
+//   - not sent, the Graph API unreachable: bot.ErrUnavailable;
+//   - in doubt (bot.ErrInDoubt): the request left and no usable answer came
+//     back (a timeout, a dropped connection, an answer without a wamid, a
+//     5xx that may follow acceptance). The status webhook, which carries
+//     biz_opaque_callback_data, settles it later.
 func (c *Channel) post(ctx context.Context, chat bot.ChatID, req sendRequest) (bot.MessageID, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return "", fmt.Errorf("whatsappcloud send: encode: %w", err)
 	}
 	var resp sendResponse
-	err = c.retry(ctx, func() error {
-		return c.call(ctx, http.MethodPost, url.PathEscape(c.opts.PhoneNumberID)+"/messages", nil, body, "application/json", &resp)
-	})
+	send := func() error {
+		return c.retryNotSent(ctx, func() error {
+			return c.call(ctx, http.MethodPost, url.PathEscape(c.opts.PhoneNumberID)+"/messages", nil, body, "application/json", &resp)
+		})
+	}
+	err = send()
+	if tokenRefused(err) {
+		// 190 proves Meta refused it: with a new token from the file, it
+		// may go at once.
+		if changed, _ := c.reloadToken(); changed {
+			err = send()
+		}
+	}
 	if err != nil {
 		return "", c.sendError(chat, err)
 	}
 	c.observe(nil)
 	if len(resp.Messages) == 0 || resp.Messages[0].ID == "" || len(resp.Messages[0].ID) > maxWamid {
-		return "", fmt.Errorf("whatsappcloud send: the Graph API answered without a message id")
+		// Meta answered 2xx, so it took the message; only its id is unknown.
+		return "", fmt.Errorf("whatsappcloud send: the Graph API accepted the message without a usable id: %w", bot.ErrInDoubt)
 	}
 	return bot.MessageID(resp.Messages[0].ID), nil
 }
 
-// sendError maps a failed call onto the bot's sentinels and the health
+// retryNotSent runs fn up to three times while its request never left
+// (errNotSent), waiting SendBackoff, then twice that. Any other outcome,
+// a Graph error included, is returned at once.
+func (c *Channel) retryNotSent(ctx context.Context, fn func() error) error {
+	wait := c.opts.SendBackoff
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt == 3 || !errors.Is(err, errNotSent) || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait *= 2
+	}
+}
+
+// sendError maps a failed POST onto the bot's sentinels and the health
 // state. The text carries codes only.
 func (c *Channel) sendError(chat bot.ChatID, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var ge *graphError
+	switch {
+	case errors.Is(err, errNoAnswer):
+		// Cancelled or timed out after the request left, or the answer was
+		// lost: Meta may have the message.
+		if ctx := contextErr(err); ctx == nil {
+			c.observe(err)
+		}
+		return fmt.Errorf("whatsappcloud send: %w: %w", err, bot.ErrInDoubt)
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// Cut off before the request left: not sent.
+		return fmt.Errorf("whatsappcloud send: %w: %w", err, bot.ErrUnavailable)
+	case errors.Is(err, errUnreachable):
+		c.observe(err)
+		return fmt.Errorf("whatsappcloud send: %w: %w", err, bot.ErrUnavailable)
+	case !errors.As(err, &ge):
 		return fmt.Errorf("whatsappcloud send: %w", err)
 	}
 	c.observe(err)
-	var ge *graphError
-	if !errors.As(err, &ge) {
-		if errors.Is(err, errUnreachable) {
-			return fmt.Errorf("whatsappcloud send: %w: %w", err, bot.ErrUnavailable)
-		}
-		return fmt.Errorf("whatsappcloud send: %w", err)
+	if !provesRefusal(ge) {
+		return fmt.Errorf("whatsappcloud send: %w: %w", ge, bot.ErrInDoubt)
 	}
 	switch classify(ge) {
 	case kindToken, kindPermission, kindBlocked, kindRate:
 		return fmt.Errorf("whatsappcloud send: %w: %w", ge, bot.ErrUnavailable)
-	case kindTransient:
-		return fmt.Errorf("whatsappcloud send: %w", ge)
 	case kindWindow:
 		c.markClosed(chat)
 		return fmt.Errorf("whatsappcloud send: %w: %w", ge, bot.ErrUnsupported)
+	case kindTransient:
+		// A 4xx with a transient code: refused this time, not sent.
+		return fmt.Errorf("whatsappcloud send: %w: %w", ge, bot.ErrUnavailable)
 	default:
 		return fmt.Errorf("whatsappcloud send: %w: %w", ge, bot.ErrUnsupported)
 	}
+}
+
+// provesRefusal reports whether a Graph error proves that Meta did not take
+// the message: every 4xx does, and a 5xx only with a code that says why
+// (a token, permission, rate, window or recipient problem, an invalid
+// parameter, a template or media error). A 5xx without such a code (a bare
+// 500 or 502, codes 1, 2, 131000, 131016) can come after Meta accepted the
+// message.
+func provesRefusal(ge *graphError) bool {
+	if ge.Status < 500 {
+		return true
+	}
+	switch classify(ge) {
+	case kindToken, kindPermission, kindBlocked, kindRate, kindWindow, kindUndeliverable:
+		return true
+	case kindRefused:
+		return ge.Code == 100 || (ge.Code != 0 && describe(ge.Code) != "")
+	}
+	return false
+}
+
+// contextErr returns the context error in err's chain, if any.
+func contextErr(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // documentMIME is the type a document is uploaded as. The Cloud API takes
@@ -203,17 +321,50 @@ func (c *Channel) upload(ctx context.Context, f *bot.File) (string, error) {
 	if err := mw.Close(); err != nil {
 		return "", fmt.Errorf("whatsappcloud upload: %w", err)
 	}
+	// An upload is not idempotent either: a second try after a lost answer
+	// could leave a copy at Meta that no list names (so erasure could not
+	// delete it). Only a request that never left is tried again.
 	var resp uploadResponse
-	err = c.retry(ctx, func() error {
-		return c.call(ctx, http.MethodPost, url.PathEscape(c.opts.PhoneNumberID)+"/media", nil, buf.Bytes(), mw.FormDataContentType(), &resp)
-	})
-	if err != nil {
-		return "", c.sendError("", err)
+	up := func() error {
+		return c.retryNotSent(ctx, func() error {
+			return c.call(ctx, http.MethodPost, url.PathEscape(c.opts.PhoneNumberID)+"/media", nil, buf.Bytes(), mw.FormDataContentType(), &resp)
+		})
 	}
-	if resp.ID == "" {
-		return "", errors.New("whatsappcloud upload: the Graph API answered without a media id")
+	err = up()
+	if tokenRefused(err) {
+		if changed, _ := c.reloadToken(); changed {
+			err = up()
+		}
+	}
+	if err == nil && resp.ID == "" {
+		err = fmt.Errorf("%w: a media answer without an id", errNoAnswer)
+	}
+	if err != nil {
+		err = c.sendError("", err)
+		if errors.Is(err, bot.ErrInDoubt) {
+			// The document may be at Meta under an id we never learnt; it
+			// expires there after 30 days. The message itself was not sent.
+			c.log.Warn().Msg("a document upload got no usable answer; if Meta stored it, it cannot be listed for erasure and expires there after 30 days")
+			return "", fmt.Errorf("whatsappcloud upload: no usable answer; the document was not sent: %w", bot.ErrUnavailable)
+		}
+		return "", err
 	}
 	return resp.ID, nil
+}
+
+// maxTemplateParam bounds one template parameter (Meta allows more; a
+// first name needs far less).
+const maxTemplateParam = 60
+
+// templateParam makes s fit a template's text parameter: Meta refuses new
+// lines, tabs and more than four spaces in a row, so whitespace runs become
+// one space; it is cut at maxTemplateParam bytes on a character boundary.
+func templateParam(s string) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "")), " ")
+	if len(s) > maxTemplateParam {
+		s = strings.ToValidUTF8(s[:maxTemplateParam], "")
+	}
+	return strings.TrimSpace(s)
 }
 
 // clipKey bounds biz_opaque_callback_data (Meta takes 512 characters).

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,22 +118,40 @@ func TestSendDocument(t *testing.T) {
 }
 
 func TestSendTemplate(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Template = Template{Name: "reopen_conversation", Language: "en_GB"} }).run(t)
-	assert.True(t, e.ch.Capabilities().Template)
+	tpl := bot.Template{Name: "reopen_conversation", Language: "en_GB"}
+	e := newEnv(t, func(o *Options) { o.Template = tpl }).run(t)
+	assert.Equal(t, tpl, e.ch.Capabilities().Template)
 	// No inbound ever: a template needs no open window.
-	id, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: true, Key: "template-9"})
+	id, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: &tpl, Key: "ob_template9"})
 	require.NoError(t, err)
 	assert.NotEmpty(t, id)
 	m := e.graph.Messages()[0]
 	assert.Equal(t, "template", m.Type)
 	assert.Equal(t, "reopen_conversation", m.Template)
 	assert.Equal(t, "en_GB", m.Language)
-	assert.Equal(t, "template-9", m.Key)
+	assert.Equal(t, "ob_template9", m.Key)
+	assert.NotContains(t, m.JSON["template"], "components", "no parameters")
+
+	t.Run("FirstName", func(t *testing.T) {
+		named := bot.Template{Name: "reopen_named", Language: "en_GB", FirstName: true}
+		e := newEnv(t, func(o *Options) { o.Template = named }).run(t)
+		_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: &named, TemplateParams: []string{"Zoë\n\t  Ann"}, Key: "ob_t10"})
+		require.NoError(t, err)
+		m := e.graph.Messages()[0]
+		assert.Equal(t, "reopen_named", m.Template)
+		b, err := json.Marshal(m.JSON["template"].(map[string]any)["components"])
+		require.NoError(t, err)
+		assert.JSONEq(t, `[{"type":"body","parameters":[{"type":"text","text":"Zoë Ann"}]}]`, string(b),
+			"the body's {{1}}, without the new lines and tabs Meta refuses")
+		_, err = e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: &named, TemplateParams: []string{" \n "}})
+		assert.ErrorIs(t, err, bot.ErrUnsupported, "an empty parameter is refused before Meta is asked")
+		assert.Len(t, e.graph.Messages(), 1)
+	})
 
 	none := newEnv(t, nil).run(t)
-	assert.False(t, none.ch.Capabilities().Template)
-	_, err = none.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: true})
-	assert.ErrorIs(t, err, bot.ErrUnsupported)
+	assert.True(t, none.ch.Capabilities().Template.IsZero())
+	_, err = none.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Template: &tpl})
+	assert.ErrorIs(t, err, bot.ErrUnsupported, "no template configured")
 	assert.Empty(t, none.graph.Messages())
 }
 
@@ -154,52 +175,141 @@ func TestSendRefusals(t *testing.T) {
 }
 
 // TestSendErrors maps Graph answers onto the bot's sentinels: what the
-// outbox must never retry, what waits without using an attempt, what is
-// retried with backoff; and the health state admins see.
+// outbox must never retry, what waits without using an attempt, what is in
+// doubt (never sent again blindly); and the health state admins see. Every
+// answer here is a refusal Meta made before taking the message, yet a 5xx
+// without a code that proves it cannot be told apart from one after.
 func TestSendErrors(t *testing.T) {
 	tests := []struct {
 		name        string
 		status      int
 		code        int
-		fails       int
 		unsupported bool
 		unavailable bool
-		calls       int // requests to /messages
+		inDoubt     bool
 		state       State
 	}{
-		{"TokenExpired", 401, 190, 1, false, true, 1, StateTokenInvalid},
-		{"Permission", 403, 10, 1, false, true, 1, StateNoPermission},
-		{"PermissionRange", 403, 200, 1, false, true, 1, StateNoPermission},
-		{"PolicyBlock", 400, 368, 1, false, true, 1, StateBlocked},
-		{"Throughput", 400, 130429, 1, false, true, 1, StateConnected},
-		{"PairRate", 400, 131056, 1, false, true, 1, StateConnected},
-		{"HTTP429", 429, 0, 1, false, true, 1, StateConnected},
-		{"Undeliverable", 400, 131026, 1, true, false, 1, StateConnected},
-		{"WindowClosed", 400, 131047, 1, true, false, 1, StateConnected},
-		{"BadParameter", 400, 100, 1, true, false, 1, StateConnected},
-		{"ServerErrorThrice", 500, 1, 3, false, false, 3, StateUnreachable},
-		{"ServiceUnavailableOnce", 503, 131016, 1, false, false, 2, StateConnected},
+		{"TokenExpired", 401, 190, false, true, false, StateTokenInvalid},
+		{"Permission", 403, 10, false, true, false, StateNoPermission},
+		{"PermissionRange", 403, 200, false, true, false, StateNoPermission},
+		{"PolicyBlock", 400, 368, false, true, false, StateBlocked},
+		{"Throughput", 400, 130429, false, true, false, StateConnected},
+		{"PairRate", 400, 131056, false, true, false, StateConnected},
+		{"HTTP429", 429, 0, false, true, false, StateConnected},
+		{"TransientCodeOn4xx", 400, 131016, false, true, false, StateUnreachable},
+		{"Undeliverable", 400, 131026, true, false, false, StateConnected},
+		{"WindowClosed", 400, 131047, true, false, false, StateConnected},
+		{"BadParameter", 400, 100, true, false, false, StateConnected},
+		{"TokenExpiredAs500", 500, 190, false, true, false, StateTokenInvalid},
+		{"RateAs503", 503, 130429, false, true, false, StateConnected},
+		{"UndeliverableAs500", 500, 131026, true, false, false, StateConnected},
+		{"ServerErrorCode1", 500, 1, false, false, true, StateUnreachable},
+		{"ServiceUnavailable", 503, 131016, false, false, true, StateUnreachable},
+		{"SomethingWentWrong", 500, 131000, false, false, true, StateUnreachable},
+		{"BadGateway", 502, 0, false, false, true, StateUnreachable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, nil).run(t)
 			e.wrote(t)
-			e.graph.FailNext(tc.fails, tc.status, tc.code)
+			e.graph.FailNext(1, tc.status, tc.code)
 			_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "hello"})
-			ok := tc.calls > tc.fails
-			if ok {
-				require.NoError(t, err)
-			} else {
-				require.Error(t, err)
-				assert.Equal(t, tc.unsupported, errors.Is(err, bot.ErrUnsupported), err)
-				assert.Equal(t, tc.unavailable, errors.Is(err, bot.ErrUnavailable), err)
-				assert.NotContains(t, err.Error(), testWaID, "errors carry codes, not numbers")
-				assert.NotContains(t, err.Error(), "scripted failure", "nor Meta's message")
-			}
-			assert.Len(t, e.graph.Messages(), tc.calls)
+			require.Error(t, err)
+			assert.Equal(t, tc.unsupported, errors.Is(err, bot.ErrUnsupported), err)
+			assert.Equal(t, tc.unavailable, errors.Is(err, bot.ErrUnavailable), err)
+			assert.Equal(t, tc.inDoubt, errors.Is(err, bot.ErrInDoubt), err)
+			assert.NotContains(t, err.Error(), testWaID, "errors carry codes, not numbers")
+			assert.NotContains(t, err.Error(), "scripted failure", "nor Meta's message")
+			assert.Len(t, e.graph.Messages(), 1, "POST /messages is made once: a retry could be a second message")
 			assert.Equal(t, tc.state, e.ch.State().State)
 		})
 	}
+}
+
+// TestSendInDoubt: when Meta took the message but the answer is lost, late,
+// or a 5xx, the channel says so (bot.ErrInDoubt) and never sends it again;
+// the customer sees one message, and its status webhook carries the key
+// that settles it.
+func TestSendInDoubt(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault cloudtest.Fault
+	}{
+		{"ConnectionDropped", cloudtest.Fault{LoseAnswer: true}},
+		{"AnswerTooLate", cloudtest.Fault{Delay: 400 * time.Millisecond}},
+		{"ServerErrorAfterAccept", cloudtest.Fault{Status: 500, Code: 131000}},
+		{"BadGatewayAfterAccept", cloudtest.Fault{Status: 502}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(o *Options) { o.HTTPClient = &http.Client{Timeout: 150 * time.Millisecond} }).run(t)
+			e.wrote(t)
+			e.graph.AcceptThen(1, tc.fault)
+			_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "Your order ships today.", Key: "ob_key1"})
+			require.ErrorIs(t, err, bot.ErrInDoubt)
+			assert.NotErrorIs(t, err, bot.ErrUnavailable, "not reported as not sent")
+			assert.NotErrorIs(t, err, bot.ErrUnsupported, "nor as refused")
+			assert.Len(t, e.graph.Messages(), 1, "sent once")
+			acc := e.graph.Accepted()
+			require.Len(t, acc, 1, "Meta has it")
+			assert.Equal(t, "ob_key1", acc[0].Key, "with the key its status webhook will carry")
+		})
+	}
+	t.Run("CancelledAfterTheRequestLeft", func(t *testing.T) {
+		e := newEnv(t, nil).run(t)
+		e.wrote(t)
+		e.graph.AcceptThen(1, cloudtest.Fault{Delay: 5 * time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		defer cancel()
+		_, err := e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "hello", Key: "ob_key2"})
+		require.ErrorIs(t, err, bot.ErrInDoubt)
+		assert.Len(t, e.graph.Accepted(), 1)
+	})
+	t.Run("NoIDIn2xx", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet {
+				_, _ = w.Write([]byte(`{"id":"` + testPNID + `"}`))
+				return
+			}
+			_, _ = w.Write([]byte(`{"messaging_product":"whatsapp","messages":[]}`))
+		}))
+		defer srv.Close()
+		e := newEnv(t, func(o *Options) { o.GraphURL = srv.URL + "/v26.0" }).run(t)
+		e.wrote(t)
+		_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "hello"})
+		assert.ErrorIs(t, err, bot.ErrInDoubt, "a 2xx is acceptance, even without a wamid")
+	})
+	t.Run("NeverLeft", func(t *testing.T) {
+		// Nothing listens: the connection is refused before a byte is
+		// written, so the message is certainly not at Meta.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		require.NoError(t, ln.Close())
+		e := newEnv(t, func(o *Options) { o.GraphURL = "http://" + addr + "/v26.0" }).run(t)
+		e.wrote(t)
+		_, err = e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "hello"})
+		require.ErrorIs(t, err, bot.ErrUnavailable)
+		assert.NotErrorIs(t, err, bot.ErrInDoubt)
+	})
+	t.Run("DocumentUploadLost", func(t *testing.T) {
+		// The upload's answer is lost: the document may be at Meta, but
+		// the message was not sent, so it may be sent again.
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet {
+				_, _ = w.Write([]byte(`{"id":"` + testPNID + `"}`))
+				return
+			}
+			_, _ = io.Copy(io.Discard, r.Body)
+			panic(http.ErrAbortHandler)
+		}))
+		defer srv.Close()
+		e := newEnv(t, func(o *Options) { o.GraphURL = srv.URL + "/v26.0" }).run(t)
+		e.wrote(t)
+		_, err := e.ch.Send(context.Background(), bot.Outbound{Chat: testChat, Text: "Your data", File: &bot.File{Name: "a.json", Data: []byte("{}")}})
+		require.ErrorIs(t, err, bot.ErrUnavailable)
+		assert.NotErrorIs(t, err, bot.ErrInDoubt)
+	})
 }
 
 // TestWindow: free-form text within 24 hours of the customer's last message,
@@ -349,4 +459,88 @@ func TestSendPhoto(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "document", e.graph.Messages()[1].Type)
 	assert.Equal(t, "quote.pdf", e.graph.Messages()[1].Filename)
+}
+
+// TestTokenRotation: an operator replaces the token file; on Meta's 190 the
+// channel reads it again and sends with the new token, the same message
+// once; ReloadToken (SIGHUP) picks a new file up before any refusal.
+func TestTokenRotation(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(file, []byte(testToken+"\n"), 0o600))
+	reload := func() (string, error) {
+		b, err := os.ReadFile(file)
+		return strings.TrimSpace(string(b)), err
+	}
+	e := newEnv(t, func(o *Options) { o.ReloadToken = reload }).run(t)
+	e.wrote(t)
+	ctx := context.Background()
+	refused := func() int {
+		n := 0
+		for _, r := range e.graph.Requests() {
+			if r.ID == "" && r.Method == http.MethodPost {
+				n++
+			}
+		}
+		return n
+	}
+
+	// Meta revokes the token; the file still holds it.
+	e.graph.SetToken("EAAGrotated-1")
+	_, err := e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "one", Key: "ob_1"})
+	require.ErrorIs(t, err, bot.ErrUnavailable, "the reply waits")
+	assert.Equal(t, StateTokenInvalid, e.ch.State().State)
+	assert.Contains(t, e.ch.State().Detail, "WHATSAPP_CLOUD_ACCESS_TOKEN_FILE")
+	assert.NotContains(t, e.ch.State().String(), testToken)
+
+	// The operator replaces the file: the next try reads it.
+	require.NoError(t, os.WriteFile(file, []byte("EAAGrotated-1\n"), 0o600))
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "one", Key: "ob_1"})
+	require.NoError(t, err)
+	assert.Equal(t, StateConnected, e.ch.State().State)
+	acc := e.graph.Accepted()
+	require.Len(t, acc, 1, "sent once")
+	assert.Equal(t, "one", acc[0].Text)
+
+	// SIGHUP: the new file is read before Meta refuses anything.
+	require.NoError(t, os.WriteFile(file, []byte("EAAGrotated-2"), 0o600))
+	e.graph.SetToken("EAAGrotated-2")
+	changed, err := e.ch.ReloadToken(ctx)
+	require.NoError(t, err)
+	assert.True(t, changed)
+	before := refused()
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "two"})
+	require.NoError(t, err)
+	assert.Equal(t, before, refused(), "no refused request: the new token went first")
+	changed, err = e.ch.ReloadToken(ctx)
+	require.NoError(t, err)
+	assert.False(t, changed, "the same token again changes nothing")
+
+	// A missing or empty file keeps the token in use.
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err = e.ch.ReloadToken(ctx)
+	assert.Error(t, err)
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "three"})
+	require.NoError(t, err)
+	logs := e.log.String()
+	for _, tok := range []string{testToken, "EAAGrotated-1", "EAAGrotated-2"} {
+		assert.NotContains(t, logs, tok, "logs never hold a token")
+	}
+}
+
+// TestTokenRecoversOnCheck: while the token is refused, Run's check reads
+// the file again, so the state recovers with no reply needed.
+func TestTokenRecoversOnCheck(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(file, []byte("EAAGold"), 0o600))
+	e := newEnv(t, func(o *Options) {
+		o.AccessToken = "EAAGold"
+		o.CheckEvery = 10 * time.Millisecond
+		o.ReloadToken = func() (string, error) {
+			b, err := os.ReadFile(file)
+			return string(b), err
+		}
+	}).run(t)
+	require.Eventually(t, func() bool { return e.ch.State().State == StateTokenInvalid }, 5*time.Second, time.Millisecond)
+	require.NoError(t, os.WriteFile(file, []byte(testToken), 0o600))
+	require.Eventually(t, func() bool { return e.ch.State().State == StateConnected }, 5*time.Second, time.Millisecond)
 }

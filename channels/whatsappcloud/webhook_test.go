@@ -153,8 +153,21 @@ func TestWebhookMapping(t *testing.T) {
 			assert.Equal(t, want.Key, r.Key)
 			assert.Equal(t, want.Reason, r.Reason)
 			assert.False(t, r.At.IsZero())
+			assert.Contains(t, r.Recipients, bot.Identity{Kind: bot.IDPhone, Value: "+" + testWaID}, "who it went to, for a reply sent to their other chat")
 		})
 	}
+	t.Run("status_bsuid_only", func(t *testing.T) {
+		// A status naming only the business-scoped user id (a reply sent to
+		// the number of a person who hides it now): the chat is the user
+		// id's, and Recipients names them, so the store finds the reply.
+		_, receipts := deliver(t, "status_bsuid_only")
+		require.Len(t, receipts, 1)
+		r := receipts[0]
+		assert.Equal(t, bot.ChatID("GB.13491208655302741918@bsuid"), r.Chat)
+		assert.Equal(t, []bot.Identity{{Kind: bot.IDBSUID, Value: "GB.13491208655302741918"}}, r.Recipients)
+		assert.Equal(t, "outbox-45", r.Key)
+		assert.Equal(t, bot.StatusRead, r.Status)
+	})
 }
 
 // TestSignatureMatrix: only the app secret's HMAC of the exact bytes gets in.

@@ -149,6 +149,18 @@ type sendTemplate struct {
 	Language struct {
 		Code string `json:"code"`
 	} `json:"language"`
+	Components []sendComponent `json:"components,omitempty"`
+}
+
+// sendComponent fills a part of a template: "body" with its {{1}}, {{2}}…
+type sendComponent struct {
+	Type       string          `json:"type"`
+	Parameters []sendParameter `json:"parameters"`
+}
+
+type sendParameter struct {
+	Type string `json:"type"` // "text"
+	Text string `json:"text"`
 }
 
 // sendResponse answers a send.

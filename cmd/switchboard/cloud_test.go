@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,7 +53,10 @@ type cloudApp struct {
 	stop  func()
 }
 
-func startCloudApp(t *testing.T) *cloudApp {
+func startCloudApp(t *testing.T) *cloudApp { t.Helper(); return startCloudAppWith(t, nil) }
+
+// startCloudAppWith starts the app with mod applied to its configuration.
+func startCloudAppWith(t *testing.T, mod func(*Config)) *cloudApp {
 	t.Helper()
 	a := &cloudApp{
 		conn:  newConnector(t),
@@ -68,6 +73,9 @@ func startCloudApp(t *testing.T) *cloudApp {
 	cfg.CloudPhoneNumberID, cfg.CloudGraphURL = e2ePNID, a.graph.URL()
 	cfg.CloudAccessToken, cfg.CloudAppSecret, cfg.CloudVerifyToken = NewSecret(e2eToken), NewSecret(e2eSecret), NewSecret(e2eVerify)
 	cfg.CloudTemplate, cfg.CloudTemplateLanguage = "reopen_conversation", "en_GB"
+	if mod != nil {
+		mod(&cfg)
+	}
 	require.NoError(t, cfg.Validate())
 	build := func(app *App) ([]bot.Channel, error) {
 		app.Now = a.clock.Now
@@ -354,6 +362,24 @@ func TestCloudWindowEndToEnd(t *testing.T) {
 	assert.Equal(t, e2eDraft, a.graph.Messages()[2].Text)
 }
 
+// TestCloudLostAnswerEndToEnd: Meta takes an approved reply but the answer
+// is lost (the connection drops): the reply is not sent again, and the
+// status webhook, which carries its key, brings the card to delivered.
+func TestCloudLostAnswerEndToEnd(t *testing.T) {
+	a := startCloudApp(t)
+	require.Equal(t, http.StatusOK, a.webhook(t, cloudtest.TextMessage(e2ePNID, e2eWaID, plantedName, "wamid.lost", plantedText, a.clock.Now().Unix())))
+	card, draft := a.waitCard(t, "blue sofa")
+	a.graph.AcceptThen(1, cloudtest.Fault{LoseAnswer: true})
+	a.decide(t, "approve-lost", "approve", draft)
+	require.Eventually(t, func() bool { return len(a.graph.Accepted()) == 1 }, 10*time.Second, 10*time.Millisecond, "log:\n%s", a.tap.String())
+	time.Sleep(1500 * time.Millisecond) // past an outbox pass and a poll
+	require.Len(t, a.graph.Messages(), 1, "not sent again")
+	sent := a.graph.Accepted()[0]
+	require.Equal(t, http.StatusOK, a.webhook(t, cloudtest.Status(e2ePNID, e2eWaID, sent.ID, "delivered", sent.Key, a.clock.Now().Unix(), 0)))
+	a.waitUpdate(t, card, `"value":"delivered"`)
+	assert.Len(t, a.graph.Messages(), 1, "exactly one send")
+}
+
 // TestTransportsShareChatIDs checks that switching transport keeps chats
 // and people: each WhatsApp channel accepts the ChatID the other makes, and
 // both name the person the same way.
@@ -458,6 +484,49 @@ func TestCloudTokenExpiredHoldsReplies(t *testing.T) {
 	require.Len(t, items, 1, "the reply waits")
 	assert.Equal(t, bot.StatusPending, items[0].Status)
 	assert.Equal(t, 0, items[0].Attempts, "no attempt used up")
+}
+
+// TestCloudTokenRotatedWithoutRestart: Meta revokes the system-user token;
+// the reply waits and the admins are told; the operator puts the new token
+// in WHATSAPP_CLOUD_ACCESS_TOKEN_FILE and sends SIGHUP: WhatsApp is ready
+// again and the reply goes, once, without a restart.
+func TestCloudTokenRotatedWithoutRestart(t *testing.T) {
+	const rotated = "EAAGe2eRotatedToken"
+	file := filepath.Join(t.TempDir(), "wa-token")
+	require.NoError(t, os.WriteFile(file, []byte(e2eToken+"\n"), 0o600))
+	a := startCloudAppWith(t, func(c *Config) { c.CloudAccessTokenFile = file })
+	require.Equal(t, http.StatusOK, a.webhook(t, cloudtest.TextMessage(e2ePNID, e2eWaID, plantedName, "wamid.rot", plantedText, a.clock.Now().Unix())))
+	_, draft := a.waitCard(t, "blue sofa")
+
+	a.graph.SetToken(rotated) // the old token is revoked
+	a.decide(t, "approve-rot", "approve", draft)
+	alert := a.conn.waitText(t, "token-invalid")
+	assert.Contains(t, alert, "WHATSAPP_CLOUD_ACCESS_TOKEN_FILE")
+	assert.Empty(t, a.graph.Accepted())
+
+	// The operator replaces the file and sends SIGHUP. (The test listens
+	// too, so a signal that came before the app's handler would not end
+	// the test process.)
+	require.NoError(t, os.WriteFile(file, []byte(rotated+"\n"), 0o600))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	require.Eventually(t, func() bool {
+		_, body := get(t, a.base+"/readyz")
+		return strings.Contains(body, `"whatsapp":{"ready":true,"state":"connected"`)
+	}, 10*time.Second, 20*time.Millisecond, "WhatsApp is ready again; log:\n%s", a.tap.String())
+
+	a.clock.Add(16 * time.Second) // the held reply's next try
+	require.Eventually(t, func() bool { return len(a.graph.Accepted()) == 1 }, 10*time.Second, 20*time.Millisecond, "log:\n%s", a.tap.String())
+	assert.Equal(t, e2eDraft, a.graph.Accepted()[0].Text)
+	a.stop()
+	logs := a.tap.String()
+	assert.Contains(t, logs, "SIGHUP: WhatsApp access token file read")
+	for _, tok := range []string{e2eToken, rotated} {
+		assert.NotContains(t, logs, tok)
+	}
+	assert.Len(t, a.graph.Accepted(), 1, "sent once")
 }
 
 // TestBuildChannelsWithCloud builds (without running) the production

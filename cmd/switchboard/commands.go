@@ -53,6 +53,7 @@ type adminCommands struct {
 	whatsapp    unlinker        // nil with --no-whatsapp or on the WhatsApp Business Platform
 	noWhatsApp  string          // the /disconnect whatsapp reply without an unlinker; "" for msgNoWhatsApp
 	profilePath string
+	hours       *openingHours // nil: no closed-hours replies
 
 	mu sync.Mutex // serialises /profile edits
 }
@@ -130,6 +131,9 @@ func (c *adminCommands) profile(ctx context.Context, req bot.CommandRequest) bot
 			return bot.Reply{Text: msgProfileFailed}
 		}
 	}
+	if c.hours != nil {
+		c.hours.set(next)
+	}
 	c.log.Info().Str("subject", string(req.Subject.ID)).Str("action", string(cmd.Action)).Msg("business profile changed")
 	return bot.Reply{Text: "Saved.\n" + c.note() + next.Summary()}
 }
@@ -164,7 +168,9 @@ func (c *adminCommands) controller() privacy.Controller {
 	if pc.TradingName == defaultProfile().BusinessName {
 		pc.TradingName = ""
 	}
-	return privacy.Controller{LegalName: pc.LegalName, TradingName: pc.TradingName, Contact: pc.PrivacyContact, ICORegistration: pc.ICORegistration}
+	_, closedHours := p.Schedule()
+	return privacy.Controller{LegalName: pc.LegalName, TradingName: pc.TradingName, Contact: pc.PrivacyContact, ICORegistration: pc.ICORegistration,
+		ClosedHoursReply: closedHours}
 }
 
 // note says when the profile is not used for drafts.

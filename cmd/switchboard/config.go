@@ -54,6 +54,7 @@ const (
 	envCloudGraphURL      = "SWITCHBOARD_WHATSAPP_CLOUD_GRAPH_URL"
 	envCloudTemplate      = "SWITCHBOARD_WHATSAPP_CLOUD_TEMPLATE"
 	envCloudTemplateLang  = "SWITCHBOARD_WHATSAPP_CLOUD_TEMPLATE_LANGUAGE"
+	envCloudTemplateParam = "SWITCHBOARD_WHATSAPP_CLOUD_TEMPLATE_PARAMS"
 
 	envOpenAIKey     = "OPENAI_API_KEY"
 	envOpenAIBaseURL = "OPENAI_BASE_URL"
@@ -143,6 +144,10 @@ type Config struct {
 	CloudAccessToken Secret
 	CloudAppSecret   Secret
 	CloudVerifyToken Secret
+	// CloudAccessTokenFile is WHATSAPP_CLOUD_ACCESS_TOKEN_FILE, if the token
+	// came from a file: it is read again when Meta refuses the token and on
+	// SIGHUP, so a rotated token needs no restart.
+	CloudAccessTokenFile string
 	// CloudGraphURL is the Graph API base with its version.
 	CloudGraphURL string
 	// CloudTemplate and CloudTemplateLanguage name the approved message
@@ -150,6 +155,9 @@ type Config struct {
 	// none.
 	CloudTemplate         string
 	CloudTemplateLanguage string
+	// CloudTemplateParams says what the template's body takes: "none", or
+	// "first_name" (the customer's first name as {{1}}).
+	CloudTemplateParams string
 	// Admins are the Entra (AAD) object ids of the Teams admins, lower case.
 	Admins []string
 	// StaffTenants are Entra tenants whose users are staff, besides
@@ -262,6 +270,7 @@ func DefaultConfig() Config {
 
 		CloudGraphURL:         whatsappcloud.DefaultGraphURL,
 		CloudTemplateLanguage: "en",
+		CloudTemplateParams:   templateParamsNone,
 	}
 }
 
@@ -374,6 +383,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	str(&c.CloudTemplate, envCloudTemplate)
 	str(&c.CloudTemplateLanguage, envCloudTemplateLang)
 	str(&c.TranscribeModel, envTranscribe)
+	str(&c.CloudTemplateParams, envCloudTemplateParam)
 	c.Admins = splitList(getenv(envAdmins), true)
 	c.StaffTenants = splitList(getenv(envStaffTenants), true)
 	var errs []error
@@ -453,6 +463,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		}
 		*s.dst = v
 	}
+	c.CloudAccessTokenFile = getenv(envCloudAccessToken + "_FILE")
 	// A malformed OPENAI_BASE_URL is reported by Validate, naming it.
 	if drafts.Configured(getenv) && len(errs) == 0 && (c.OpenAIBaseURL == "" || httpURL(c.OpenAIBaseURL)) {
 		// The drafts package reads its own variables (OPENAI_*, AZURE_OPENAI_*);
@@ -483,6 +494,23 @@ func splitList(s string, lower bool) []string {
 	return out
 }
 
+// readSecretFile reads a secret from file, trailing newlines dropped; an
+// empty file is an error. Errors never hold the secret.
+func readSecretFile(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", errEmptySecret
+	}
+	return s, nil
+}
+
+// errEmptySecret is a secret file with nothing in it.
+var errEmptySecret = errors.New("the file is empty")
+
 // readSecret reads NAME from the environment or the file named by NAME_FILE
 // (trailing newlines dropped). Errors never hold the secret.
 func readSecret(getenv func(string) string, key string) (Secret, error) {
@@ -491,13 +519,12 @@ func readSecret(getenv func(string) string, key string) (Secret, error) {
 	case v != "" && file != "":
 		return Secret{}, &FieldError{Field: key, Msg: "set either " + key + " or " + key + "_FILE, not both"}
 	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return Secret{}, &FieldError{Field: key + "_FILE", Msg: "cannot read the file", Err: err}
-		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if s == "" {
+		s, err := readSecretFile(file)
+		switch {
+		case errors.Is(err, errEmptySecret):
 			return Secret{}, &FieldError{Field: key + "_FILE", Msg: "the file is empty"}
+		case err != nil:
+			return Secret{}, &FieldError{Field: key + "_FILE", Msg: "cannot read the file", Err: err}
 		}
 		return NewSecret(s), nil
 	default:
@@ -522,6 +549,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.CloudGraphURL, "whatsapp-cloud-graph-url", c.CloudGraphURL, "Graph API base URL with its version (env "+envCloudGraphURL+")")
 	fs.StringVar(&c.CloudTemplate, "whatsapp-cloud-template", c.CloudTemplate, "approved message template staff may send to reopen a closed 24-hour window; empty: none (env "+envCloudTemplate+")")
 	fs.StringVar(&c.CloudTemplateLanguage, "whatsapp-cloud-template-language", c.CloudTemplateLanguage, "language code of that template, such as en_GB (env "+envCloudTemplateLang+")")
+	fs.StringVar(&c.CloudTemplateParams, "whatsapp-cloud-template-params", c.CloudTemplateParams, "what that template's body takes: none, or first_name (the customer's first name as {{1}}) (env "+envCloudTemplateParam+")")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "https address the bot is reached at, for one-time Teams export links; empty: exports go as a file or reply (env "+envPublicURL+")")
 	fs.IntVar(&c.RetentionMonths, "retention-months", c.RetentionMonths, "erase a customer's messages and drafts this many months after their last message (env "+envRetentionMonths+")")
 	fs.DurationVar(&c.DraftDeadline, "draft-deadline", c.DraftDeadline, "longest wait for one AI draft, retries included, before the card says the model did not answer in time (env "+envDraftDeadline+")")
@@ -685,6 +713,12 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Values of --whatsapp-cloud-template-params.
+const (
+	templateParamsNone      = "none"
+	templateParamsFirstName = "first_name"
+)
+
 // validateCloud checks the WhatsApp Business Platform settings: all four
 // together, or none.
 func (c Config) validateCloud() []error {
@@ -725,6 +759,11 @@ func (c Config) validateCloud() []error {
 	}
 	if c.CloudTemplateLanguage == "" || len(c.CloudTemplateLanguage) > 16 || strings.ContainsAny(c.CloudTemplateLanguage, " /") {
 		bad("--whatsapp-cloud-template-language", "want a language code such as en or en_GB")
+	}
+	switch c.CloudTemplateParams {
+	case templateParamsNone, templateParamsFirstName:
+	default:
+		bad("--whatsapp-cloud-template-params", "want "+templateParamsNone+" or "+templateParamsFirstName+" (the customer's first name as the template's {{1}})")
 	}
 	return errs
 }
@@ -778,8 +817,8 @@ func (c Config) String() string {
 		pair, len(c.Admins), strings.Join(c.StaffTenants, ","), c.PublicURL, c.RetentionMonths, c.DraftDeadline)
 	fmt.Fprintf(&b, " media-max-bytes=%s document-max-bytes=%s media-max-pixels=%d transcribe-model=%q",
 		byteSize(c.MediaMaxBytes), byteSize(c.DocumentMaxBytes), c.MediaMaxPixels, c.TranscribeModel)
-	fmt.Fprintf(&b, " whatsapp-transport=%q whatsapp-cloud-phone-number-id=%q whatsapp-cloud-access-token=%s whatsapp-cloud-app-secret=%s whatsapp-cloud-verify-token=%s whatsapp-cloud-graph-url=%q whatsapp-cloud-template=%q whatsapp-cloud-template-language=%q",
-		c.WhatsAppTransport(), c.CloudPhoneNumberID, c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken, c.CloudGraphURL, c.CloudTemplate, c.CloudTemplateLanguage)
+	fmt.Fprintf(&b, " whatsapp-transport=%q whatsapp-cloud-phone-number-id=%q whatsapp-cloud-access-token=%s whatsapp-cloud-app-secret=%s whatsapp-cloud-verify-token=%s whatsapp-cloud-graph-url=%q whatsapp-cloud-template=%q whatsapp-cloud-template-language=%q whatsapp-cloud-template-params=%q",
+		c.WhatsAppTransport(), c.CloudPhoneNumberID, c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken, c.CloudGraphURL, c.CloudTemplate, c.CloudTemplateLanguage, c.CloudTemplateParams)
 	return b.String()
 }
 

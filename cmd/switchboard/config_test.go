@@ -156,6 +156,15 @@ func TestLoad(t *testing.T) {
 				c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken = NewSecret(plantedToken), NewSecret(plantedSecret), NewSecret(plantedVerify)
 			},
 		},
+		{
+			name: "CloudTemplateFirstName",
+			env:  with(cloudEnv, envCloudTemplate, "reopen_named", envCloudTemplateParam, "first_name"),
+			want: func(c *Config) {
+				c.CloudPhoneNumberID, c.CloudTemplate, c.CloudTemplateParams = "106540352242922", "reopen_named", "first_name"
+				c.CloudAccessToken, c.CloudAppSecret, c.CloudVerifyToken = NewSecret(plantedToken), NewSecret(plantedSecret), NewSecret(plantedVerify)
+			},
+		},
+		{name: "ErrCloudTemplateParams", env: with(cloudEnv, envCloudTemplateParam, "name"), field: "--whatsapp-cloud-template-params"},
 		{name: "ErrCloudMissingSecret", env: with(cloudEnv, envCloudAppSecret, ""), field: envCloudAppSecret},
 		{name: "ErrCloudSecretWithoutPhoneID", env: map[string]string{envCloudAccessToken: plantedToken}, field: envCloudAccessToken},
 		{name: "ErrCloudPhoneNumberNotID", env: with(cloudEnv, envCloudPhoneNumberID, "+44 7700 900123"), field: envCloudPhoneNumberID},

@@ -49,6 +49,10 @@ type App struct {
 	// Commands runs data-rights and admin commands; the privacy package
 	// sets it. If nil, the router knows only /help.
 	Commands bot.Commands
+	// Hours are the opening hours of the business profile, for the
+	// closed-hours reply; the channel builder sets them. If nil, none is
+	// sent.
+	Hours *openingHours
 	// Tasks run in the background from when the router starts until
 	// shutdown (before the router drains and the store closes): admin
 	// alerts, the daily maintenance. Each returns when its context is done.
@@ -224,6 +228,14 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		app.Log.Info().Msg("no LLM configured: staff write every reply by hand (set OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for AI drafts)")
 	}
 	app.Commands = cmds
+	app.Hours = &openingHours{}
+	cmds.hours = app.Hours
+	if p, err := cmds.current(); err == nil {
+		app.Hours.set(p)
+		app.Hours.logState(app.Log, p)
+	} else {
+		app.Log.Warn().Err(err).Msg("profile unreadable: no closed-hours replies until it is saved again")
+	}
 	if c := cmds.controller(); c.LegalName == "" || c.Contact == "" {
 		app.Log.Warn().Bool("legal_name", c.LegalName != "").Bool("privacy_contact", c.Contact != "").
 			Msg("the business profile does not name the controller yet: /privacy and exports say so; an admin sets it in Teams with /profile set legal-name <name> and /profile set privacy-contact <e-mail or address> (and /profile set ico <number> if registered)")
@@ -440,7 +452,12 @@ func newRouter(app *App, channels []bot.Channel) (*bot.Router, error) {
 	if drafter == nil {
 		drafter = bot.ManualDrafter{}
 	}
+	var hours bot.OpeningHours
+	if app.Hours != nil {
+		hours = app.Hours
+	}
 	r, err := bot.NewRouter(bot.Options{
+		Hours:    hours,
 		Log:      app.Log,
 		Store:    app.Store,
 		Drafter:  drafter,

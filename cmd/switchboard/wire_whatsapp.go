@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -85,14 +87,25 @@ func buildCloud(app *App, alerts *alerter) (waParts, error) {
 	cfg := app.Config
 	app.Health.Register(compWhatsApp)
 	db := app.Store
+	var reload func() (string, error)
+	if file := cfg.CloudAccessTokenFile; file != "" {
+		reload = func() (string, error) {
+			tok, err := readSecretFile(file)
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", envCloudAccessToken+"_FILE", err)
+			}
+			return tok, nil
+		}
+	}
 	ch, err := whatsappcloud.New(whatsappcloud.Options{
 		Log:           app.Log,
 		PhoneNumberID: cfg.CloudPhoneNumberID,
 		AccessToken:   cfg.CloudAccessToken.Value(),
+		ReloadToken:   reload,
 		AppSecret:     cfg.CloudAppSecret.Value(),
 		VerifyToken:   cfg.CloudVerifyToken.Value(),
 		GraphURL:      cfg.CloudGraphURL,
-		Template:      whatsappcloud.Template{Name: cfg.CloudTemplate, Language: cfg.CloudTemplateLanguage},
+		Template:      bot.Template{Name: cfg.CloudTemplate, Language: cfg.CloudTemplateLanguage, FirstName: cfg.CloudTemplateParams == templateParamsFirstName},
 		Now:           app.Now,
 		OnState:       cloudStateReporter(app.Health, app.Metrics, alerts),
 		LastInbound: func(ctx context.Context, chat bot.ChatID) (time.Time, error) {
@@ -109,8 +122,34 @@ func buildCloud(app *App, alerts *alerter) (waParts, error) {
 		app.Log.Debug().Err(err).Msg("could not look for a linked-device session")
 	}
 	app.Mux.Handle(webhookPath, ch.Handler())
+	if reload != nil {
+		app.Tasks = append(app.Tasks, func(ctx context.Context) { reloadTokenOnHUP(ctx, app.Log, ch) })
+	}
 	app.Log.Info().Str("path", webhookPath).Bool("template", cfg.CloudTemplate != "").Msg("WhatsApp on the WhatsApp Business Platform (Cloud API)")
 	return waParts{ch: ch, forget: ch, processor: cloudProcessor, noUnlink: msgCloudDisconnect}, nil
+}
+
+// reloadTokenOnHUP reads the Cloud API's access token file again on every
+// SIGHUP until ctx is done, so an operator who rotated the system-user
+// token can apply it at once (it is also read again when Meta refuses the
+// old one).
+func reloadTokenOnHUP(ctx context.Context, log zerolog.Logger, ch *whatsappcloud.Channel) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			changed, err := ch.ReloadToken(ctx)
+			if err != nil {
+				log.Warn().Err(err).Msg("SIGHUP: WhatsApp access token file not read; the token in use stays")
+				continue
+			}
+			log.Info().Bool("changed", changed).Msg("SIGHUP: WhatsApp access token file read")
+		}
+	}
 }
 
 // cloudStateReporter turns the Cloud API channel's health into /readyz

@@ -34,6 +34,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard/switchboard/bot"
+	"github.com/switchboard/switchboard/channels/whatsappcloud"
+	"github.com/switchboard/switchboard/channels/whatsappcloud/cloudtest"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -50,10 +52,20 @@ const (
 	envKey    = "SWITCHBOARD_CRASH_KEY"    // the master key, hex
 )
 
-// cloud is the second WhatsApp transport of the test: a platform that is not
-// Idempotent (like the WhatsApp Business Platform) and reports status
-// callbacks carrying the reply's key.
-const cloud bot.Platform = "cloud"
+// linked is the platform of the test's idempotent channel (like the linked
+// device: the message id comes from the key). WhatsApp customers of the
+// other half are served by the real WhatsApp Business Platform channel
+// (channels/whatsappcloud) against cloudtest's Graph API in the parent:
+// not idempotent, status webhooks carrying the reply's key.
+const linked bot.Platform = "linked"
+
+// The Cloud API account of the test.
+const (
+	cloudPNID   = "106540352242922"
+	cloudToken  = "EAAGcrash-system-user-token"
+	cloudSecret = "crash-app-secret-0123456789abcdef"
+	envGraph    = "SWITCHBOARD_CRASH_GRAPH" // the parent's Graph API URL
+)
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(envChild); dir != "" {
@@ -85,14 +97,30 @@ func runChild(dir string) int {
 		return 1
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
+	cloudCh, err := whatsappcloud.New(whatsappcloud.Options{
+		Log:           log,
+		PhoneNumberID: cloudPNID, AccessToken: cloudToken, AppSecret: cloudSecret, VerifyToken: "crash-verify",
+		GraphURL:   os.Getenv(envGraph),
+		HTTPClient: graphClient(log),
+		LastInbound: func(ctx context.Context, chat bot.ChatID) (time.Time, error) {
+			return db.LastInbound(ctx, bot.WhatsApp, chat)
+		},
+		StateDir:    dir,
+		SendBackoff: 20 * time.Millisecond,
+		CheckEvery:  100 * time.Millisecond,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash child: cloud channel:", err)
+		return 1
+	}
 	r, err := bot.NewRouter(bot.Options{
 		Log:      log,
 		Store:    db,
 		Drafter:  drafter{},
 		Notifier: &remoteNotifier{url: parent + "/teams", client: client},
 		Channels: []bot.Channel{
-			&remoteChannel{platform: bot.WhatsApp, url: parent + "/send/whatsapp", idempotent: true, client: client},
-			&remoteChannel{platform: cloud, url: parent + "/send/cloud", client: client},
+			&remoteChannel{platform: linked, url: parent + "/send/linked", idempotent: true, client: client},
+			cloudCh,
 		},
 		Workers:         2,
 		StartWorkers:    2,
@@ -107,6 +135,7 @@ func runChild(dir string) int {
 		return 1
 	}
 	mux := http.NewServeMux()
+	mux.Handle("/webhooks/whatsapp", cloudCh.Handler())
 	handle := func(path string, fn func(ctx context.Context, body []byte) (any, error)) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, req *http.Request) {
 			body, _ := io.ReadAll(req.Body)
@@ -180,10 +209,15 @@ func runChild(dir string) int {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
+	cloudDone := make(chan error, 1)
+	go func() { cloudDone <- cloudCh.Run(ctx, r) }()
 	<-r.Ready()
+	for st := cloudCh.State().State; st == whatsappcloud.StateStopped || st == whatsappcloud.StateStarting; st = cloudCh.State().State {
+		time.Sleep(5 * time.Millisecond) // the webhook answers 503 until Run serves it
+	}
 	go func() { _ = srv.Serve(ln) }()
 	fmt.Printf("READY http://%s\n", ln.Addr())
-	runErr := <-done
+	runErr := errors.Join(<-done, <-cloudDone)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
@@ -192,6 +226,24 @@ func runChild(dir string) int {
 		return 1
 	}
 	return 0
+}
+
+// graphClient is the Cloud channel's HTTP client: a short timeout (an
+// answer held back past it is lost), a new connection per request, and one
+// dial in 25 refused, as when the network is down: those requests never
+// leave, so the channel may try them again.
+func graphClient(log zerolog.Logger) *http.Client {
+	dialer := &net.Dialer{Timeout: time.Second}
+	return &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if mrand.IntN(25) == 0 {
+				log.Info().Msg("crash: graph connection refused")
+				return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+	}}
 }
 
 // childStatus is the work the child still has.
@@ -294,26 +346,31 @@ func (n *remoteNotifier) Alert(ctx context.Context, text string) error {
 // ---------------------------------------------------------------------------
 // The parent's fake platforms: they outlive every child.
 
-// platforms plays WhatsApp (a linked device: the message id comes from the
-// key and the recipient shows one message per id), the Cloud API (a new
-// message id per send, status callbacks with the key, some lost) and Teams
-// (activities posted, updated and deleted).
+// platforms plays a linked device (the message id comes from the key and
+// the recipient shows one message per id), the Cloud API (cloudtest's Graph
+// API: a new wamid per accepted send, every accepted send shown, answers
+// lost, late or 5xx after acceptance, status webhooks with the key, some
+// lost) and Teams (activities posted, updated and deleted).
 type platforms struct {
 	mu    sync.Mutex
 	rng   *mrand.Rand
 	child string // the running child's URL, "" while none runs
 
-	waShown   map[string]string // message id → text, as the recipient shows it
-	waSends   int
-	waRepeats int                // sends of an id the recipient had: dropped as the same message
-	cloudSent []string           // texts, one per accepted send (each one is shown)
-	cloudKeys map[string]int     // key → accepted sends
-	receipts  []bot.Receipt      // status callbacks still to deliver
-	lost      int                // callbacks never delivered
-	acts      map[string]*posted // Teams activities
-	actSeq    int
-	alerts    int
-	chaos     int // answers lost after the send was taken
+	waShown    map[string]string // message id → text, as the recipient shows it
+	waSends    int
+	waRepeats  int // sends of an id the recipient had: dropped as the same message
+	graph      *cloudtest.Graph
+	statusSeen map[string]bool    // wamids whose status webhook was queued or lost
+	webhooks   [][]byte           // status webhooks still to deliver
+	lost       int                // status webhooks never delivered
+	acts       map[string]*posted // Teams activities
+	actSeq     int
+	alerts     int
+	chaos      int // linked answers lost after the send was taken
+
+	faultMu  sync.Mutex
+	faultRng *mrand.Rand
+	faults   map[string]int // Cloud faults injected, by kind
 }
 
 type posted struct {
@@ -323,13 +380,46 @@ type posted struct {
 	latest  bot.Card
 }
 
-func newPlatforms() *platforms {
-	return &platforms{
-		rng:       mrand.New(mrand.NewPCG(1, 2)),
-		waShown:   map[string]string{},
-		cloudKeys: map[string]int{},
-		acts:      map[string]*posted{},
+func newPlatforms(t *testing.T) *platforms {
+	p := &platforms{
+		rng:        mrand.New(mrand.NewPCG(1, 2)),
+		waShown:    map[string]string{},
+		statusSeen: map[string]bool{},
+		acts:       map[string]*posted{},
+		faultRng:   mrand.New(mrand.NewPCG(3, 4)),
+		faults:     map[string]int{},
 	}
+	p.graph = cloudtest.NewGraph(t, cloudPNID, cloudToken)
+	p.graph.SetChaos(p.cloudFault)
+	return p
+}
+
+// cloudFault decides what the Graph API does with one message: about one
+// in eight is taken and its answer lost (dropped, late, or a 5xx), one in
+// fifty refused with a 5xx before it is taken (the channel cannot tell
+// that from the 5xx after), one in fifty refused by the pair-rate limit.
+func (p *platforms) cloudFault() cloudtest.Fault {
+	p.faultMu.Lock()
+	defer p.faultMu.Unlock()
+	n := p.faultRng.IntN(100)
+	var kind string
+	var f cloudtest.Fault
+	switch {
+	case n < 4:
+		kind, f = "taken, connection dropped", cloudtest.Fault{LoseAnswer: true}
+	case n < 6:
+		kind, f = "taken, answer after the timeout", cloudtest.Fault{Delay: 1500 * time.Millisecond}
+	case n < 10:
+		kind, f = "taken, then 500", cloudtest.Fault{Status: 500, Code: 131000}
+	case n < 12:
+		kind, f = "not taken, 500", cloudtest.Fault{Refuse: true, Status: 500, Code: 131000}
+	case n < 14:
+		kind, f = "not taken, pair rate 131056", cloudtest.Fault{Refuse: true, Status: 400, Code: 131056}
+	default:
+		return f
+	}
+	p.faults[kind]++
+	return f
 }
 
 // waID is the id whatsmeow gets for a key (the channel's messageID).
@@ -348,7 +438,7 @@ func (p *platforms) handler() http.Handler {
 		return true
 	}
 	reply := func(w http.ResponseWriter, v any) { _ = json.NewEncoder(w).Encode(v) }
-	mux.HandleFunc("POST /send/whatsapp", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /send/linked", func(w http.ResponseWriter, r *http.Request) {
 		var out bot.Outbound
 		if !decode(w, r, &out) {
 			return
@@ -371,32 +461,6 @@ func (p *platforms) handler() http.Handler {
 			return
 		}
 		reply(w, map[string]string{"ID": id})
-	})
-	mux.HandleFunc("POST /send/cloud", func(w http.ResponseWriter, r *http.Request) {
-		var out bot.Outbound
-		if !decode(w, r, &out) {
-			return
-		}
-		p.mu.Lock()
-		wamid := fmt.Sprintf("wamid.%d", len(p.cloudSent)+1)
-		p.cloudSent = append(p.cloudSent, out.Text)
-		p.cloudKeys[out.Key]++
-		if p.rng.Float64() < *receiptLoss {
-			p.lost++
-		} else {
-			p.receipts = append(p.receipts, bot.Receipt{Platform: cloud, Chat: out.Chat, IDs: []bot.MessageID{bot.MessageID(wamid)},
-				Status: bot.StatusSent, Key: out.Key, At: time.Now()})
-		}
-		lose := p.rng.IntN(20) == 0
-		if lose {
-			p.chaos++
-		}
-		p.mu.Unlock()
-		if lose {
-			http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
-			return
-		}
-		reply(w, map[string]string{"ID": wamid})
 	})
 	mux.HandleFunc("POST /teams/post", func(w http.ResponseWriter, r *http.Request) {
 		var c bot.Card
@@ -455,39 +519,84 @@ func (p *platforms) setChild(url string) {
 	p.mu.Unlock()
 }
 
-// deliverReceipts hands the Cloud status callbacks to whichever child runs,
-// again and again until one takes each (Meta retries its webhooks).
+// deliverReceipts posts a signed "sent" status webhook, carrying the key,
+// for every message the Graph API took (some are lost, as Meta's can be),
+// to whichever child runs, again and again until one answers 200 (Meta
+// retries its webhooks).
 func (p *platforms) deliverReceipts(ctx context.Context) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	for ctx.Err() == nil {
+		acc := p.graph.Accepted()
 		p.mu.Lock()
+		for _, m := range acc {
+			if p.statusSeen[m.ID] {
+				continue
+			}
+			p.statusSeen[m.ID] = true
+			if p.rng.Float64() < *receiptLoss {
+				p.lost++
+				continue
+			}
+			p.webhooks = append(p.webhooks, cloudtest.Status(cloudPNID, m.To, m.ID, "sent", m.Key, time.Now().Unix(), 0))
+		}
 		child := p.child
-		var rc bot.Receipt
-		have := len(p.receipts) > 0 && child != ""
-		if have {
-			rc = p.receipts[0]
+		var body []byte
+		if len(p.webhooks) > 0 && child != "" {
+			body = p.webhooks[0]
 		}
 		p.mu.Unlock()
-		if !have {
+		if body == nil {
 			sleep(ctx, 20*time.Millisecond)
 			continue
 		}
-		if err := post(ctx, client, child+"/receipt", rc, nil); err != nil {
+		if err := postWebhook(ctx, client, child, body); err != nil {
 			sleep(ctx, 20*time.Millisecond)
 			continue
 		}
 		p.mu.Lock()
-		if len(p.receipts) > 0 && p.receipts[0].Key == rc.Key && p.receipts[0].IDs[0] == rc.IDs[0] {
-			p.receipts = p.receipts[1:]
+		if len(p.webhooks) > 0 && bytes.Equal(p.webhooks[0], body) {
+			p.webhooks = p.webhooks[1:]
 		}
 		p.mu.Unlock()
 	}
 }
 
+// postWebhook posts a webhook body to the child signed as Meta signs it;
+// only 200 is an acknowledgement.
+func postWebhook(ctx context.Context, client *http.Client, child string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, child+"/webhooks/whatsapp", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature-256", cloudtest.Sign(cloudSecret, body))
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("webhook: status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// deliverInbound hands a customer's message to the child: through the
+// Cloud channel's signed webhook for WhatsApp customers, as the linked
+// channel would for the others. nil means acknowledged (stored).
+func deliverInbound(ctx context.Context, client *http.Client, child string, in bot.Inbound) error {
+	if in.Platform == bot.WhatsApp {
+		body := cloudtest.TextMessage(cloudPNID, in.Sender.Value[1:], in.SenderName, string(in.ID), in.Text, in.SentAt.Unix())
+		return postWebhook(ctx, client, child, body)
+	}
+	return post(ctx, client, child+"/inbound", in, nil)
+}
+
 func (p *platforms) pendingReceipts() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.receipts)
+	return len(p.webhooks)
 }
 
 // approvable returns the cards staff can approve now.
@@ -541,9 +650,9 @@ func newWorld(n int) *world {
 	w := &world{acked: map[string]customer{}, unacked: map[string]bot.Inbound{}, inflight: map[string]int{},
 		leaving: map[string]bool{}, erased: map[string]bool{}, approved: map[int64]bool{}}
 	for i := range n {
-		c := customer{platform: bot.WhatsApp, phone: fmt.Sprintf("+447700%06d", 900000+i), name: fmt.Sprintf("Customer %02d", i)}
+		c := customer{platform: linked, phone: fmt.Sprintf("+447700%06d", 900000+i), name: fmt.Sprintf("Customer %02d", i)}
 		if i%2 == 1 {
-			c.platform = cloud
+			c.platform = bot.WhatsApp
 		}
 		c.chat = bot.ChatID(c.phone[1:] + "@s.whatsapp.net")
 		w.customers = append(w.customers, c)
@@ -663,10 +772,10 @@ type child struct {
 	done chan error
 }
 
-func startChild(t *testing.T, dir, key, parent string) *child {
+func startChild(t *testing.T, dir, key, parent, graph string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envChild+"="+dir, envParent+"="+parent, envKey+"="+key)
+	cmd.Env = append(os.Environ(), envChild+"="+dir, envParent+"="+parent, envKey+"="+key, envGraph+"="+graph)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	c := &child{cmd: cmd, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
@@ -737,6 +846,10 @@ func (n counts) tally(log string) {
 			n["cards removed after racing an erasure"]++
 		case "cards of erased subjects removed":
 			n["erasure card removals"]++
+		case "crash: graph connection refused":
+			n["Cloud: connections refused before the request left"]++
+		case "send outcome unknown; waiting for a receipt":
+			n["Cloud: sends in doubt (answer lost or 5xx)"]++
 		}
 	}
 }
@@ -750,7 +863,7 @@ func TestCrash(t *testing.T) {
 	_, err := rand.Read(keyBytes)
 	require.NoError(t, err)
 	key := hex.EncodeToString(keyBytes)
-	p := newPlatforms()
+	p := newPlatforms(t)
 	srv := httptest.NewServer(p.handler())
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -763,7 +876,7 @@ func TestCrash(t *testing.T) {
 	client := &http.Client{Timeout: 3 * time.Second}
 	started := time.Now()
 	for round := 0; round <= *kills; round++ {
-		c := startChild(t, dir, key, srv.URL)
+		c := startChild(t, dir, key, srv.URL, p.graph.URL())
 		p.setChild(c.url)
 		if round < *kills {
 			wctx, stop := context.WithCancel(ctx)
@@ -856,20 +969,24 @@ func TestCrash(t *testing.T) {
 
 	// No reply shown twice: WhatsApp shows one message per id, the Cloud
 	// API every accepted send.
+	accepted := p.graph.Accepted()
+	cloudPosts := len(p.graph.Messages())
 	p.mu.Lock()
 	shown := map[string]int{}
 	for _, text := range p.waShown {
 		shown[text]++
 	}
-	for _, text := range p.cloudSent {
-		shown[text]++
+	cloudKeys := map[string]int{}
+	for _, m := range accepted {
+		shown[m.Text]++
+		cloudKeys[m.Key]++
 	}
 	duplicates := 0
 	for _, n := range shown {
 		duplicates += n - 1
 	}
 	cloudResent := 0
-	for _, n := range p.cloudKeys {
+	for _, n := range cloudKeys {
 		cloudResent += n - 1
 	}
 
@@ -919,6 +1036,24 @@ func TestCrash(t *testing.T) {
 	}
 	waSends, waRepeats, lost, chaos, alerts, posts := p.waSends, p.waRepeats, p.lost, p.chaos, p.alerts, len(p.acts)
 	p.mu.Unlock()
+	p.faultMu.Lock()
+	var faults []string
+	for k, n := range p.faults {
+		faults = append(faults, fmt.Sprintf("%s %d", k, n))
+	}
+	p.faultMu.Unlock()
+	sort.Strings(faults)
+	// Unconfirmed replies: Meta has the message (its status webhook was
+	// lost) or never took it (a 5xx before acceptance, a kill before the
+	// request left); staff must check either way.
+	unconfirmedTaken, unconfirmedNot := 0, 0
+	for _, k := range column(t, main, "SELECT key FROM outbox WHERE status = 'unconfirmed'") {
+		if cloudKeys[k] > 0 {
+			unconfirmedTaken++
+		} else {
+			unconfirmedNot++
+		}
+	}
 	drafts := column(t, main, "SELECT id FROM drafts")
 	uncarded := 0
 	for _, d := range drafts {
@@ -945,7 +1080,10 @@ func TestCrash(t *testing.T) {
 		fmt.Sprintf("messages acknowledged %d (customers who left: %d, erasures cut off and asked again: %d)", len(w.acked), len(w.erased), w.eraseFail),
 		fmt.Sprintf("replies approved %d, shown to customers %d; WhatsApp sends %d (same-key repeats dropped by the recipient %d), Cloud resends of a key %d",
 			len(w.approved), len(shown), waSends, waRepeats, cloudResent),
-		fmt.Sprintf("outbox at the end %v; Cloud callbacks lost %d, platform answers lost after the send %d, admin alerts %d", outbox, lost, chaos, alerts),
+		fmt.Sprintf("outbox at the end %v; linked answers lost after the send %d, admin alerts %d", outbox, chaos, alerts),
+		fmt.Sprintf("Cloud API (real channel): POST /messages %d, taken by Meta %d; faults: %s; status webhooks lost %d",
+			cloudPosts, len(accepted), strings.Join(faults, ", "), lost),
+		fmt.Sprintf("UNCONFIRMED %d (taken by Meta, status lost: %d; never taken: %d)", outbox["unconfirmed"], unconfirmedTaken, unconfirmedNot),
 		fmt.Sprintf("cards posted %d (placeholders included); placeholders orphaned by a crash %d", posts, orphanPlaceholders),
 		fmt.Sprintf("DUPLICATES %d  LOSSES %d  UNRECORDED CARDS %d  CARDS TWICE %d  LEFTOVER KEYS %d  LEFTOVER PEOPLE %d  LEAKED CARDS %d  UNCARDED %d  STRANDED %d",
 			duplicates, losses, unrecorded, twice, leftoverKeys, leftoverPeople, leaked, uncarded, stranded),
@@ -984,7 +1122,7 @@ func sendMessages(ctx context.Context, w *world, url string, client *http.Client
 			sleep(ctx, 10*time.Millisecond)
 			continue
 		}
-		err := post(ctx, client, url+"/inbound", in, nil)
+		err := deliverInbound(ctx, client, url, in)
 		w.doneInbound(in, c, err == nil)
 		sleep(ctx, time.Duration(5+rng.IntN(25))*time.Millisecond)
 	}
@@ -1063,7 +1201,7 @@ func settle(t *testing.T, w *world, p *platforms, c *child, client *http.Client)
 			w.mu.Lock()
 			w.inflight[cu.phone]++
 			w.mu.Unlock()
-			w.doneInbound(in, cu, post(ctx, client, c.url+"/inbound", in, nil) == nil)
+			w.doneInbound(in, cu, deliverInbound(ctx, client, c.url, in) == nil)
 		}
 		eraseAll(ctx, w, c.url, client)
 		approveCtx, stop := context.WithTimeout(ctx, 100*time.Millisecond)

@@ -6,5 +6,16 @@
 // lost, no reply was shown twice, every card is recorded (or deleted), no
 // erased person's key is left and both databases pass integrity_check.
 //
-// go test ./internal/crashtest runs 24 kills; -crash.kills=N runs more.
+// Half the customers are on WhatsApp through the real WhatsApp Business
+// Platform channel (channels/whatsappcloud): signed webhooks in, the child's
+// sends to cloudtest's Graph API in the parent, which takes some messages
+// and then drops the connection, answers after the client's timeout or
+// answers 500, refuses some with a 5xx or a rate limit, and sends status
+// webhooks with the reply's key (some lost); the child's dialer refuses
+// some connections. The test prints how many replies end unconfirmed (Meta
+// took them but their status was lost, or never took them): those are the
+// replies staff must check.
+//
+// go test ./internal/crashtest runs 24 kills; -crash.kills=N runs more,
+// -crash.receipt-loss=F loses that share of status webhooks.
 package crashtest

@@ -30,7 +30,20 @@ CREATE TABLE "cards" (
 	conversation TEXT NOT NULL,
 	activity_id  TEXT NOT NULL,
 	posted_at    INTEGER NOT NULL
-, state TEXT NOT NULL DEFAULT 'posted', rendered INTEGER NOT NULL DEFAULT 1) STRICT;
+, state TEXT NOT NULL DEFAULT 'posted', rendered INTEGER NOT NULL DEFAULT 1, window_ends INTEGER NOT NULL DEFAULT 0) STRICT;
+
+-- table closed_acks
+CREATE TABLE closed_acks (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	subject_id TEXT NOT NULL REFERENCES subjects(id),
+	platform   TEXT NOT NULL,
+	chat_bidx  BLOB NOT NULL,                 -- blind index of the chat, as in messages
+	period     INTEGER NOT NULL,              -- the closed period: when the business opens again (Unix ns), 0 if not known
+	from_at    INTEGER NOT NULL,              -- stored_at of the message it answered: cards of messages from then to until show it
+	until      INTEGER NOT NULL,              -- = period, or the largest integer when 0
+	outbox_id  INTEGER NOT NULL REFERENCES outbox(id),
+	created_at INTEGER NOT NULL
+) STRICT;
 
 -- table data_tasks
 CREATE TABLE data_tasks (
@@ -148,7 +161,7 @@ CREATE TABLE "outbox" (
 	last_error   TEXT NOT NULL DEFAULT '',   -- operator-facing, never message text
 	created_at   INTEGER NOT NULL,
 	updated_at   INTEGER NOT NULL
-, key TEXT NOT NULL DEFAULT '', sending_at INTEGER NOT NULL DEFAULT 0, waiting TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '') STRICT;
+, key TEXT NOT NULL DEFAULT '', sending_at INTEGER NOT NULL DEFAULT 0, waiting TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL DEFAULT 'reply', template TEXT NOT NULL DEFAULT '', template_lang TEXT NOT NULL DEFAULT '', template_params TEXT NOT NULL DEFAULT '') STRICT;
 
 -- table requests
 CREATE TABLE requests (
@@ -196,6 +209,18 @@ CREATE INDEX cards_subject ON cards(subject_id);
 -- index cards_unfinished
 CREATE INDEX cards_unfinished ON cards(draft_id) WHERE state = 'posting' OR rendered = 0;
 
+-- index cards_window
+CREATE INDEX cards_window ON cards(window_ends) WHERE window_ends > 0;
+
+-- index closed_acks_outbox
+CREATE INDEX closed_acks_outbox ON closed_acks(outbox_id);
+
+-- index closed_acks_period
+CREATE UNIQUE INDEX closed_acks_period ON closed_acks(platform, chat_bidx, period);
+
+-- index closed_acks_subject
+CREATE INDEX closed_acks_subject ON closed_acks(subject_id);
+
 -- index decisions_action
 CREATE UNIQUE INDEX decisions_action ON decisions(action_id) WHERE action_id IS NOT NULL;
 
@@ -216,6 +241,9 @@ CREATE INDEX drafts_drafting ON drafts(id) WHERE status = 'drafting';
 
 -- index drafts_message
 CREATE INDEX drafts_message ON drafts(message_id);
+
+-- index drafts_open
+CREATE INDEX drafts_open ON drafts(platform, chat_bidx, id) WHERE status IN ('drafting', 'pending', 'failed');
 
 -- index drafts_subject
 CREATE INDEX drafts_subject ON drafts(subject_id);
@@ -248,7 +276,7 @@ CREATE INDEX messages_subject ON messages(subject_id, chat_bidx, id);
 CREATE INDEX messages_undrafted ON messages(id) WHERE dir = 'in' AND handled = 0;
 
 -- index outbox_draft
-CREATE UNIQUE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
+CREATE UNIQUE INDEX outbox_draft ON outbox(draft_id, kind) WHERE draft_id IS NOT NULL;
 
 -- index outbox_due
 CREATE INDEX outbox_due ON outbox(next_attempt) WHERE status = 'pending';

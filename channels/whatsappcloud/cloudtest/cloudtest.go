@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Version is the Graph API version the fake serves under.
@@ -56,17 +57,35 @@ type failure struct {
 	status, code int
 }
 
+// Fault is what the fake does after it accepted a message (the message
+// counts as sent, with its wamid, whatever the sender hears): the cases
+// where a sender cannot know whether Meta took it.
+type Fault struct {
+	// LoseAnswer drops the connection instead of answering.
+	LoseAnswer bool
+	// Delay holds the answer back this long (past the sender's timeout).
+	Delay time.Duration
+	// Status and Code, if Status is set, answer with a Graph error (a 500
+	// after acceptance) instead of the wamid.
+	Status, Code int
+	// Refuse makes the fake not take the message at all and answer Status
+	// and Code (a rate limit, or a 5xx before acceptance).
+	Refuse bool
+}
+
 // Graph is a loopback Graph API for one business phone number.
 type Graph struct {
 	srv           *httptest.Server
 	phoneNumberID string
 	token         string
 
-	mu    sync.Mutex
-	reqs  []Request
-	media map[string]Request
-	fails []failure
-	seq   int
+	mu     sync.Mutex
+	reqs   []Request
+	media  map[string]Request
+	fails  []failure
+	faults []Fault
+	chaos  func() Fault
+	seq    int
 }
 
 // NewGraph starts a fake Graph API that accepts the bearer token for the
@@ -90,6 +109,45 @@ func (g *Graph) FailNext(n, status, code int) {
 	for range n {
 		g.fails = append(g.fails, failure{status, code})
 	}
+}
+
+// SetToken makes the fake accept only token from now on (the old one is
+// revoked, as when a system user's token is rotated).
+func (g *Graph) SetToken(token string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.token = token
+}
+
+// AcceptThen makes the fake accept the next n messages and then do f to
+// each answer.
+func (g *Graph) AcceptThen(n int, f Fault) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for range n {
+		g.faults = append(g.faults, f)
+	}
+}
+
+// SetChaos makes the fake ask fn what to do with each message for which
+// no AcceptThen fault is queued (a zero Fault: answer normally). fn must
+// be safe for concurrent use.
+func (g *Graph) SetChaos(fn func() Fault) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.chaos = fn
+}
+
+// Accepted returns the messages the fake accepted (gave a wamid), oldest
+// first: what the customer sees, whatever the sender heard.
+func (g *Graph) Accepted() []Request {
+	var out []Request
+	for _, r := range g.Messages() {
+		if r.ID != "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Requests returns every request so far, oldest first.
@@ -204,7 +262,10 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 		graphError(w, http.StatusBadRequest, 2635, "Unknown or deprecated API version")
 		return
 	}
-	if r.Header.Get("Authorization") != "Bearer "+g.token {
+	g.mu.Lock()
+	token := g.token
+	g.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer "+token {
 		if strings.HasPrefix(path, "/download/") {
 			// Meta's media host answers a download without the token with
 			// a bare 401 (or an HTML page), not a Graph error.
@@ -223,7 +284,7 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"id": g.phoneNumberID})
 		return
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[0] == g.phoneNumberID && parts[1] == "messages":
-		g.message(w, body, update)
+		g.message(w, r, body, update)
 		return
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[0] == g.phoneNumberID && parts[1] == "media":
 		g.upload(w, r, body, update)
@@ -305,7 +366,7 @@ func str(m map[string]any, keys ...string) string {
 }
 
 // message checks a send as the Cloud API does and answers with a wamid.
-func (g *Graph) message(w http.ResponseWriter, body []byte, update func(func(*Request))) {
+func (g *Graph) message(w http.ResponseWriter, r *http.Request, body []byte, update func(func(*Request))) {
 	var m map[string]any
 	if err := json.Unmarshal(body, &m); err != nil {
 		graphError(w, http.StatusBadRequest, 100, "Invalid parameter")
@@ -353,10 +414,42 @@ func (g *Graph) message(w http.ResponseWriter, body []byte, update func(func(*Re
 		return
 	}
 	g.mu.Lock()
+	var f Fault
+	switch {
+	case len(g.faults) > 0:
+		f, g.faults = g.faults[0], g.faults[1:]
+	case g.chaos != nil:
+		f = g.chaos()
+	}
+	if f.Refuse {
+		g.mu.Unlock()
+		graphError(w, f.Status, f.Code, "scripted refusal")
+		return
+	}
 	g.seq++
 	id := fmt.Sprintf("wamid.HBgMNDQ3NzAwOTAwMTIzFQIAERgSFAKE%06d", g.seq)
 	g.mu.Unlock()
 	update(func(r *Request) { r.ID = id })
+	if f.Delay > 0 {
+		select {
+		case <-time.After(f.Delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	switch {
+	case f.LoseAnswer:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // closes the connection without an answer
+	case f.Status != 0:
+		graphError(w, f.Status, f.Code, "An unexpected error has occurred. Please retry your request later.")
+		return
+	}
 	input := req.To
 	if input == "" {
 		input = req.Recipient
