@@ -109,6 +109,9 @@ func (r *Router) decideAttach(ctx context.Context, d Decision, view DraftView) (
 		m.Kind, content.Thumb = KindDocument, nil
 	}
 	m.MIME = content.MIME
+	if !ch.Capabilities().TakesFile(m.MIME, m.Size) {
+		return refused(fmt.Sprintf("Files like this one (%s, %s) cannot be sent in this customer's chat, so it was not attached.", TypeWords(m.MIME), SizeWords(m.Size))), nil
+	}
 	id, err := r.mediaStore.AttachToDraft(ctx, d.DraftID, m, content, d.File.Data)
 	switch {
 	case errors.Is(err, ErrDecided):

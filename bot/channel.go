@@ -7,7 +7,16 @@ import (
 
 // Capabilities says what a channel can do; data, not optional interfaces.
 type Capabilities struct {
-	Files   bool // can send documents
+	Files bool // can send documents
+	// FileTypes lists the only types of file the channel sends, each with
+	// its size limit (the WhatsApp Business Platform takes JPEG and PNG
+	// photos, a few audio and video types, plain text, PDF and Office
+	// documents, and no ZIP); nil means files of any type. A sender checks a
+	// file with TakesFile before it makes one the channel would refuse.
+	FileTypes []FileType
+	// MaxFile is the largest file the channel sends, in bytes; 0 means no
+	// limit of its own.
+	MaxFile int64
 	Edits   bool // can update a posted message
 	MaxText int  // longest text it sends in one message, in bytes; 0 means no limit
 	// Window is how long after a chat's last inbound message the channel
@@ -27,6 +36,33 @@ type Capabilities struct {
 	// can send (Outbound.Template), the one kind of message the WhatsApp
 	// Business Platform delivers outside Window; zero when it has none.
 	Template Template
+}
+
+// FileType is one type of file a channel sends.
+type FileType struct {
+	// MIME is the type as CanonicalMIME spells it ("image/jpeg").
+	MIME string
+	// Max is the largest file of this type in bytes; 0 means up to
+	// Capabilities.MaxFile.
+	Max int64
+}
+
+// TakesFile reports whether the channel sends a file of type mime (any
+// spelling CanonicalMIME knows) and size bytes.
+func (c Capabilities) TakesFile(mime string, size int64) bool {
+	if !c.Files || size < 0 || (c.MaxFile > 0 && size > c.MaxFile) {
+		return false
+	}
+	if c.FileTypes == nil {
+		return true
+	}
+	m := CanonicalMIME(mime)
+	for _, t := range c.FileTypes {
+		if t.MIME == m {
+			return t.Max == 0 || size <= t.Max
+		}
+	}
+	return false
 }
 
 // Inbound is one message from a platform, already mapped to bot types.

@@ -591,6 +591,13 @@ const (
 	// ReplyAdminOnly refuses a command only admins may give; every channel
 	// and command service uses this one wording.
 	ReplyAdminOnly = "Only an admin can do that."
+	// ReplyNoFiles replaces a file in a reply to a chat that takes none.
+	ReplyNoFiles = "This chat cannot receive files; please ask in another chat."
+	// replyFileNotHere replaces a file of a type or size the chat's
+	// channel does not send (TypeWords, SizeWords).
+	replyFileNotHere = "The file that goes with this (%s, %s) cannot be sent in this chat; please ask in another chat."
+	// ReplyFileFailed follows a reply whose file could not be sent.
+	ReplyFileFailed = "Sorry, the file could not be sent in this chat just now. Please try again later."
 	// ReplyTryLater answers a failure on our side.
 	ReplyTryLater = "Something went wrong on our side and nothing was lost. Please try again later."
 	// NoteAIOff is the card note for a customer who objected to AI (/stop).
@@ -682,15 +689,30 @@ func (r *Router) reply(ctx context.Context, log zerolog.Logger, p Platform, chat
 		return
 	}
 	out := Outbound{Chat: chat, ReplyTo: replyTo, Text: rep.Text, File: rep.File}
-	if rep.File != nil && !ch.Capabilities().Files {
-		out.File = nil
-		out.Text = strings.TrimSpace(rep.Text + "\n\nThis chat cannot receive files; please ask in another chat.")
+	if f := rep.File; f != nil {
+		switch caps := ch.Capabilities(); {
+		case !caps.Files:
+			out.File = nil
+			out.Text = strings.TrimSpace(rep.Text + "\n\n" + ReplyNoFiles)
+		case !caps.TakesFile(f.MIME, int64(len(f.Data))):
+			// Refused before any call: the person hears why, not silence.
+			out.File = nil
+			out.Text = strings.TrimSpace(rep.Text + "\n\n" + fmt.Sprintf(replyFileNotHere, TypeWords(f.MIME), SizeWords(int64(len(f.Data)))))
+		}
 	}
 	_, err := ch.Send(ctx, out)
 	r.metrics.Sent(p, err)
 	if err != nil {
 		r.metrics.Failure("reply")
-		log.Error().Err(err).Msg("reply failed")
+		log.Error().Err(err).Bool("file", out.File != nil).Msg("reply failed")
+	}
+	if err != nil && out.File != nil && !errors.Is(err, ErrInDoubt) {
+		// The file did not go: say so in a plain text, which may.
+		_, err := ch.Send(ctx, Outbound{Chat: chat, ReplyTo: replyTo, Text: ReplyFileFailed})
+		r.metrics.Sent(p, err)
+		if err != nil {
+			log.Warn().Err(err).Msg("reply that the file failed not sent either")
+		}
 	}
 }
 

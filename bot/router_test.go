@@ -235,6 +235,34 @@ func TestCommandsService(t *testing.T) {
 	assert.Empty(t, h.drafter.Requests())
 }
 
+// TestReplyFileTheChannelCannotSend: a command's file that the chat's
+// channel does not send (a ZIP where only photos and PDFs go) is left out
+// before any call, and the reply says so; a file whose send fails is
+// followed by a plain text saying it did not go. Never silence.
+func TestReplyFileTheChannelCannotSend(t *testing.T) {
+	zip := &bot.File{Name: "export.zip", MIME: "application/zip", Data: []byte("PK\x03\x04 zip")}
+	cmds := commandsFn{
+		handle: func(bot.CommandRequest) (bot.Reply, error) {
+			return bot.Reply{Text: "Your data", File: zip}, nil
+		},
+		intercept: func(bot.CommandRequest) (bot.Reply, bool, error) { return bot.Reply{}, false, nil },
+	}
+	h := newHarness(t, zerolog.Nop(), func(o *bot.Options) { o.Commands = cmds })
+	h.wa.SetCapabilities(bot.Capabilities{Files: true, FileTypes: []bot.FileType{{MIME: "image/jpeg"}, {MIME: "application/pdf"}}})
+	c := newCustomer(9)
+	h.send(c, "/export")
+	sends := h.waitSends(c.chat, 1)
+	assert.Equal(t, "Your data\n\nThe file that goes with this (a ZIP archive, 8 bytes) cannot be sent in this chat; please ask in another chat.", sends[0])
+	assert.Nil(t, h.wa.Sends()[0].File)
+
+	h.wa.SetCapabilities(bot.Capabilities{Files: true})
+	h.wa.FailNext(1, fmt.Errorf("upload: %w", bot.ErrUnavailable))
+	h.send(c, "/export")
+	sends = h.waitSends(c.chat, 2)
+	assert.Equal(t, bot.ReplyFileFailed, sends[1], "the failed file is followed by a plain text")
+	require.NoError(t, h.stop())
+}
+
 // TestCommandsAreNotConversation: a command is kept as its name only; its
 // arguments (an erased person's number in an admin's "/forget 07700 900987",
 // another customer's number in a refused one) reach Commands but are never

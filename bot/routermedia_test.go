@@ -326,3 +326,22 @@ func TestAttachFileToReply(t *testing.T) {
 	res = attach(tok, &bot.File{Name: "late.pdf", MIME: "application/pdf", Data: mediatest.PDF()})
 	assert.Equal(t, bot.Refused, res.Outcome)
 }
+
+// TestAttachRefusesAFileTheChannelCannotSend: a file of a type the
+// customer's channel does not send (a PDF where only photos go) is refused
+// when staff attach it, not when the approved reply fails to go.
+func TestAttachRefusesAFileTheChannelCannotSend(t *testing.T) {
+	mh := newMediaHarness(t, nil)
+	mh.wa.SetCapabilities(bot.Capabilities{Files: true, FileTypes: []bot.FileType{{MIME: "image/jpeg", Max: 5 << 20}}})
+	c := newCustomer(8)
+	mh.send(c, "Can you send me the quote?")
+	card := mh.cardFor("Can you send me the quote?")
+	_, tok, ok := bot.ParseAttachCode(card.AttachCode)
+	require.True(t, ok)
+	res := mh.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Attach, Token: tok, File: &bot.File{Name: "quote.pdf", MIME: "application/pdf", Data: mediatest.PDF()}})
+	assert.Equal(t, bot.Refused, res.Outcome)
+	assert.Contains(t, res.Message, "Files like this one (a PDF document, ")
+	assert.Contains(t, res.Message, "cannot be sent in this customer's chat, so it was not attached.")
+	res = mh.decide(bot.Decision{DraftID: card.DraftID, Kind: bot.Attach, Token: tok, File: &bot.File{Name: "valve.jpg", MIME: "image/jpeg", Data: mediatest.JPEG(800, 600, 8)}})
+	assert.Equal(t, bot.Applied, res.Outcome, res.Message)
+}

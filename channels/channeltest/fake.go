@@ -177,7 +177,7 @@ func (f *Fake) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error
 		return "", fmt.Errorf("channeltest: send template: %w", bot.ErrUnsupported)
 	case msg.Text == "" && msg.File == nil && msg.Template == nil:
 		return "", errors.New("channeltest: send: nothing to send")
-	case msg.File != nil && !f.caps.Files:
+	case msg.File != nil && !f.caps.TakesFile(msg.File.MIME, int64(len(msg.File.Data))):
 		return "", fmt.Errorf("channeltest: send file: %w", bot.ErrUnsupported)
 	case f.caps.MaxText > 0 && len(msg.Text) > f.caps.MaxText:
 		return "", fmt.Errorf("channeltest: send: %w: %w", bot.ErrTooLarge, bot.ErrUnsupported)

@@ -213,10 +213,11 @@ func normAAD(s string) (string, error) {
 func (c *Channel) Platform() bot.Platform { return bot.Teams }
 
 // Capabilities implements bot.Channel. Teams accepts about 28 KB per
-// message. Files go to personal chats only, with the user's consent (see
-// fileconsent.go); Send refuses them elsewhere.
+// message. Files of any type go to personal chats only, with the user's
+// consent (see fileconsent.go), up to the bytes the channel may hold while
+// offers wait; Send refuses them elsewhere.
 func (c *Channel) Capabilities() bot.Capabilities {
-	return bot.Capabilities{Files: true, Edits: true, MaxText: 28000}
+	return bot.Capabilities{Files: true, MaxFile: maxPendingBytes, Edits: true, MaxText: 28000}
 }
 
 // Run stores the sink and blocks until ctx is done; the HTTP server that

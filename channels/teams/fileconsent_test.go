@@ -399,6 +399,8 @@ func TestSendFileOnlyInPersonalChat(t *testing.T) {
 	assert.Empty(t, e.conn.requests())
 	assert.Zero(t, e.ch.files.bytes)
 	assert.True(t, e.ch.Capabilities().Files)
+	assert.True(t, e.ch.Capabilities().TakesFile("application/zip", 100<<20), "any type, a ZIP export included")
+	assert.False(t, e.ch.Capabilities().TakesFile("application/zip", maxPendingBytes+1))
 }
 
 // Erasing a person drops the files offered to them.

@@ -197,11 +197,12 @@ func New(opts Options) (*Channel, error) {
 // Platform returns bot.WhatsApp.
 func (c *Channel) Platform() bot.Platform { return bot.WhatsApp }
 
-// Capabilities: documents yes, edits no, texts up to 64 KiB.
-// Sends are Idempotent: the message id comes from Outbound.Key (see
+// Capabilities: files of any type up to 100 MB (a JPEG or PNG as a photo,
+// anything else, a ZIP included, as a document), edits no, texts up to 64
+// KiB. Sends are Idempotent: the message id comes from Outbound.Key (see
 // messageID), and WhatsApp treats a repeated id as the same message.
 func (c *Channel) Capabilities() bot.Capabilities {
-	return bot.Capabilities{Files: true, Edits: false, MaxText: maxText, Idempotent: true}
+	return bot.Capabilities{Files: true, MaxFile: maxFile, Edits: false, MaxText: maxText, Idempotent: true}
 }
 
 // State returns the connection's health now.

@@ -400,6 +400,19 @@ func TestSendDocument(t *testing.T) {
 	assert.Equal(t, "image/jpeg", img.GetMimetype())
 	assert.Equal(t, "The part we fit", img.GetCaption())
 	assert.Equal(t, messageID("ob_photo"), h.cli.sent[1].id, "the id comes from the key, as for text")
+
+	// An export with the person's files is a ZIP: the linked device takes
+	// it whole, as a document.
+	require.True(t, h.ch.Capabilities().TakesFile("application/zip", 40<<20))
+	_, err = h.ch.Send(context.Background(), bot.Outbound{Chat: makeChatID(pnJID), Text: "Your data and files",
+		File: &bot.File{Name: "switchboard-export.zip", MIME: "application/zip", Data: []byte("PK\x03\x04 a zip")}})
+	require.NoError(t, err)
+	zip := h.cli.sent[2].msg.GetDocumentMessage()
+	require.NotNil(t, zip)
+	assert.Equal(t, "application/zip", zip.GetMimetype())
+	assert.Equal(t, "switchboard-export.zip", zip.GetFileName())
+	assert.Equal(t, "Your data and files", zip.GetCaption())
+	assert.False(t, h.ch.Capabilities().TakesFile("application/zip", maxFile+1), "over 100 MB is refused before any upload")
 }
 
 func TestSendErrors(t *testing.T) {
