@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,8 @@ const (
 	// Window is the customer-service window: free-form messages only this
 	// long after the customer's last message.
 	Window = 24 * time.Hour
-	// maxCaption bounds a document's caption (1024 characters at Meta).
+	// maxCaption bounds a caption of a photo, video or document (1024
+	// characters at Meta).
 	maxCaption = 1024
 	// maxFile bounds an uploaded document (Meta allows 100 MB).
 	maxFile = 100 << 20
@@ -259,10 +261,11 @@ func tokenRefused(err error) bool {
 // transport carries them.
 func (c *Channel) Platform() bot.Platform { return bot.WhatsApp }
 
-// Capabilities: documents yes, edits no, 4096 bytes of text, a 24-hour
-// window, and a template when one is configured.
+// Capabilities: the files Meta takes (mediaTypes: photos, audio, video and
+// documents, no ZIP), edits no, 4096 bytes of text, a 24-hour window, and a
+// template when one is configured.
 func (c *Channel) Capabilities() bot.Capabilities {
-	return bot.Capabilities{Files: true, MaxText: MaxText, Window: Window, Template: c.opts.Template}
+	return bot.Capabilities{Files: true, FileTypes: slices.Clone(fileTypes), MaxFile: maxFile, MaxText: MaxText, Window: Window, Template: c.opts.Template}
 }
 
 // State returns the channel's health now.

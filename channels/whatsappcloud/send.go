@@ -21,12 +21,15 @@ import (
 // errWindowClosed refuses free-form text after the 24-hour window.
 var errWindowClosed = errors.New("the 24-hour reply window is closed (the customer must write again, or a template be sent)")
 
-// Send sends a text, a document or a JPEG or PNG photo (uploaded to Meta
-// first, the text as its caption) or, with msg.Template, the business's template, and returns the
-// wamid. msg.Key goes along as biz_opaque_callback_data and comes back in
+// Send sends a text, a file (uploaded to Meta first, as the photo, audio,
+// video or document message its type goes as, the text as its caption, or
+// before it for audio, which takes none) or, with msg.Template, the
+// business's template, and returns the wamid. msg.Key goes along as biz_opaque_callback_data and comes back in
 // status receipts. Errors:
 //   - bot.ErrUnsupported (never retried): a chat this channel cannot reach
-//     (a LID), an empty or oversized message, the window closed (checked
+//     (a LID), an empty or oversized message, a file of a type Meta does
+//     not take (Capabilities.FileTypes; a ZIP) or over its type's limit,
+//     refused before any call, the window closed (checked
 //     here, and by Meta: 131047), no template configured, undeliverable
 //     (131026), or any other request Meta refuses as it stands;
 //   - bot.ErrUnavailable (the reply waits, no attempt used): the Graph API
@@ -69,10 +72,20 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 		return c.post(ctx, msg.Chat, req)
 	case msg.Text == "" && (msg.File == nil || len(msg.File.Data) == 0):
 		return "", fmt.Errorf("whatsappcloud send: empty message: %w", bot.ErrUnsupported)
-	case len(msg.Text) > MaxText || (msg.File != nil && len(msg.File.Data) > maxFile):
+	case len(msg.Text) > MaxText:
 		return "", fmt.Errorf("whatsappcloud send: %w: %w", bot.ErrTooLarge, bot.ErrUnsupported)
 	case !utf8.ValidString(msg.Text):
 		return "", fmt.Errorf("whatsappcloud send: text is not valid UTF-8: %w", bot.ErrUnsupported)
+	}
+	var mt mediaType
+	if msg.File != nil && len(msg.File.Data) > 0 {
+		var ok bool
+		if mt, ok = typeOf(msg.File.MIME); !ok {
+			return "", fmt.Errorf("whatsappcloud send: files of this type cannot be sent: %w", bot.ErrUnsupported)
+		}
+		if int64(len(msg.File.Data)) > mt.max {
+			return "", fmt.Errorf("whatsappcloud send: %s file: %w: %w", mt.send, bot.ErrTooLarge, bot.ErrUnsupported)
+		}
 	}
 	open, err := c.windowOpen(ctx, msg.Chat)
 	if err != nil {
@@ -90,8 +103,9 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 	// partial marks an error after the text went on its own: the message
 	// is half sent, so the caller must not send it all again.
 	partial := func(err error) error { return err }
-	if len(msg.Text) > maxCaption {
-		// Too long for a caption: the text goes first, on its own.
+	if len(msg.Text) > maxCaption || (msg.Text != "" && mt.send == "audio") {
+		// Too long for a caption, or audio, which takes none: the text
+		// goes first, on its own.
 		text := req
 		text.Type, text.Text, text.BizOpaque = "text", &sendText{Body: msg.Text}, ""
 		if _, err := c.post(ctx, msg.Chat, text); err != nil {
@@ -105,40 +119,34 @@ func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, er
 			return fmt.Errorf("%w (its text went on its own): %w", err, bot.ErrInDoubt)
 		}
 	}
-	id, err := c.upload(ctx, msg.File)
+	id, err := c.upload(ctx, msg.File, mt.upload)
 	if err != nil {
 		return "", partial(err)
 	}
 	if err := c.media.add(id, msg.Chat, c.opts.Now(), true); err != nil {
 		c.log.Error().Err(err).Msg("uploaded media id not recorded; it stays at Meta until it expires")
 	}
-	if photoMIME(msg.File) != "" {
-		// A photo staff attached shows as a photo, not a file.
-		req.Type = "image"
+	req.Type = mt.send
+	switch mt.send {
+	case "image":
+		// A photo shows as a photo, not a file.
 		req.Image = &sendImage{ID: id, Caption: msg.Text}
-		return c.post(ctx, msg.Chat, req)
+	case "video":
+		req.Video = &sendImage{ID: id, Caption: msg.Text}
+	case "audio":
+		req.Audio = &sendAudio{ID: id}
+	default:
+		name := msg.File.Name
+		if name == "" {
+			name = "document"
+		}
+		req.Document = &sendDocument{ID: id, Filename: path.Base(name), Caption: msg.Text}
 	}
-	name := msg.File.Name
-	if name == "" {
-		name = "document"
-	}
-	req.Type = "document"
-	req.Document = &sendDocument{ID: id, Filename: path.Base(name), Caption: msg.Text}
 	wamid, err := c.post(ctx, msg.Chat, req)
 	if err != nil {
 		return "", partial(err)
 	}
 	return wamid, nil
-}
-
-// photoMIME is the type a photo is uploaded as: the Cloud API shows JPEG
-// and PNG images; "" for anything else (sent as a document, if at all).
-func photoMIME(f *bot.File) string {
-	switch m := strings.ToLower(strings.TrimSpace(strings.Split(f.MIME, ";")[0])); m {
-	case "image/jpeg", "image/png":
-		return m
-	}
-	return ""
 }
 
 // post sends one message and returns its wamid. POST /messages takes no
@@ -274,32 +282,9 @@ func contextErr(err error) error {
 	return nil
 }
 
-// documentMIME is the type a document is uploaded as. The Cloud API takes
-// plain text, PDF and Office documents; a JSON export goes as text/plain
-// (its .json name stays).
-func documentMIME(f *bot.File) (string, bool) {
-	m := strings.ToLower(strings.TrimSpace(strings.Split(f.MIME, ";")[0]))
-	switch m {
-	case "text/plain", "application/pdf",
-		"application/msword", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-		"application/vnd.ms-excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-		"application/vnd.ms-powerpoint", "application/vnd.openxmlformats-officedocument.presentationml.presentation":
-		return m, true
-	case "application/json", "text/csv", "":
-		return "text/plain", true
-	}
-	return "", false
-}
-
-// upload sends a document to /{phone-number-id}/media and returns its id.
-func (c *Channel) upload(ctx context.Context, f *bot.File) (string, error) {
-	mime, ok := documentMIME(f)
-	if p := photoMIME(f); p != "" {
-		mime, ok = p, true
-	}
-	if !ok {
-		return "", fmt.Errorf("whatsappcloud send: documents of this type cannot be sent: %w", bot.ErrUnsupported)
-	}
+// upload sends a file to /{phone-number-id}/media as type mime (see
+// mediaTypes) and returns its id.
+func (c *Channel) upload(ctx context.Context, f *bot.File, mime string) (string, error) {
 	name := path.Base(f.Name)
 	if name == "" || name == "." || name == "/" {
 		name = "document"

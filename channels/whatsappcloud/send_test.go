@@ -431,7 +431,20 @@ func TestNewValidates(t *testing.T) {
 	c, err := New(good)
 	require.NoError(t, err)
 	assert.Equal(t, DefaultGraphURL, c.graph)
-	assert.Equal(t, bot.Capabilities{Files: true, MaxText: 4096, Window: 24 * time.Hour}, c.Capabilities())
+	caps := c.Capabilities()
+	assert.Equal(t, bot.Capabilities{Files: true, MaxText: 4096, Window: 24 * time.Hour, MaxFile: 100 << 20, FileTypes: caps.FileTypes}, caps)
+	for _, tc := range []struct {
+		mime string
+		size int64
+		want bool
+	}{
+		{"image/jpeg", 5 << 20, true}, {"image/png", 5<<20 + 1, false}, {"audio/ogg; codecs=opus", 16 << 20, true}, {"audio/mpeg", 1 << 20, true},
+		{"video/mp4", 16<<20 + 1, false}, {"video/3gpp", 1 << 20, true}, {"application/pdf", 100 << 20, true}, {"application/json", 1 << 20, true},
+		{"application/zip", 1 << 10, false}, {"image/webp", 1 << 10, false}, {"image/heic", 1 << 10, false}, {"video/quicktime", 1 << 10, false},
+		{"application/vnd.oasis.opendocument.text", 1 << 10, false},
+	} {
+		assert.Equal(t, tc.want, caps.TakesFile(tc.mime, tc.size), "%s %d", tc.mime, tc.size)
+	}
 	b, _ := json.Marshal(c.State())
 	assert.Contains(t, string(b), "stopped")
 }
@@ -459,6 +472,61 @@ func TestSendPhoto(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "document", e.graph.Messages()[1].Type)
 	assert.Equal(t, "quote.pdf", e.graph.Messages()[1].Filename)
+}
+
+// TestSendAudioVideo: a voice note goes as an audio message, its text on
+// its own before it (audio takes no caption); a video as a video message
+// with its caption. A ZIP, a WebP or a photo over 5 MB is refused before
+// any call; an upload Meta refuses leaves the text sent and says so.
+func TestSendAudioVideo(t *testing.T) {
+	e := newEnv(t, nil).run(t)
+	e.wrote(t)
+	ctx := context.Background()
+	voice := mediatest.Opus(3)
+	_, err := e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "Voice note sent on 31 Jan", Key: "ob_voice",
+		File: &bot.File{Name: "13.ogg", MIME: "audio/ogg; codecs=opus", Data: voice}})
+	require.NoError(t, err)
+	up := e.graph.Uploads()[0]
+	assert.Equal(t, "audio/ogg", up.Form["type"])
+	assert.Equal(t, voice, up.File)
+	msgs := e.graph.Messages()
+	require.Len(t, msgs, 2)
+	assert.Equal(t, "text", msgs[0].Type)
+	assert.Equal(t, "Voice note sent on 31 Jan", msgs[0].Text)
+	assert.Empty(t, msgs[0].Key, "the key goes with the file")
+	assert.Equal(t, "audio", msgs[1].Type)
+	assert.Equal(t, "ob_voice", msgs[1].Key)
+	assert.NotContains(t, string(msgs[1].Body), "caption")
+	assert.True(t, e.graph.HasMedia(msgs[1].MediaID))
+
+	video := append([]byte("\x00\x00\x00\x18ftypmp42"), make([]byte, 64)...)
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "Video sent on 31 Jan", File: &bot.File{Name: "14.mp4", MIME: "video/mp4", Data: video}})
+	require.NoError(t, err)
+	v := e.graph.Messages()[2]
+	assert.Equal(t, "video", v.Type)
+	assert.Equal(t, "Video sent on 31 Jan", v.Text)
+	assert.Equal(t, "video/mp4", e.graph.Uploads()[1].Form["type"])
+
+	before := len(e.graph.Requests())
+	for _, f := range []*bot.File{
+		{Name: "export.zip", MIME: "application/zip", Data: []byte("PK\x03\x04")},
+		{Name: "s.webp", MIME: "image/webp", Data: []byte("RIFF....WEBP")},
+		{Name: "big.jpg", MIME: "image/jpeg", Data: make([]byte, 5<<20+1)},
+		{Name: "long.ogg", MIME: "audio/ogg", Data: make([]byte, 16<<20+1)},
+	} {
+		_, err := e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "x", File: f})
+		assert.ErrorIs(t, err, bot.ErrUnsupported, f.Name)
+		assert.False(t, e.ch.Capabilities().TakesFile(f.MIME, int64(len(f.Data))), "the capabilities say so first: %s", f.Name)
+	}
+	assert.Len(t, e.graph.Requests(), before, "refused before any call")
+
+	// Meta refuses the audio's upload: its text went, so the message is
+	// half sent (in doubt, never sent again whole).
+	e.graph.FailUploads("audio/ogg", 1, http.StatusBadRequest, 131053)
+	_, err = e.ch.Send(ctx, bot.Outbound{Chat: testChat, Text: "Voice note", File: &bot.File{Name: "15.ogg", MIME: "audio/ogg", Data: voice}})
+	assert.ErrorIs(t, err, bot.ErrInDoubt)
+	assert.Equal(t, "Voice note", e.graph.Messages()[3].Text)
+	assert.Len(t, e.graph.Messages(), 4, "no audio message without its upload")
 }
 
 // TestTokenRotation: an operator replaces the token file; on Meta's 190 the

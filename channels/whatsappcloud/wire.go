@@ -124,6 +124,8 @@ type sendRequest struct {
 	Text             *sendText     `json:"text,omitempty"`
 	Document         *sendDocument `json:"document,omitempty"`
 	Image            *sendImage    `json:"image,omitempty"`
+	Audio            *sendAudio    `json:"audio,omitempty"`
+	Video            *sendImage    `json:"video,omitempty"`
 	Template         *sendTemplate `json:"template,omitempty"`
 	BizOpaque        string        `json:"biz_opaque_callback_data,omitempty"`
 }
@@ -139,9 +141,15 @@ type sendDocument struct {
 	Caption  string `json:"caption,omitempty"`
 }
 
+// sendImage is a photo or a video message.
 type sendImage struct {
 	ID      string `json:"id"`
 	Caption string `json:"caption,omitempty"`
+}
+
+// sendAudio is an audio message: it takes no caption.
+type sendAudio struct {
+	ID string `json:"id"`
 }
 
 type sendTemplate struct {

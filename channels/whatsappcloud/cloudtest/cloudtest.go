@@ -1,7 +1,8 @@
 // Package cloudtest plays Meta for tests of the WhatsApp Business Platform
 // channel: a loopback Graph API server that speaks the Cloud API's wire
-// format (send text, documents and templates, upload, look up, download
-// and delete media, error answers) and records every request, and webhook payloads signed as
+// format (send text, photos, audio, video, documents and templates; upload
+// files of the types Meta supports, look up, download and delete media;
+// error answers) and records every request, and webhook payloads signed as
 // Meta signs them. The channel's own tests and the end-to-end tests in
 // cmd/switchboard use it; production code does not.
 package cloudtest
@@ -37,12 +38,12 @@ type Request struct {
 	JSON      map[string]any
 	To        string // "to" (a wa_id)
 	Recipient string // "recipient" (a business-scoped user id)
-	Type      string // text, document, image, template
-	Text      string // text.body, or document.caption or image.caption
+	Type      string // text, document, image, audio, video, template
+	Text      string // text.body, or the caption of a document, image or video
 	Key       string // biz_opaque_callback_data
 	Template  string // template.name
 	Language  string // template.language.code
-	MediaID   string // document.id or image.id
+	MediaID   string // the id of the document, image, audio or video
 	Filename  string // document.filename
 	ID        string // the wamid the fake answered with; "" if it refused
 	// For uploads: the form.
@@ -79,13 +80,14 @@ type Graph struct {
 	phoneNumberID string
 	token         string
 
-	mu     sync.Mutex
-	reqs   []Request
-	media  map[string]Request
-	fails  []failure
-	faults []Fault
-	chaos  func() Fault
-	seq    int
+	mu          sync.Mutex
+	reqs        []Request
+	media       map[string]Request
+	fails       []failure
+	uploadFails map[string][]failure // by the upload's type
+	faults      []Fault
+	chaos       func() Fault
+	seq         int
 }
 
 // NewGraph starts a fake Graph API that accepts the bearer token for the
@@ -108,6 +110,20 @@ func (g *Graph) FailNext(n, status, code int) {
 	defer g.mu.Unlock()
 	for range n {
 		g.fails = append(g.fails, failure{status, code})
+	}
+}
+
+// FailUploads makes the next n uploads of files of type fileType (the
+// form's type field, "image/jpeg") answer with an HTTP status and a Graph
+// error code; other uploads and messages go on as usual.
+func (g *Graph) FailUploads(fileType string, n, status, code int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.uploadFails == nil {
+		g.uploadFails = map[string][]failure{}
+	}
+	for range n {
+		g.uploadFails[fileType] = append(g.uploadFails[fileType], failure{status, code})
 	}
 }
 
@@ -352,6 +368,13 @@ func (g *Graph) scripted(w http.ResponseWriter) bool {
 	return true
 }
 
+// hasKey reports whether v is an object with key k.
+func hasKey(v any, k string) bool {
+	m, _ := v.(map[string]any)
+	_, ok := m[k]
+	return ok
+}
+
 func str(m map[string]any, keys ...string) string {
 	var v any = m
 	for _, k := range keys {
@@ -379,8 +402,10 @@ func (g *Graph) message(w http.ResponseWriter, r *http.Request, body []byte, upd
 		req.Text = str(m, "text", "body")
 	case "document":
 		req.Text, req.MediaID, req.Filename = str(m, "document", "caption"), str(m, "document", "id"), str(m, "document", "filename")
-	case "image":
-		req.Text, req.MediaID = str(m, "image", "caption"), str(m, "image", "id")
+	case "image", "video":
+		req.Text, req.MediaID = str(m, typ, "caption"), str(m, typ, "id")
+	case "audio":
+		req.MediaID = str(m, "audio", "id")
 	case "template":
 		req.Template, req.Language = str(m, "template", "name"), str(m, "template", "language", "code")
 	}
@@ -401,12 +426,20 @@ func (g *Graph) message(w http.ResponseWriter, r *http.Request, body []byte, upd
 	case typ == "template" && (req.Template == "" || req.Language == ""):
 		graphError(w, http.StatusBadRequest, 132001, "Template name does not exist in the translation")
 		return
-	case typ == "document" || typ == "image":
+	case typ == "audio" && hasKey(m["audio"], "caption"):
+		graphError(w, http.StatusBadRequest, 100, "Param audio['caption'] is not a valid parameter")
+		return
+	case typ == "document" || typ == "image" || typ == "audio" || typ == "video":
 		g.mu.Lock()
-		_, held := g.media[req.MediaID]
+		held, ok := g.media[req.MediaID]
 		g.mu.Unlock()
-		if !held {
+		if !ok {
 			graphError(w, http.StatusBadRequest, 131053, "Media upload error")
+			return
+		}
+		if held.Form != nil && mediaKinds[held.Form["type"]] != typ {
+			// An uploaded file goes only as the message its type is for.
+			graphError(w, http.StatusBadRequest, 131053, "Media upload error: the media does not match the message type")
 			return
 		}
 	case typ != "text" && typ != "template":
@@ -461,6 +494,21 @@ func (g *Graph) message(w http.ResponseWriter, r *http.Request, body []byte, upd
 	})
 }
 
+// mediaKinds are the upload types Meta supports, with the message type
+// each goes as (Meta's "Supported media types").
+var mediaKinds = map[string]string{
+	"image/jpeg": "image", "image/png": "image", "image/webp": "sticker",
+	"audio/aac": "audio", "audio/amr": "audio", "audio/mpeg": "audio", "audio/mp4": "audio", "audio/ogg": "audio",
+	"video/mp4": "video", "video/3gpp": "video",
+	"text/plain": "document", "application/pdf": "document", "application/msword": "document", "application/vnd.ms-excel": "document",
+	"application/vnd.ms-powerpoint": "document", "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "document",
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":         "document",
+	"application/vnd.openxmlformats-officedocument.presentationml.presentation": "document",
+}
+
+// mediaLimits are Meta's size limits by message type.
+var mediaLimits = map[string]int{"image": 5 << 20, "sticker": 500 << 10, "audio": 16 << 20, "video": 16 << 20, "document": 100 << 20}
+
 // upload stores a multipart media upload and answers with its id.
 func (g *Graph) upload(w http.ResponseWriter, r *http.Request, body []byte, update func(func(*Request))) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -493,16 +541,25 @@ func (g *Graph) upload(w http.ResponseWriter, r *http.Request, body []byte, upda
 		graphError(w, http.StatusBadRequest, 100, "The parameter messaging_product is required.")
 		return
 	}
-	switch form["type"] {
-	case "text/plain", "application/pdf", "image/jpeg", "image/png":
-	default:
+	kind, ok := mediaKinds[form["type"]]
+	if !ok {
 		graphError(w, http.StatusBadRequest, 131053, "Media upload error: unsupported type")
 		return
 	}
+	if len(file) > mediaLimits[kind] {
+		graphError(w, http.StatusBadRequest, 131053, "Media upload error: the file is too large for its type")
+		return
+	}
 	g.mu.Lock()
+	if f := g.uploadFails[form["type"]]; len(f) > 0 {
+		g.uploadFails[form["type"]] = f[1:]
+		g.mu.Unlock()
+		graphError(w, f[0].status, f[0].code, "scripted upload failure")
+		return
+	}
 	g.seq++
 	id := strconv.Itoa(1000000000000000 + g.seq)
-	g.media[id] = Request{File: file, FileName: name, FileType: ftype}
+	g.media[id] = Request{File: file, FileName: name, FileType: ftype, Form: form}
 	g.mu.Unlock()
 	writeJSON(w, map[string]any{"id": id})
 }
