@@ -110,6 +110,6 @@ func TestExportRefusedWhereNoFileCanGo(t *testing.T) {
 	assert.NotContains(t, auditOf(t, h, admin.ID), `"action":"export"`)
 
 	h.teams.noFiles.Store(false)
-	r := h.must(admin, "/export")
+	r := h.delivered(h.must(admin, "/export"))
 	require.NotNil(t, r.File, "the hourly export was not used up")
 }

@@ -47,8 +47,9 @@ func (s *Service) askExport(ctx context.Context, req bot.CommandRequest, t Targe
 }
 
 // runExport registers an export, streams the document to a file and
-// delivers it: as a file on WhatsApp (or when no ExportURL is set), else
-// as a one-time link. At most one export per requester per ExportEvery.
+// delivers it (see deliverExport). At most one export per requester per
+// ExportEvery: an export that did not reach the person whole (a part not
+// sent or not confirmed, or nothing at all) does not count.
 func (s *Service) runExport(ctx context.Context, req bot.CommandRequest, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (bot.Reply, error) {
 	if s.noFileHere(req) {
 		return bot.Reply{Text: textNoFiles}, nil
@@ -60,11 +61,11 @@ func (s *Service) runExport(ctx context.Context, req bot.CommandRequest, by bot.
 		s.mu.Unlock()
 		return bot.Reply{Text: fmt.Sprintf("You can ask for one export per hour; please try again after %s.", last.Add(s.every).UTC().Format("15:04 MST"))}, nil
 	}
-	s.lastExport[req.Subject.ID] = now // reserved; released on failure
+	s.lastExport[req.Subject.ID] = now // reserved; released unless delivered whole
 	s.mu.Unlock()
 
-	reply, err := s.exportNow(ctx, req, by, scope, received, subjects)
-	if err != nil {
+	reply, whole, err := s.exportNow(ctx, req, by, scope, received, subjects)
+	if err != nil || !whole {
 		s.mu.Lock()
 		if s.lastExport[req.Subject.ID].Equal(now) {
 			delete(s.lastExport, req.Subject.ID)
@@ -74,17 +75,19 @@ func (s *Service) runExport(ctx context.Context, req bot.CommandRequest, by bot.
 	return reply, err
 }
 
-func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (bot.Reply, error) {
+// exportNow registers the request, writes the document (and the ZIP) and
+// delivers it. whole reports whether the person got all of it.
+func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.SubjectID, scope Scope, received time.Time, subjects []bot.SubjectID) (reply bot.Reply, whole bool, err error) {
 	id, err := s.st.CreateRequest(ctx, bot.Request{Kind: bot.RequestExport, Scope: string(scope), Received: received, Due: bot.DueDate(received), RequestedBy: by, Status: "open"})
 	if err != nil {
-		return bot.Reply{}, s.userErr("create request", err)
+		return bot.Reply{}, false, s.userErr("create request", err)
 	}
-	fail := func(op string, err error) (bot.Reply, error) {
+	fail := func(op string, err error) (bot.Reply, bool, error) {
 		if cerr := s.st.CompleteRequest(ctx, id, "failed", nil, s.now().UTC()); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
 		s.log.Warn().Int64("request", id).Str("op", op).Msg("export failed")
-		return bot.Reply{}, s.userErr(op, fmt.Errorf("request %d: %w", id, err))
+		return bot.Reply{}, false, s.userErr(op, fmt.Errorf("request %d: %w", id, err))
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return fail("export dir", err)
@@ -104,63 +107,65 @@ func (s *Service) exportNow(ctx context.Context, req bot.CommandRequest, by bot.
 		s.removeFile(p)
 		return fail("export write", err)
 	}
-	ext, mimeType := "json", "application/json"
+	if _, ok := s.st.(MediaSource); !ok && len(files) > 0 {
+		s.removeFile(p)
+		return fail("export media", errors.New("the store cannot open media"))
+	}
 	if len(files) > 0 {
-		// The person's photos, voice notes and documents go with the
-		// document, in a ZIP.
-		zp, n, err := s.zipExport(ctx, p, files)
-		if err != nil {
-			return fail("export zip", err)
-		}
-		p, ext, mimeType = zp, "zip", "application/zip"
-		counts["media_files"] = n
+		counts["media_files"] = len(files)
 	}
-	if err := s.st.CompleteRequest(ctx, id, "done", counts, s.now().UTC()); err != nil {
-		s.removeFile(p)
-		return fail("complete request", err)
+	x := &exportRun{id: id, req: req, by: by, scope: scope, subjects: subjects, counts: counts, files: files, policy: policy,
+		base: fmt.Sprintf("switchboard-export-%s-%d", s.now().UTC().Format("2006-01-02"), id), json: p}
+	defer x.cleanup(s)
+	ch := s.senders[req.Platform]
+	if ch == nil {
+		return s.exportReply(ctx, x)
 	}
-	for _, sub := range subjects {
-		if err := s.st.Audit(ctx, bot.AuditEntry{At: s.now().UTC(), Actor: by, Action: "export", Subject: sub, Detail: fmt.Sprintf("request %d", id)}); err != nil {
-			s.removeFile(p)
-			return bot.Reply{}, s.userErr("audit", err)
-		}
-	}
-	s.log.Info().Int64("request", id).Str("actor", string(by)).Int("subjects", len(subjects)).Int("messages", counts["messages"]).Msg("export ready")
+	return s.deliverExport(ctx, ch, x)
+}
 
-	name := fmt.Sprintf("switchboard-export-%s-%d.%s", s.now().UTC().Format("2006-01-02"), id, ext)
-	if req.Platform == bot.WhatsApp || s.url == "" {
-		data, err := os.ReadFile(p)
-		s.removeFile(p)
-		if err != nil {
-			return bot.Reply{}, s.userErr("export read", err)
-		}
-		text := policy.signed(fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a JSON document (format %s); its supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportSchema))
-		if ext == "zip" {
-			text = policy.signed(fmt.Sprintf("Here is a copy of the data we hold about you (request #%d). It is a ZIP file: %s (format %s) lists everything, and the photos, voice notes and documents you sent are in its media folder. The supplementary_information part explains why we hold it, for how long, who processes it and your rights.", id, ExportZipJSON, ExportSchema))
-		}
-		if scope != ScopeSelf {
-			text = fmt.Sprintf("Here is the export of %s (request #%d, format %s).", plural(len(subjects), countWord{"", "record", "records"}), id, ExportSchema)
-		}
-		return bot.Reply{Text: text, File: &bot.File{Name: name, MIME: mimeType, Data: data}}, nil
-	}
-	tok, err := s.addLink(link{path: p, name: name, mime: mimeType, subjects: subjects, expires: s.now().Add(s.ttl)})
+// exportReply hands the export to the router as the command's reply: as a
+// file on WhatsApp (or when no ExportURL is set), else as a one-time link.
+// It is for a platform with no channel among the Senders, whose delivery
+// the service cannot see: the request is recorded done.
+func (s *Service) exportReply(ctx context.Context, x *exportRun) (bot.Reply, bool, error) {
+	w, err := s.wholeFile(ctx, x)
 	if err != nil {
-		s.removeFile(p)
-		return bot.Reply{}, s.userErr("export link", err)
+		return s.exportFailed(ctx, x, "export zip", err)
 	}
-	return bot.Reply{Text: fmt.Sprintf("The export (request #%d) is ready: %s%s\nThe link works once and expires in %s.", id, s.url, tok, duration(s.ttl))}, nil
+	if err := s.st.CompleteRequest(ctx, x.id, "done", x.counts, s.now().UTC()); err != nil {
+		return s.exportFailed(ctx, x, "complete request", err)
+	}
+	for _, sub := range x.subjects {
+		if err := s.st.Audit(ctx, bot.AuditEntry{At: s.now().UTC(), Actor: x.by, Action: "export", Subject: sub, Detail: fmt.Sprintf("request %d", x.id)}); err != nil {
+			return bot.Reply{}, false, s.userErr("audit", err)
+		}
+	}
+	s.log.Info().Int64("request", x.id).Str("actor", string(x.by)).Int("subjects", len(x.subjects)).Int("messages", x.counts["messages"]).Msg("export ready")
+	if x.req.Platform == bot.WhatsApp || s.url == "" {
+		data, err := os.ReadFile(w.path)
+		if err != nil {
+			return bot.Reply{}, false, s.userErr("export read", err)
+		}
+		return bot.Reply{Text: s.wholeText(x, w), File: &bot.File{Name: w.name, MIME: w.mime, Data: data}}, true, nil
+	}
+	tok, err := s.link(x, w)
+	if err != nil {
+		return bot.Reply{}, false, s.userErr("export link", err)
+	}
+	return bot.Reply{Text: s.linkText(x, w, tok)}, true, nil
 }
 
 // textNoFiles answers /export where the export could only go as a file and
 // the chat cannot receive one.
 const textNoFiles = "Files cannot be sent in this chat, so no export was made and your one export per hour is not used up. Please ask in a chat that can receive files."
 
-// noFileHere reports whether an export asked for in req's chat would go as
-// a file (WhatsApp, or no ExportURL) through a channel that cannot send
-// files. A platform without a known channel is assumed to take them.
+// noFileHere reports whether an export asked for in req's chat could only
+// go as files (no ExportURL) through a channel that sends none. A platform
+// without a known channel is assumed to take them.
 func (s *Service) noFileHere(req bot.CommandRequest) bool {
-	if req.Platform != bot.WhatsApp && s.url != "" {
-		return false // a link
+	if s.url != "" {
+		return false // a link can go
 	}
 	ch, ok := s.senders[req.Platform]
 	return ok && ch != nil && !ch.Capabilities().Files

@@ -44,11 +44,20 @@ type xMedia struct {
 	FetchedAt  string `json:"fetched_at,omitempty"`
 }
 
-// zipFile is a fetched attachment to copy into the ZIP.
+// zipFile is a fetched attachment to copy into the ZIP, or to send on its
+// own where the ZIP cannot go (exportsend.go).
 type zipFile struct {
 	id   int64
 	path string
 	mime string
+	// What its caption says: the kind, the size, when it was stored, who
+	// sent it (In: the person; Out: staff, with a reply) and a document's
+	// name as sent.
+	kind bot.MessageKind
+	size int64
+	at   time.Time
+	dir  bot.Direction
+	name string
 }
 
 // mediaDoc maps an attachment to its documented form and, when its bytes
@@ -63,7 +72,7 @@ func (d *exportDoc) mediaDoc(m bot.Media) xMedia {
 	}
 	if m.State == bot.MediaFetched {
 		x.File = mediaZipPath(m)
-		d.files = append(d.files, zipFile{id: m.ID, path: x.File, mime: m.MIME})
+		d.files = append(d.files, zipFile{id: m.ID, path: x.File, mime: m.MIME, kind: m.Kind, size: m.Size, at: m.CreatedAt, dir: m.Dir, name: m.FileName})
 	}
 	return x
 }
@@ -188,10 +197,10 @@ func writeExportZip(ctx context.Context, src MediaSource, w io.Writer, doc io.Re
 }
 
 // zipExport turns the export document at jsonPath into a ZIP with the
-// files next to it (export-*.zip in the export directory) and removes the
-// document. It returns the ZIP's path and the number of media files.
+// files next to it (export-*.zip in the export directory); the document
+// stays, for the caller to remove. It returns the ZIP's path and the
+// number of media files.
 func (s *Service) zipExport(ctx context.Context, jsonPath string, files []zipFile) (string, int, error) {
-	defer s.removeFile(jsonPath)
 	src, _ := s.st.(MediaSource)
 	in, err := os.Open(jsonPath)
 	if err != nil {

@@ -74,6 +74,28 @@ func (c *recChannel) Send(_ context.Context, m bot.Outbound) (bot.MessageID, err
 	return "sent", nil
 }
 
+// last returns the last message sent, and whether there was one.
+func (c *recChannel) last() (bot.Outbound, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sent) == 0 {
+		return bot.Outbound{}, false
+	}
+	return c.sent[len(c.sent)-1], true
+}
+
+// delivered returns, as a Reply, the message an export of a Teams user
+// sent through the Teams channel (a file or a link), after checking that
+// the command's own reply r added nothing.
+func (h *harness) delivered(r bot.Reply) bot.Reply {
+	h.t.Helper()
+	require.Empty(h.t, r.Text, "the export went through the channel")
+	require.Nil(h.t, r.File)
+	m, ok := h.teams.last()
+	require.True(h.t, ok, "nothing was sent")
+	return bot.Reply{Text: m.Text, File: m.File}
+}
+
 // harness is a Service on a store with a clock, captured logs, a recording
 // forgetter and a recording Teams sender.
 type harness struct {

@@ -214,7 +214,7 @@ func TestProofExportZipLink(t *testing.T) {
 	aMedia := seedMedia(t, h, a)
 	srv := httptest.NewServer(h.svc.ExportHandler())
 	defer srv.Close()
-	r := h.must(admin, "/export +447700900111")
+	r := h.delivered(h.must(admin, "/export +447700900111"))
 	require.Nil(t, r.File)
 	i := strings.Index(r.Text, "https://bot.example/exports/")
 	require.GreaterOrEqual(t, i, 0, r.Text)

@@ -251,9 +251,14 @@ func TestSchemaNamesEveryStatus(t *testing.T) {
 		bot.StatusSent, bot.StatusDelivered, bot.StatusRead, bot.StatusFailed}
 	draftStatuses := []bot.DraftStatus{bot.DraftDrafting, bot.DraftPending, bot.DraftApproved, bot.DraftEdited,
 		bot.DraftRejected, bot.DraftFailed, bot.DraftSent}
-	var sends, drafts int
+	var sends, drafts, requests int
 	for _, e := range enums {
 		switch {
+		case has(e, "refused"):
+			requests++
+			for _, s := range []string{"open", "done", "partial", "refused", "failed"} {
+				assert.True(t, has(e, s), "request status %q missing from %v", s, e)
+			}
 		case has(e, "received"):
 			sends++
 			for _, s := range sendStatuses {
@@ -268,4 +273,5 @@ func TestSchemaNamesEveryStatus(t *testing.T) {
 	}
 	assert.Equal(t, 2, sends, "the messages and outbox status lists")
 	assert.Equal(t, 1, drafts, "the drafts status list")
+	assert.Equal(t, 1, requests, "the requests status list")
 }

@@ -316,7 +316,7 @@ func TestExportLinkOneTime(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 
-	url := link(h.must(admin, "/export +447700900001"))
+	url := link(h.delivered(h.must(admin, "/export +447700900001")))
 	code, body := get(url)
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "hello from alice")
@@ -328,7 +328,7 @@ func TestExportLinkOneTime(t *testing.T) {
 	assert.Empty(t, ents)
 
 	h.clock.Add(time.Hour)
-	url = link(h.must(admin, "/export teams:AAD-ADMIN"))
+	url = link(h.delivered(h.must(admin, "/export teams:AAD-ADMIN")))
 	h.clock.Add(24 * time.Hour)
 	code, _ = get(url)
 	assert.Equal(t, http.StatusNotFound, code, "expired")
@@ -351,7 +351,7 @@ func TestExportFileExpiresOnTime(t *testing.T) {
 	admin := h.staffer("aad-admin", "Ada Admin", bot.RoleAdmin)
 	a := h.customer("+447700900001", "1001@lid", "Alice")
 	h.conversation(a, admin, "hello from alice")
-	r := h.must(admin, "/export +447700900001")
+	r := h.delivered(h.must(admin, "/export +447700900001"))
 	require.Contains(t, r.Text, "https://bot.example/exports/")
 	ents, err := os.ReadDir(h.svc.dir)
 	require.NoError(t, err)
@@ -500,7 +500,7 @@ func TestAdminExportTenant(t *testing.T) {
 	staff := h.staffer("aad-sam", "Sam Staff", bot.RoleStaff)
 	a := h.customer("+447700900001", "1001@lid", "Alice")
 	h.conversation(a, admin, "hello")
-	r := h.must(admin, "/export tenant:TENANT-1")
+	r := h.delivered(h.must(admin, "/export tenant:TENANT-1"))
 	require.NotNil(t, r.File, r.Text)
 	assert.Contains(t, r.Text, "3 records")
 	doc := validateExport(t, r.File.Data)
