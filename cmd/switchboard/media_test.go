@@ -203,6 +203,13 @@ type mediaApp struct {
 
 func startMediaApp(t *testing.T, transport string) *mediaApp {
 	t.Helper()
+	return startMediaAppWith(t, transport, nil)
+}
+
+// startMediaAppWith starts the media app with mod applied to its
+// configuration.
+func startMediaAppWith(t *testing.T, transport string, mod func(*Config)) *mediaApp {
+	t.Helper()
 	a := &mediaApp{cloudApp: &cloudApp{conn: newConnector(t), graph: cloudtest.NewGraph(t, e2ePNID, e2eToken), tap: newLogTap(), dir: t.TempDir()},
 		llm: newFakeOpenAI(t), transport: transport}
 	cfg := DefaultConfig()
@@ -213,6 +220,9 @@ func startMediaApp(t *testing.T, transport string) *mediaApp {
 	if transport == transportCloud {
 		cfg.CloudPhoneNumberID, cfg.CloudGraphURL = e2ePNID, a.graph.URL()
 		cfg.CloudAccessToken, cfg.CloudAppSecret, cfg.CloudVerifyToken = NewSecret(e2eToken), NewSecret(e2eSecret), NewSecret(e2eVerify)
+	}
+	if mod != nil {
+		mod(&cfg)
 	}
 	require.NoError(t, cfg.Validate())
 	a.wa = &fakeWhatsmeow{handlerCh: make(chan func(any) bool, 1), media: map[string][2][]byte{}}
