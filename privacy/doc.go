@@ -25,4 +25,11 @@
 // the person's identities; then Store.Checkpoint. The confirmation names
 // what went from which store in plain words. The register keeps kind,
 // scope, dates, counts and who asked, never the identifier.
+//
+// An export is delivered through the chat's channel (Options.Senders), so
+// the service sees what arrived: whole where the channel takes the file
+// (bot.Capabilities.TakesFile), else as a one-time link, else the JSON
+// document and each kept file as messages of their own, closed by a reply
+// that counts what was sent and names what was not (exportsend.go). Only
+// an export delivered whole uses up the hourly one.
 package privacy

@@ -37,11 +37,15 @@ type Options struct {
 	// AdminHelp are lines /help adds to its Admin section for admins
 	// (commands served in front of this service, such as /profile).
 	AdminHelp []string
-	// Senders reach chats other than the one a command came from: the first
-	// admin of a two-admin "company" request is told when a second admin
-	// confirmed it. If nil, that notice is skipped. Their Capabilities also
-	// say whether an export can go as a file: where it cannot (and no link
-	// is possible), /export says so before doing anything.
+	// Senders are the channels by platform. Exports go through the
+	// channel of the chat they were asked in, so the service knows what
+	// arrived (see exportsend.go): whole where its Capabilities take the
+	// file, else as a link, else in parts; where it takes no file at all
+	// and no link is possible, /export says so before doing anything. A
+	// platform without one gets its export as the command's reply, as a
+	// file, and counts as delivered. They also reach other chats: the
+	// first admin of a two-admin "company" request is told when a second
+	// admin confirmed it. If nil, that notice is skipped.
 	Senders map[bot.Platform]bot.Channel
 	// DefaultCC is the country code (digits) for national phone numbers an
 	// admin types. If empty, "44".
@@ -53,8 +57,9 @@ type Options struct {
 	ExportDir string
 	// ExportURL is the public base URL ExportHandler is mounted at
 	// ("https://bot.example.com/exports/"). Exports asked for on a platform
-	// other than WhatsApp are then sent as a one-time link; if empty, every
-	// export is sent as a file.
+	// other than WhatsApp are then sent as a one-time link, and on WhatsApp
+	// those the channel cannot take as a file (a ZIP on the Cloud API); if
+	// empty, exports are sent as files, in parts where the whole cannot go.
 	ExportURL string
 	// Policy feeds /privacy, /retention and the export's supplementary
 	// information; its RetentionMonths drives Purge.
