@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -369,4 +370,37 @@ func TestExportCannotGoAtAll(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("Sorry, your export (request #%d) cannot be sent in this chat, so it does not count towards your one export per hour: to get it, reply here and ask us to send it another way.", id), r.Text)
 	assert.Zero(t, wa.attempts(), "nothing is tried that the chat cannot take")
 	assert.Equal(t, "failed", exportRequest(t, h, a.sub.ID, id).Status)
+}
+
+// BenchmarkExportDelivery: /export of a person with a photo, a voice note
+// and a PDF (and a short conversation), through a channel in memory: as one
+// ZIP where the channel takes it, and in parts (the document and each file
+// on its own) where it does not, in the same run.
+func BenchmarkExportDelivery(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		caps  bot.Capabilities
+		sends int
+	}{
+		{"zip-whole", bot.Capabilities{Files: true, MaxFile: 100 << 20}, 1},
+		{"parts", cloudCaps, 4},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			wa := &waChannel{caps: tc.caps}
+			h := newHarness(b, withWhatsApp(wa), func(o *Options) { o.ExportEvery = time.Nanosecond })
+			a := seedPerson(b, h, "+447700900111", "98765432101@lid", "Alice Aardvark", "PLANTED-ALPHA-7f3c")
+			seedMedia(b, h, a)
+			b.ResetTimer()
+			for b.Loop() {
+				h.clock.Add(time.Millisecond)
+				if _, _, err := h.say(a.sub, "/export"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if n := len(wa.sends()); n != tc.sends*b.N {
+				b.Fatalf("%d sends for %d exports", n, b.N)
+			}
+		})
+	}
 }

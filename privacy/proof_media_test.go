@@ -60,7 +60,7 @@ func photoWithComment(t testing.TB, text string, seed uint64) []byte {
 // seedMedia stores, for person p, three inbound media messages with their
 // attachments fetched: a photo (over one 64 KiB chunk), a voice note with
 // its transcript, and a named PDF document.
-func seedMedia(t *testing.T, h *harness, p seeded) []seededMedia {
+func seedMedia(t testing.TB, h *harness, p seeded) []seededMedia {
 	t.Helper()
 	chat := bot.ChatID(p.phone[1:] + "@s.whatsapp.net")
 	items := []struct {

@@ -39,7 +39,7 @@ func (p seeded) needles() []string {
 // seedPerson stores a customer with PN and LID identities, two inbound
 // messages (one planted), drafts, a posted card, a staff edit (which
 // queues a reply in the outbox) and a template sent to reopen the window.
-func seedPerson(t *testing.T, h *harness, phone, lid, name, planted string) seeded {
+func seedPerson(t testing.TB, h *harness, phone, lid, name, planted string) seeded {
 	t.Helper()
 	sub := h.customer(phone, lid, name)
 	chat := bot.ChatID(phone[1:] + "@s.whatsapp.net")
