@@ -315,6 +315,10 @@ func readMedia(ctx context.Context, src MediaSource, id, size int64) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("media %d: %w", id, err)
 	}
+	if int64(len(data)) != size {
+		// Never a cut-off file: its recorded size is wrong.
+		return nil, fmt.Errorf("media %d: %d bytes or more, %d recorded", id, len(data), size)
+	}
 	return data, nil
 }
 
