@@ -17,26 +17,43 @@ import (
 
 // Driver plays the platform's side of a channel adapter in
 // RunChannelContract, in the adapter's own terms (whatsmeow events, Bot
-// Framework activities, …).
+// Framework activities, webhook JSON, …).
 type Driver interface {
 	// Conversation returns a one-to-one chat and the person in it, as the
-	// adapter names them; distinct n give distinct chats and people.
+	// adapter names them; distinct n give distinct chats and people. A
+	// channel that only answers may treat the person as one who wrote to
+	// us before (the driver records it as the inbound path would).
 	Conversation(n int) (bot.ChatID, bot.Identity)
 	// Inject makes the platform deliver a text message with the given
 	// platform id from sender in chat to the running adapter.
 	Inject(ctx context.Context, chat bot.ChatID, sender bot.Identity, id bot.MessageID, text string) error
-	// Sent returns the texts the platform received for chat, oldest first.
+	// Sent returns the texts of the text messages the platform received
+	// for chat, oldest first (not the captions of files).
 	Sent(chat bot.ChatID) []string
+	// SentFiles returns the names of the files the platform received, or
+	// was offered to its user, for chat, oldest first.
+	SentFiles(chat bot.ChatID) []string
+	// Stranger returns a one-to-one chat, distinct for distinct n and from
+	// every Conversation, whose person never wrote to us, and what the
+	// platform lets the channel send there. The driver makes the chat as
+	// real as the platform needs (a Teams bot is installed for the user).
+	Stranger(n int) (bot.ChatID, Reach)
 }
 
-// StrangerDriver is a Driver that can also name a one-to-one chat whose
-// person never wrote: a channel that only answers (both WhatsApp
-// transports) must refuse to send there with bot.ErrUnsupported.
-type StrangerDriver interface {
-	Driver
-	// Stranger returns a chat, distinct for distinct n and from every
-	// Conversation, whose person never wrote to us.
-	Stranger(n int) bot.ChatID
+// Reach is what a channel may send to a chat whose person never wrote to
+// us: the platform's rule, not the channel's choice. What it may not send
+// there, Send refuses with an error wrapping bot.ErrUnsupported, and
+// nothing reaches the platform.
+//
+//   - Both WhatsApp transports only answer: the zero Reach (the Cloud API's
+//     24-hour window never opened; the linked device refuses cold
+//     outreach, which gets numbers banned).
+//   - A Teams bot may write first (a proactive message) into a
+//     conversation it was installed in, text only: files go to a personal
+//     chat whose user wrote to the bot (a file consent card).
+type Reach struct {
+	Text  bool // a text message reaches the platform
+	Files bool // a file reaches the platform
 }
 
 // Sink records what a channel delivers; a test can make it fail.
@@ -96,9 +113,13 @@ func (s *Sink) Inbound() []bot.Inbound {
 // RunChannelContract checks what the router relies on from a channel:
 // inbound text reaches the sink with platform, chat, sender and id intact;
 // a refused delivery does not stop the channel; sends reach the platform in
-// order with distinct ids, also concurrently; unsupported files are refused
-// with bot.ErrUnsupported; Run returns when its context ends. newChannel is
-// called once per subtest and must clean up through t.Cleanup.
+// order with distinct ids, also concurrently; texts over MaxText, and files
+// from a channel without Files, are refused with bot.ErrUnsupported; a
+// channel with Files gets a file to a person who wrote; a chat whose person
+// never wrote gets what the platform allows there (Driver.Stranger's
+// Reach) and every other send is refused with bot.ErrUnsupported; Run
+// returns when its context ends. newChannel is called once per subtest and
+// must clean up through t.Cleanup.
 func RunChannelContract(t *testing.T, newChannel func(t *testing.T) (bot.Channel, Driver)) {
 	t.Helper()
 	const wait, tick = 10 * time.Second, 10 * time.Millisecond
@@ -213,7 +234,7 @@ func RunChannelContract(t *testing.T, newChannel func(t *testing.T) (bot.Channel
 		ch, drv, _, ctx := start(t)
 		chat, _ := drv.Conversation(6)
 		_, err := ch.Send(ctx, bot.Outbound{Chat: chat})
-		assert.Error(t, err, "nothing to send")
+		assert.ErrorIs(t, err, bot.ErrUnsupported, "nothing to send, now or later")
 		if !ch.Capabilities().Files {
 			_, err := ch.Send(ctx, bot.Outbound{Chat: chat, File: &bot.File{Name: "export.json", MIME: "application/json", Data: []byte("{}")}})
 			assert.ErrorIs(t, err, bot.ErrUnsupported)
@@ -224,10 +245,15 @@ func RunChannelContract(t *testing.T, newChannel func(t *testing.T) (bot.Channel
 	t.Run("Texts over MaxText are refused", func(t *testing.T) {
 		ch, drv, _, ctx := start(t)
 		max := ch.Capabilities().MaxText
-		if max == 0 {
-			t.Skip("no text limit")
-		}
 		chat, _ := drv.Conversation(7)
+		if max == 0 { // no limit: a long text goes as it is
+			long := strings.Repeat("a", 100_000)
+			_, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: long})
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return len(drv.Sent(chat)) >= 1 }, wait, tick)
+			assert.Equal(t, []string{long}, drv.Sent(chat))
+			return
+		}
 		_, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: strings.Repeat("a", max+1)})
 		assert.ErrorIs(t, err, bot.ErrUnsupported)
 		_, err = ch.Send(ctx, bot.Outbound{Chat: chat, Text: strings.Repeat("a", max)})
@@ -236,16 +262,49 @@ func RunChannelContract(t *testing.T, newChannel func(t *testing.T) (bot.Channel
 		assert.Len(t, drv.Sent(chat), 1)
 	})
 
-	t.Run("A chat that never wrote is refused", func(t *testing.T) {
-		ch, drv, _, ctx := start(t)
-		sd, ok := drv.(StrangerDriver)
-		if !ok {
-			t.Skip("the driver names no stranger")
+	t.Run("A file reaches a chat whose person wrote, if the channel has Files", func(t *testing.T) {
+		ch, drv, sink, ctx := start(t)
+		chat, sender := drv.Conversation(9)
+		require.NoError(t, drv.Inject(ctx, chat, sender, "contract-before-file", "Can I have my data?"))
+		require.Eventually(t, func() bool { return len(sink.Inbound()) >= 1 }, wait, tick)
+		id, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: "Here is your file.",
+			File: &bot.File{Name: "export.json", MIME: "application/json", Data: []byte(`{"messages":[]}`)}})
+		if !ch.Capabilities().Files {
+			assert.ErrorIs(t, err, bot.ErrUnsupported, "a channel without Files refuses them")
+			assert.Empty(t, drv.SentFiles(chat))
+			return
 		}
-		chat := sd.Stranger(8)
+		require.NoError(t, err)
+		assert.NotEmpty(t, id)
+		require.Eventually(t, func() bool { return len(drv.SentFiles(chat)) >= 1 }, wait, tick)
+		assert.Equal(t, []string{"export.json"}, drv.SentFiles(chat))
+	})
+
+	t.Run("A chat that never wrote gets what the platform allows", func(t *testing.T) {
+		ch, drv, _, ctx := start(t)
+		chat, reach := drv.Stranger(8)
+		require.NotEmpty(t, chat)
 		_, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: "Have you heard of our offers?"})
-		assert.ErrorIs(t, err, bot.ErrUnsupported)
-		assert.Empty(t, drv.Sent(chat))
+		if reach.Text {
+			require.NoError(t, err, "the platform lets the channel write first")
+			require.Eventually(t, func() bool { return len(drv.Sent(chat)) >= 1 }, wait, tick)
+			assert.Equal(t, []string{"Have you heard of our offers?"}, drv.Sent(chat))
+		} else {
+			assert.ErrorIs(t, err, bot.ErrUnsupported, "a channel that only answers refuses a chat that never wrote")
+			assert.Empty(t, drv.Sent(chat))
+		}
+		if !ch.Capabilities().Files {
+			return
+		}
+		_, err = ch.Send(ctx, bot.Outbound{Chat: chat, File: &bot.File{Name: "offer.pdf", MIME: "application/pdf", Data: []byte("%PDF-1.4 offer")}})
+		if reach.Files {
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return len(drv.SentFiles(chat)) >= 1 }, wait, tick)
+			assert.Equal(t, []string{"offer.pdf"}, drv.SentFiles(chat))
+		} else {
+			assert.ErrorIs(t, err, bot.ErrUnsupported, "files the platform does not allow here are refused")
+			assert.Empty(t, drv.SentFiles(chat))
+		}
 	})
 
 	t.Run("Run returns when its context ends", func(t *testing.T) {

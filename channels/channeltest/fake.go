@@ -172,11 +172,11 @@ func (f *Fake) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error
 	defer f.mu.Unlock()
 	switch {
 	case msg.Chat == "":
-		return "", errors.New("channeltest: send: no chat")
+		return "", fmt.Errorf("channeltest: send: no chat: %w", bot.ErrUnsupported)
 	case msg.Template != nil && f.caps.Template.IsZero():
 		return "", fmt.Errorf("channeltest: send template: %w", bot.ErrUnsupported)
 	case msg.Text == "" && msg.File == nil && msg.Template == nil:
-		return "", errors.New("channeltest: send: nothing to send")
+		return "", fmt.Errorf("channeltest: send: nothing to send: %w", bot.ErrUnsupported)
 	case msg.File != nil && !f.caps.TakesFile(msg.File.MIME, int64(len(msg.File.Data))):
 		return "", fmt.Errorf("channeltest: send file: %w", bot.ErrUnsupported)
 	case f.caps.MaxText > 0 && len(msg.Text) > f.caps.MaxText:

@@ -23,14 +23,41 @@ func (d fakeDriver) Inject(ctx context.Context, chat bot.ChatID, sender bot.Iden
 	return d.f.Inject(ctx, bot.Inbound{Chat: chat, Sender: sender, ID: id, Text: text, Kind: bot.KindText, SentAt: testTime})
 }
 
-func (d fakeDriver) Sent(chat bot.ChatID) []string { return d.f.SendsTo(chat) }
+func (d fakeDriver) Sent(chat bot.ChatID) []string {
+	var out []string
+	for _, s := range d.f.Sends() {
+		if s.Chat == chat && s.File == nil {
+			out = append(out, s.Text)
+		}
+	}
+	return out
+}
+
+func (d fakeDriver) SentFiles(chat bot.ChatID) []string {
+	var out []string
+	for _, s := range d.f.Sends() {
+		if s.Chat == chat && s.File != nil {
+			out = append(out, s.File.Name)
+		}
+	}
+	return out
+}
+
+// Stranger: the fake sends anywhere, as a platform that lets bots write
+// first would.
+func (d fakeDriver) Stranger(n int) (bot.ChatID, channeltest.Reach) {
+	return bot.ChatID(fmt.Sprintf("stranger-%d", n)), channeltest.Reach{Text: true, Files: d.f.Capabilities().Files}
+}
 
 func TestFakeContract(t *testing.T) {
-	for _, files := range []bool{true, false} {
-		t.Run(fmt.Sprintf("files=%v", files), func(t *testing.T) {
+	for name, caps := range map[string]bot.Capabilities{
+		"files, 4096 bytes":  {Files: true, MaxText: 4096},
+		"no files, no limit": {},
+	} {
+		t.Run(name, func(t *testing.T) {
 			channeltest.RunChannelContract(t, func(t *testing.T) (bot.Channel, channeltest.Driver) {
 				f := channeltest.NewFake(bot.WhatsApp)
-				f.SetCapabilities(bot.Capabilities{Files: files})
+				f.SetCapabilities(caps)
 				return f, fakeDriver{f}
 			})
 		})

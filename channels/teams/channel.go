@@ -253,17 +253,16 @@ func (c *Channel) currentSink() bot.Sink {
 // (elsewhere bot.ErrUnsupported); Send then owns msg.File.Data and zeroes it
 // once the file is uploaded, declined or its offer ends.
 func (c *Channel) Send(ctx context.Context, msg bot.Outbound) (bot.MessageID, error) {
+	// Too long is refused for good (ErrUnsupported): the same text fails
+	// again, and the outbox must neither retry it nor hold it in doubt.
+	if len(msg.Text) > c.Capabilities().MaxText {
+		return "", fmt.Errorf("teams send: %w: %w", bot.ErrTooLarge, bot.ErrUnsupported)
+	}
 	if msg.File != nil {
-		if len(msg.Text) > c.Capabilities().MaxText {
-			return "", fmt.Errorf("teams send: %w", bot.ErrTooLarge)
-		}
 		return c.sendFile(ctx, msg)
 	}
 	if msg.Text == "" {
 		return "", fmt.Errorf("teams send: %w: empty text", bot.ErrUnsupported)
-	}
-	if len(msg.Text) > c.Capabilities().MaxText {
-		return "", fmt.Errorf("teams send: %w", bot.ErrTooLarge)
 	}
 	conv, err := parseChatID(string(msg.Chat))
 	if err != nil {

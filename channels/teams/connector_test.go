@@ -80,6 +80,11 @@ func TestSendErrors(t *testing.T) {
 	t.Run("TooLong", func(t *testing.T) {
 		_, err := e.ch.Send(t.Context(), bot.Outbound{Chat: chat, Text: string(make([]byte, 30000))})
 		assert.ErrorIs(t, err, bot.ErrTooLarge)
+		assert.ErrorIs(t, err, bot.ErrUnsupported, "refused for good: not retried, not in doubt")
+		_, err = e.ch.Send(t.Context(), bot.Outbound{Chat: chat, Text: string(make([]byte, 30000)), File: &bot.File{Name: "x.json", Data: []byte("{}")}})
+		assert.ErrorIs(t, err, bot.ErrTooLarge)
+		assert.ErrorIs(t, err, bot.ErrUnsupported)
+		assert.Empty(t, e.conn.requests())
 	})
 	t.Run("ConnectorRefuses", func(t *testing.T) {
 		e.conn.failAll.Store(true)

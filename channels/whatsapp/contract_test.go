@@ -67,8 +67,11 @@ func (d *driver) Conversation(n int) (bot.ChatID, bot.Identity) {
 	return makeChatID(j), id
 }
 
-// Stranger returns a chat whose customer never wrote.
-func (d *driver) Stranger(n int) bot.ChatID { return makeChatID(d.jid(50000 + n)) }
+// Stranger returns a chat whose customer never wrote: the linked device
+// only answers (cold outreach gets numbers banned), so nothing may go there.
+func (d *driver) Stranger(n int) (bot.ChatID, channeltest.Reach) {
+	return makeChatID(d.jid(50000 + n)), channeltest.Reach{}
+}
 
 func (d *driver) Inject(ctx context.Context, chat bot.ChatID, sender bot.Identity, id bot.MessageID, text string) error {
 	select {
@@ -106,6 +109,26 @@ func (d *driver) Sent(chat bot.ChatID) []string {
 	for _, m := range d.cli.sent {
 		if m.to == j {
 			out = append(out, m.msg.GetConversation())
+		}
+	}
+	return out
+}
+
+// SentFiles returns the names of the documents (and "photo" for each
+// photo, which carries no name) the fake client sent to chat.
+func (d *driver) SentFiles(chat bot.ChatID) []string {
+	j, err := parseChatID(chat)
+	require.NoError(d.t, err)
+	d.cli.mu.Lock()
+	defer d.cli.mu.Unlock()
+	var out []string
+	for _, m := range d.cli.sent {
+		switch {
+		case m.to != j:
+		case m.msg.GetDocumentMessage() != nil:
+			out = append(out, m.msg.GetDocumentMessage().GetFileName())
+		case m.msg.GetImageMessage() != nil:
+			out = append(out, "photo")
 		}
 	}
 	return out

@@ -61,10 +61,11 @@ func (d *driver) Conversation(n int) (bot.ChatID, bot.Identity) {
 	return c.ID(), c.Identity()
 }
 
-// Stranger returns a chat whose customer never wrote.
-func (d *driver) Stranger(n int) bot.ChatID {
+// Stranger returns a chat whose customer never wrote: its 24-hour window
+// never opened, so only a template could go there.
+func (d *driver) Stranger(n int) (bot.ChatID, channeltest.Reach) {
 	c, _ := waid.PhoneChat(d.digits(50000 + n))
-	return c.ID()
+	return c.ID(), channeltest.Reach{}
 }
 
 // Inject posts the webhook Meta sends for a text message, signed, and
@@ -108,6 +109,26 @@ func (d *driver) Sent(chat bot.ChatID) []string {
 	for _, m := range d.graph.Messages() {
 		if m.To == to.to && m.Type == "text" {
 			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+// SentFiles returns the file names of the documents (and "photo" for each
+// photo) the fake Graph API accepted for chat.
+func (d *driver) SentFiles(chat bot.ChatID) []string {
+	to, err := parseChatID(chat)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, m := range d.graph.Accepted() {
+		switch {
+		case m.To != to.to:
+		case m.Type == "document":
+			out = append(out, m.Filename)
+		case m.Type == "image":
+			out = append(out, "photo")
 		}
 	}
 	return out

@@ -18,6 +18,11 @@ import (
 // switchboard.db and keys.db, made with VACUUM INTO (live rows only, no
 // erased remnants), safe while the bot runs. The operator then stores the
 // two files apart, keys.db with short retention.
+//
+// It is SQLite's backup, and the one place besides openStore that names
+// the SQLite store: it opens a *store.DB of its own, because copying files
+// is not something every store can do (a database server has its own
+// tools), so it is no method of appStore.
 func backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var out string
 	cfg, err := load(args, getenv, func(fs *flag.FlagSet) {
@@ -38,7 +43,7 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 		return &usageError{err}
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, store.MainFile)); err != nil {
-		return fmt.Errorf("backup: no %s in the data dir %s: nothing to back up", store.MainFile, cfg.DataDir)
+		return fmt.Errorf("backup: no %s in the data dir %s: nothing to back up (backup copies the SQLite store)", store.MainFile, cfg.DataDir)
 	}
 	key, _, err := LoadMasterKey(cfg, log, rand.Reader)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/drafts"
 	"github.com/switchboard/switchboard/privacy"
-	"github.com/switchboard/switchboard/store"
 )
 
 // Replies of the admin commands. They hold no personal data.
@@ -47,7 +46,7 @@ type unlinker interface {
 // everything else.
 type adminCommands struct {
 	privacy     bot.Commands
-	store       *store.DB
+	store       appStore
 	log         zerolog.Logger
 	drafter     *drafts.Drafter // nil without an LLM
 	whatsapp    unlinker        // nil with --no-whatsapp or on the WhatsApp Business Platform

@@ -566,7 +566,7 @@ func usage(w io.Writer) {
 	fs := cfg.flagSet(w)
 	fmt.Fprintln(w, "Usage: switchboard [run] [flags]")
 	fmt.Fprintln(w, "       switchboard demo [--data DIR] [--listen "+demoListen+"]   try it: the bot with a simulated WhatsApp customer and the Agents Playground as staff")
-	fmt.Fprintln(w, "       switchboard backup --out DIR [flags]   copy switchboard.db and keys.db into DIR with VACUUM INTO")
+	fmt.Fprintln(w, "       switchboard backup --out DIR [flags]   copy the SQLite store (switchboard.db, keys.db) into DIR with VACUUM INTO")
 	fmt.Fprintln(w, "       switchboard whatsapp logout [--data DIR]   unlink the WhatsApp device and delete its session keys (bot stopped)")
 	fmt.Fprintln(w, "       switchboard teams-manifest --out switchboard.zip [--app-id ID] --privacy-url URL --terms-url URL   write the Teams app package")
 	fmt.Fprintln(w, "       switchboard version")

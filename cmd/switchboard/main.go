@@ -9,7 +9,7 @@
 //	switchboard [run] [flags]            run the bot (the default)
 //	switchboard demo [--data DIR] [--listen ADDR]
 //	                                     run the bot with a simulated WhatsApp customer
-//	switchboard backup --out DIR [flags] back up both databases with VACUUM INTO
+//	switchboard backup --out DIR [flags] back up the SQLite store's two databases with VACUUM INTO
 //	switchboard whatsapp logout [--data DIR]
 //	                                     unlink WhatsApp, delete its session keys
 //	switchboard teams-manifest --out switchboard.zip [--app-id ID] --privacy-url URL --terms-url URL

@@ -28,9 +28,9 @@ import (
 type App struct {
 	Config Config
 	Log    zerolog.Logger
-	// Store is the open SQLite store; it also serves the privacy engine
-	// and channels' extra needs.
-	Store   *store.DB
+	// Store is the open store (openStore); it also serves the privacy
+	// engine, the media worker and the channels' extra needs.
+	Store   appStore
 	Metrics *Metrics
 	// Health takes component readiness for /readyz. A channel registers its
 	// component (Health.Register("whatsapp")) when it is built and reports
@@ -159,7 +159,7 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		if err != nil {
 			return nil, fmt.Errorf("teams state: %w", err)
 		}
-		fw = &forwardCards{fallback: storeCards{app.Store}}
+		fw = &forwardCards{fallback: app.Store} // the store's index until the service exists
 		app.mediaViews = &mediaViews{store: app.Store}
 		tm, err = teams.New(teams.Options{
 			Log:          app.Log,
@@ -298,13 +298,6 @@ func defaultProfile() drafts.Profile {
 	}
 }
 
-// storeCards is the card index before the privacy service exists.
-type storeCards struct{ db *store.DB }
-
-func (s storeCards) CardsOf(ctx context.Context, subject bot.SubjectID) ([]bot.CardRef, error) {
-	return s.db.CardsOf(ctx, subject)
-}
-
 // forwardCards lets the Teams channel be built before the privacy service
 // whose card index it uses.
 type forwardCards struct {
@@ -337,7 +330,7 @@ func (f *forwardCards) CardsOf(ctx context.Context, subject bot.SubjectID) ([]bo
 // read the stored role.
 type roleSync struct {
 	bot.Sink
-	db  *store.DB
+	db  appStore
 	log zerolog.Logger
 }
 
@@ -420,9 +413,9 @@ func needsPerson(s whatsapp.State) bool {
 	return false
 }
 
-// openStore builds and opens the SQLite store in the data dir and reports it
-// on health.
-func openStore(ctx context.Context, cfg Config, key []byte, log zerolog.Logger, health *Health) (*store.DB, error) {
+// openStore builds and opens the store and reports it on health: the one
+// place a store is chosen. Today that is SQLite in the data dir.
+func openStore(ctx context.Context, cfg Config, key []byte, log zerolog.Logger, health *Health) (appStore, error) {
 	db, err := store.New(store.Options{
 		Dir:       cfg.DataDir,
 		MasterKey: append([]byte(nil), key...),
