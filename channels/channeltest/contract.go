@@ -280,6 +280,26 @@ func RunChannelContract(t *testing.T, newChannel func(t *testing.T) (bot.Channel
 		assert.Equal(t, []string{"export.json"}, drv.SentFiles(chat))
 	})
 
+	t.Run("A file goes if the Capabilities take its type, else it is refused", func(t *testing.T) {
+		ch, drv, sink, ctx := start(t)
+		chat, sender := drv.Conversation(10)
+		require.NoError(t, drv.Inject(ctx, chat, sender, "contract-before-zip", "My export, please"))
+		require.Eventually(t, func() bool { return len(sink.Inbound()) >= 1 }, wait, tick)
+		// An export with the person's photos is a ZIP; the WhatsApp Business
+		// Platform takes none, the linked device and Teams do.
+		zip := &bot.File{Name: "switchboard-export.zip", MIME: "application/zip", Data: []byte("PK\x05\x06" + strings.Repeat("\x00", 18))}
+		_, err := ch.Send(ctx, bot.Outbound{Chat: chat, Text: "Your data", File: zip})
+		if !ch.Capabilities().TakesFile(zip.MIME, int64(len(zip.Data))) {
+			assert.ErrorIs(t, err, bot.ErrUnsupported, "a file the Capabilities rule out is refused")
+			assert.Empty(t, drv.SentFiles(chat))
+			assert.Empty(t, drv.Sent(chat), "nothing of it goes")
+			return
+		}
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(drv.SentFiles(chat)) >= 1 }, wait, tick)
+		assert.Equal(t, []string{"switchboard-export.zip"}, drv.SentFiles(chat))
+	})
+
 	t.Run("A chat that never wrote gets what the platform allows", func(t *testing.T) {
 		ch, drv, _, ctx := start(t)
 		chat, reach := drv.Stranger(8)
