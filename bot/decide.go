@@ -111,7 +111,10 @@ func (r *Router) decide(ctx context.Context, d Decision) (DecisionResult, error)
 		return DecisionResult{Outcome: Applied, Message: appliedMessage(d.Kind)}, nil
 	}
 	card := r.cardFor(view)
-	r.updateCard(ctx, r.log.With().Int64("draft", d.DraftID).Logger(), view, card)
+	// Rendered afresh under the card lock, not from view: the outbox's poll
+	// may send the reply and refresh the card first, and a card built from
+	// the state before the send must not overwrite it.
+	r.refreshCard(ctx, d.DraftID)
 	if d.Kind != Reject {
 		r.wakeOutbox()
 	}
@@ -141,7 +144,8 @@ func (r *Router) decideResend(ctx context.Context, d Decision) (DecisionResult, 
 	res := DecisionResult{Outcome: Applied, Message: "Sending the reply again."}
 	if lerr == nil {
 		res.Card = r.cardFor(view)
-		r.updateCard(ctx, r.log.With().Int64("draft", d.DraftID).Logger(), view, res.Card)
+		// Afresh under the lock: the woken outbox may already have sent it.
+		r.refreshCard(ctx, d.DraftID)
 	}
 	return res, nil
 }

@@ -196,7 +196,8 @@ func (r *Router) decideTemplate(ctx context.Context, d Decision) (DecisionResult
 	res := DecisionResult{Outcome: Applied, Message: msgTemplateQueued}
 	if view, err := r.store.LoadDraft(ctx, d.DraftID); err == nil {
 		res.Card = r.cardFor(view)
-		r.updateCard(ctx, r.log.With().Int64("draft", d.DraftID).Logger(), view, res.Card)
+		// Afresh under the lock: the woken outbox may already have sent it.
+		r.refreshCard(ctx, d.DraftID)
 	}
 	return res, nil
 }
