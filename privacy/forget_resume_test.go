@@ -230,3 +230,17 @@ func TestForgetRetriedWhileRunning(t *testing.T) {
 	assert.ElementsMatch(t, []bot.Identity{{Kind: bot.IDPhone, Value: a.phone}, {Kind: bot.IDLID, Value: a.lid}}, calls[2].IDs)
 	assert.Contains(t, h.logs.String(), "forget failed; retried later")
 }
+
+// plainForgetter has neither a name nor a platform.
+type plainForgetter struct{}
+
+func (plainForgetter) Forget(context.Context, bot.SubjectID, []bot.Identity) error { return nil }
+
+// TestForgetterNames: a forgetter's own name, else its platform, else its
+// position; a name taken already gets the position appended.
+func TestForgetterNames(t *testing.T) {
+	got := forgetterNames([]bot.Forgetter{
+		&namedForgetter{name: "whatsapp-linked"}, &recForgetter{}, plainForgetter{}, &namedForgetter{name: "whatsapp-linked"}, &recForgetter{},
+	})
+	assert.Equal(t, []string{"whatsapp-linked", "teams", "forgetter-2", "whatsapp-linked#3", "teams#4"}, got)
+}
