@@ -144,7 +144,7 @@ func benchErase(b *testing.B, total int) {
 		victim := fill(b, h, 1000, fmt.Sprintf("victim%d-%d", total, i))
 		require.NoError(b, h.st.Checkpoint(h.ctx))
 		b.StartTimer()
-		_, counts, _, _, err := h.svc.erase(h.ctx, victim.ID, ScopeSelf, h.clock.Now(), singletons([]bot.SubjectID{victim.ID}), nil)
+		_, counts, _, err := h.svc.erase(h.ctx, victim.ID, ScopeSelf, h.clock.Now(), singletons([]bot.SubjectID{victim.ID}), nil)
 		b.StopTimer()
 		require.NoError(b, err)
 		require.Equal(b, 1000, counts["messages"])

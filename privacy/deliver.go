@@ -338,13 +338,18 @@ func (s *Service) removeFile(p string) {
 }
 
 // Run deletes the export files an earlier process left (their links died
-// with it), then drops expired confirmations, links and rate-limit entries
-// every SweepEvery, until ctx is done. Export links and their files expire
-// on their own timers; Run is the safety net and the start-up clean-up.
+// with it) and runs every pending forget (an erasure whose channels had
+// not all forgotten the person when a process stopped; see forgets.go),
+// then drops expired confirmations, links and rate-limit entries and
+// retries the forgets that are due every SweepEvery, until ctx is done.
+// Start it once the channels exist: their forgetters run at once. Export
+// links and their files expire on their own timers; Run is the safety net
+// and the start-up clean-up.
 func (s *Service) Run(ctx context.Context) {
 	if n := s.removeLeftovers(); n > 0 {
 		s.log.Info().Int("files", n).Msg("export files left by an earlier run deleted")
 	}
+	s.resumeForgets(ctx)
 	t := time.NewTicker(s.sweepEvery)
 	defer t.Stop()
 	for {
@@ -352,7 +357,9 @@ func (s *Service) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.sweep(s.now())
+			now := s.now()
+			s.sweep(now)
+			s.retryForgets(ctx, now)
 		}
 	}
 }

@@ -38,10 +38,7 @@ func (s *Service) runEraseFrom(ctx context.Context, by bot.SubjectID, scope Scop
 			return true
 		}
 	}
-	id, counts, announced, erased, err := s.erase(ctx, by, scope, received, people, announce)
-	if announce != nil && !announced {
-		s.forgetLater(erased)
-	}
+	id, counts, announced, err := s.erase(ctx, by, scope, received, people, announce)
 	if err != nil {
 		if id == 0 {
 			return bot.Reply{}, s.userErr("erase", err)
@@ -65,29 +62,6 @@ func (s *Service) runEraseFrom(ctx context.Context, by bot.SubjectID, scope Scop
 // peopleCount renders "1 person", "3 people".
 func peopleCount(n int) string {
 	return plural(n, countWord{"", "person", "people"})
-}
-
-// forgetLater runs the channels' forgetters for erased people again once
-// the fallback confirmation (the command's reply) has gone out, since
-// sending re-creates rows such as whatsmeow's Signal session. The
-// identities stay in memory until then, and are lost if the process stops
-// first.
-func (s *Service) forgetLater(erased []forgotten) {
-	if len(erased) == 0 {
-		return
-	}
-	time.AfterFunc(s.reforget, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		for _, e := range erased {
-			for i, f := range s.forgetters {
-				if err := f.Forget(ctx, e.subject, e.ids); err != nil {
-					s.log.Warn().Err(err).Int("forgetter", i).Str("subject", string(e.subject)).Msg("second forget after the confirmation failed")
-				}
-			}
-			s.log.Info().Str("subject", string(e.subject)).Msg("channels forgot the subject again after the confirmation")
-		}
-	})
 }
 
 // selfErasedText confirms a person's erasure of their own data. pending
@@ -124,61 +98,80 @@ type countingForgetter interface {
 	ForgetCounted(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) (int, error)
 }
 
-// forgotten is one erased subject with the identities its forgetters were
-// given.
+// forgotten is one erased subject with the identities its forgetters are
+// given and the id of its forget record.
 type forgotten struct {
 	subject bot.SubjectID
 	ids     []bot.Identity
+	record  string
 }
 
 // erase is the one erasure path (commands and retention). It returns the
 // register id, the rows removed per table (and per channel,
-// "<platform>_records") and the subjects erased with their identities. In
-// order: every subject's rows and key go (each subject in its own
-// transaction), then announce (if not nil, for a single person) is called
-// with the counts so far, then every channel forgets every subject, with
-// all the identities known for its person, then the WAL is checkpointed. A
-// failure on one subject does not stop the others; the register entry is
-// then "failed".
-func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, people []person, announce func(id int64, counts map[string]int) bool) (id int64, total map[string]int, announced bool, erased []forgotten, err error) {
+// "<platform>_records") and whether announce sent the confirmation. In
+// order: every subject's rows and key go, each subject in its own
+// transaction, which also records the forget its channels owe (see
+// forgets.go); then announce (if not nil, for a single person) is called
+// with the counts so far; then every channel forgets every subject, with
+// all the identities known for its person, and each subject's forget
+// record is completed, or kept for what failed; then the WAL is
+// checkpointed. If announce did not send the confirmation, the records are
+// kept and every channel forgets the subjects again after it (see
+// forgetLater). A failure on one subject does not stop the others; the
+// register entry is then "failed".
+func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, received time.Time, people []person, announce func(id int64, counts map[string]int) bool) (id int64, total map[string]int, announced bool, err error) {
 	r := bot.Request{Kind: bot.RequestErase, Scope: string(scope), Received: received, Due: bot.DueDate(received), RequestedBy: by, Status: "open"}
 	id, err = s.st.CreateRequest(ctx, r)
 	if err != nil {
-		return 0, nil, false, nil, fmt.Errorf("create request: %w", err)
+		return 0, nil, false, fmt.Errorf("create request: %w", err)
 	}
 	total = map[string]int{}
 	var errs []error
 	perSubject := map[bot.SubjectID]map[string]int{}
 	failed := map[bot.SubjectID]bool{}
+	var erased []forgotten
 	for _, p := range people {
 		for _, sub := range p.subjects {
-			ids, counts, err := s.deleteSubject(ctx, sub, p.ids)
+			e, counts, err := s.deleteSubject(ctx, sub, p.ids)
 			if err != nil {
+				// A forget record written before the failure waits for
+				// Run's sweep (it is due at once).
 				errs = append(errs, err)
 				failed[sub] = true
 				continue
 			}
 			perSubject[sub] = counts
 			add(total, counts)
-			erased = append(erased, forgotten{sub, ids})
+			erased = append(erased, e)
 		}
 	}
 	if announce != nil && len(people) == 1 {
 		announced = announce(id, total)
 	}
+	again := announce != nil && !announced
+	var later []string
 	for _, e := range erased {
-		counts, err := s.forget(ctx, e.subject, e.ids)
+		counts, left, _, err := s.forget(ctx, e.subject, e.ids, s.fnames)
 		add(total, counts)
 		add(perSubject[e.subject], counts)
 		if err != nil {
 			errs = append(errs, err)
 			failed[e.subject] = true
 		}
+		if again {
+			if uerr := s.st.UpdateForget(ctx, e.record, s.fnames, s.now().UTC().Add(s.reforget)); uerr != nil {
+				errs = append(errs, fmt.Errorf("forget again of %s: %w", e.subject, uerr))
+			}
+			later = append(later, e.record)
+		} else if _, serr := s.settleForget(ctx, bot.PendingForget{ID: e.record, Subject: e.subject, Created: s.now().UTC()}, left); serr != nil {
+			errs = append(errs, serr)
+		}
 		s.mu.Lock()
 		delete(s.erasing, e.subject)
 		s.mu.Unlock()
 		s.dropState(e.subject)
 	}
+	s.forgetLater(later)
 	if len(erased) > 0 {
 		if err := s.st.Checkpoint(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
@@ -202,7 +195,7 @@ func (s *Service) erase(ctx context.Context, by bot.SubjectID, scope Scope, rece
 	if err := s.st.CompleteRequest(ctx, id, status, total, s.now().UTC()); err != nil {
 		errs = append(errs, fmt.Errorf("complete request: %w", err))
 	}
-	return id, total, announced, erased, errors.Join(errs...)
+	return id, total, announced, errors.Join(errs...)
 }
 
 // add adds counts to total.
@@ -216,13 +209,15 @@ func add(total, counts map[string]int) {
 }
 
 // deleteSubject captures the subject's identities (with extra, its
-// person's others) and cards, then deletes its rows and key. The cards
-// stay in s.erasing for the Teams forgetter until erase is done with the
-// subject. A subject already gone counts as erased with nothing.
-func (s *Service) deleteSubject(ctx context.Context, sub bot.SubjectID, extra []bot.Identity) ([]bot.Identity, map[string]int, error) {
+// person's others) and cards, then deletes its rows and key and records
+// the forget its channels owe, with every forgetter's name. The cards stay
+// in s.erasing for the Teams forgetter until erase is done with the
+// subject; while they do, Run's sweep leaves the record to erase. A
+// subject already gone counts as erased with nothing.
+func (s *Service) deleteSubject(ctx context.Context, sub bot.SubjectID, extra []bot.Identity) (forgotten, map[string]int, error) {
 	own, err := s.st.Identities(ctx, sub)
 	if err != nil && !errors.Is(err, bot.ErrNotFound) {
-		return nil, nil, fmt.Errorf("identities of %s: %w", sub, err)
+		return forgotten{}, nil, fmt.Errorf("identities of %s: %w", sub, err)
 	}
 	ids := slices.Clone(own)
 	for _, id := range extra {
@@ -232,43 +227,22 @@ func (s *Service) deleteSubject(ctx context.Context, sub bot.SubjectID, extra []
 	}
 	cards, err := s.st.CardsOf(ctx, sub)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cards of %s: %w", sub, err)
+		return forgotten{}, nil, fmt.Errorf("cards of %s: %w", sub, err)
 	}
 	s.mu.Lock()
 	s.erasing[sub] = cards
 	s.mu.Unlock()
-	counts, err := s.st.DeleteSubject(ctx, sub)
+	record, counts, err := s.st.EraseSubject(ctx, sub, ids, s.fnames)
 	if err != nil && !errors.Is(err, bot.ErrNotFound) {
 		s.mu.Lock()
 		delete(s.erasing, sub)
 		s.mu.Unlock()
-		return nil, nil, fmt.Errorf("delete subject %s: %w", sub, err)
+		return forgotten{}, nil, fmt.Errorf("delete subject %s: %w", sub, err)
 	}
 	if counts == nil {
 		counts = map[string]int{}
 	}
-	return ids, counts, nil
-}
-
-// forget calls every forgetter for an erased subject and returns what the
-// counting ones removed, per platform.
-func (s *Service) forget(ctx context.Context, sub bot.SubjectID, ids []bot.Identity) (map[string]int, error) {
-	counts := map[string]int{}
-	var errs []error
-	for i, f := range s.forgetters {
-		if cf, ok := f.(countingForgetter); ok {
-			n, err := cf.ForgetCounted(ctx, sub, ids)
-			counts[string(cf.Platform())+recordsSuffix] += n
-			if err != nil {
-				errs = append(errs, fmt.Errorf("forgetter %d for %s: %w", i, sub, err))
-			}
-			continue
-		}
-		if err := f.Forget(ctx, sub, ids); err != nil {
-			errs = append(errs, fmt.Errorf("forgetter %d for %s: %w", i, sub, err))
-		}
-	}
-	return counts, errors.Join(errs...)
+	return forgotten{subject: sub, ids: ids, record: record}, counts, nil
 }
 
 // dropState forgets in-memory state about an erased subject, including
@@ -340,7 +314,7 @@ func (s *Service) Purge(ctx context.Context, now time.Time) error {
 	if len(people) == 0 {
 		return nil
 	}
-	id, counts, _, _, err := s.erase(ctx, "", ScopeRetention, now.UTC(), people, nil)
+	id, counts, _, err := s.erase(ctx, "", ScopeRetention, now.UTC(), people, nil)
 	s.log.Info().Int64("request", id).Int("subjects", len(subjectsOf(people))).Int("messages", counts["messages"]).Msg("retention purge")
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)

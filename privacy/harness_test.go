@@ -108,25 +108,36 @@ type harness struct {
 	forget *recForgetter
 	teams  *recChannel
 	dir    string // the store's directory, "" for the in-memory store
+	log    zerolog.Logger
+	opts   []harnessOpt // the options newHarness was given
+	// exports is the service's export directory.
+	exports string
+}
+
+// options are the service's options: the harness's defaults changed by
+// the options newHarness was given.
+func (h *harness) options() Options {
+	o := Options{
+		Log: h.log, Store: h.st, Forgetters: []bot.Forgetter{h.forget},
+		Senders: map[bot.Platform]bot.Channel{bot.Teams: h.teams},
+		Now:     h.clock.Now, ExportDir: h.exports,
+		Policy: Policy{Controller: "Acme Plumbing Ltd", Contact: "privacy@acme.example", LLMProvider: "OpenAI (USA)"},
+	}
+	for _, f := range h.opts {
+		f(&o)
+	}
+	return o
 }
 
 type harnessOpt func(*Options)
 
 func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
-	h := &harness{t: t, ctx: context.Background(), clock: newClock(), logs: &bottest.LogBuffer{}, forget: &recForgetter{}, teams: &recChannel{}}
-	log := zerolog.New(h.logs).With().Timestamp().Logger()
-	h.st, h.dir = openTestStore(t, h.clock.Now, log)
-	o := Options{
-		Log: log, Store: h.st, Forgetters: []bot.Forgetter{h.forget},
-		Senders: map[bot.Platform]bot.Channel{bot.Teams: h.teams},
-		Now:     h.clock.Now, ExportDir: t.TempDir(),
-		Policy: Policy{Controller: "Acme Plumbing Ltd", Contact: "privacy@acme.example", LLMProvider: "OpenAI (USA)"},
-	}
-	for _, f := range opts {
-		f(&o)
-	}
-	svc, err := New(o)
+	h := &harness{t: t, ctx: context.Background(), clock: newClock(), logs: &bottest.LogBuffer{}, forget: &recForgetter{}, teams: &recChannel{},
+		opts: opts, exports: t.TempDir()}
+	h.log = zerolog.New(h.logs).With().Timestamp().Logger()
+	h.st, h.dir = openTestStore(t, h.clock.Now, h.log)
+	svc, err := New(h.options())
 	require.NoError(t, err)
 	h.svc = svc
 	h.forget.cards = svc.Cards()

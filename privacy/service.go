@@ -24,9 +24,11 @@ type Options struct {
 	Store Store
 	// Forgetters are the channels' hooks that erase what they keep about a
 	// subject (whatsmeow tables, posted Teams cards). They run after the
-	// store's rows are gone, with the identities captured before. One that
-	// also has Platform and ForgetCounted (the WhatsApp channel) has its
-	// count named in the confirmation.
+	// store's rows are gone, with the identities captured before, which the
+	// store keeps sealed until every forgetter has succeeded: a failed one
+	// is retried, also after a restart (see forgets.go, ForgetterNamer).
+	// One that also has Platform and ForgetCounted (the WhatsApp channel)
+	// has its count named in the confirmation.
 	Forgetters []bot.Forgetter
 	// Resolvers are the channels' own maps of a person's identities
 	// (whatsmeow's LID map, the Cloud API's user ids). Erasure and export
@@ -86,6 +88,12 @@ type Options struct {
 	// forget the person again, since sending re-creates their rows. If 0,
 	// 30 seconds.
 	ReforgetAfter time.Duration
+	// ForgetRetry is the least time before a forgetter that failed is
+	// tried again; later tries wait as long as the erasure has been
+	// pending, up to an hour (or ForgetRetry, if longer). Run's sweep
+	// (SweepEvery) does the retrying; every pending forget is also tried
+	// when Run starts (see forgets.go). If 0, one minute.
+	ForgetRetry time.Duration
 }
 
 // Service is the privacy engine. It satisfies bot.Commands. Its methods may
@@ -94,6 +102,7 @@ type Service struct {
 	log        zerolog.Logger
 	st         Store
 	forgetters []bot.Forgetter
+	fnames     []string // the forgetters' names, by position (forgetterNames)
 	resolvers  []bot.IdentityResolver
 	adminHelp  []string
 	senders    map[bot.Platform]bot.Channel
@@ -107,6 +116,7 @@ type Service struct {
 	every      time.Duration
 	ttl        time.Duration
 	reforget   time.Duration
+	retry      time.Duration
 	sweepEvery time.Duration
 
 	mu         sync.Mutex
@@ -117,6 +127,9 @@ type Service struct {
 	// erasing holds, per subject being erased, its cards as they were
 	// before the rows went, for the channels' Forget hooks (see Cards).
 	erasing map[bot.SubjectID][]bot.CardRef
+	// inflight holds the forget records being run outside erase (start-up,
+	// retries, the second forget), so none runs twice at once.
+	inflight map[string]bool
 
 	// fmu guards files, the export files this process wrote and has not
 	// removed; every other export file in the directory is a leftover.
@@ -202,13 +215,17 @@ func New(opts Options) (*Service, error) {
 	if opts.SweepEvery == 0 {
 		opts.SweepEvery = time.Minute
 	}
-	if opts.ConfirmWindow < 0 || opts.ExportEvery < 0 || opts.LinkTTL < 0 || opts.ReforgetAfter < 0 || opts.SweepEvery < 0 {
+	if opts.ForgetRetry == 0 {
+		opts.ForgetRetry = time.Minute
+	}
+	if opts.ConfirmWindow < 0 || opts.ExportEvery < 0 || opts.LinkTTL < 0 || opts.ReforgetAfter < 0 || opts.SweepEvery < 0 || opts.ForgetRetry < 0 {
 		return nil, errors.New("privacy: durations must not be negative")
 	}
 	return &Service{
 		log:        opts.Log,
 		st:         opts.Store,
 		forgetters: opts.Forgetters,
+		fnames:     forgetterNames(opts.Forgetters),
 		resolvers:  opts.Resolvers,
 		adminHelp:  opts.AdminHelp,
 		senders:    opts.Senders,
@@ -222,12 +239,14 @@ func New(opts Options) (*Service, error) {
 		every:      opts.ExportEvery,
 		ttl:        opts.LinkTTL,
 		reforget:   opts.ReforgetAfter,
+		retry:      opts.ForgetRetry,
 		sweepEvery: opts.SweepEvery,
 		pending:    map[chatKey]pending{},
 		company:    map[Verb]companyPending{},
 		lastExport: map[bot.SubjectID]time.Time{},
 		links:      map[[32]byte]link{},
 		erasing:    map[bot.SubjectID][]bot.CardRef{},
+		inflight:   map[string]bool{},
 		files:      map[string]bool{},
 	}, nil
 }

@@ -29,8 +29,25 @@ type Store interface {
 	ExportSubject(ctx context.Context, s bot.SubjectID, fn func(kind string, v any) error) error
 	// DeleteSubject erases the subject in one transaction, children first,
 	// destroys its key in the key store and checkpoints the WAL. It returns
-	// the rows removed per table. Register rows (requests) are kept.
+	// the rows removed per table. Register rows (requests) are kept. It
+	// records nothing for the channels; erasure uses EraseSubject.
 	DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error)
+	// EraseSubject is DeleteSubject that also writes, in the transaction
+	// deleting the rows, a forget record (bot.PendingForget): ids, sealed
+	// under a key of the record's own, for the forgetters named owed, due
+	// at once. It returns the record's id whenever that transaction
+	// committed, also with an error from a later step and with
+	// bot.ErrNotFound for an unknown subject; "" if nothing was recorded.
+	EraseSubject(ctx context.Context, s bot.SubjectID, ids []bot.Identity, owed []string) (string, map[string]int, error)
+	// PendingForgets returns the forget records not completed, oldest
+	// first, their identities opened.
+	PendingForgets(ctx context.Context) ([]bot.PendingForget, error)
+	// UpdateForget sets the forgetters a record still owes and when it is
+	// next due; an unknown id gives bot.ErrNotFound.
+	UpdateForget(ctx context.Context, id string, owed []string, due time.Time) error
+	// CompleteForget deletes a record and destroys its key; its bytes
+	// leave the WAL at the next Checkpoint. An unknown id is no error.
+	CompleteForget(ctx context.Context, id string) error
 	// CountSubject returns what DeleteSubject would remove of the subject,
 	// per table, with DeleteSubject's keys; an unknown subject gives zeros.
 	CountSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error)

@@ -117,8 +117,14 @@ type Recovery struct {
 	// OrphanKeys is the number of subject keys destroyed because no subject
 	// uses them: spare keys of the key pool, the key of a subject whose
 	// creation was rolled back or that was merged into another, the key of
-	// an erasure cut off before its journal existed.
+	// an erasure cut off before its journal existed, the key of a forget
+	// record that was never written or was completed (see forgets.go).
 	OrphanKeys int
+	// LostForgets is the number of forget records deleted because keys.db
+	// no longer holds their key (an older keys.db next to this
+	// switchboard.db): the channels they owed were not told, and Open
+	// logged their subjects.
+	LostForgets int
 }
 
 // LastRecovery returns what the last Open recovered.
@@ -137,9 +143,11 @@ func (db *DB) LastRecovery() Recovery {
 // so Open then leaves the keys and logs an error for the operator.
 const orphanKeySafety = 4 * maxSpareKeys
 
-// recover finishes what a crash left: it completes journaled erasures and
-// destroys keys that no subject uses. It runs in Open before anything else
-// uses the store.
+// recover finishes what a crash left: it completes journaled erasures,
+// destroys keys that neither a subject nor a forget record uses, and drops
+// forget records whose key is gone. It runs in Open before anything else
+// uses the store. Forget records themselves are the privacy engine's to
+// finish, once the channels exist (PendingForgets).
 func (db *DB) recover(ctx context.Context) (Recovery, error) {
 	var rec Recovery
 	subs, err := db.UnfinishedErasures(ctx)
@@ -155,12 +163,19 @@ func (db *DB) recover(ctx context.Context) (Recovery, error) {
 	}
 	n, err := db.destroyOrphanKeys(ctx)
 	rec.OrphanKeys = n
+	if err != nil {
+		return rec, err
+	}
+	rec.LostForgets, err = db.dropKeylessForgets(ctx)
 	return rec, err
 }
 
 // destroyOrphanKeys deletes the keys of keys.db whose subject is not in the
-// main database, and returns how many it deleted. The key pool must be
-// empty (no spare key is in memory), as it is during Open.
+// main database, and returns how many it deleted. A forget record's key
+// (id "f_…") is live while its record exists; once the record is gone
+// (completed, or never committed) its key is an orphan like any other.
+// The key pool must be empty (no spare key is in memory), and no erasure
+// running, as during Open.
 func (db *DB) destroyOrphanKeys(ctx context.Context) (int, error) {
 	_, read, kdb, err := db.handles()
 	if err != nil {
@@ -181,6 +196,13 @@ func (db *DB) destroyOrphanKeys(ctx context.Context) (int, error) {
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, fmt.Errorf("orphan keys: %w", err)
+	}
+	forgets, err := db.liveForgets(ctx, read)
+	if err != nil {
+		return 0, fmt.Errorf("orphan keys: %w", err)
+	}
+	for _, id := range forgets {
+		live[id] = true
 	}
 	rows, err = kdb.QueryContext(ctx, "SELECT subject_id FROM subject_keys")
 	if err != nil {

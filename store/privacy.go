@@ -211,10 +211,18 @@ func (db *DB) auditOf(ctx context.Context, q querier, s bot.SubjectID) ([]bot.Au
 // in the journal and is completed by the next Open; calling DeleteSubject
 // again completes it too.
 func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error) {
+	counts, _, err := db.deleteSubject(ctx, s, nil)
+	return counts, err
+}
+
+// deleteSubject is DeleteSubject; inTx, if not nil, runs last inside the
+// transaction that deletes the rows (EraseSubject records the forget
+// there). committed reports whether that transaction committed.
+func (db *DB) deleteSubject(ctx context.Context, s bot.SubjectID, inTx func(tx *sql.Tx) error) (counts map[string]int, committed bool, err error) {
 	if s == "" {
-		return nil, errors.New("delete subject: empty id")
+		return nil, false, errors.New("delete subject: empty id")
 	}
-	counts := map[string]int{}
+	counts = map[string]int{}
 	steps := []struct{ table, query string }{
 		{"decisions_by", "UPDATE decisions SET by_subject = NULL, by_ident = NULL, by_name = NULL WHERE by_subject = ?1 AND subject_id <> ?1"},
 		{"decisions", "DELETE FROM decisions WHERE subject_id = ?1"},
@@ -227,7 +235,7 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 	}
 	release := db.subjects.hold()
 	var files []string
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.journalErasure(ctx, tx, s); err != nil {
 			return err
 		}
@@ -253,37 +261,40 @@ func (db *DB) DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]in
 			n, _ := res.RowsAffected()
 			counts[st.table] += int(n)
 		}
+		if inTx != nil {
+			return inTx(tx)
+		}
 		return nil
 	})
 	release()
 	if err != nil {
-		return nil, fmt.Errorf("delete subject: %w", err)
+		return nil, false, fmt.Errorf("delete subject: %w", err)
 	}
 	if err := db.removeMediaFiles(files); err != nil {
-		return counts, fmt.Errorf("delete subject: %w", err)
+		return counts, true, fmt.Errorf("delete subject: %w", err)
 	}
 	n, err := db.destroySubjectKey(ctx, s)
 	if err != nil {
-		return counts, fmt.Errorf("delete subject: %w", err)
+		return counts, true, fmt.Errorf("delete subject: %w", err)
 	}
 	counts["subject_keys"] = n
 	if counts["subjects"] == 0 && n == 0 {
 		if err := db.setErasureStep(ctx, s, ""); err != nil {
-			return nil, fmt.Errorf("delete subject: %w", err)
+			return nil, true, fmt.Errorf("delete subject: %w", err)
 		}
-		return nil, fmt.Errorf("delete subject: %w", bot.ErrNotFound)
+		return nil, true, fmt.Errorf("delete subject: %w", bot.ErrNotFound)
 	}
 	if err := db.setErasureStep(ctx, s, eraseStepCheckpoint); err != nil {
-		return counts, fmt.Errorf("delete subject: %w", err)
+		return counts, true, fmt.Errorf("delete subject: %w", err)
 	}
 	if err := db.Checkpoint(ctx); err != nil {
-		return counts, fmt.Errorf("delete subject: %w", err)
+		return counts, true, fmt.Errorf("delete subject: %w", err)
 	}
 	if err := db.setErasureStep(ctx, s, ""); err != nil {
-		return counts, fmt.Errorf("delete subject: %w", err)
+		return counts, true, fmt.Errorf("delete subject: %w", err)
 	}
 	db.log.Info().Str("subject", string(s)).Int("messages", counts["messages"]).Msg("subject erased")
-	return counts, nil
+	return counts, true, nil
 }
 
 // CountSubject returns what DeleteSubject would remove of subject s, per

@@ -505,6 +505,10 @@ func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.I
 	return nil
 }
 
+// ForgetterName is "teams", the name an erasure's forget record keeps
+// while it owes this channel a Forget (see privacy.ForgetterNamer).
+func (c *Channel) ForgetterName() string { return "teams" }
+
 // ForgetNotes says what erasing the person with ids does in Teams beyond
 // deleting data, for the erasure's confirmation prompt: an admin added with
 // /admin add loses admin rights; one set in SWITCHBOARD_ADMINS keeps them

@@ -72,6 +72,13 @@ func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.I
 
 var _ bot.Forgetter = (*Channel)(nil)
 
+// ForgetterName is "whatsapp-linked", the name an erasure's forget record
+// keeps while it owes this channel a Forget (see privacy.ForgetterNamer):
+// a record from before a restart is run by whichever process has a
+// linked-device forgetter, also one that does not run the linked device
+// but still has its whatsapp.db.
+func (c *Channel) ForgetterName() string { return "whatsapp-linked" }
+
 // ForgetCounted is Forget, and returns how many rows it deleted from
 // whatsapp.db, for the erasure's confirmation.
 func (c *Channel) ForgetCounted(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) (int, error) {

@@ -20,6 +20,10 @@ func (c *Channel) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.I
 	return err
 }
 
+// ForgetterName is "whatsapp-cloud", the name an erasure's forget record
+// keeps while it owes this channel a Forget (see privacy.ForgetterNamer).
+func (c *Channel) ForgetterName() string { return "whatsapp-cloud" }
+
 // ForgetCounted is Forget that also says how many records went: files
 // deleted at Meta and chats whose window state was dropped, for the
 // erasure confirmation.

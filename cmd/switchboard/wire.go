@@ -124,6 +124,13 @@ func buildChannels(app *App) ([]bot.Channel, error) {
 		}
 		senders[bot.WhatsApp] = wa.ch
 	}
+	if _, linked := wa.forget.(*whatsapp.Channel); !linked {
+		lf, err := newLinkedLeftovers(app)
+		if err != nil {
+			return nil, err
+		}
+		forgetters = append(forgetters, lf)
+	}
 
 	// The privacy service needs the channels (forgetters, senders) and the
 	// Teams channel needs the privacy service's card index: Teams gets a

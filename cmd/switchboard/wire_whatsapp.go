@@ -80,6 +80,38 @@ func buildLinkedDevice(app *App, alerts *alerter) (waParts, error) {
 	return waParts{ch: wa, forget: wa, resolve: wa, unlink: wa, stale: wa}, nil
 }
 
+// linkedLeftovers forgets people in the linked device's whatsapp.db when
+// WhatsApp runs on the Business Platform or not at all: a session an
+// earlier linked-device deployment left in the data directory still holds
+// whatsmeow's rows about people (contacts, LID pairs, Signal sessions),
+// and an erasure that deployment did not finish still owes them a Forget
+// (its forget record names "whatsapp-linked"). It never connects; without
+// whatsapp.db it does nothing and succeeds. It has no Platform, so the
+// erasure's confirmation names only the channels that run.
+type linkedLeftovers struct{ ch *whatsapp.Channel }
+
+// newLinkedLeftovers builds the linked-device channel as a forgetter of
+// the data directory's whatsapp.db. It does no I/O.
+func newLinkedLeftovers(app *App) (linkedLeftovers, error) {
+	ch, err := whatsapp.New(whatsapp.Options{
+		Log:            app.Log,
+		WhatsmeowLevel: max(zerolog.WarnLevel, app.Log.GetLevel()),
+		Dir:            app.Config.DataDir,
+	})
+	if err != nil {
+		return linkedLeftovers{}, fmt.Errorf("whatsapp leftovers: %w", err)
+	}
+	return linkedLeftovers{ch}, nil
+}
+
+// Forget removes whatsmeow's rows about the person from whatsapp.db.
+func (l linkedLeftovers) Forget(ctx context.Context, subject bot.SubjectID, ids []bot.Identity) error {
+	return l.ch.Forget(ctx, subject, ids)
+}
+
+// ForgetterName is the linked device's: the forgets it owes are the same.
+func (l linkedLeftovers) ForgetterName() string { return l.ch.ForgetterName() }
+
 // buildCloud builds the WhatsApp Business Platform channel and mounts its
 // webhook. A linked-device session left in the data directory is not used;
 // the log says how to unlink it.

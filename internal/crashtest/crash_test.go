@@ -36,6 +36,7 @@ import (
 	"github.com/switchboard/switchboard/bot"
 	"github.com/switchboard/switchboard/channels/whatsappcloud"
 	"github.com/switchboard/switchboard/channels/whatsappcloud/cloudtest"
+	"github.com/switchboard/switchboard/privacy"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -134,6 +135,25 @@ func runChild(dir string) int {
 		fmt.Fprintln(os.Stderr, "crash child: router:", err)
 		return 1
 	}
+	// Erasures go through the privacy engine, with a forgetter that tells
+	// the parent (the channels' own data about the person); Run resumes
+	// the forgets an earlier child left and retries failed ones.
+	svc, err := privacy.New(privacy.Options{
+		Log:        log,
+		Store:      db,
+		Forgetters: []bot.Forgetter{&remoteForgetter{url: parent + "/forgot", client: client}},
+		ExportDir:  filepath.Join(dir, "exports"),
+		SweepEvery: 50 * time.Millisecond, ForgetRetry: 50 * time.Millisecond,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash child: privacy:", err)
+		return 1
+	}
+	admin, err := db.ResolveSubject(ctx, bot.SubjectInput{Identities: []bot.Identity{{Kind: bot.IDTeams, Value: "00000000-0000-0000-0000-00000000ad01"}}, Role: bot.RoleAdmin})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash child: admin:", err)
+		return 1
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/whatsapp", cloudCh.Handler())
 	handle := func(path string, fn func(ctx context.Context, body []byte) (any, error)) {
@@ -173,16 +193,21 @@ func runChild(dir string) int {
 		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, err
 		}
-		subs, err := db.FindSubjects(ctx, bot.Identity{Kind: bot.IDPhone, Value: req.Phone})
+		// An admin's /forget <number>, then YES.
+		cr := bot.CommandRequest{Subject: admin, Platform: bot.Teams, Chat: "crash-admin", Text: "/forget " + req.Phone}
+		cr.Command, _ = bot.ParseCommand(cr.Text)
+		if _, err := svc.Handle(ctx, cr); err != nil {
+			return nil, err
+		}
+		cr.Command, cr.Text = bot.Command{}, "YES"
+		_, handled, err := svc.Intercept(ctx, cr)
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range subs {
-			if _, err := db.DeleteSubject(ctx, s); err != nil && !errors.Is(err, bot.ErrNotFound) {
-				return nil, err
-			}
+		if !handled {
+			return 0, nil // nobody known by the number (erased already)
 		}
-		return len(subs), nil
+		return 1, nil
 	})
 	handle("GET /status", func(ctx context.Context, _ []byte) (any, error) {
 		var st childStatus
@@ -199,6 +224,8 @@ func runChild(dir string) int {
 		st.InDoubt, errs = len(items), append(errs, err)
 		rms, err := db.PendingCardRemovals(ctx, 10000)
 		st.Removals, errs = len(rms), append(errs, err)
+		fs, err := db.PendingForgets(ctx)
+		st.Forgets, errs = len(fs), append(errs, err)
 		return st, errors.Join(errs...)
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -211,6 +238,8 @@ func runChild(dir string) int {
 	go func() { done <- r.Run(ctx) }()
 	cloudDone := make(chan error, 1)
 	go func() { cloudDone <- cloudCh.Run(ctx, r) }()
+	privacyDone := make(chan struct{})
+	go func() { svc.Run(ctx); close(privacyDone) }()
 	<-r.Ready()
 	for st := cloudCh.State().State; st == whatsappcloud.StateStopped || st == whatsappcloud.StateStarting; st = cloudCh.State().State {
 		time.Sleep(5 * time.Millisecond) // the webhook answers 503 until Run serves it
@@ -218,6 +247,7 @@ func runChild(dir string) int {
 	go func() { _ = srv.Serve(ln) }()
 	fmt.Printf("READY http://%s\n", ln.Addr())
 	runErr := errors.Join(<-done, <-cloudDone)
+	<-privacyDone
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
@@ -248,11 +278,30 @@ func graphClient(log zerolog.Logger) *http.Client {
 
 // childStatus is the work the child still has.
 type childStatus struct {
-	Uncarded, Drafting, Unrendered, Pending, InDoubt, Removals int
+	Uncarded, Drafting, Unrendered, Pending, InDoubt, Removals, Forgets int
 }
 
 func (s childStatus) idle() bool {
-	return s.Uncarded+s.Drafting+s.Unrendered+s.Pending+s.InDoubt+s.Removals == 0
+	return s.Uncarded+s.Drafting+s.Unrendered+s.Pending+s.InDoubt+s.Removals+s.Forgets == 0
+}
+
+// remoteForgetter stands for a channel's own data about people: it tells
+// the parent which identities it was asked to forget.
+type remoteForgetter struct {
+	url    string
+	client *http.Client
+}
+
+// forgotten is what remoteForgetter posts.
+type forgotten struct {
+	Subject bot.SubjectID
+	IDs     []bot.Identity
+}
+
+func (f *remoteForgetter) ForgetterName() string { return "crash-channel" }
+
+func (f *remoteForgetter) Forget(ctx context.Context, s bot.SubjectID, ids []bot.Identity) error {
+	return post(ctx, f.client, f.url, forgotten{Subject: s, IDs: ids}, nil)
 }
 
 // drafter answers every message at once with a text naming it.
@@ -366,7 +415,9 @@ type platforms struct {
 	acts       map[string]*posted // Teams activities
 	actSeq     int
 	alerts     int
-	chaos      int // linked answers lost after the send was taken
+	chaos      int             // linked answers lost after the send was taken
+	forgot     map[string]bool // phone numbers a forgetter was handed
+	forgetErrs int             // forgets refused, as a channel that is down
 
 	faultMu  sync.Mutex
 	faultRng *mrand.Rand
@@ -386,6 +437,7 @@ func newPlatforms(t *testing.T) *platforms {
 		waShown:    map[string]string{},
 		statusSeen: map[string]bool{},
 		acts:       map[string]*posted{},
+		forgot:     map[string]bool{},
 		faultRng:   mrand.New(mrand.NewPCG(3, 4)),
 		faults:     map[string]int{},
 	}
@@ -502,6 +554,25 @@ func (p *platforms) handler() http.Handler {
 			a.deleted = true
 		}
 		p.mu.Unlock()
+		reply(w, "ok")
+	})
+	mux.HandleFunc("POST /forgot", func(w http.ResponseWriter, r *http.Request) {
+		var f forgotten
+		if !decode(w, r, &f) {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.rng.IntN(5) == 0 { // the channel is down: the erasure must try again
+			p.forgetErrs++
+			http.Error(w, "channel down", http.StatusServiceUnavailable)
+			return
+		}
+		for _, id := range f.IDs {
+			if id.Kind == bot.IDPhone {
+				p.forgot[id.Value] = true
+			}
+		}
 		reply(w, "ok")
 	})
 	mux.HandleFunc("POST /teams/alert", func(w http.ResponseWriter, r *http.Request) {
@@ -829,6 +900,7 @@ func (n counts) tally(log string) {
 			Message    string `json:"message"`
 			Resolution string `json:"resolution"`
 			Keys       int    `json:"keys"`
+			Run        string `json:"run"`
 		}
 		if json.Unmarshal([]byte(line), &e) != nil {
 			continue // a line cut by SIGKILL, or not ours
@@ -846,6 +918,8 @@ func (n counts) tally(log string) {
 			n["cards removed after racing an erasure"]++
 		case "cards of erased subjects removed":
 			n["erasure card removals"]++
+		case "channels forgot an erased subject":
+			n["forgets finished later ("+e.Run+")"]++
 		case "crash: graph connection refused":
 			n["Cloud: connections refused before the request left"]++
 		case "send outcome unknown; waiting for a receipt":
@@ -963,6 +1037,8 @@ func TestCrash(t *testing.T) {
 		require.NoError(t, err)
 		leftoverPeople += len(subs)
 	}
+	pendingForgets, err := db.PendingForgets(ctx)
+	require.NoError(t, err)
 	require.NoError(t, db.Close())
 	main = openRaw(t, filepath.Join(dir, store.MainFile))
 	defer main.Close()
@@ -1035,6 +1111,14 @@ func TestCrash(t *testing.T) {
 		}
 	}
 	waSends, waRepeats, lost, chaos, alerts, posts := p.waSends, p.waRepeats, p.lost, p.chaos, p.alerts, len(p.acts)
+	// Every erased person's channel data was forgotten, with their number.
+	unforgotten := 0
+	for phone := range w.erased {
+		if !p.forgot[phone] {
+			unforgotten++
+		}
+	}
+	forgetErrs := p.forgetErrs
 	p.mu.Unlock()
 	p.faultMu.Lock()
 	var faults []string
@@ -1085,8 +1169,9 @@ func TestCrash(t *testing.T) {
 			cloudPosts, len(accepted), strings.Join(faults, ", "), lost),
 		fmt.Sprintf("UNCONFIRMED %d (taken by Meta, status lost: %d; never taken: %d)", outbox["unconfirmed"], unconfirmedTaken, unconfirmedNot),
 		fmt.Sprintf("cards posted %d (placeholders included); placeholders orphaned by a crash %d", posts, orphanPlaceholders),
-		fmt.Sprintf("DUPLICATES %d  LOSSES %d  UNRECORDED CARDS %d  CARDS TWICE %d  LEFTOVER KEYS %d  LEFTOVER PEOPLE %d  LEAKED CARDS %d  UNCARDED %d  STRANDED %d",
-			duplicates, losses, unrecorded, twice, leftoverKeys, leftoverPeople, leaked, uncarded, stranded),
+		fmt.Sprintf("forgets refused by the channel (down) %d", forgetErrs),
+		fmt.Sprintf("DUPLICATES %d  LOSSES %d  UNRECORDED CARDS %d  CARDS TWICE %d  LEFTOVER KEYS %d  LEFTOVER PEOPLE %d  LEAKED CARDS %d  UNCARDED %d  STRANDED %d  UNFORGOTTEN %d  PENDING FORGETS %d",
+			duplicates, losses, unrecorded, twice, leftoverKeys, leftoverPeople, leaked, uncarded, stranded, unforgotten, len(pendingForgets)),
 	}
 	var names []string
 	for k := range ev {
@@ -1107,6 +1192,8 @@ func TestCrash(t *testing.T) {
 	assert.Zero(t, twice, "no draft has two content cards")
 	assert.Zero(t, leftoverKeys, "no key without its subject")
 	assert.Zero(t, leftoverPeople, "every erased person is gone")
+	assert.Zero(t, unforgotten, "every erased person's forgetter ran with their number")
+	assert.Empty(t, pendingForgets, "every forget finished")
 	assert.Zero(t, leaked, "no live card names an erased person")
 	assert.Zero(t, uncarded, "every draft has its card")
 	assert.Zero(t, stranded, "nothing approved is stranded")

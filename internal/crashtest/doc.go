@@ -4,7 +4,15 @@
 // erase their data; after every kill the child starts again on the same
 // data, and at the end the test checks that no acknowledged message was
 // lost, no reply was shown twice, every card is recorded (or deleted), no
-// erased person's key is left and both databases pass integrity_check.
+// erased person's key is left, every erased person's forgetter ran with
+// their number and no forget is left pending, and both databases pass
+// integrity_check.
+//
+// Erasures go through the privacy engine (an admin's /forget <number> and
+// YES) with a forgetter that stands for a channel's own data: it tells the
+// parent the identities it was handed, and one call in five fails, as a
+// channel that is down; the child's privacy Run resumes the forgets an
+// earlier child left and retries the failed ones.
 //
 // Half the customers are on WhatsApp through the real WhatsApp Business
 // Platform channel (channels/whatsappcloud): signed webhooks in, the child's

@@ -57,6 +57,17 @@ type Store interface {
 	// DeleteSubject erases the subject and returns the rows removed per
 	// kind; register rows are kept.
 	DeleteSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error)
+	// EraseSubject is DeleteSubject that records, in the same transaction,
+	// the forget the channels owe (ids sealed, the forgetters named owed);
+	// it returns the record's id whenever that transaction committed.
+	EraseSubject(ctx context.Context, s bot.SubjectID, ids []bot.Identity, owed []string) (string, map[string]int, error)
+	// PendingForgets returns the forget records not completed, oldest
+	// first, their identities opened.
+	PendingForgets(ctx context.Context) ([]bot.PendingForget, error)
+	// UpdateForget sets what a record still owes and when it is next due.
+	UpdateForget(ctx context.Context, id string, owed []string, due time.Time) error
+	// CompleteForget deletes a record and destroys its key.
+	CompleteForget(ctx context.Context, id string) error
 	// CountSubject returns what DeleteSubject would remove, with its keys.
 	CountSubject(ctx context.Context, s bot.SubjectID) (map[string]int, error)
 	// CardsOf returns the staff cards posted about the subject's drafts.
@@ -103,7 +114,8 @@ var _ Store = (*store.DB)(nil)
 // carrying an outbox key settles its row whatever its state; an outbox
 // row's key is stable across every attempt; erasure leaves nothing of the
 // person to be found through any method, and the people around them
-// intact. open is called once per subtest and returns a fresh, empty,
+// intact; an erasure's forget record keeps the identities the channels are
+// owed until it is completed. open is called once per subtest and returns a fresh, empty,
 // open store that t's cleanup closes. That no byte of an erased person
 // stays on disk is each store's own test (it knows its files).
 func RunContract(t *testing.T, open func(t *testing.T) Store) {
@@ -129,6 +141,7 @@ func RunContract(t *testing.T, open func(t *testing.T) Store) {
 	run("ObjectionAndRectification", testObjectionAndName)
 	run("EraseLeavesNothing", testEraseLeavesNothing)
 	run("EraseStaffKeepsTheirDecisionsNameless", testEraseStaff)
+	run("ForgetKeptUntilCompleted", testForgetKept)
 }
 
 // contract is one subtest's store and helpers.
@@ -1001,4 +1014,58 @@ func testEraseStaff(t *testing.T, c *contract) {
 	found, err := c.st.FindSubjects(c.ctx, staffID(14))
 	require.NoError(t, err)
 	assert.Empty(t, found)
+}
+
+// testForgetKept: an erasure records what the channels owe with the
+// person's identities, readable until the record is completed; what it owes and when it is due change; a
+// completed record is gone, and completing it again is no error.
+func testForgetKept(t *testing.T, c *contract) {
+	gone := c.customer(14, "Gwen Gone")
+	kept := c.customer(15, "Kit Kept")
+	ids := []bot.Identity{gone.phone, {Kind: bot.IDLID, Value: "140014@lid"}}
+	id, counts, err := c.st.EraseSubject(c.ctx, gone.sub.ID, ids, []string{"whatsapp-linked", "teams"})
+	require.NoError(t, err)
+	require.NotEmpty(t, id)
+	assert.Equal(t, 1, counts["subjects"])
+	_, err = c.st.FindSubject(c.ctx, gone.sub.ID)
+	assert.ErrorIs(t, err, bot.ErrNotFound, "the rows went with the same call")
+	found, err := c.st.FindSubjects(c.ctx, gone.phone)
+	require.NoError(t, err)
+	assert.Empty(t, found)
+
+	pending, err := c.st.PendingForgets(c.ctx)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	pf := pending[0]
+	assert.Equal(t, id, pf.ID)
+	assert.Equal(t, gone.sub.ID, pf.Subject)
+	assert.Equal(t, ids, pf.Identities)
+	assert.Equal(t, []string{"whatsapp-linked", "teams"}, pf.Owed)
+	assert.False(t, pf.Created.IsZero())
+	assert.False(t, pf.Due.After(pf.Created), "due at once")
+
+	due := pf.Created.Add(time.Hour).UTC().Truncate(time.Millisecond)
+	require.NoError(t, c.st.UpdateForget(c.ctx, id, []string{"teams"}, due))
+	pending, err = c.st.PendingForgets(c.ctx)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, []string{"teams"}, pending[0].Owed)
+	assert.True(t, due.Equal(pending[0].Due), "due %v, got %v", due, pending[0].Due)
+	assert.Equal(t, ids, pending[0].Identities)
+	assert.ErrorIs(t, c.st.UpdateForget(c.ctx, "f_unknown", nil, due), bot.ErrNotFound)
+
+	// A subject already gone: the channels may still know the person.
+	again, _, err := c.st.EraseSubject(c.ctx, gone.sub.ID, ids[:1], []string{"teams"})
+	assert.ErrorIs(t, err, bot.ErrNotFound)
+	require.NotEmpty(t, again)
+	assert.NotEqual(t, id, again, "a record of its own")
+
+	require.NoError(t, c.st.CompleteForget(c.ctx, id))
+	require.NoError(t, c.st.CompleteForget(c.ctx, again))
+	require.NoError(t, c.st.CompleteForget(c.ctx, id), "completed already")
+	pending, err = c.st.PendingForgets(c.ctx)
+	require.NoError(t, err)
+	assert.Empty(t, pending)
+	_, err = c.st.FindSubject(c.ctx, kept.sub.ID)
+	assert.NoError(t, err, "the others are intact")
 }

@@ -86,6 +86,16 @@ CREATE TABLE erasures (
 	started_at INTEGER NOT NULL
 ) STRICT;
 
+-- table forgets
+CREATE TABLE forgets (
+	id         TEXT PRIMARY KEY, -- f_…, also its key's id in keys.db
+	subject_id TEXT NOT NULL,    -- the erased subject; no foreign key: its row is gone
+	ids        BLOB NOT NULL,    -- the identities handed to the forgetters, sealed under the record's key
+	owed       TEXT NOT NULL,    -- JSON array of the names of the forgetters that have not succeeded yet
+	due_at     INTEGER NOT NULL, -- next try while running (Unix ns); every record is tried at start-up
+	created_at INTEGER NOT NULL
+) STRICT;
+
 -- table identities
 CREATE TABLE identities (
 	id         INTEGER PRIMARY KEY,
