@@ -430,7 +430,7 @@ func TestNewFieldsAreFormatTwo(t *testing.T) {
 				var v []byte
 				require.NoError(t, rows.Scan(&v))
 				require.NotEmpty(t, v, "%s.%s", table, col)
-				assert.Equal(t, byte(fieldFormat), v[0], "%s.%s", table, col)
+				assert.Equal(t, byte(2), v[0], "%s.%s: format 2, bound to its row", table, col)
 				seen++
 			}
 			require.NoError(t, rows.Err())
