@@ -140,16 +140,21 @@ func bulkMessages(tb testing.TB, db *DB, s bot.SubjectID, chat bot.ChatID, n int
 	require.NoError(tb, err)
 	idx := db.keys.chatIndex(chat)
 	require.NoError(tb, db.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
-			VALUES (?, 'whatsapp', ?, ?, ?, 'in', 'text', ?, ?, ?, 'received')`)
+		first, err := db.nextID(ctx, tx, "messages")
+		if err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (id, subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
+			VALUES (?, ?, 'whatsapp', ?, ?, ?, 'in', 'text', ?, ?, ?, 'received')`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		now := time.Now().UnixNano()
 		for i := range n {
-			if _, err := stmt.ExecContext(ctx, string(s), idx, sk.seal("messages", "chat", []byte(chat)), fmt.Sprintf("%s-%d", s, i),
-				sk.seal("messages", "text", []byte(benchText)), now, now); err != nil {
+			id := first + int64(i)
+			if _, err := stmt.ExecContext(ctx, id, string(s), idx, sk.seal("messages", "chat", rowID(id), []byte(chat)), fmt.Sprintf("%s-%d", s, i),
+				sk.seal("messages", "text", rowID(id), []byte(benchText)), now, now); err != nil {
 				return err
 			}
 		}

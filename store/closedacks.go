@@ -60,11 +60,15 @@ func (db *DB) QueueClosedAck(ctx context.Context, a bot.ClosedAck) (bool, error)
 			return err
 		}
 		now := ts(at)
-		var outboxID int64
-		if err := tx.QueryRowContext(ctx, `INSERT INTO outbox (draft_id, subject_id, platform, chat_bidx, chat, text, status, attempts, next_attempt, created_at, updated_at, key)
-			VALUES (NULL, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING id`, string(a.Subject), string(a.Platform), chatIdx,
-			sk.seal("outbox", "chat", []byte(a.Chat)), sk.seal("outbox", "text", []byte(a.Text)), string(bot.StatusPending),
-			now, now, now, newOutboxKey()).Scan(&outboxID); err != nil {
+		outboxID, err := db.nextID(ctx, tx, "outbox")
+		if err != nil {
+			return err
+		}
+		row := rowID(outboxID)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, draft_id, subject_id, platform, chat_bidx, chat, text, status, attempts, next_attempt, created_at, updated_at, key)
+			VALUES (?, NULL, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`, outboxID, string(a.Subject), string(a.Platform), chatIdx,
+			sk.seal("outbox", "chat", row, []byte(a.Chat)), sk.seal("outbox", "text", row, []byte(a.Text)), string(bot.StatusPending),
+			now, now, now, newOutboxKey()); err != nil {
 			return fmt.Errorf("insert outbox: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO closed_acks (subject_id, platform, chat_bidx, period, from_at, until, outbox_id, created_at)

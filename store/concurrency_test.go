@@ -143,15 +143,17 @@ func FuzzOpenField(f *testing.F) {
 	aead, err := newAEAD(make([]byte, 32))
 	require.NoError(f, err)
 	sk := &subjectKey{id: "s_fuzz", aead: aead}
-	f.Add(sk.seal("messages", "text", []byte("hello")))
+	f.Add(sk.seal("messages", "text", rowID(1), []byte("hello")))
+	f.Add(sealV1(sk, "messages", "text", []byte("hello")))
 	f.Add([]byte{})
 	f.Add([]byte{fieldFormat})
-	f.Add([]byte{2, 0, 0})
+	f.Add([]byte{fieldFormatV1})
+	f.Add([]byte{3, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pt, err := sk.open("messages", "text", b)
+		pt, err := sk.open("messages", "text", rowID(1), b)
 		if err == nil && len(b) > 0 {
 			// Only a genuine ciphertext opens; it re-seals to the same text.
-			back, err := sk.open("messages", "text", sk.seal("messages", "text", pt))
+			back, err := sk.open("messages", "text", rowID(1), sk.seal("messages", "text", rowID(1), pt))
 			require.NoError(t, err)
 			require.Equal(t, pt, back)
 		}

@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -22,14 +23,20 @@ import (
 const (
 	kekVersion  = 1
 	bidxVersion = 1
-	fieldFormat = 1 // first byte of every sealed field
+	// fieldFormat is the first byte of every field sealed now: the
+	// additional data names the subject, table, column and row.
+	fieldFormat = 2
+	// fieldFormatV1 is the first byte of fields sealed before rows were
+	// bound (subject, table and column only). They still open; new
+	// writes never use it.
+	fieldFormatV1 = 1
 )
 
 // errKeyGone is returned when a subject has no key (never created, or erased).
 var errKeyGone = fmt.Errorf("subject key: %w", bot.ErrNotFound)
 
 // errOpen is returned when a sealed field does not authenticate: wrong key,
-// another subject's, table's or column's ciphertext, or tampering.
+// another subject's, table's, column's or row's ciphertext, or tampering.
 var errOpen = errors.New("sealed field does not authenticate")
 
 // keyring holds the keys derived from the master key and a bounded cache of
@@ -145,28 +152,57 @@ func normalizeIdentity(id bot.Identity) bot.Identity {
 	return bot.Identity{Kind: id.Kind, Value: v}
 }
 
-// sealRow seals a value of a row that names no subject (table.column),
-// under the store's own key.
-func (k *keyring) sealRow(table, column string, plaintext []byte) []byte {
+// rowKey names the row a sealed field belongs to, as its additional data
+// carries it: the decimal integer id, or for subjects the subject id.
+type rowKey string
+
+// rowID is the row key of a row with integer primary key id.
+func rowID(id int64) rowKey { return rowKey(strconv.FormatInt(id, 10)) }
+
+// sealRow seals a value of a row that names no subject (table.column of
+// the row with id row), under the store's own key.
+func (k *keyring) sealRow(table, column string, row int64, plaintext []byte) []byte {
 	out := make([]byte, 1, 1+len(plaintext)+k.store.Overhead())
 	out[0] = fieldFormat
-	return k.store.Seal(out, nil, plaintext, fmt.Appendf(nil, "switchboard/row|%s|%s", table, column))
+	return k.store.Seal(out, nil, plaintext, storeRowAAD(table, column, rowID(row)))
 }
 
-// openRow opens a value sealed by sealRow.
-func (k *keyring) openRow(table, column string, sealed []byte) ([]byte, error) {
-	if len(sealed) == 0 || sealed[0] != fieldFormat {
+// openRow opens a value sealed by sealRow for the same row, or one sealed
+// before rows were bound (format 1).
+func (k *keyring) openRow(table, column string, row int64, sealed []byte) ([]byte, error) {
+	var aad []byte
+	switch {
+	case len(sealed) > 0 && sealed[0] == fieldFormat:
+		aad = storeRowAAD(table, column, rowID(row))
+	case len(sealed) > 0 && sealed[0] == fieldFormatV1:
+		aad = fmt.Appendf(nil, "switchboard/row|%s|%s", table, column)
+	default:
 		return nil, fmt.Errorf("open %s.%s: unknown field format", table, column)
 	}
-	pt, err := k.store.Open(nil, nil, sealed[1:], fmt.Appendf(nil, "switchboard/row|%s|%s", table, column))
+	pt, err := k.store.Open(nil, nil, sealed[1:], aad)
 	if err != nil {
 		return nil, fmt.Errorf("open %s.%s: %w", table, column, errOpen)
 	}
 	return pt, nil
 }
 
-// fieldAAD binds a sealed field to its subject, table and column.
-func fieldAAD(s bot.SubjectID, table, column string) []byte {
+// storeRowAAD binds a value sealed under the store's key to its table,
+// column and row.
+func storeRowAAD(table, column string, row rowKey) []byte {
+	return fmt.Appendf(nil, "switchboard/row/v2|%s|%s|%s", table, column, row)
+}
+
+// fieldAAD binds a sealed field to its subject, table, column and row, so
+// that no ciphertext opens as another row's: not another subject's (their
+// key differs too), and not another row of the same subject, table and
+// column (swapped or copied in the database by someone without the key).
+func fieldAAD(s bot.SubjectID, table, column string, row rowKey) []byte {
+	return fmt.Appendf(nil, "switchboard/field/v2|%s|%s|%s|%s", s, table, column, row)
+}
+
+// fieldAADV1 is the additional data of format 1 (fields sealed before rows
+// were bound): subject, table and column.
+func fieldAADV1(s bot.SubjectID, table, column string) []byte {
 	return fmt.Appendf(nil, "switchboard/field|%s|%s|%s", s, table, column)
 }
 
@@ -176,30 +212,43 @@ type subjectKey struct {
 	aead cipher.AEAD
 }
 
-// seal encrypts plaintext for table.column of the key's subject.
-func (sk *subjectKey) seal(table, column string, plaintext []byte) []byte {
+// row is the row key of the subject's own row in subjects.
+func (sk *subjectKey) row() rowKey { return rowKey(sk.id) }
+
+// seal encrypts plaintext for table.column of row, a row of the key's
+// subject.
+func (sk *subjectKey) seal(table, column string, row rowKey, plaintext []byte) []byte {
 	out := make([]byte, 1, 1+len(plaintext)+sk.aead.Overhead())
 	out[0] = fieldFormat
-	return sk.aead.Seal(out, nil, plaintext, fieldAAD(sk.id, table, column))
+	return sk.aead.Seal(out, nil, plaintext, fieldAAD(sk.id, table, column, row))
 }
 
 // sealString seals s, or returns nil (SQL NULL) for "".
-func (sk *subjectKey) sealString(table, column, s string) []byte {
+func (sk *subjectKey) sealString(table, column string, row rowKey, s string) []byte {
 	if s == "" {
 		return nil
 	}
-	return sk.seal(table, column, []byte(s))
+	return sk.seal(table, column, row, []byte(s))
 }
 
-// open decrypts a field sealed for table.column of the key's subject.
-func (sk *subjectKey) open(table, column string, sealed []byte) ([]byte, error) {
+// open decrypts a field sealed for table.column of row, a row of the key's
+// subject; NULL gives nil. A field sealed for another row does not open
+// (errOpen); one of format 1 (sealed before rows were bound) opens for any
+// row.
+func (sk *subjectKey) open(table, column string, row rowKey, sealed []byte) ([]byte, error) {
 	if len(sealed) == 0 {
 		return nil, nil
 	}
-	if sealed[0] != fieldFormat {
+	var aad []byte
+	switch sealed[0] {
+	case fieldFormat:
+		aad = fieldAAD(sk.id, table, column, row)
+	case fieldFormatV1:
+		aad = fieldAADV1(sk.id, table, column)
+	default:
 		return nil, fmt.Errorf("open %s.%s: unknown field format", table, column)
 	}
-	pt, err := sk.aead.Open(nil, nil, sealed[1:], fieldAAD(sk.id, table, column))
+	pt, err := sk.aead.Open(nil, nil, sealed[1:], aad)
 	if err != nil {
 		return nil, fmt.Errorf("open %s.%s: %w", table, column, errOpen)
 	}
@@ -207,8 +256,8 @@ func (sk *subjectKey) open(table, column string, sealed []byte) ([]byte, error) 
 }
 
 // openString decrypts a field to a string; NULL gives "".
-func (sk *subjectKey) openString(table, column string, sealed []byte) (string, error) {
-	b, err := sk.open(table, column, sealed)
+func (sk *subjectKey) openString(table, column string, row rowKey, sealed []byte) (string, error) {
+	b, err := sk.open(table, column, row, sealed)
 	return string(b), err
 }
 

@@ -92,7 +92,7 @@ func (db *DB) scrubCommandText(ctx context.Context) (int, error) {
 			if err != nil {
 				continue // key gone: unreadable
 			}
-			text, err := sk.openString("messages", "text", sealed)
+			text, err := sk.openString("messages", "text", rowID(after), sealed)
 			if err != nil {
 				continue
 			}
@@ -108,7 +108,7 @@ func (db *DB) scrubCommandText(ctx context.Context) (int, error) {
 			err := db.tx(ctx, func(tx *sql.Tx) error {
 				for _, f := range fixes {
 					if _, err := tx.ExecContext(ctx, "UPDATE messages SET text = ? WHERE id = ?",
-						f.sk.sealString("messages", "text", f.text), f.id); err != nil {
+						f.sk.sealString("messages", "text", rowID(f.id), f.text), f.id); err != nil {
 						return err
 					}
 				}

@@ -15,8 +15,8 @@ import (
 	"github.com/switchboard/switchboard/bot"
 )
 
-// sealResult seals a draft result as JSON; nil stays NULL.
-func sealResult(sk *subjectKey, res *bot.DraftResult) ([]byte, error) {
+// sealResult seals a draft result as JSON for draft row; nil stays NULL.
+func sealResult(sk *subjectKey, row rowKey, res *bot.DraftResult) ([]byte, error) {
 	if res == nil {
 		return nil, nil
 	}
@@ -24,11 +24,11 @@ func sealResult(sk *subjectKey, res *bot.DraftResult) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode draft result: %w", err)
 	}
-	return sk.seal("drafts", "result", b), nil
+	return sk.seal("drafts", "result", row, b), nil
 }
 
-func openResult(sk *subjectKey, sealed []byte) (*bot.DraftResult, error) {
-	b, err := sk.open("drafts", "result", sealed)
+func openResult(sk *subjectKey, row rowKey, sealed []byte) (*bot.DraftResult, error) {
+	b, err := sk.open("drafts", "result", row, sealed)
 	if err != nil || b == nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func validDraftStatus(s bot.DraftStatus) bool {
 // CreateDraft stores a draft and returns its id. Subject, Platform and Chat
 // default to those of the message it answers.
 func (db *DB) CreateDraft(ctx context.Context, d bot.Draft) (int64, error) {
-	write, read, _, err := db.handles()
+	_, read, _, err := db.handles()
 	if err != nil {
 		return 0, err
 	}
@@ -88,10 +88,6 @@ func (db *DB) CreateDraft(ctx context.Context, d bot.Draft) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("create draft: %w", err)
 	}
-	res, err := sealResult(sk, d.Result)
-	if err != nil {
-		return 0, fmt.Errorf("create draft: %w", err)
-	}
 	now := db.now()
 	if d.CreatedAt.IsZero() {
 		d.CreatedAt = now
@@ -100,14 +96,27 @@ func (db *DB) CreateDraft(ctx context.Context, d bot.Draft) (int64, error) {
 	if d.MessageID != 0 {
 		msgID = sql.NullInt64{Int64: d.MessageID, Valid: true}
 	}
-	r, err := write.ExecContext(ctx, `INSERT INTO drafts (subject_id, message_id, platform, chat_bidx, chat, text, result, status, created_at, updated_at, token)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(d.Subject), msgID, string(d.Platform), db.keys.chatIndex(d.Chat), sk.seal("drafts", "chat", []byte(d.Chat)),
-		sk.sealString("drafts", "text", d.Text), res, string(d.Status), ts(d.CreatedAt), ts(now), newDraftToken())
+	var id int64
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if id, err = db.nextID(ctx, tx, "drafts"); err != nil {
+			return err
+		}
+		row := rowID(id)
+		res, err := sealResult(sk, row, d.Result)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO drafts (id, subject_id, message_id, platform, chat_bidx, chat, text, result, status, created_at, updated_at, token)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, string(d.Subject), msgID, string(d.Platform), db.keys.chatIndex(d.Chat), sk.seal("drafts", "chat", row, []byte(d.Chat)),
+			sk.sealString("drafts", "text", row, d.Text), res, string(d.Status), ts(d.CreatedAt), ts(now), newDraftToken())
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("create draft: %w", err)
 	}
-	return r.LastInsertId()
+	return id, nil
 }
 
 // newDraftToken returns a fresh card-action token: 128 random bits.
@@ -152,13 +161,12 @@ func (db *DB) StartDraft(ctx context.Context, m bot.Message) (bot.Draft, error) 
 		now := db.now()
 		out = bot.Draft{Token: newDraftToken(), Subject: bot.SubjectID(subject), MessageID: m.ID, Platform: bot.Platform(platform),
 			Chat: m.Chat, Status: bot.DraftDrafting, CreatedAt: now, UpdatedAt: now}
-		res, err := tx.ExecContext(ctx, `INSERT INTO drafts (subject_id, message_id, platform, chat_bidx, chat, status, created_at, updated_at, token)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, subject, m.ID, platform, chatIdx, sk.seal("drafts", "chat", []byte(m.Chat)),
-			string(bot.DraftDrafting), ts(now), ts(now), out.Token)
-		if err != nil {
+		if out.ID, err = db.nextID(ctx, tx, "drafts"); err != nil {
 			return err
 		}
-		out.ID, err = res.LastInsertId()
+		_, err = tx.ExecContext(ctx, `INSERT INTO drafts (id, subject_id, message_id, platform, chat_bidx, chat, status, created_at, updated_at, token)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, out.ID, subject, m.ID, platform, chatIdx, sk.seal("drafts", "chat", rowID(out.ID), []byte(m.Chat)),
+			string(bot.DraftDrafting), ts(now), ts(now), out.Token)
 		return err
 	})
 	if err != nil {
@@ -202,12 +210,12 @@ func (db *DB) ReviseDraft(ctx context.Context, id int64, status bot.DraftStatus,
 		if err != nil {
 			return err
 		}
-		sealed, err := sealResult(sk, res)
+		sealed, err := sealResult(sk, rowID(id), res)
 		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE drafts SET text = ?, result = ?, status = ?, updated_at = ? WHERE id = ?",
-			sk.sealString("drafts", "text", text), sealed, string(status), ts(db.now()), id)
+			sk.sealString("drafts", "text", rowID(id), text), sealed, string(status), ts(db.now()), id)
 		return err
 	})
 	if err != nil {
@@ -239,15 +247,16 @@ func (db *DB) loadDraftRow(ctx context.Context, q querier, id int64) (draftRow, 
 	if err != nil {
 		return draftRow{}, nil, err
 	}
-	c, err := sk.openString("drafts", "chat", chat)
+	row := rowID(id)
+	c, err := sk.openString("drafts", "chat", row, chat)
 	if err != nil {
 		return draftRow{}, nil, err
 	}
 	d.Chat = bot.ChatID(c)
-	if d.Text, err = sk.openString("drafts", "text", text); err != nil {
+	if d.Text, err = sk.openString("drafts", "text", row, text); err != nil {
 		return draftRow{}, nil, err
 	}
-	if d.Result, err = openResult(sk, result); err != nil {
+	if d.Result, err = openResult(sk, row, result); err != nil {
 		return draftRow{}, nil, err
 	}
 	return d, sk, nil
@@ -376,7 +385,7 @@ type DecisionRecord struct {
 // queryDecisions reads decisions matching where; withText decrypts the
 // edited reply (sealed under the customer's key).
 func (db *DB) queryDecisions(ctx context.Context, q querier, where string, withText bool, args ...any) ([]DecisionRecord, error) {
-	rows, err := q.QueryContext(ctx, `SELECT d.draft_id, d.subject_id, d.by_subject, d.by_ident, d.by_name, d.kind, d.text, d.action_id, d.at,
+	rows, err := q.QueryContext(ctx, `SELECT d.id, d.draft_id, d.subject_id, d.by_subject, d.by_ident, d.by_name, d.kind, d.text, d.action_id, d.at,
 		COALESCE(s.tenant, '') FROM decisions d LEFT JOIN subjects s ON s.id = d.by_subject `+where+" ORDER BY d.id", args...)
 	if err != nil {
 		return nil, err
@@ -385,11 +394,12 @@ func (db *DB) queryDecisions(ctx context.Context, q querier, where string, withT
 	var out []DecisionRecord
 	for rows.Next() {
 		var r DecisionRecord
+		var id int64
 		var subject, kind string
 		var by, actionID sql.NullString
 		var byIdent, byName, text []byte
 		var at int64
-		if err := rows.Scan(&r.DraftID, &subject, &by, &byIdent, &byName, &kind, &text, &actionID, &at, &r.Tenant); err != nil {
+		if err := rows.Scan(&id, &r.DraftID, &subject, &by, &byIdent, &byName, &kind, &text, &actionID, &at, &r.Tenant); err != nil {
 			return nil, err
 		}
 		r.Subject, r.BySubject, r.Kind = bot.SubjectID(subject), bot.SubjectID(by.String), bot.DecisionKind(kind)
@@ -399,14 +409,14 @@ func (db *DB) queryDecisions(ctx context.Context, q querier, where string, withT
 			if err != nil {
 				return nil, err
 			}
-			ident, err := bk.openString("decisions", "by_ident", byIdent)
+			ident, err := bk.openString("decisions", "by_ident", rowID(id), byIdent)
 			if err != nil {
 				return nil, err
 			}
 			if kind, val, ok := strings.Cut(ident, ":"); ok {
 				r.By = bot.Identity{Kind: bot.IdentityKind(kind), Value: val}
 			}
-			if r.ByName, err = bk.openString("decisions", "by_name", byName); err != nil {
+			if r.ByName, err = bk.openString("decisions", "by_name", rowID(id), byName); err != nil {
 				return nil, err
 			}
 		}
@@ -415,7 +425,7 @@ func (db *DB) queryDecisions(ctx context.Context, q querier, where string, withT
 			if err != nil {
 				return nil, err
 			}
-			if r.Text, err = sk.openString("decisions", "text", text); err != nil {
+			if r.Text, err = sk.openString("decisions", "text", rowID(id), text); err != nil {
 				return nil, err
 			}
 		}
@@ -588,7 +598,7 @@ func (db *DB) PendingCardRemovals(ctx context.Context, limit int) ([]bot.CardRem
 		if err := rows.Scan(&r.ID, &sealed); err != nil {
 			return nil, fmt.Errorf("card removals: %w", err)
 		}
-		b, err := db.keys.openRow("card_removals", "ref", sealed)
+		b, err := db.keys.openRow("card_removals", "ref", r.ID, sealed)
 		if err != nil {
 			return nil, fmt.Errorf("card removals: %w", err)
 		}
@@ -707,6 +717,11 @@ func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
 			}
 			reply = dr.Text
 		}
+		decisionID, err := db.nextID(ctx, tx, "decisions")
+		if err != nil {
+			return err
+		}
+		decisionRow := rowID(decisionID)
 		var by sql.NullString
 		var byIdent, byName []byte
 		if byKeys != nil {
@@ -721,15 +736,15 @@ func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
 				return err
 			}
 			by = sql.NullString{String: string(staff.ID), Valid: true}
-			byIdent = bk.seal("decisions", "by_ident", []byte(byKeys[0].id.String()))
-			byName = bk.sealString("decisions", "by_name", d.ByName)
+			byIdent = bk.seal("decisions", "by_ident", decisionRow, []byte(byKeys[0].id.String()))
+			byName = bk.sealString("decisions", "by_name", decisionRow, d.ByName)
 		}
 		var text []byte
 		if d.Kind == bot.Edit {
-			text = sk.seal("decisions", "text", []byte(d.Text))
+			text = sk.seal("decisions", "text", decisionRow, []byte(d.Text))
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (draft_id, subject_id, by_subject, by_ident, by_name, kind, text, action_id, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.DraftID, string(dr.Subject), by, byIdent, byName, string(d.Kind), text,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (id, draft_id, subject_id, by_subject, by_ident, by_name, kind, text, action_id, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, decisionID, d.DraftID, string(dr.Subject), by, byIdent, byName, string(d.Kind), text,
 			nullString(d.ActionID), ts(d.At)); err != nil {
 			if isUnique(err) {
 				return bot.ErrDecided
@@ -743,9 +758,15 @@ func (db *DB) Decide(ctx context.Context, d bot.Decision) error {
 		if d.Kind == bot.Reject {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (draft_id, subject_id, platform, chat_bidx, chat, text, status, attempts, next_attempt, created_at, updated_at, key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`, d.DraftID, string(dr.Subject), string(dr.Platform), dr.chatIdx,
-			sk.seal("outbox", "chat", []byte(dr.Chat)), sk.seal("outbox", "text", []byte(reply)), string(bot.StatusPending), now, now, now, newOutboxKey()); err != nil {
+		outboxID, err := db.nextID(ctx, tx, "outbox")
+		if err != nil {
+			return err
+		}
+		outboxRow := rowID(outboxID)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, draft_id, subject_id, platform, chat_bidx, chat, text, status, attempts, next_attempt, created_at, updated_at, key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`, outboxID, d.DraftID, string(dr.Subject), string(dr.Platform), dr.chatIdx,
+			sk.seal("outbox", "chat", outboxRow, []byte(dr.Chat)), sk.seal("outbox", "text", outboxRow, []byte(reply)), string(bot.StatusPending),
+			now, now, now, newOutboxKey()); err != nil {
 			if isUnique(err) {
 				return bot.ErrDecided
 			}
@@ -851,10 +872,14 @@ func (db *DB) QueueTemplate(ctx context.Context, d bot.Decision, t bot.Template)
 				now, t.Name, t.Language, params, ts(d.At), now, outboxID)
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (draft_id, subject_id, platform, chat_bidx, chat, text, status, attempts, next_attempt,
-			created_at, updated_at, key, kind, template, template_lang, template_params) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, 'template', ?, ?, ?)`,
-			d.DraftID, string(dr.Subject), string(dr.Platform), dr.chatIdx, sk.seal("outbox", "chat", []byte(dr.Chat)),
-			sk.seal("outbox", "text", nil), now, ts(d.At), now, newOutboxKey(), t.Name, t.Language, params); err != nil {
+		if outboxID, err = db.nextID(ctx, tx, "outbox"); err != nil {
+			return err
+		}
+		outboxRow := rowID(outboxID)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, draft_id, subject_id, platform, chat_bidx, chat, text, status, attempts, next_attempt,
+			created_at, updated_at, key, kind, template, template_lang, template_params) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, 'template', ?, ?, ?)`,
+			outboxID, d.DraftID, string(dr.Subject), string(dr.Platform), dr.chatIdx, sk.seal("outbox", "chat", outboxRow, []byte(dr.Chat)),
+			sk.seal("outbox", "text", outboxRow, nil), now, ts(d.At), now, newOutboxKey(), t.Name, t.Language, params); err != nil {
 			if isUnique(err) {
 				return bot.ErrDecided
 			}

@@ -60,8 +60,12 @@ func (db *DB) queueCardRemovals(ctx context.Context, tx *sql.Tx, s bot.SubjectID
 		if err != nil {
 			return fmt.Errorf("queue card removals: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO card_removals (ref, created_at) VALUES (?, ?)",
-			db.keys.sealRow("card_removals", "ref", b), ts(db.now())); err != nil {
+		id, err := db.nextID(ctx, tx, "card_removals")
+		if err != nil {
+			return fmt.Errorf("queue card removals: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO card_removals (id, ref, created_at) VALUES (?, ?, ?)",
+			id, db.keys.sealRow("card_removals", "ref", id, b), ts(db.now())); err != nil {
 			return fmt.Errorf("queue card removals: %w", err)
 		}
 	}

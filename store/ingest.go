@@ -90,7 +90,33 @@ type ingestBatch struct {
 	tx      *sql.Tx
 	w       *writeStmts
 	stmts   map[*sql.Stmt]*sql.Stmt // the writer's prepared statements bound to tx
+	// nextMessage is the id the batch's next message row takes (see
+	// nextID), 0 until read. Only the batch inserts messages in its
+	// transaction, so it is read once and counted on, and read again after
+	// a savepoint was rolled back.
+	nextMessage int64
 }
+
+// messageID returns the id the batch's next message row takes.
+func (b *ingestBatch) messageID(ctx context.Context) (int64, error) {
+	if b.nextMessage == 0 {
+		id, err := b.nextID(ctx, "messages")
+		if err != nil {
+			return 0, err
+		}
+		b.nextMessage = id
+	}
+	return b.nextMessage, nil
+}
+
+// nextID is DB.nextID in the batch's transaction.
+func (b *ingestBatch) nextID(ctx context.Context, table string) (int64, error) {
+	return scanNextID(b.stmt(ctx, b.w.nextID[table]).QueryRowContext(ctx), table)
+}
+
+// rolledBack forgets what the batch counted of rows a savepoint's rollback
+// took back.
+func (b *ingestBatch) rolledBack() { b.nextMessage = 0 }
 
 // stmt returns the prepared statement s bound to the batch's transaction.
 func (b *ingestBatch) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
@@ -193,6 +219,7 @@ func (db *DB) ingestOne(ctx context.Context, b *ingestBatch, r *saveReq, savepoi
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO ingest"); rerr != nil {
 			return fmt.Errorf("rollback to savepoint: %w", rerr)
 		}
+		b.rolledBack()
 		if _, rerr := tx.ExecContext(ctx, "RELEASE ingest"); rerr != nil {
 			return fmt.Errorf("release savepoint: %w", rerr)
 		}
@@ -257,7 +284,7 @@ func (db *DB) ingestIn(ctx context.Context, b *ingestBatch, r *saveReq) (*cached
 		}
 		created = sk
 		cur = bot.Subject{ID: sk.id, Name: in.Name, Role: in.Role, Tenant: in.Tenant, CreatedAt: fromTS(now)}
-		sealedName = sk.sealString("subjects", "name", in.Name)
+		sealedName = sk.sealString("subjects", "name", sk.row(), in.Name)
 		if _, err := b.stmt(ctx, b.w.insertSubject).ExecContext(ctx, string(cur.ID), sealedName, string(cur.Role), cur.Tenant, now, now); err != nil {
 			return nil, created, fmt.Errorf("insert subject: %w", err)
 		}
@@ -274,7 +301,7 @@ func (db *DB) ingestIn(ctx context.Context, b *ingestBatch, r *saveReq) (*cached
 			return nil, nil, fmt.Errorf("load subject: %w", notFound(err))
 		}
 		cur = bot.Subject{ID: sk.id, Role: bot.Role(role), Tenant: tenant, AIRestricted: restricted, CreatedAt: fromTS(createdAt)}
-		if cur.Name, err = sk.openString("subjects", "name", sealedName); err != nil {
+		if cur.Name, err = sk.openString("subjects", "name", sk.row(), sealedName); err != nil {
 			return nil, nil, err
 		}
 	default:
@@ -287,8 +314,12 @@ func (db *DB) ingestIn(ctx context.Context, b *ingestBatch, r *saveReq) (*cached
 			continue
 		}
 		found[string(k.bidx)] = cur.ID
-		if _, err := insertIdentity.ExecContext(ctx, string(cur.ID), string(k.id.Kind), k.bidx, bidxVersion,
-			sk.seal("identities", "value", []byte(k.id.Value)), now); err != nil {
+		id, err := b.nextID(ctx, "identities")
+		if err != nil {
+			return nil, created, err
+		}
+		if _, err := insertIdentity.ExecContext(ctx, id, string(cur.ID), string(k.id.Kind), k.bidx, bidxVersion,
+			sk.seal("identities", "value", rowID(id), []byte(k.id.Value)), now); err != nil {
 			return nil, created, fmt.Errorf("insert identity: %w", err)
 		}
 	}
@@ -302,7 +333,7 @@ func (db *DB) ingestIn(ctx context.Context, b *ingestBatch, r *saveReq) (*cached
 		if in.Tenant != "" {
 			cur.Tenant = in.Tenant
 		}
-		sealedName = sk.sealString("subjects", "name", cur.Name)
+		sealedName = sk.sealString("subjects", "name", sk.row(), cur.Name)
 		if _, err := b.stmt(ctx, b.w.updateSubject).ExecContext(ctx, sealedName, string(cur.Role), cur.Tenant, now, string(cur.ID)); err != nil {
 			return nil, created, fmt.Errorf("update subject: %w", err)
 		}
@@ -328,7 +359,7 @@ func (c *cachedSubject) name(sk *subjectKey, in bot.SubjectInput) (string, error
 	if in.Name != "" && !c.nameSet {
 		return in.Name, nil
 	}
-	return sk.openString("subjects", "name", c.sealedName)
+	return sk.openString("subjects", "name", sk.row(), c.sealedName)
 }
 
 // insertIngested inserts the request's message for the subject of sk and
@@ -336,27 +367,20 @@ func (c *cachedSubject) name(sk *subjectKey, in bot.SubjectInput) (string, error
 func (db *DB) insertIngested(ctx context.Context, b *ingestBatch, r *saveReq, sk *subjectKey) error {
 	m := r.ingest.msg
 	m.Subject = sk.id
-	res, err := b.stmt(ctx, b.w.insertMessage).ExecContext(ctx, messageArgs(db, sk, r, m)...)
+	inserted, err := db.insertMessage(ctx, b, r, sk, m)
 	if err != nil {
 		return fmt.Errorf("insert message: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		if r.id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		return db.insertMessageMedia(ctx, b.tx, sk, r, m)
+	if !inserted {
+		return nil
 	}
-	r.dup = true
-	if err := b.stmt(ctx, b.w.findMessage).QueryRowContext(ctx, r.platform, r.chatIdx, r.platformID).Scan(&r.id); err != nil {
-		return fmt.Errorf("find duplicate: %w", err)
-	}
-	return nil
+	return db.insertMessageMedia(ctx, b.tx, sk, r, m)
 }
 
 // insertMessageMedia records the attachment of the message just inserted
 // as r.id (if it has one) as a pending media item, in the same
 // transaction.
-func (db *DB) insertMessageMedia(ctx context.Context, tx querier, sk *subjectKey, r *saveReq, m bot.Message) error {
+func (db *DB) insertMessageMedia(ctx context.Context, tx *sql.Tx, sk *subjectKey, r *saveReq, m bot.Message) error {
 	if m.Media == nil {
 		return nil
 	}

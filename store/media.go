@@ -88,21 +88,22 @@ func (db *DB) scanMedia(ctx context.Context, rows interface{ Scan(...any) error 
 	if err != nil {
 		return bot.Media{}, err
 	}
-	if m.SHA256, err = sk.open("media", "sha256", sum); err != nil {
+	row := rowID(m.ID)
+	if m.SHA256, err = sk.open("media", "sha256", row, sum); err != nil {
 		return bot.Media{}, err
 	}
-	if m.FileName, err = sk.openString("media", "name", name); err != nil {
+	if m.FileName, err = sk.openString("media", "name", row, name); err != nil {
 		return bot.Media{}, err
 	}
-	r, err := sk.open("media", "ref", ref)
+	r, err := sk.open("media", "ref", row, ref)
 	if err != nil {
 		return bot.Media{}, err
 	}
 	m.Ref = string(r)
-	if m.Thumb, err = sk.open("media", "thumb", thumb); err != nil {
+	if m.Thumb, err = sk.open("media", "thumb", row, thumb); err != nil {
 		return bot.Media{}, err
 	}
-	if m.Transcript, err = sk.openString("media", "transcript", transcript); err != nil {
+	if m.Transcript, err = sk.openString("media", "transcript", row, transcript); err != nil {
 		return bot.Media{}, err
 	}
 	return m, nil
@@ -126,11 +127,11 @@ func (db *DB) queryMedia(ctx context.Context, q querier, where string, args ...a
 }
 
 // sealBytes seals b, or returns nil (SQL NULL) for none.
-func (sk *subjectKey) sealBytes(table, column string, b []byte) []byte {
+func (sk *subjectKey) sealBytes(table, column string, row rowKey, b []byte) []byte {
 	if len(b) == 0 {
 		return nil
 	}
-	return sk.seal(table, column, b)
+	return sk.seal(table, column, row, b)
 }
 
 // CreateMedia records a pending attachment of stored message m.MessageID,
@@ -174,7 +175,7 @@ func checkNewMedia(m bot.Media) error {
 // insertMedia records the pending item m of the message m.MessageID, whose
 // subject's key is sk, inside tx (CreateMedia, or with the message itself
 // in SaveInbound and Ingest).
-func (db *DB) insertMedia(ctx context.Context, tx querier, sk *subjectKey, platform string, m bot.Media) (int64, error) {
+func (db *DB) insertMedia(ctx context.Context, tx *sql.Tx, sk *subjectKey, platform string, m bot.Media) (int64, error) {
 	if err := checkNewMedia(m); err != nil {
 		return 0, err
 	}
@@ -183,14 +184,18 @@ func (db *DB) insertMedia(ctx context.Context, tx querier, sk *subjectKey, platf
 	if m.Dir == bot.Out {
 		dir = bot.Out
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO media (subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, next_attempt, created_at, updated_at, dir)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
-		string(sk.id), m.MessageID, platform, string(m.Kind), m.MIME, max(m.Size, 0), sk.sealBytes("media", "sha256", m.SHA256),
-		sk.sealString("media", "name", m.FileName), sk.sealString("media", "ref", m.Ref), now, now, now, string(dir))
+	id, err := db.nextID(ctx, tx, "media")
 	if err != nil {
+		return 0, err
+	}
+	row := rowID(id)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO media (id, subject_id, message_id, platform, kind, mime, size, sha256, name, ref, state, next_attempt, created_at, updated_at, dir)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+		id, string(sk.id), m.MessageID, platform, string(m.Kind), m.MIME, max(m.Size, 0), sk.sealBytes("media", "sha256", row, m.SHA256),
+		sk.sealString("media", "name", row, m.FileName), sk.sealString("media", "ref", row, m.Ref), now, now, now, string(dir)); err != nil {
 		return 0, fmt.Errorf("insert media: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // AttachToDraft keeps data as the file staff attached to draft draftID's
@@ -405,7 +410,7 @@ func (db *DB) SetMediaTranscript(ctx context.Context, id int64, text string) err
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE media SET transcript = ?, updated_at = ? WHERE id = ?",
-			sk.sealString("media", "transcript", text), ts(db.now()), id)
+			sk.sealString("media", "transcript", rowID(id), text), ts(db.now()), id)
 		return err
 	})
 	if err != nil {
@@ -502,13 +507,14 @@ func (db *DB) SaveMediaBytes(ctx context.Context, id int64, c bot.MediaContent, 
 			return err
 		}
 		now := ts(db.now())
+		row := rowID(id)
 		var transcript []byte
 		if c.Transcript != "" {
-			transcript = sk.sealString("media", "transcript", c.Transcript)
+			transcript = sk.sealString("media", "transcript", row, c.Transcript)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE media SET state = 'fetched', file = ?, file_key = ?, mime = ?, size = ?, sha256 = ?, thumb = ?,
 			transcript = COALESCE(?, transcript), note = '', fetched_at = ?, updated_at = ? WHERE id = ?`,
-			file, sk.seal("media", "file_key", key), c.MIME, size, sk.seal("media", "sha256", sum[:]), sk.sealBytes("media", "thumb", c.Thumb),
+			file, sk.seal("media", "file_key", row, key), c.MIME, size, sk.seal("media", "sha256", row, sum[:]), sk.sealBytes("media", "thumb", row, c.Thumb),
 			transcript, now, now, id); err != nil {
 			return err
 		}
@@ -664,7 +670,7 @@ func (db *DB) OpenMedia(ctx context.Context, id int64) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open media %d: %w", id, err)
 	}
-	key, err := sk.open("media", "file_key", sealedKey)
+	key, err := sk.open("media", "file_key", rowID(id), sealedKey)
 	if err != nil {
 		return nil, fmt.Errorf("open media %d: %w", id, err)
 	}

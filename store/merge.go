@@ -67,7 +67,7 @@ func (db *DB) mergeSubject(ctx context.Context, tx *sql.Tx, from, to bot.Subject
 	}
 	now := ts(db.now())
 	if _, err := tx.ExecContext(ctx, `UPDATE subjects SET name = ?, name_set = ?, role = ?, tenant = ?, ai_restricted = ?, updated_at = ? WHERE id = ?`,
-		tk.sealString("subjects", "name", toSub.Name), toSet, string(toSub.Role), toSub.Tenant, toSub.AIRestricted || fromSub.AIRestricted,
+		tk.sealString("subjects", "name", tk.row(), toSub.Name), toSet, string(toSub.Role), toSub.Tenant, toSub.AIRestricted || fromSub.AIRestricted,
 		now, string(to)); err != nil {
 		return fmt.Errorf("update subject: %w", err)
 	}
@@ -85,7 +85,7 @@ func (db *DB) mergeSubject(ctx context.Context, tx *sql.Tx, from, to bot.Subject
 }
 
 // reseal moves the rows of table whose subjectCol is from.id to to.id,
-// re-sealing cols under to's key.
+// re-sealing cols under to's key, bound to the same rows.
 func reseal(ctx context.Context, tx *sql.Tx, table, subjectCol string, cols []string, from, to *subjectKey) error {
 	sel := "id"
 	if len(cols) > 0 {
@@ -132,11 +132,11 @@ func reseal(ctx context.Context, tx *sql.Tx, table, subjectCol string, cols []st
 				args = append(args, nil)
 				continue
 			}
-			pt, err := from.open(table, c, r.vals[i])
+			pt, err := from.open(table, c, rowID(r.id), r.vals[i])
 			if err != nil {
 				return err
 			}
-			args = append(args, to.seal(table, c, pt))
+			args = append(args, to.seal(table, c, rowID(r.id), pt))
 		}
 		args = append(args, r.id)
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {

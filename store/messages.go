@@ -35,12 +35,13 @@ func (db *DB) scanMessage(ctx context.Context, rows interface{ Scan(...any) erro
 	if err != nil {
 		return bot.Message{}, err
 	}
-	c, err := sk.openString("messages", "chat", chat)
+	row := rowID(m.ID)
+	c, err := sk.openString("messages", "chat", row, chat)
 	if err != nil {
 		return bot.Message{}, err
 	}
 	m.Chat = bot.ChatID(c)
-	if m.Text, err = sk.openString("messages", "text", text); err != nil {
+	if m.Text, err = sk.openString("messages", "text", row, text); err != nil {
 		return bot.Message{}, err
 	}
 	return m, nil
@@ -88,10 +89,8 @@ func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, erro
 		chatIdx:    db.keys.chatIndex(m.Chat),
 		platformID: nullString(string(m.PlatformID)),
 		wake:       make(chan bool, 1),
-	}
-	r.args = messageArgs(db, sk, r, m)
-	if m.Media != nil {
-		r.media, r.sk = &m, sk
+		msg:        &m,
+		sk:         sk,
 	}
 	if err := db.inbound.submit(ctx, db, r); err != nil {
 		return 0, false, fmt.Errorf("save message: %w", err)
@@ -123,16 +122,41 @@ func checkMessage(m bot.Message, needSubject bool) (bot.Message, error) {
 	return m, nil
 }
 
-// messageArgs are the arguments of insertMessageSQL for m, sealed with the
-// key of its subject.
-func messageArgs(db *DB, sk *subjectKey, r *saveReq, m bot.Message) []any {
-	return []any{string(sk.id), r.platform, r.chatIdx, sk.seal("messages", "chat", []byte(m.Chat)), r.platformID,
-		string(m.Dir), string(m.Kind), sk.sealString("messages", "text", m.Text), ts(m.SentAt), ts(db.now()), string(m.Status)}
+// messageArgs are the arguments of the writer's insertMessage for m as row
+// id, sealed with the key of its subject and bound to the row.
+func messageArgs(db *DB, sk *subjectKey, r *saveReq, m bot.Message, id int64) []any {
+	row := rowID(id)
+	return []any{id, string(sk.id), r.platform, r.chatIdx, sk.seal("messages", "chat", row, []byte(m.Chat)), r.platformID,
+		string(m.Dir), string(m.Kind), sk.sealString("messages", "text", row, m.Text), ts(m.SentAt), ts(db.now()), string(m.Status)}
+}
+
+// insertMessage inserts r's message m for the subject of sk in the batch's
+// transaction, as the batch's next message id, and sets r.id; a message
+// stored before (same platform, chat and platform id) is not inserted
+// again: r.dup is set and r.id names the stored row.
+func (db *DB) insertMessage(ctx context.Context, b *ingestBatch, r *saveReq, sk *subjectKey, m bot.Message) (inserted bool, err error) {
+	id, err := b.messageID(ctx)
+	if err != nil {
+		return false, err
+	}
+	res, err := b.stmt(ctx, b.w.insertMessage).ExecContext(ctx, messageArgs(db, sk, r, m, id)...)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		b.nextMessage++
+		r.id = id
+		return true, nil
+	}
+	r.dup = true
+	if err := b.stmt(ctx, b.w.findMessage).QueryRowContext(ctx, r.platform, r.chatIdx, r.platformID).Scan(&r.id); err != nil {
+		return false, fmt.Errorf("find duplicate: %w", err)
+	}
+	return false, nil
 }
 
 // saveReq is one SaveInbound waiting for a group commit.
 type saveReq struct {
-	args       []any
 	platform   string
 	chatIdx    []byte
 	platformID sql.NullString
@@ -140,15 +164,16 @@ type saveReq struct {
 	// lead the next batch.
 	wake chan bool
 	// ingest is set for an Ingest call: the sender is resolved in the
-	// batch and args are built there.
+	// batch, which seals the message then.
 	ingest *ingestReq
-	// media is set for a SaveInbound of a message with an attachment,
-	// recorded with it under a savepoint; sk is its subject's key.
-	media *bot.Message
-	sk    *subjectKey
-	id    int64
-	dup   bool
-	err   error
+	// msg is the message of a SaveInbound call, sealed in the batch (its
+	// row id is taken there) with its subject's key sk; one with an
+	// attachment is recorded with it under a savepoint.
+	msg *bot.Message
+	sk  *subjectKey
+	id  int64
+	dup bool
+	err error
 }
 
 // maxBatch bounds the messages stored in one group commit.
@@ -267,7 +292,7 @@ func (db *DB) runBatch(ctx context.Context, batch []*saveReq, mine *saveReq) boo
 				}
 				continue
 			}
-			if r.media != nil {
+			if r.msg.Media != nil {
 				if err := db.saveWithMedia(ctx, b, r); err != nil {
 					return err
 				}
@@ -275,17 +300,7 @@ func (db *DB) runBatch(ctx context.Context, batch []*saveReq, mine *saveReq) boo
 			}
 			// A failing statement (a subject erased meanwhile) is rolled
 			// back alone; the rest of the batch goes on.
-			res, err := b.stmt(ctx, b.w.insertMessage).ExecContext(ctx, r.args...)
-			if err != nil {
-				r.err = err
-				continue
-			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				r.id, r.err = res.LastInsertId()
-				continue
-			}
-			r.dup = true
-			r.err = b.stmt(ctx, b.w.findMessage).QueryRowContext(ctx, r.platform, r.chatIdx, r.platformID).Scan(&r.id)
+			_, r.err = db.insertMessage(ctx, b, r, r.sk, *r.msg)
 		}
 		return nil
 	})
@@ -323,24 +338,18 @@ func (db *DB) saveWithMedia(ctx context.Context, b *ingestBatch, r *saveReq) err
 		return nil
 	}
 	err := func() error {
-		res, err := b.stmt(ctx, b.w.insertMessage).ExecContext(ctx, r.args...)
-		if err != nil {
+		inserted, err := db.insertMessage(ctx, b, r, r.sk, *r.msg)
+		if err != nil || !inserted {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			r.dup = true
-			return b.stmt(ctx, b.w.findMessage).QueryRowContext(ctx, r.platform, r.chatIdx, r.platformID).Scan(&r.id)
-		}
-		if r.id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		return db.insertMessageMedia(ctx, tx, r.sk, r, *r.media)
+		return db.insertMessageMedia(ctx, tx, r.sk, r, *r.msg)
 	}()
 	if err != nil {
 		r.id, r.dup, r.err = 0, false, err
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO message_media"); rerr != nil {
 			return fmt.Errorf("rollback to savepoint: %w", rerr)
 		}
+		b.rolledBack()
 	}
 	if _, err := tx.ExecContext(ctx, "RELEASE message_media"); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)

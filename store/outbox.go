@@ -103,12 +103,13 @@ func (db *DB) scanOutbox(ctx context.Context, rows interface{ Scan(...any) error
 	if err != nil {
 		return bot.OutboxItem{}, err
 	}
-	c, err := sk.openString("outbox", "chat", chat)
+	row := rowID(it.ID)
+	c, err := sk.openString("outbox", "chat", row, chat)
 	if err != nil {
 		return bot.OutboxItem{}, err
 	}
 	it.Chat = bot.ChatID(c)
-	if it.Text, err = sk.openString("outbox", "text", text); err != nil {
+	if it.Text, err = sk.openString("outbox", "text", row, text); err != nil {
 		return bot.OutboxItem{}, err
 	}
 	return it, nil
@@ -181,10 +182,15 @@ func (db *DB) settleSent(ctx context.Context, tx *sql.Tx, it bot.OutboxItem, pid
 	if it.Kind == bot.OutboxTemplate {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO messages (subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
-		VALUES (?, ?, ?, ?, ?, 'out', 'text', ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		string(it.Subject), string(it.Platform), db.keys.chatIndex(it.Chat), sk.seal("messages", "chat", []byte(it.Chat)),
-		nullString(string(pid)), sk.sealString("messages", "text", it.Text), ts(at), now, string(status)); err != nil {
+	id, err := db.nextID(ctx, tx, "messages")
+	if err != nil {
+		return err
+	}
+	row := rowID(id)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages (id, subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
+		VALUES (?, ?, ?, ?, ?, ?, 'out', 'text', ?, ?, ?, ?) ON CONFLICT (platform, chat_bidx, platform_id) DO NOTHING`,
+		id, string(it.Subject), string(it.Platform), db.keys.chatIndex(it.Chat), sk.seal("messages", "chat", row, []byte(it.Chat)),
+		nullString(string(pid)), sk.sealString("messages", "text", row, it.Text), ts(at), now, string(status)); err != nil {
 		return fmt.Errorf("insert outbound message: %w", err)
 	}
 	if it.DraftID != 0 {

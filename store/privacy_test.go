@@ -283,25 +283,26 @@ func TestCryptoShredding(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(backup, raw, 0o600))
 
-	readBackup := func() (subject bot.SubjectID, sealed []byte) {
+	readBackup := func() (subject bot.SubjectID, row rowKey, sealed []byte) {
 		h, err := sql.Open("sqlite3", backup+"?mode=ro")
 		require.NoError(t, err)
 		defer h.Close()
 		var s string
-		require.NoError(t, h.QueryRow("SELECT subject_id, text FROM messages WHERE subject_id = ? AND text IS NOT NULL LIMIT 1",
-			string(a.customer.ID)).Scan(&s, &sealed))
-		return bot.SubjectID(s), sealed
+		var id int64
+		require.NoError(t, h.QueryRow("SELECT subject_id, id, text FROM messages WHERE subject_id = ? AND text IS NOT NULL LIMIT 1",
+			string(a.customer.ID)).Scan(&s, &id, &sealed))
+		return bot.SubjectID(s), rowID(id), sealed
 	}
-	s, sealed := readBackup()
+	s, row, sealed := readBackup()
 	sk, err := db.subjectKey(ctx, s)
 	require.NoError(t, err)
-	pt, err := sk.open("messages", "text", sealed)
+	pt, err := sk.open("messages", "text", row, sealed)
 	require.NoError(t, err, "sanity: the backup opens while the key exists")
 	assert.Contains(t, string(pt), markerText)
 
 	_, err = db.DeleteSubject(ctx, a.customer.ID)
 	require.NoError(t, err)
-	s, sealed = readBackup()
+	s, row, sealed = readBackup()
 	assert.NotContains(t, string(sealed), markerText)
 	_, err = db.subjectKey(ctx, s)
 	assert.ErrorIs(t, err, bot.ErrNotFound, "the key is gone, the backup's ciphertext is beyond use")
@@ -310,7 +311,7 @@ func TestCryptoShredding(t *testing.T) {
 	// Re-creating the subject id gives a different key: the old data stays shut.
 	nk, err := db.createSubjectKey(ctx, s)
 	require.NoError(t, err)
-	_, err = nk.open("messages", "text", sealed)
+	_, err = nk.open("messages", "text", row, sealed)
 	assert.ErrorIs(t, err, errOpen)
 }
 
@@ -327,7 +328,8 @@ func TestCryptoBinding(t *testing.T) {
 	require.NoError(t, err)
 	kb, err := db.subjectKey(ctx, b.customer.ID)
 	require.NoError(t, err)
-	_, err = ka.open("messages", "text", aText)
+	aRow := rowID(a.msg.ID)
+	_, err = ka.open("messages", "text", aRow, aText)
 	require.NoError(t, err, "sanity")
 
 	tampered := append([]byte(nil), aText...)
@@ -336,16 +338,18 @@ func TestCryptoBinding(t *testing.T) {
 		name          string
 		key           *subjectKey
 		table, column string
+		row           rowKey
 		sealed        []byte
 	}{
-		{"OtherSubject", kb, "messages", "text", aText},
-		{"OtherColumn", ka, "messages", "chat", aText},
-		{"OtherTable", ka, "drafts", "text", aText},
-		{"Tampered", ka, "messages", "text", tampered},
-		{"Truncated", ka, "messages", "text", aText[:10]},
+		{"OtherSubject", kb, "messages", "text", aRow, aText},
+		{"OtherColumn", ka, "messages", "chat", aRow, aText},
+		{"OtherTable", ka, "drafts", "text", aRow, aText},
+		{"OtherRow", ka, "messages", "text", rowID(a.msg.ID + 1), aText},
+		{"Tampered", ka, "messages", "text", aRow, tampered},
+		{"Truncated", ka, "messages", "text", aRow, aText[:10]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.key.open(tc.table, tc.column, tc.sealed)
+			_, err := tc.key.open(tc.table, tc.column, tc.row, tc.sealed)
 			assert.ErrorIs(t, err, errOpen)
 			assert.NotContains(t, err.Error(), "ada")
 		})

@@ -293,6 +293,7 @@ type writeStmts struct {
 	insertMessage, findMessage                *sql.Stmt
 	lookupIdentity, insertIdentity            *sql.Stmt
 	loadSubject, insertSubject, updateSubject *sql.Stmt
+	nextID                                    map[string]*sql.Stmt // by table (rowTables)
 }
 
 func prepareWriteStmts(ctx context.Context, write *sql.DB) (writeStmts, error) {
@@ -301,11 +302,13 @@ func prepareWriteStmts(ctx context.Context, write *sql.DB) (writeStmts, error) {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&s.insertMessage, `INSERT INTO messages (subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
+		// Only a duplicate (messages_dedup) is not inserted; an id taken
+		// twice would fail.
+		{&s.insertMessage, `INSERT INTO messages (id, subject_id, platform, chat_bidx, chat, platform_id, dir, kind, text, sent_at, stored_at, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, chat_bidx, platform_id) DO NOTHING`},
 		{&s.findMessage, "SELECT id FROM messages WHERE platform = ? AND chat_bidx = ? AND platform_id = ?"},
 		{&s.lookupIdentity, "SELECT subject_id FROM identities WHERE bidx_ver = ? AND bidx = ?"},
-		{&s.insertIdentity, "INSERT INTO identities (subject_id, kind, bidx, bidx_ver, value, created_at) VALUES (?, ?, ?, ?, ?, ?)"},
+		{&s.insertIdentity, "INSERT INTO identities (id, subject_id, kind, bidx, bidx_ver, value, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"},
 		{&s.loadSubject, "SELECT name, role, tenant, ai_restricted, created_at, name_set FROM subjects WHERE id = ?"},
 		{&s.insertSubject, `INSERT INTO subjects (id, name, role, tenant, ai_restricted, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)`},
 		{&s.updateSubject, "UPDATE subjects SET name = ?, role = ?, tenant = ?, updated_at = ? WHERE id = ?"},
@@ -317,10 +320,22 @@ func prepareWriteStmts(ctx context.Context, write *sql.DB) (writeStmts, error) {
 		}
 		*p.dst = st
 	}
+	s.nextID = make(map[string]*sql.Stmt, len(rowTables))
+	for _, t := range rowTables {
+		st, err := write.PrepareContext(ctx, nextIDSQL(t))
+		if err != nil {
+			s.close()
+			return writeStmts{}, fmt.Errorf("prepare: %w", err)
+		}
+		s.nextID[t] = st
+	}
 	return s, nil
 }
 
 func (s *writeStmts) close() {
+	for _, st := range s.nextID {
+		_ = st.Close()
+	}
 	for _, st := range []*sql.Stmt{s.insertMessage, s.findMessage, s.lookupIdentity, s.insertIdentity, s.loadSubject, s.insertSubject, s.updateSubject} {
 		if st != nil {
 			_ = st.Close()

@@ -219,7 +219,7 @@ func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in 
 		r.created = s
 		now := ts(db.now())
 		if _, err := tx.ExecContext(ctx, `INSERT INTO subjects (id, name, role, tenant, ai_restricted, created_at, updated_at)
-			VALUES (?, ?, ?, ?, 0, ?, ?)`, string(s), sk.sealString("subjects", "name", in.Name), string(in.Role), in.Tenant, now, now); err != nil {
+			VALUES (?, ?, ?, ?, 0, ?, ?)`, string(s), sk.sealString("subjects", "name", sk.row(), in.Name), string(in.Role), in.Tenant, now, now); err != nil {
 			return r, fmt.Errorf("insert subject: %w", err)
 		}
 	case 1:
@@ -251,9 +251,13 @@ func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in 
 			continue
 		}
 		found[string(k.bidx)] = s
-		if _, err := tx.ExecContext(ctx, `INSERT INTO identities (subject_id, kind, bidx, bidx_ver, value, created_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, string(s), string(k.id.Kind), k.bidx, bidxVersion,
-			sk.seal("identities", "value", []byte(k.id.Value)), ts(db.now())); err != nil {
+		id, err := db.nextID(ctx, tx, "identities")
+		if err != nil {
+			return r, err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO identities (id, subject_id, kind, bidx, bidx_ver, value, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, string(s), string(k.id.Kind), k.bidx, bidxVersion,
+			sk.seal("identities", "value", rowID(id), []byte(k.id.Value)), ts(db.now())); err != nil {
 			return r, fmt.Errorf("insert identity: %w", err)
 		}
 	}
@@ -272,7 +276,7 @@ func (db *DB) resolveIn(ctx context.Context, tx *sql.Tx, keys []identityKey, in 
 			cur.Tenant = in.Tenant
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE subjects SET name = ?, role = ?, tenant = ?, updated_at = ? WHERE id = ?",
-			sk.sealString("subjects", "name", cur.Name), string(cur.Role), cur.Tenant, ts(db.now()), string(s)); err != nil {
+			sk.sealString("subjects", "name", sk.row(), cur.Name), string(cur.Role), cur.Tenant, ts(db.now()), string(s)); err != nil {
 			return r, fmt.Errorf("update subject: %w", err)
 		}
 	}
@@ -354,7 +358,7 @@ func (db *DB) loadSubjectRow(ctx context.Context, q querier, s bot.SubjectID) (b
 		if err != nil {
 			return bot.Subject{}, false, err
 		}
-		if sub.Name, err = sk.openString("subjects", "name", name); err != nil {
+		if sub.Name, err = sk.openString("subjects", "name", sk.row(), name); err != nil {
 			return bot.Subject{}, false, err
 		}
 	}
@@ -426,19 +430,20 @@ func (db *DB) identities(ctx context.Context, q querier, s bot.SubjectID) ([]bot
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, "SELECT kind, value FROM identities WHERE subject_id = ? ORDER BY id", string(s))
+	rows, err := q.QueryContext(ctx, "SELECT id, kind, value FROM identities WHERE subject_id = ? ORDER BY id", string(s))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []bot.Identity
 	for rows.Next() {
+		var id int64
 		var kind string
 		var sealed []byte
-		if err := rows.Scan(&kind, &sealed); err != nil {
+		if err := rows.Scan(&id, &kind, &sealed); err != nil {
 			return nil, err
 		}
-		v, err := sk.openString("identities", "value", sealed)
+		v, err := sk.openString("identities", "value", rowID(id), sealed)
 		if err != nil {
 			return nil, err
 		}
@@ -482,7 +487,7 @@ func (db *DB) SetName(ctx context.Context, s bot.SubjectID, name string) error {
 	if err != nil {
 		return fmt.Errorf("set name: %w", err)
 	}
-	return db.updateSubject(ctx, "set name", "name = ?, name_set = ?", sk.sealString("subjects", "name", name), name != "", ts(db.now()), string(s))
+	return db.updateSubject(ctx, "set name", "name = ?, name_set = ?", sk.sealString("subjects", "name", sk.row(), name), name != "", ts(db.now()), string(s))
 }
 
 // SetRole sets the subject's role (up or down, unlike ResolveSubject).
