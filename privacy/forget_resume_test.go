@@ -244,3 +244,18 @@ func TestForgetterNames(t *testing.T) {
 	})
 	assert.Equal(t, []string{"whatsapp-linked", "teams", "forgetter-2", "whatsapp-linked#3", "teams#4"}, got)
 }
+
+// TestForgetRetryBackoff: a failed forgetter waits as long as its erasure
+// has been pending, at least ForgetRetry and at most ForgetRetryMax, so a
+// forget owed for days is tried hourly and one in a test settles quickly.
+func TestForgetRetryBackoff(t *testing.T) {
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	s := &Service{retry: time.Minute, retryMax: time.Hour}
+	assert.Equal(t, now.Add(time.Minute), s.retryAt(now, now.Add(-10*time.Second)), "young record: ForgetRetry")
+	assert.Equal(t, now.Add(20*time.Minute), s.retryAt(now, now.Add(-20*time.Minute)), "as long as it has been pending")
+	assert.Equal(t, now.Add(time.Hour), s.retryAt(now, now.Add(-72*time.Hour)), "at most ForgetRetryMax")
+	s = &Service{retry: 50 * time.Millisecond, retryMax: time.Second}
+	assert.Equal(t, now.Add(time.Second), s.retryAt(now, now.Add(-40*time.Second)), "a short cap holds")
+	s = &Service{retry: 2 * time.Hour, retryMax: time.Hour}
+	assert.Equal(t, now.Add(2*time.Hour), s.retryAt(now, now.Add(-72*time.Hour)), "ForgetRetry longer than the cap wins")
+}

@@ -63,17 +63,13 @@ func forgetterNames(fs []bot.Forgetter) []string {
 	return names
 }
 
-// forgetRetryMax bounds the backoff of a failed forgetter (unless
-// ForgetRetry is longer).
-const forgetRetryMax = time.Hour
-
 // retryAt is when a record created at created is next tried after a
 // failure at now: after as long as it has been pending, within ForgetRetry
-// and forgetRetryMax.
+// and ForgetRetryMax.
 func (s *Service) retryAt(now, created time.Time) time.Time {
 	d := now.Sub(created)
 	d = max(d, s.retry)
-	d = min(d, max(forgetRetryMax, s.retry))
+	d = min(d, max(s.retryMax, s.retry))
 	return now.Add(d)
 }
 

@@ -90,10 +90,13 @@ type Options struct {
 	ReforgetAfter time.Duration
 	// ForgetRetry is the least time before a forgetter that failed is
 	// tried again; later tries wait as long as the erasure has been
-	// pending, up to an hour (or ForgetRetry, if longer). Run's sweep
-	// (SweepEvery) does the retrying; every pending forget is also tried
-	// when Run starts (see forgets.go). If 0, one minute.
+	// pending, up to ForgetRetryMax (or ForgetRetry, if longer). Run's
+	// sweep (SweepEvery) does the retrying; every pending forget is also
+	// tried when Run starts (see forgets.go). If 0, one minute.
 	ForgetRetry time.Duration
+	// ForgetRetryMax bounds the wait between tries of a failed forgetter.
+	// If 0, one hour.
+	ForgetRetryMax time.Duration
 }
 
 // Service is the privacy engine. It satisfies bot.Commands. Its methods may
@@ -117,6 +120,7 @@ type Service struct {
 	ttl        time.Duration
 	reforget   time.Duration
 	retry      time.Duration
+	retryMax   time.Duration
 	sweepEvery time.Duration
 
 	mu         sync.Mutex
@@ -218,7 +222,10 @@ func New(opts Options) (*Service, error) {
 	if opts.ForgetRetry == 0 {
 		opts.ForgetRetry = time.Minute
 	}
-	if opts.ConfirmWindow < 0 || opts.ExportEvery < 0 || opts.LinkTTL < 0 || opts.ReforgetAfter < 0 || opts.SweepEvery < 0 || opts.ForgetRetry < 0 {
+	if opts.ForgetRetryMax == 0 {
+		opts.ForgetRetryMax = time.Hour
+	}
+	if opts.ConfirmWindow < 0 || opts.ExportEvery < 0 || opts.LinkTTL < 0 || opts.ReforgetAfter < 0 || opts.SweepEvery < 0 || opts.ForgetRetry < 0 || opts.ForgetRetryMax < 0 {
 		return nil, errors.New("privacy: durations must not be negative")
 	}
 	return &Service{
@@ -240,6 +247,7 @@ func New(opts Options) (*Service, error) {
 		ttl:        opts.LinkTTL,
 		reforget:   opts.ReforgetAfter,
 		retry:      opts.ForgetRetry,
+		retryMax:   opts.ForgetRetryMax,
 		sweepEvery: opts.SweepEvery,
 		pending:    map[chatKey]pending{},
 		company:    map[Verb]companyPending{},

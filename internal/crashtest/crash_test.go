@@ -143,7 +143,7 @@ func runChild(dir string) int {
 		Store:      db,
 		Forgetters: []bot.Forgetter{&remoteForgetter{url: parent + "/forgot", client: client}},
 		ExportDir:  filepath.Join(dir, "exports"),
-		SweepEvery: 50 * time.Millisecond, ForgetRetry: 50 * time.Millisecond,
+		SweepEvery: 50 * time.Millisecond, ForgetRetry: 50 * time.Millisecond, ForgetRetryMax: time.Second,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crash child: privacy:", err)
