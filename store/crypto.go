@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/switchboard/switchboard/bot"
 )
@@ -27,8 +28,9 @@ const (
 	// additional data names the subject, table, column and row.
 	fieldFormat = 2
 	// fieldFormatV1 is the first byte of fields sealed before rows were
-	// bound (subject, table and column only). They still open; new
-	// writes never use it.
+	// bound (subject, table and column only). New writes never use it; the
+	// data task reseal-rows re-seals every such value as format 2, and
+	// once it has run they no longer open (keyring.fieldV1).
 	fieldFormatV1 = 1
 )
 
@@ -46,6 +48,11 @@ type keyring struct {
 	bidx  []byte      // HMAC key of the blind index (version bidxVersion)
 	store cipher.AEAD // seals rows that outlive their subject (card_removals)
 	cache *keyCache
+	// fieldV1 is true while format-1 fields still open: from Open until
+	// the data task reseal-rows has re-sealed them all (runDataTasks).
+	// Once it is false, a format-1 value (which names no row, so it could
+	// have been copied from another row) fails with errOpen.
+	fieldV1 atomic.Bool
 }
 
 func newKeyring(master []byte, cacheSize int) (*keyring, error) {
@@ -167,19 +174,34 @@ func (k *keyring) sealRow(table, column string, row int64, plaintext []byte) []b
 	return k.store.Seal(out, nil, plaintext, storeRowAAD(table, column, rowID(row)))
 }
 
-// openRow opens a value sealed by sealRow for the same row, or one sealed
-// before rows were bound (format 1).
+// openRow opens a value sealed by sealRow for the same row, or, until the
+// data task reseal-rows has run, one sealed before rows were bound
+// (format 1).
 func (k *keyring) openRow(table, column string, row int64, sealed []byte) ([]byte, error) {
+	if len(sealed) > 0 && sealed[0] == fieldFormatV1 {
+		if !k.fieldV1.Load() {
+			return nil, fmt.Errorf("open %s.%s: format 1: %w", table, column, errOpen)
+		}
+		return k.openRowV1(table, column, sealed)
+	}
 	var aad []byte
 	switch {
 	case len(sealed) > 0 && sealed[0] == fieldFormat:
 		aad = storeRowAAD(table, column, rowID(row))
-	case len(sealed) > 0 && sealed[0] == fieldFormatV1:
-		aad = fmt.Appendf(nil, "switchboard/row|%s|%s", table, column)
 	default:
 		return nil, fmt.Errorf("open %s.%s: unknown field format", table, column)
 	}
 	pt, err := k.store.Open(nil, nil, sealed[1:], aad)
+	if err != nil {
+		return nil, fmt.Errorf("open %s.%s: %w", table, column, errOpen)
+	}
+	return pt, nil
+}
+
+// openRowV1 opens a format-1 value sealed under the store's key (bound to
+// table and column only), for the data task that re-seals it.
+func (k *keyring) openRowV1(table, column string, sealed []byte) ([]byte, error) {
+	pt, err := k.store.Open(nil, nil, sealed[1:], fmt.Appendf(nil, "switchboard/row|%s|%s", table, column))
 	if err != nil {
 		return nil, fmt.Errorf("open %s.%s: %w", table, column, errOpen)
 	}
@@ -210,6 +232,15 @@ func fieldAADV1(s bot.SubjectID, table, column string) []byte {
 type subjectKey struct {
 	id   bot.SubjectID
 	aead cipher.AEAD
+	// v1 is the keyring's fieldV1: whether format-1 fields still open. A
+	// key without it (nil) opens format 2 only.
+	v1 *atomic.Bool
+}
+
+// newSubjectKey is the key of s with data key aead, opening format-1
+// fields as long as the keyring does.
+func (k *keyring) newSubjectKey(s bot.SubjectID, aead cipher.AEAD) *subjectKey {
+	return &subjectKey{id: s, aead: aead, v1: &k.fieldV1}
 }
 
 // row is the row key of the subject's own row in subjects.
@@ -233,22 +264,37 @@ func (sk *subjectKey) sealString(table, column string, row rowKey, s string) []b
 
 // open decrypts a field sealed for table.column of row, a row of the key's
 // subject; NULL gives nil. A field sealed for another row does not open
-// (errOpen); one of format 1 (sealed before rows were bound) opens for any
-// row.
+// (errOpen). One of format 1 (sealed before rows were bound) opens for any
+// row until the data task reseal-rows has re-sealed them all, and fails
+// with errOpen after.
 func (sk *subjectKey) open(table, column string, row rowKey, sealed []byte) ([]byte, error) {
 	if len(sealed) == 0 {
 		return nil, nil
+	}
+	if sealed[0] == fieldFormatV1 {
+		if sk.v1 == nil || !sk.v1.Load() {
+			return nil, fmt.Errorf("open %s.%s: format 1: %w", table, column, errOpen)
+		}
+		return sk.openV1(table, column, sealed)
 	}
 	var aad []byte
 	switch sealed[0] {
 	case fieldFormat:
 		aad = fieldAAD(sk.id, table, column, row)
-	case fieldFormatV1:
-		aad = fieldAADV1(sk.id, table, column)
 	default:
 		return nil, fmt.Errorf("open %s.%s: unknown field format", table, column)
 	}
 	pt, err := sk.aead.Open(nil, nil, sealed[1:], aad)
+	if err != nil {
+		return nil, fmt.Errorf("open %s.%s: %w", table, column, errOpen)
+	}
+	return pt, nil
+}
+
+// openV1 opens a format-1 field of table.column (bound to no row), for
+// the data task that re-seals it.
+func (sk *subjectKey) openV1(table, column string, sealed []byte) ([]byte, error) {
+	pt, err := sk.aead.Open(nil, nil, sealed[1:], fieldAADV1(sk.id, table, column))
 	if err != nil {
 		return nil, fmt.Errorf("open %s.%s: %w", table, column, errOpen)
 	}
@@ -291,7 +337,7 @@ func (db *DB) subjectKey(ctx context.Context, s bot.SubjectID) (*subjectKey, err
 	if err != nil {
 		return nil, err
 	}
-	sk := &subjectKey{id: s, aead: aead}
+	sk := db.keys.newSubjectKey(s, aead)
 	db.keys.cache.put(s, sk, gen)
 	return sk, nil
 }
@@ -316,7 +362,7 @@ func (db *DB) createSubjectKey(ctx context.Context, s bot.SubjectID) (*subjectKe
 	if err != nil {
 		return nil, err
 	}
-	sk := &subjectKey{id: s, aead: aead}
+	sk := db.keys.newSubjectKey(s, aead)
 	db.keys.cache.put(s, sk, db.keys.cache.generation())
 	return sk, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/switchboard/switchboard/bot"
 )
@@ -13,10 +14,13 @@ import (
 // They are Go, not SQL, because they read sealed fields.
 var dataTasks = map[string]func(db *DB, ctx context.Context) (int, error){
 	"command-text": (*DB).scrubCommandText,
+	resealTask:     (*DB).resealRows,
 }
 
-// runDataTasks runs the scheduled data tasks, each to completion before
-// its row is removed, so a crash runs it again (they are idempotent).
+// runDataTasks runs the scheduled data tasks, in name order, each to
+// completion before its row is removed, so a crash runs it again (they
+// are idempotent). Format-1 fields open while reseal-rows is scheduled
+// (tasks before it read them too), and never once its row is gone.
 func (db *DB) runDataTasks(ctx context.Context) error {
 	write, read, _, err := db.handles()
 	if err != nil {
@@ -39,6 +43,7 @@ func (db *DB) runDataTasks(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("data tasks: %w", err)
 	}
+	db.keys.fieldV1.Store(slices.Contains(names, resealTask))
 	for _, name := range names {
 		task, ok := dataTasks[name]
 		if !ok {
@@ -50,6 +55,9 @@ func (db *DB) runDataTasks(ctx context.Context) error {
 		}
 		if _, err := write.ExecContext(ctx, "DELETE FROM data_tasks WHERE name = ?", name); err != nil {
 			return fmt.Errorf("data task %s: %w", name, err)
+		}
+		if name == resealTask {
+			db.keys.fieldV1.Store(false)
 		}
 		db.log.Info().Str("task", name).Int("rows", n).Msg("data task done")
 	}

@@ -74,9 +74,12 @@ func sealForget(sk *subjectKey, id string, s bot.SubjectID, ids []bot.Identity) 
 	return sk.aead.Seal(out, nil, pt, forgetAAD(id, s)), nil
 }
 
-// openForget opens what sealForget sealed.
+// openForget opens what sealForget sealed. The first byte is 1 for
+// records written before fields were bound to their rows (it was
+// fieldFormat then) and 2 after; the additional data is the same, and has
+// bound the identities to their record from the start, so both open.
 func openForget(sk *subjectKey, id string, s bot.SubjectID, sealed []byte) ([]bot.Identity, error) {
-	if len(sealed) == 0 || sealed[0] != fieldFormat {
+	if len(sealed) == 0 || sealed[0] != fieldFormat && sealed[0] != fieldFormatV1 {
 		return nil, errors.New("open forget: unknown field format")
 	}
 	pt, err := sk.aead.Open(nil, nil, sealed[1:], forgetAAD(id, s))

@@ -168,3 +168,21 @@ func TestOpenDropsKeylessForget(t *testing.T) {
 	assert.Contains(t, logs.String(), string(a.customer.ID))
 	assert.Contains(t, logs.String(), "forget record without its key")
 }
+
+// TestForgetWrittenBeforeRowBindingOpens: a forget record written before
+// fields were bound to rows has first byte 1 (then fieldFormat), with the
+// same additional data (record and subject), and still opens: before, a
+// pending record of an older version failed PendingForgets as a whole.
+func TestForgetWrittenBeforeRowBindingOpens(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	a := plantSubject(t, db)
+	id, _, err := db.EraseSubject(ctx, a.customer.ID, markerIDs(), []string{"teams"})
+	require.NoError(t, err)
+	_, err = db.write.ExecContext(ctx, "UPDATE forgets SET ids = CAST(x'01' || substr(ids, 2) AS BLOB) WHERE id = ?", id)
+	require.NoError(t, err)
+	pending, err := db.PendingForgets(ctx)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, markerIDs(), pending[0].Identities)
+}

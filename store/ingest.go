@@ -33,24 +33,12 @@ type ingestReq struct {
 // dup is true (and id the stored row) if the message was stored before.
 // Identities of several subjects are merged by ResolveSubject first.
 func (db *DB) Ingest(ctx context.Context, in bot.SubjectInput, m bot.Message) (bot.Subject, int64, bool, error) {
-	keys, in, err := db.subjectInput(in)
+	r, err := db.ingestRequest(in, m)
 	if err != nil {
 		return bot.Subject{}, 0, false, err
 	}
-	if m, err = checkMessage(m, false); err != nil {
-		return bot.Subject{}, 0, false, err
-	}
-	if _, _, _, err := db.handles(); err != nil {
-		return bot.Subject{}, 0, false, err
-	}
-	ir := &ingestReq{keys: keys, bidx: bidxStrings(keys), in: in, mac: db.subjects.nameMAC(in.Name), msg: m}
-	r := &saveReq{
-		platform:   string(m.Platform),
-		chatIdx:    db.keys.chatIndex(m.Chat),
-		platformID: nullString(string(m.PlatformID)),
-		wake:       make(chan bool, 1),
-		ingest:     ir,
-	}
+	ir := r.ingest
+	in, m = ir.in, ir.msg
 	if err := db.inbound.submit(ctx, db, r); err != nil {
 		return bot.Subject{}, 0, false, fmt.Errorf("ingest: %w", err)
 	}
@@ -67,6 +55,28 @@ func (db *DB) Ingest(ctx context.Context, in bot.SubjectInput, m bot.Message) (b
 		return sub, id, dup, err
 	}
 	return ir.sub, r.id, r.dup, nil
+}
+
+// ingestRequest checks an Ingest call's input and returns its request for
+// a batch.
+func (db *DB) ingestRequest(in bot.SubjectInput, m bot.Message) (*saveReq, error) {
+	keys, in, err := db.subjectInput(in)
+	if err != nil {
+		return nil, err
+	}
+	if m, err = checkMessage(m, false); err != nil {
+		return nil, err
+	}
+	if _, _, _, err := db.handles(); err != nil {
+		return nil, err
+	}
+	return &saveReq{
+		platform:   string(m.Platform),
+		chatIdx:    db.keys.chatIndex(m.Chat),
+		platformID: nullString(string(m.PlatformID)),
+		wake:       make(chan bool, 1),
+		ingest:     &ingestReq{keys: keys, bidx: bidxStrings(keys), in: in, mac: db.subjects.nameMAC(in.Name), msg: m},
+	}, nil
 }
 
 func bidxStrings(keys []identityKey) []string {

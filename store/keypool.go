@@ -92,7 +92,7 @@ func (db *DB) refillLocked(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		made = append(made, &subjectKey{id: s, aead: aead})
+		made = append(made, db.keys.newSubjectKey(s, aead))
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("new subject keys: %w", err)

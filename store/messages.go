@@ -73,24 +73,9 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // Concurrent calls share one transaction (group commit); each gets its own
 // result.
 func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, error) {
-	m, err := checkMessage(m, true)
+	r, err := db.saveRequest(ctx, m)
 	if err != nil {
 		return 0, false, err
-	}
-	if _, _, _, err := db.handles(); err != nil {
-		return 0, false, err
-	}
-	sk, err := db.subjectKey(ctx, m.Subject)
-	if err != nil {
-		return 0, false, fmt.Errorf("save message: %w", err)
-	}
-	r := &saveReq{
-		platform:   string(m.Platform),
-		chatIdx:    db.keys.chatIndex(m.Chat),
-		platformID: nullString(string(m.PlatformID)),
-		wake:       make(chan bool, 1),
-		msg:        &m,
-		sk:         sk,
 	}
 	if err := db.inbound.submit(ctx, db, r); err != nil {
 		return 0, false, fmt.Errorf("save message: %w", err)
@@ -99,6 +84,30 @@ func (db *DB) SaveInbound(ctx context.Context, m bot.Message) (int64, bool, erro
 		return 0, false, fmt.Errorf("save message: %w", notFound(r.err))
 	}
 	return r.id, r.dup, nil
+}
+
+// saveRequest checks a SaveInbound call's message and returns its request
+// for a batch.
+func (db *DB) saveRequest(ctx context.Context, m bot.Message) (*saveReq, error) {
+	m, err := checkMessage(m, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, _, err := db.handles(); err != nil {
+		return nil, err
+	}
+	sk, err := db.subjectKey(ctx, m.Subject)
+	if err != nil {
+		return nil, fmt.Errorf("save message: %w", err)
+	}
+	return &saveReq{
+		platform:   string(m.Platform),
+		chatIdx:    db.keys.chatIndex(m.Chat),
+		platformID: nullString(string(m.PlatformID)),
+		wake:       make(chan bool, 1),
+		msg:        &m,
+		sk:         sk,
+	}, nil
 }
 
 // checkMessage validates an inbound message and fills its defaults; the

@@ -327,12 +327,15 @@ func TestFieldBoundToRow(t *testing.T) {
 	assert.ErrorIs(t, err, errOpen)
 }
 
-// TestFormatOneFieldsStillOpen: fields sealed before rows were bound
-// (format 1) are read as before, in every table, so no data migration is
-// needed; the next write of a field seals it bound to its row.
-func TestFormatOneFieldsStillOpen(t *testing.T) {
+// TestFormatOneFieldsOpenUntilResealed: fields sealed before rows were
+// bound (format 1) are read as before, in every table, while the data task
+// reseal-rows is pending (as during Open, before it ran), and the next
+// write of a field seals it bound to its row; once the task is done, none
+// opens (TestOpenReseals… reach that state through Open).
+func TestFormatOneFieldsOpenUntilResealed(t *testing.T) {
 	db, _ := openTest(t)
 	ctx := context.Background()
+	db.keys.fieldV1.Store(true)
 	f := newFixture(t, db, "+447700900123", "Ada", "new text", "new draft")
 	require.NoError(t, db.SaveCard(ctx, f.draftID, bot.CardRef{Conversation: "conv", ActivityID: "act-1"}))
 	mid := mediaFor(t, db, f, "new.pdf")
@@ -379,6 +382,19 @@ func TestFormatOneFieldsStillOpen(t *testing.T) {
 	var sealed []byte
 	require.NoError(t, db.read.QueryRowContext(ctx, "SELECT text FROM drafts WHERE id = ?", f.draftID).Scan(&sealed))
 	assert.Equal(t, byte(fieldFormat), sealed[0])
+
+	// The task done, format 1 no longer opens.
+	db.keys.fieldV1.Store(false)
+	_, err = db.FindMessage(ctx, f.msg.ID)
+	assert.ErrorIs(t, err, errOpen)
+	_, err = db.FindMedia(ctx, mid)
+	assert.ErrorIs(t, err, errOpen)
+	_, err = db.Identities(ctx, f.customer.ID)
+	assert.ErrorIs(t, err, errOpen)
+	_, err = db.PendingCardRemovals(ctx, 10)
+	assert.ErrorIs(t, err, errOpen)
+	_, err = db.LoadDraft(ctx, f.draftID)
+	assert.ErrorIs(t, err, errOpen, "the subject's name is still of format 1")
 }
 
 // sealedCols are the sealed columns of every table, for a scan.
@@ -398,6 +414,27 @@ var sealedCols = map[string][]string{
 // in the database is of format 2 and opens for its own row.
 func TestNewFieldsAreFormatTwo(t *testing.T) {
 	db, _ := openTest(t)
+	ctx := context.Background()
+	merged := dayOfWork(t, db)
+
+	seen := 0
+	walkSealed(t, db, func(table, col string, v []byte) {
+		assert.Equal(t, byte(2), v[0], "%s.%s: format 2, bound to its row", table, col)
+		seen++
+	})
+	assert.Greater(t, seen, 25)
+	// And all of it reads.
+	require.NoError(t, db.ExportSubject(ctx, merged, func(string, any) error { return nil }))
+	_, err := db.PendingCardRemovals(ctx, 10)
+	require.NoError(t, err)
+}
+
+// dayOfWork writes through the API with every path that seals (ingest
+// with media, drafts, a rename, fetched media bytes, a transcript, an
+// edit, a sent reply), a merge and an erasure that leaves a card removal.
+// It returns the merged subject.
+func dayOfWork(t testing.TB, db *DB) bot.SubjectID {
+	t.Helper()
 	ctx := context.Background()
 	lid := bot.Identity{Kind: bot.IDLID, Value: "987654321@lid"}
 	_, _, _, err := db.Ingest(ctx, bot.SubjectInput{Identities: []bot.Identity{lid}, Name: "A by lid"},
@@ -420,8 +457,13 @@ func TestNewFieldsAreFormatTwo(t *testing.T) {
 	require.NoError(t, db.SaveCard(ctx, g.draftID, bot.CardRef{Conversation: "conv", ActivityID: "act"}))
 	_, err = db.DeleteSubject(ctx, g.customer.ID)
 	require.NoError(t, err)
+	return merged.ID
+}
 
-	seen := 0
+// walkSealed calls fn with every sealed value in the database (not NULL).
+func walkSealed(t testing.TB, db *DB, fn func(table, col string, v []byte)) {
+	t.Helper()
+	ctx := context.Background()
 	for table, cols := range sealedCols {
 		for _, col := range cols {
 			rows, err := db.read.QueryContext(ctx, "SELECT "+col+" FROM "+table+" WHERE "+col+" IS NOT NULL")
@@ -430,16 +472,10 @@ func TestNewFieldsAreFormatTwo(t *testing.T) {
 				var v []byte
 				require.NoError(t, rows.Scan(&v))
 				require.NotEmpty(t, v, "%s.%s", table, col)
-				assert.Equal(t, byte(2), v[0], "%s.%s: format 2, bound to its row", table, col)
-				seen++
+				fn(table, col, v)
 			}
 			require.NoError(t, rows.Err())
 			rows.Close()
 		}
 	}
-	assert.Greater(t, seen, 25)
-	// And all of it reads.
-	require.NoError(t, db.ExportSubject(ctx, merged.ID, func(string, any) error { return nil }))
-	_, err = db.PendingCardRemovals(ctx, 10)
-	require.NoError(t, err)
 }

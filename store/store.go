@@ -106,6 +106,12 @@ type DB struct {
 	kdb   *sql.DB    // keys db, one connection
 
 	recovery Recovery // what the last Open recovered; guarded by mu
+
+	// Tests only: the rows per transaction of the data task reseal-rows
+	// (if 0, resealBatchRows), and a function it calls after each
+	// committed batch. Set before Open.
+	resealBatch      int
+	afterResealBatch func(table string)
 }
 
 var _ bot.Store = (*DB)(nil)
