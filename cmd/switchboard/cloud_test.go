@@ -83,25 +83,7 @@ func startCloudAppWith(t *testing.T, mod func(*Config)) *cloudApp {
 		app.Drafter = &channeltest.Drafter{Text: e2eDraft} // the one fake: no LLM here
 		return chs, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, a.tap, build) }()
-	select {
-	case addr := <-a.tap.addrs:
-		a.base = "http://" + addr
-	case err := <-done:
-		require.FailNow(t, "serve returned early", "err=%v log:\n%s", err, a.tap.String())
-	}
-	var stopped bool
-	a.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		require.NoError(t, <-done, "log:\n%s", a.tap.String())
-	}
-	t.Cleanup(a.stop)
+	a.base, a.stop = startServe(t, cfg, a.tap, build)
 	require.Eventually(t, func() bool { code, _ := get(t, a.base+"/readyz"); return code == http.StatusOK },
 		20*time.Second, 20*time.Millisecond, "never ready; log:\n%s", a.tap.String())
 	require.Equal(t, http.StatusOK, postActivity(t, a.base, teamsMessage(a.conn.srv.URL, "here-1", e2eTenant, e2eAdmin, "/here")))

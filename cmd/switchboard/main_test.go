@@ -57,6 +57,35 @@ func (l *logTap) String() string {
 	return l.buf.String()
 }
 
+// startServe runs serve with cfg and build until the test ends and
+// returns the base URL it listens on and a stop that cancels it and checks
+// it returned cleanly (idempotent, also run by t.Cleanup).
+func startServe(t *testing.T, cfg Config, tap *logTap, build func(*App) ([]bot.Channel, error)) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, tap, build) }()
+	var base string
+	select {
+	case addr := <-tap.addrs:
+		base = "http://" + addr
+	case err := <-done:
+		cancel()
+		require.FailNow(t, "serve returned early", "err=%v log:\n%s", err, tap.String())
+	}
+	var stopped bool
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		require.NoError(t, <-done, "log:\n%s", tap.String())
+	}
+	t.Cleanup(stop)
+	return base, stop
+}
+
 func TestRunServesAndShutsDown(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithCancel(t.Context())

@@ -235,25 +235,7 @@ func startMediaAppWith(t *testing.T, transport string, mod func(*Config)) *media
 		}
 		return chs, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, a.tap, build) }()
-	select {
-	case addr := <-a.tap.addrs:
-		a.base = "http://" + addr
-	case err := <-done:
-		require.FailNow(t, "serve returned early", "err=%v log:\n%s", err, a.tap.String())
-	}
-	var stopped bool
-	a.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		require.NoError(t, <-done, "log:\n%s", a.tap.String())
-	}
-	t.Cleanup(a.stop)
+	a.base, a.stop = startServe(t, cfg, a.tap, build)
 	if transport == transportLinked {
 		select {
 		case a.handler = <-a.wa.handlerCh:
